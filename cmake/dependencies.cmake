@@ -1,0 +1,37 @@
+# Third-party dependencies, all from Debian packages (scripts/setup.sh installs them).
+
+find_package(Torch REQUIRED)
+set(MPI_CXX_SKIP_MPICXX ON)  # the C API only; no deprecated C++ bindings
+find_package(MPI REQUIRED COMPONENTS CXX)
+find_package(gflags REQUIRED)
+find_package(glog REQUIRED)
+find_package(nlohmann_json 3.10 REQUIRED)
+find_package(GTest REQUIRED)
+find_package(Threads REQUIRED)
+
+# Torch's exported flags carry -D_GLIBCXX_USE_CXX11_ABI and include paths; wrap them in one target.
+add_library(hllm_torch INTERFACE)
+target_link_libraries(hllm_torch INTERFACE ${TORCH_LIBRARIES})
+target_include_directories(hllm_torch SYSTEM INTERFACE ${TORCH_INCLUDE_DIRS})
+
+# CUDA is used when the LibTorch found was built with it and NCCL is present.
+set(_hllm_cuda_default OFF)
+find_path(HLLM_NCCL_INCLUDE_DIR nccl.h HINTS ENV NCCL_ROOT PATH_SUFFIXES include)
+find_library(HLLM_NCCL_LIBRARY NAMES nccl libnccl.so.2 HINTS ENV NCCL_ROOT PATH_SUFFIXES lib lib64)
+if(TARGET torch_cuda OR TARGET c10_cuda OR CAFFE2_USE_CUDA)
+  if(HLLM_NCCL_INCLUDE_DIR AND HLLM_NCCL_LIBRARY)
+    set(_hllm_cuda_default ON)
+  endif()
+endif()
+option(HLLM_WITH_CUDA "Build the CUDA/NCCL paths" ${_hllm_cuda_default})
+if(HLLM_WITH_CUDA AND NOT (HLLM_NCCL_INCLUDE_DIR AND HLLM_NCCL_LIBRARY))
+  message(FATAL_ERROR "HLLM_WITH_CUDA=ON but NCCL was not found; set NCCL_ROOT to the folder holding include/nccl.h and lib/libnccl.so")
+endif()
+message(STATUS "HLLM_WITH_CUDA: ${HLLM_WITH_CUDA}")
+
+# Multi-rank tests: mpirun needs --allow-run-as-root when run by root (CI is root).
+execute_process(COMMAND id -u OUTPUT_VARIABLE HLLM_UID OUTPUT_STRIP_TRAILING_WHITESPACE)
+set(HLLM_MPIEXEC_FLAGS --oversubscribe)
+if(HLLM_UID STREQUAL "0")
+  list(APPEND HLLM_MPIEXEC_FLAGS --allow-run-as-root)
+endif()

@@ -1,0 +1,111 @@
+// The run configuration: plain structs with defaults, parsed once from JSON (config_loader.h) and passed
+// as const&. Keys follow DeepSpeed where DeepSpeed has one, HLLM's names otherwise. Each struct lists
+// its keys in visit(); configs/README.md is the reference (a test keeps the two in step).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "common/config/config_schema.h"
+
+namespace hllm::config {
+
+struct ParallelConfig {
+  int pp = 1;                // pipeline stages; dp = world_size / pp
+  int intra_op_threads = 0;  // LibTorch threads per rank; 0 = cores / ranks on the node
+
+  template <typename V>
+  void visit(V& v) {
+    v.field("pp", pp, "Pipeline-parallel stages. The data-parallel size is world_size / pp.", Limits::at_least(1));
+    v.field("intra_op_threads", intra_op_threads,
+            "LibTorch intra-op threads per rank; 0 = this node's cores divided by its ranks.", Limits::at_least(0));
+  }
+};
+
+struct ZeroConfig {
+  int stage = 0;  // 0 plain data parallel, 1 + optimizer state, 2 + gradients, 3 + parameters
+
+  template <typename V>
+  void visit(V& v) {
+    v.field("stage", stage,
+            "ZeRO stage: 0 plain data parallel, 1 shards optimizer state, 2 also gradients, 3 also parameters.",
+            Limits::range(0, 3));
+  }
+};
+
+struct Bf16Config {
+  bool enabled = false;
+
+  template <typename V>
+  void visit(V& v) {
+    v.field("enabled", enabled, "Compute in bfloat16 with fp32 master weights.");
+  }
+};
+
+struct DataConfig {
+  std::string path;             // dataset directory written by hllm_prepare
+  int max_item_list_len = 10;   // user history window
+  int max_text_len = 64;        // tokens per item text
+  int num_negatives = 256;      // sampled negatives per rank
+  std::string item_prompt = "Compress the following sentence into embedding: ";
+  std::vector<std::string> text_keys = {"title", "description"};
+
+  template <typename V>
+  void visit(V& v) {
+    v.field("path", path, "Dataset directory written by hllm_prepare.");
+    v.field("max_item_list_len", max_item_list_len, "Items of a user's history the User LLM reads.",
+            Limits::at_least(1));
+    v.field("max_text_len", max_text_len, "Tokens of item text the Item LLM reads (after the prompt).",
+            Limits::at_least(1));
+    v.field("num_negatives", num_negatives, "Negative items sampled per rank per micro-batch.", Limits::at_least(0));
+    v.field("item_prompt", item_prompt, "Text placed before every item's text.");
+    v.field("text_keys", text_keys, "Item text fields, in order, that make up an item's text.");
+  }
+};
+
+struct RunConfig {
+  std::string dir;  // "" = runs/<name>
+
+  template <typename V>
+  void visit(V& v) {
+    v.field("dir", dir, "Directory for everything the run writes; empty = runs/<name>.");
+  }
+};
+
+struct Config {
+  std::string name = "run";
+  int64_t seed = 42;
+  int train_batch_size = 0;                // 0 = derived
+  int train_micro_batch_size_per_gpu = 0;  // 0 = derived
+  int gradient_accumulation_steps = 0;     // 0 = derived
+  double gradient_clipping = 1.0;          // global L2 norm; 0 = off
+  Bf16Config bf16;
+  ZeroConfig zero_optimization;
+  ParallelConfig parallel;
+  DataConfig data;
+  RunConfig run;
+
+  template <typename V>
+  void visit(V& v) {
+    v.field("name", name, "Run name; the default run directory is runs/<name>.");
+    v.field("seed", seed, "Seed of every random choice (initialisation, sampling, shuffling).");
+    v.field("train_batch_size", train_batch_size,
+            "Samples per optimizer step over all data-parallel ranks (= micro batch x accumulation x dp); "
+            "0 = derived from the other two.",
+            Limits::at_least(0));
+    v.field("train_micro_batch_size_per_gpu", train_micro_batch_size_per_gpu,
+            "Samples per rank per forward/backward; 0 = derived.", Limits::at_least(0));
+    v.field("gradient_accumulation_steps", gradient_accumulation_steps,
+            "Micro-batches accumulated per optimizer step; 0 = derived.", Limits::at_least(0));
+    v.field("gradient_clipping", gradient_clipping, "Clip the global gradient L2 norm to this value; 0 = off.",
+            Limits::at_least(0));
+    v.section("bf16", bf16, "bfloat16 mixed precision.");
+    v.section("zero_optimization", zero_optimization, "ZeRO sharding.");
+    v.section("parallel", parallel, "Process grid: world = pp x dp.");
+    v.section("data", data, "Dataset and sample shapes.");
+    v.section("run", run, "Run directory.");
+  }
+};
+
+}  // namespace hllm::config

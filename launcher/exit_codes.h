@@ -1,0 +1,12 @@
+// Exit codes of hllm_launch and the tools (documented in README.md "Exit codes").
+#pragma once
+
+namespace hllm::launcher {
+
+enum ExitCode : int {
+  kExitOk = 0,        // finished
+  kExitFailure = 1,   // a rank failed at run time; the job was aborted (MPI_Abort) so no rank hangs
+  kExitBadInput = 2,  // bad command line, config or input file; nothing was run
+};
+
+}  // namespace hllm::launcher

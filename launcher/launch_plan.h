@@ -1,0 +1,31 @@
+// LaunchPlan: everything hllm_launch decides before running: the resolved config, the topology, the
+// batch sizes and the thread count. Built collectively so that every rank sees the same config text.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "common/config/batch_sizes.h"
+#include "common/config/config.h"
+#include "launcher/launch_options.h"
+#include "parallel/topology.h"
+
+namespace hllm::launcher {
+
+struct LaunchPlan {
+  config::Config config;
+  std::unique_ptr<parallel::Topology> topology;
+  config::BatchSizes batch;
+  int intra_op_threads = 1;
+};
+
+// Collective over `world`. Rank 0 reads the config file and broadcasts its text; every rank applies the
+// same overrides to the same text, so a bad config raises the same InputError on every rank (and no rank
+// is left waiting in a collective).
+LaunchPlan make_launch_plan(const LaunchOptions& options, parallel::Communicator& world,
+                            const parallel::Placement& placement);
+
+// What rank 0 prints at start: topology table, batch sizes, threads, resolved config.
+std::string describe_plan(const LaunchPlan& plan);
+
+}  // namespace hllm::launcher

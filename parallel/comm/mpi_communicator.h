@@ -1,0 +1,21 @@
+// MpiCommunicator: the Communicator over an MPI communicator, for CPU tensors. Every operation maps to
+// MPI's non-blocking call (MPI_Iallreduce, MPI_Iallgatherv, ...) and returns a Work that owns the request
+// and keeps the buffers alive. Errors are returned by MPI (MPI_ERRORS_RETURN) and thrown as hllm::Error
+// naming the MPI call and the rank. MPI must be initialised (launcher/mpi_runtime.h) with
+// MPI_THREAD_MULTIPLE if several threads use communicators.
+#pragma once
+
+#include <memory>
+
+#include "parallel/comm/communicator.h"
+
+namespace hllm::parallel {
+
+// A duplicate of MPI_COMM_WORLD (so library traffic never matches user traffic).
+std::unique_ptr<Communicator> make_mpi_world_communicator();
+
+// The ranks of `comm` that share this node's memory (MPI_Comm_split_type with MPI_COMM_TYPE_SHARED);
+// its rank is this process's local rank. `comm` must be an MPI communicator.
+std::unique_ptr<Communicator> make_mpi_node_communicator(Communicator& comm);
+
+}  // namespace hllm::parallel

@@ -1,0 +1,156 @@
+#include "common/config/config_loader.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "common/closest_match.h"
+#include "common/config/batch_sizes.h"
+#include "common/error.h"
+
+namespace hllm::config {
+namespace {
+
+std::string error_of(const std::string& text, const std::vector<std::string>& overrides = {}) {
+  try {
+    parse_config_text(text, "test.json", overrides);
+  } catch (const InputError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(Config, DefaultsWhenKeysAreAbsent) {
+  const Config config = parse_config_text("{}", "test.json");
+  EXPECT_EQ(config.parallel.pp, 1);
+  EXPECT_EQ(config.zero_optimization.stage, 0);
+  EXPECT_EQ(config.data.item_prompt, "Compress the following sentence into embedding: ");
+}
+
+TEST(Config, ReadsNestedKeys) {
+  const Config config = parse_config_text(
+      R"({"zero_optimization": {"stage": 3}, "bf16": {"enabled": true}, "data": {"text_keys": ["title"]},
+          "gradient_clipping": 0.5, "seed": 7})",
+      "test.json");
+  EXPECT_EQ(config.zero_optimization.stage, 3);
+  EXPECT_TRUE(config.bf16.enabled);
+  EXPECT_EQ(config.data.text_keys, std::vector<std::string>{"title"});
+  EXPECT_DOUBLE_EQ(config.gradient_clipping, 0.5);
+  EXPECT_EQ(config.seed, 7);
+}
+
+TEST(Config, MisspeltKeyNamesItsLineAndTheClosestKey) {
+  const std::string message = error_of("{\n  \"name\": \"x\",\n  \"zero_optimisation\": {\"stage\": 1}\n}");
+  EXPECT_NE(message.find("test.json:3: unknown key 'zero_optimisation'; did you mean 'zero_optimization'?"),
+            std::string::npos)
+      << message;
+}
+
+TEST(Config, UnknownNestedKeyIsNamedWithItsPath) {
+  const std::string message = error_of(R"({"parallel": {"ppp": 2}})");
+  EXPECT_NE(message.find("unknown key 'parallel.ppp'; did you mean 'parallel.pp'?"), std::string::npos) << message;
+}
+
+TEST(Config, EveryProblemIsReportedAtOnce) {
+  const std::string message =
+      error_of(R"({"parallel": {"pp": "two"}, "bf16": {"enabled": 1}, "zero_optimization": {"stage": 4}})");
+  EXPECT_NE(message.find("3 problems"), std::string::npos) << message;
+  EXPECT_NE(message.find("key 'parallel.pp': expected an integer, got \"two\""), std::string::npos) << message;
+  EXPECT_NE(message.find("key 'bf16.enabled': expected true or false, got 1"), std::string::npos) << message;
+  EXPECT_NE(message.find("key 'zero_optimization.stage': expected a value in [0, 3], got 4"), std::string::npos)
+      << message;
+}
+
+TEST(Config, WrongShapesAreErrors) {
+  EXPECT_NE(error_of(R"({"parallel": 2})").find("key 'parallel': expected an object, got 2"), std::string::npos);
+  EXPECT_NE(error_of(R"({"train_batch_size": 2.5})").find("expected an integer"), std::string::npos);
+  EXPECT_NE(error_of(R"([1, 2])").find("expected a JSON object"), std::string::npos);
+  EXPECT_NE(error_of("{\"name\": }").find("not valid JSON"), std::string::npos);
+  EXPECT_NE(error_of(R"({"data": {"text_keys": ["a", 1]}})").find("expected a list of strings"), std::string::npos);
+}
+
+TEST(Config, OverridesApplyInOrderAndCreateSections) {
+  const Config config = parse_config_text(R"({"parallel": {"pp": 1}})", "test.json",
+                                          {"parallel.pp=2", "zero_optimization.stage=3", "parallel.pp=4",
+                                           "name=123", "data.item_prompt=Embed: ", "bf16.enabled=true"});
+  EXPECT_EQ(config.parallel.pp, 4);
+  EXPECT_EQ(config.zero_optimization.stage, 3);
+  EXPECT_EQ(config.name, "123");  // a string key keeps the text as written
+  EXPECT_EQ(config.data.item_prompt, "Embed: ");
+  EXPECT_TRUE(config.bf16.enabled);
+}
+
+TEST(Config, BadOverridesAreNamed) {
+  EXPECT_NE(error_of("{}", {"paralel.pp=2"}).find("--set paralel.pp=2: unknown key 'paralel.pp'; did you mean 'parallel.pp'?"),
+            std::string::npos);
+  EXPECT_NE(error_of("{}", {"parallel.pp"}).find("expected key.path=value"), std::string::npos);
+  EXPECT_NE(error_of("{}", {"parallel.pp=x"}).find("key 'parallel.pp': expected an integer, got \"x\""),
+            std::string::npos);
+  EXPECT_NE(error_of(R"({"parallel": 3})", {"parallel.pp=2"}).find("'parallel' is not an object"), std::string::npos);
+}
+
+TEST(Config, WritesEveryKeyAndReadsItBack) {
+  const Config config = parse_config_text(R"({"parallel": {"pp": 2}, "name": "x"})", "test.json");
+  const std::string text = config_to_json(config).dump();
+  const Config again = parse_config_text(text, "round-trip");
+  EXPECT_EQ(config_to_json(again).dump(), text);
+  EXPECT_EQ(again.parallel.pp, 2);
+}
+
+TEST(Config, FindKeyLineFollowsThePath) {
+  const std::string text = "{\n \"a\": {\"stage\": 1},\n \"zero_optimization\": {\n   \"stage\": 2\n }\n}";
+  EXPECT_EQ(find_key_line(text, "zero_optimization.stage"), 4);
+  EXPECT_EQ(find_key_line(text, "a.stage"), 2);
+  EXPECT_EQ(find_key_line(text, "missing"), 0);
+}
+
+TEST(Config, ReferenceDocumentsEveryKey) {
+  std::ifstream file(std::string(HLLM_SOURCE_DIR) + "/configs/README.md");
+  ASSERT_TRUE(file) << "configs/README.md is missing";
+  std::stringstream text;
+  text << file.rdbuf();
+  for (const auto& key : config_keys()) {
+    EXPECT_NE(text.str().find("`" + key.path + "`"), std::string::npos)
+        << "configs/README.md does not document `" << key.path << "`";
+  }
+}
+
+TEST(Config, ShippedConfigsParse) {
+  for (const auto& entry : std::filesystem::directory_iterator(std::string(HLLM_SOURCE_DIR) + "/configs")) {
+    if (entry.path().extension() != ".json") continue;
+    EXPECT_NO_THROW(load_config_file(entry.path().string())) << entry.path();
+  }
+}
+
+TEST(BatchSizes, DeepSpeedRule) {
+  auto b = resolve_batch_sizes(0, 4, 0, 2);
+  EXPECT_EQ(b.train_batch_size, 8);
+  EXPECT_EQ(b.gradient_accumulation_steps, 1);
+  b = resolve_batch_sizes(32, 4, 0, 2);
+  EXPECT_EQ(b.gradient_accumulation_steps, 4);
+  b = resolve_batch_sizes(32, 0, 2, 2);
+  EXPECT_EQ(b.micro_batch_per_rank, 8);
+  b = resolve_batch_sizes(32, 4, 4, 2);
+  EXPECT_EQ(b.train_batch_size, 32);
+  EXPECT_THROW(resolve_batch_sizes(30, 4, 4, 2), InputError);
+  EXPECT_THROW(resolve_batch_sizes(30, 4, 0, 2), InputError);
+  EXPECT_THROW(resolve_batch_sizes(0, 0, 2, 2), InputError);
+  try {
+    resolve_batch_sizes(30, 4, 4, 2);
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("train_batch_size=30, train_micro_batch_size_per_gpu=4, "
+                                         "gradient_accumulation_steps=4, dp=2"),
+              std::string::npos);
+  }
+}
+
+TEST(ClosestMatch, SuggestsOnlyPlausibleTypos) {
+  EXPECT_EQ(edit_distance("kitten", "sitting"), 3);
+  EXPECT_EQ(closest_match("zero_optimisation", {"zero_optimization", "bf16"}), "zero_optimization");
+  EXPECT_EQ(closest_match("xyz", {"zero_optimization", "bf16"}), "");
+}
+
+}  // namespace
+}  // namespace hllm::config

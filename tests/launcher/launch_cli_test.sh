@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# End-to-end checks of hllm_launch's command line, as a user runs it under mpirun.
+# Usage: launch_cli_test.sh BUILD_BIN_DIR SOURCE_DIR "MPIEXEC FLAGS"
+set -u
+bin=$1/hllm_launch
+src=$2
+read -r -a mpi_flags <<< "$3"
+mpirun_() { mpirun "${mpi_flags[@]}" "$@"; }
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+failures=0
+
+# expect NAME EXPECTED_RC PATTERN -- COMMAND...: the command exits with EXPECTED_RC and prints PATTERN.
+expect() {
+  local name=$1 want_rc=$2 pattern=$3
+  shift 4
+  "$@" > "$tmp/out" 2>&1
+  local rc=$?
+  if [ "$rc" -ne "$want_rc" ] || ! grep -qF -- "$pattern" "$tmp/out"; then
+    echo "FAIL: $name (exit $rc, wanted $want_rc; looked for: $pattern)"
+    sed 's/^/    /' "$tmp/out"
+    failures=$((failures + 1))
+  else
+    echo "ok: $name"
+  fi
+}
+
+expect "2 x 2 topology on 4 ranks" 0 "world_size 4 = pp 2 x dp 2" -- \
+  mpirun_ -np 4 "$bin" --config "$src/configs/demo.json" --set parallel.pp=2 --dry_run
+expect "table lists the last rank" 0 "     3  " -- \
+  mpirun_ -np 4 "$bin" --config "$src/configs/demo.json" --set parallel.pp=2 --dry_run
+expect "pp=3 on 4 ranks prints every factor" 2 "world_size (4) must equal pp (3) x dp" -- \
+  mpirun_ -np 4 "$bin" --config "$src/configs/demo.json" --set parallel.pp=3 --dry_run
+
+printf '{\n  "name": "typo",\n  "train_micro_batch_size_per_gpu": 2,\n  "zero_optimisation": {"stage": 1}\n}\n' > "$tmp/typo.json"
+expect "misspelt key names the key and the fix" 2 "typo.json:4: unknown key 'zero_optimisation'; did you mean 'zero_optimization'?" -- \
+  mpirun_ -np 2 "$bin" --config "$tmp/typo.json" --dry_run
+expect "unknown --set key" 2 "did you mean 'parallel.pp'?" -- \
+  "$bin" --config "$src/configs/demo.json" --set paralel.pp=2 --dry_run
+expect "unknown flag" 2 "did you mean '--dry_run'?" -- "$bin" --config "$src/configs/demo.json" --dryrun
+expect "missing config file" 2 "cannot open config file" -- "$bin" --config "$tmp/none.json" --dry_run
+expect "no --config" 2 "--config is required" -- "$bin" --dry_run
+expect "--help" 0 "--set" -- "$bin" --help
+expect "single rank without mpirun" 0 "world_size 1 = pp 1 x dp 1" -- "$bin" --config "$src/configs/demo.json" --dry_run
+expect "batch sizes that disagree" 2 "the three sizes disagree" -- \
+  "$bin" --config "$src/configs/demo.json" --set train_batch_size=7 --dry_run
+
+if [ "$failures" -ne 0 ]; then
+  echo "$failures launch CLI check(s) failed"
+  exit 1
+fi
+echo "all launch CLI checks passed"

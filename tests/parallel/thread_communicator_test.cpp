@@ -1,0 +1,71 @@
+#include "parallel/comm/thread_communicator.h"
+
+#include <ATen/ATen.h>
+#include <gtest/gtest.h>
+
+#include "common/error.h"
+#include "tests/parallel/collective_checks.h"
+
+namespace hllm::parallel {
+namespace {
+
+class ThreadCommunicatorTest : public ::testing::TestWithParam<int> {};
+
+TEST_P(ThreadCommunicatorTest, EveryCollectiveMatchesLocalExpectation) {
+  run_thread_ranks(GetParam(), [](Communicator& comm) { testing::check_everything(comm); });
+}
+
+INSTANTIATE_TEST_SUITE_P(WorldSizes, ThreadCommunicatorTest, ::testing::Values(1, 2, 3, 4));
+
+TEST(ThreadCommunicator, MismatchedCollectivesAreReportedNotHung) {
+  EXPECT_THROW(run_thread_ranks(2,
+                                [](Communicator& comm) {
+                                  at::Tensor t = at::ones({4});
+                                  if (comm.rank() == 0) {
+                                    comm.all_reduce(t, ReduceOp::kSum)->wait();
+                                  } else {
+                                    comm.broadcast(t, 0)->wait();
+                                  }
+                                }),
+               Error);
+}
+
+TEST(ThreadCommunicator, FailingRankAbortsPeersInsteadOfHanging) {
+  try {
+    run_thread_ranks(3, [](Communicator& comm) {
+      if (comm.rank() == 1) throw Error("rank 1 failed on purpose");
+      comm.barrier()->wait();  // ranks 0 and 2 would wait forever for rank 1
+    });
+    FAIL() << "expected an exception";
+  } catch (const Error& e) {
+    EXPECT_STREQ(e.what(), "rank 1 failed on purpose");
+  }
+}
+
+TEST(ThreadCommunicator, IsCompletedBecomesTrueOnceAllRanksPosted) {
+  run_thread_ranks(2, [](Communicator& comm) {
+    at::Tensor t = at::ones({8});
+    auto work = comm.all_reduce(t, ReduceOp::kSum);
+    while (!work->is_completed()) {
+    }
+    work->wait();
+    EXPECT_TRUE(at::equal(t, at::full({8}, 2.0f)));
+  });
+}
+
+TEST(ThreadCommunicator, RecvOfWrongSizeNamesBothSizes) {
+  try {
+    run_thread_ranks(2, [](Communicator& comm) {
+      if (comm.rank() == 0) comm.send(at::ones({10}), 1, 0)->wait();
+      if (comm.rank() == 1) comm.recv(at::zeros({5}), 0, 0)->wait();
+    });
+    FAIL() << "expected an exception";
+  } catch (const Error& e) {
+    const std::string message = e.what();
+    EXPECT_NE(message.find("recv on rank 1 of 2"), std::string::npos) << message;
+    EXPECT_NE(message.find("10 elements"), std::string::npos) << message;
+  }
+}
+
+}  // namespace
+}  // namespace hllm::parallel
