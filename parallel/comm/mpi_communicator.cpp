@@ -52,8 +52,8 @@ class MpiWork : public Work {
     requests_.emplace_back(MPI_REQUEST_NULL);
     return &requests_.back();
   }
-  void reserve(size_t n) { requests_.reserve(n); }
   void on_complete(std::function<void()> fn) { on_complete_ = std::move(fn); }
+  void keep_alive(const at::Tensor& tensor) { buffers_.push_back(tensor); }
   std::vector<int>& int_storage() { return ints_; }
 
   void wait() override {
@@ -89,7 +89,7 @@ class MpiWork : public Work {
 
 class MpiCommunicator : public Communicator {
  public:
-  explicit MpiCommunicator(MPI_Comm comm) : comm_(comm) {
+  MpiCommunicator(MPI_Comm comm, const MpiOptions& options) : comm_(comm), options_(options) {
     MPI_Comm_set_errhandler(comm_, MPI_ERRORS_RETURN);
     MPI_Comm_rank(comm_, &rank_);
     MPI_Comm_size(comm_, &size_);
@@ -108,10 +108,14 @@ class MpiCommunicator : public Communicator {
   WorkHandle all_reduce(const at::Tensor& tensor, ReduceOp op) override {
     check_cpu(tensor, "all_reduce");
     check_reduce_dtype(tensor, op, "all_reduce", *this);
-    const at::Tensor buffer = reduce_buffer(tensor);
+    const at::Tensor buffer = reduce_buffer(tensor).view({-1});
     auto work = start("all_reduce", {tensor, buffer});
-    call("MPI_Iallreduce", MPI_Iallreduce(MPI_IN_PLACE, buffer.data_ptr(), count(buffer, "all_reduce"),
-                                          reduce_type(buffer), mpi_op(op), comm_, work->add_request()));
+    const int64_t piece = piece_elements(buffer);
+    for (int64_t offset = 0; offset < buffer.numel(); offset += piece) {
+      const at::Tensor part = buffer.narrow(0, offset, std::min(piece, buffer.numel() - offset));
+      call("MPI_Iallreduce", MPI_Iallreduce(MPI_IN_PLACE, part.data_ptr(), count(part, "all_reduce"),
+                                            reduce_type(part), mpi_op(op), comm_, work->add_request()));
+    }
     work->on_complete(finish_reduce(tensor, buffer, op));
     return work;
   }
@@ -158,12 +162,22 @@ class MpiCommunicator : public Communicator {
     check_same_dtype(input, output, "reduce_scatter", *this);
     check_reduce_dtype(input, op, "reduce_scatter", *this);
     check_numel(input, output.numel() * size_, "input", "reduce_scatter", *this);
-    const at::Tensor send = reduces_in_float32(input) ? input.to(at::kFloat) : input;
-    const at::Tensor receive = reduce_buffer(output);
+    const int64_t chunk = output.numel();
+    const at::Tensor send = (reduces_in_float32(input) ? input.to(at::kFloat) : input).view({size_, chunk});
+    const at::Tensor receive = reduce_buffer(output).view({-1});
     auto work = start("reduce_scatter", {input, output, send, receive});
-    call("MPI_Ireduce_scatter_block",
-         MPI_Ireduce_scatter_block(send.data_ptr(), receive.data_ptr(), count(receive, "reduce_scatter"),
-                                   reduce_type(receive), mpi_op(op), comm_, work->add_request()));
+    // Large blocks go in pieces: piece [p, p + len) of every rank's block, packed contiguously (a copy of
+    // the input, alive until the operation completes).
+    const int64_t piece = std::max<int64_t>(1, piece_elements(send) / size_);
+    for (int64_t offset = 0; offset < chunk; offset += piece) {
+      const int64_t length = std::min(piece, chunk - offset);
+      const at::Tensor packed = length == chunk ? send : send.narrow(1, offset, length).contiguous();
+      const at::Tensor part = receive.narrow(0, offset, length);
+      work->keep_alive(packed);
+      call("MPI_Ireduce_scatter_block",
+           MPI_Ireduce_scatter_block(packed.data_ptr(), part.data_ptr(), count(part, "reduce_scatter"),
+                                     reduce_type(part), mpi_op(op), comm_, work->add_request()));
+    }
     work->on_complete(finish_reduce(output, receive, op));
     return work;
   }
@@ -205,14 +219,14 @@ class MpiCommunicator : public Communicator {
     MPI_Comm child = MPI_COMM_NULL;
     call("MPI_Comm_split", MPI_Comm_split(comm_, color == kNoColor ? MPI_UNDEFINED : color, key, &child));
     if (child == MPI_COMM_NULL) return nullptr;
-    return std::make_unique<MpiCommunicator>(child);
+    return std::make_unique<MpiCommunicator>(child, options_);
   }
 
   std::unique_ptr<Communicator> split_shared_memory() {
     MPI_Comm child = MPI_COMM_NULL;
     call("MPI_Comm_split_type",
          MPI_Comm_split_type(comm_, MPI_COMM_TYPE_SHARED, rank_, MPI_INFO_NULL, &child));
-    return std::make_unique<MpiCommunicator>(child);
+    return std::make_unique<MpiCommunicator>(child, options_);
   }
 
  private:
@@ -234,13 +248,18 @@ class MpiCommunicator : public Communicator {
 
   std::shared_ptr<MpiWork> start(const char* op, std::vector<at::Tensor> buffers) const {
     auto work = std::make_shared<MpiWork>(op_context(op, *this), std::move(buffers));
-    work->reserve(1);
     return work;
   }
 
   // bfloat16/float16 are reduced in a float32 copy; other dtypes in place.
   static at::Tensor reduce_buffer(const at::Tensor& tensor) {
     return reduces_in_float32(tensor) ? tensor.to(at::kFloat) : tensor;
+  }
+
+  // Elements per MPI request of a reduction (MpiOptions::reduce_piece_bytes), at least 1.
+  int64_t piece_elements(const at::Tensor& buffer) const {
+    if (options_.reduce_piece_bytes <= 0) return std::max<int64_t>(1, buffer.numel());
+    return std::max<int64_t>(1, options_.reduce_piece_bytes / static_cast<int64_t>(buffer.element_size()));
   }
 
   static MPI_Datatype reduce_type(const at::Tensor& buffer) { return transfer_type(buffer); }
@@ -255,20 +274,21 @@ class MpiCommunicator : public Communicator {
   }
 
   MPI_Comm comm_;
+  MpiOptions options_;
   int rank_ = 0;
   int size_ = 1;
 };
 
 }  // namespace
 
-std::unique_ptr<Communicator> make_mpi_world_communicator() {
+std::unique_ptr<Communicator> make_mpi_world_communicator(const MpiOptions& options) {
   int initialized = 0;
   MPI_Initialized(&initialized);
   HLLM_CHECK(initialized, "MPI is not initialised: create launcher::MpiRuntime before the world communicator");
   MPI_Comm world = MPI_COMM_NULL;
   const int rc = MPI_Comm_dup(MPI_COMM_WORLD, &world);
   HLLM_CHECK(rc == MPI_SUCCESS, "MPI_Comm_dup(MPI_COMM_WORLD) failed: ", mpi_error_text(rc));
-  return std::make_unique<MpiCommunicator>(world);
+  return std::make_unique<MpiCommunicator>(world, options);
 }
 
 std::unique_ptr<Communicator> make_mpi_node_communicator(Communicator& comm) {
