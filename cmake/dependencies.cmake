@@ -27,6 +27,10 @@ option(HLLM_WITH_CUDA "Build the CUDA/NCCL paths" ${_hllm_cuda_default})
 if(HLLM_WITH_CUDA AND NOT (HLLM_NCCL_INCLUDE_DIR AND HLLM_NCCL_LIBRARY))
   message(FATAL_ERROR "HLLM_WITH_CUDA=ON but NCCL was not found; set NCCL_ROOT to the folder holding include/nccl.h and lib/libnccl.so")
 endif()
+if(HLLM_WITH_CUDA)
+  find_package(CUDAToolkit REQUIRED)
+  target_link_libraries(hllm_torch INTERFACE CUDA::cudart)
+endif()
 message(STATUS "HLLM_WITH_CUDA: ${HLLM_WITH_CUDA}")
 
 # Multi-rank tests: mpirun needs --allow-run-as-root when run by root (CI is root).

@@ -9,6 +9,10 @@
 #include <string>
 #include <thread>
 
+#ifdef HLLM_WITH_CUDA
+#include <c10/cuda/CUDAFunctions.h>
+#endif
+
 #include "common/error.h"
 #include "parallel/comm/mpi_communicator.h"
 
@@ -42,6 +46,11 @@ parallel::Placement detect_placement(parallel::Communicator& world) {
     }
   }
   placement.device = "cpu";
+#ifdef HLLM_WITH_CUDA
+  // One GPU per local rank, round robin when there are more ranks than GPUs on the node.
+  const int gpus = c10::cuda::device_count();
+  if (gpus > 0) placement.device = "cuda:" + std::to_string(placement.local_rank % gpus);
+#endif
   return placement;
 }
 
