@@ -9,8 +9,8 @@
 // busbw  : algbw x 2(n-1)/n for all_reduce, x (n-1)/n for all_gather and reduce_scatter: the rate each
 //          rank's link must sustain, comparable across rank counts
 // memcpy : single-threaded memcpy rate of one rank while every rank copies at once (min over ranks)
-// whole  : for reductions, the same operation issued as one MPI request instead of pieces of
-//          MpiOptions::reduce_piece_bytes; timed alternately with the default so both see the same machine
+// whole  : for all_reduce, the same operation issued as one MPI request instead of pieces of
+//          MpiOptions::all_reduce_piece_bytes; timed alternately with the default so both see the same machine
 #include <ATen/ATen.h>
 #include <gflags/gflags.h>
 
@@ -118,7 +118,7 @@ void run(Communicator& comm, Communicator& whole) {
         return [&c, full, part] { c.reduce_scatter(full, part, ReduceOp::kSum)->wait(); };
       };
       const double factor = op == "all_reduce" ? 2.0 * (n - 1) / n : static_cast<double>(n - 1) / n;
-      const bool compare = op != "all_gather";
+      const bool compare = op == "all_reduce";
       double seconds = 0, whole_seconds = 0;
       if (compare) {
         std::tie(seconds, whole_seconds) = time_pair(comm, make_call(comm), whole, make_call(whole));
@@ -148,7 +148,7 @@ int main(int argc, char** argv) {
   hllm::launcher::MpiRuntime mpi(&argc, &argv);
   auto world = hllm::parallel::make_mpi_world_communicator();
   hllm::parallel::MpiOptions whole_messages;
-  whole_messages.reduce_piece_bytes = 0;
+  whole_messages.all_reduce_piece_bytes = 0;
   auto whole = hllm::parallel::make_mpi_world_communicator(whole_messages);
   hllm::bench::run(*world, *whole);
   whole.reset();

@@ -3,6 +3,8 @@
 # configure step, e.g. scripts/build.sh -DCMAKE_BUILD_TYPE=Debug.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# ccache (used by CMakeLists.txt when present): paths relative to the clone, so any clone shares the cache.
+export CCACHE_BASEDIR="$PWD" CCACHE_NOHASHDIR=1
 
 generator=()
 if [ ! -f build/CMakeCache.txt ] && command -v ninja > /dev/null; then generator=(-G Ninja); fi

@@ -53,7 +53,6 @@ class MpiWork : public Work {
     return &requests_.back();
   }
   void on_complete(std::function<void()> fn) { on_complete_ = std::move(fn); }
-  void keep_alive(const at::Tensor& tensor) { buffers_.push_back(tensor); }
   std::vector<int>& int_storage() { return ints_; }
 
   void wait() override {
@@ -162,22 +161,12 @@ class MpiCommunicator : public Communicator {
     check_same_dtype(input, output, "reduce_scatter", *this);
     check_reduce_dtype(input, op, "reduce_scatter", *this);
     check_numel(input, output.numel() * size_, "input", "reduce_scatter", *this);
-    const int64_t chunk = output.numel();
-    const at::Tensor send = (reduces_in_float32(input) ? input.to(at::kFloat) : input).view({size_, chunk});
-    const at::Tensor receive = reduce_buffer(output).view({-1});
+    const at::Tensor send = reduces_in_float32(input) ? input.to(at::kFloat) : input;
+    const at::Tensor receive = reduce_buffer(output);
     auto work = start("reduce_scatter", {input, output, send, receive});
-    // Large blocks go in pieces: piece [p, p + len) of every rank's block, packed contiguously (a copy of
-    // the input, alive until the operation completes).
-    const int64_t piece = std::max<int64_t>(1, piece_elements(send) / size_);
-    for (int64_t offset = 0; offset < chunk; offset += piece) {
-      const int64_t length = std::min(piece, chunk - offset);
-      const at::Tensor packed = length == chunk ? send : send.narrow(1, offset, length).contiguous();
-      const at::Tensor part = receive.narrow(0, offset, length);
-      work->keep_alive(packed);
-      call("MPI_Ireduce_scatter_block",
-           MPI_Ireduce_scatter_block(packed.data_ptr(), part.data_ptr(), count(part, "reduce_scatter"),
-                                     reduce_type(part), mpi_op(op), comm_, work->add_request()));
-    }
+    call("MPI_Ireduce_scatter_block",
+         MPI_Ireduce_scatter_block(send.data_ptr(), receive.data_ptr(), count(receive, "reduce_scatter"),
+                                   reduce_type(receive), mpi_op(op), comm_, work->add_request()));
     work->on_complete(finish_reduce(output, receive, op));
     return work;
   }
@@ -256,10 +245,10 @@ class MpiCommunicator : public Communicator {
     return reduces_in_float32(tensor) ? tensor.to(at::kFloat) : tensor;
   }
 
-  // Elements per MPI request of a reduction (MpiOptions::reduce_piece_bytes), at least 1.
+  // Elements per MPI request of an all_reduce (MpiOptions::all_reduce_piece_bytes), at least 1.
   int64_t piece_elements(const at::Tensor& buffer) const {
-    if (options_.reduce_piece_bytes <= 0) return std::max<int64_t>(1, buffer.numel());
-    return std::max<int64_t>(1, options_.reduce_piece_bytes / static_cast<int64_t>(buffer.element_size()));
+    if (options_.all_reduce_piece_bytes <= 0) return std::max<int64_t>(1, buffer.numel());
+    return std::max<int64_t>(1, options_.all_reduce_piece_bytes / static_cast<int64_t>(buffer.element_size()));
   }
 
   static MPI_Datatype reduce_type(const at::Tensor& buffer) { return transfer_type(buffer); }

@@ -13,11 +13,10 @@
 namespace hllm::parallel {
 
 struct MpiOptions {
-  // Reductions (all_reduce, reduce_scatter) larger than this are issued as several MPI requests of at most
-  // this size, all in flight at once. Open MPI 4.1's shared-memory reductions fall off a cliff above
-  // ~16 MiB (64 MiB all_reduce: 0.3 GB/s whole vs 3-4 GB/s in 4 MiB pieces, docs/BENCHMARKS.md).
-  // 0 = never split.
-  int64_t reduce_piece_bytes = 4 << 20;
+  // An all_reduce larger than this is issued as several MPI requests of at most this size, all in flight
+  // at once (slices of the same buffer, no copy). Open MPI 4.1's shared-memory all_reduce can fall off a
+  // cliff for one large message (docs/BENCHMARKS.md, "MPI all_reduce in pieces"). 0 = never split.
+  int64_t all_reduce_piece_bytes = 4 << 20;
 };
 
 // A duplicate of MPI_COMM_WORLD (so library traffic never matches user traffic).
