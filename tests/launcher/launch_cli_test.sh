@@ -45,6 +45,12 @@ expect "single rank without mpirun" 0 "world_size 1 = pp 1 x dp 1" -- "$bin" --c
 expect "batch sizes that disagree" 2 "the three sizes disagree" -- \
   "$bin" --config "$src/configs/demo.json" --set train_batch_size=7 --dry_run
 
+# A failure on one rank only (a malformed local rank in its environment) must end the whole job, not hang
+# the other rank in its next collective; ctest's timeout catches a hang.
+expect "one rank failing aborts the job" 1 "is not a non-negative integer" -- \
+  mpirun_ -np 1 env OMPI_COMM_WORLD_LOCAL_RANK=bad "$bin" --config "$src/configs/demo.json" --dry_run : \
+          -np 1 "$bin" --config "$src/configs/demo.json" --dry_run
+
 if [ "$failures" -ne 0 ]; then
   echo "$failures launch CLI check(s) failed"
   exit 1
