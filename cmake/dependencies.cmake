@@ -8,6 +8,10 @@ find_package(glog REQUIRED)
 find_package(nlohmann_json 3.10 REQUIRED)
 find_package(GTest REQUIRED)
 find_package(Threads REQUIRED)
+find_package(HDF5 REQUIRED COMPONENTS C)
+find_package(ZLIB REQUIRED)
+find_library(HLLM_SENTENCEPIECE sentencepiece REQUIRED)
+find_library(HLLM_SENTENCEPIECE_TRAIN sentencepiece_train REQUIRED)
 
 # Torch's exported flags carry -D_GLIBCXX_USE_CXX11_ABI and include paths; wrap them in one target.
 add_library(hllm_torch INTERFACE)

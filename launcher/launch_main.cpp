@@ -10,7 +10,7 @@
 
 #include "common/error.h"
 #include "common/logging.h"
-#include "launcher/exit_codes.h"
+#include "common/exit_codes.h"
 #include "launcher/launch_options.h"
 #include "launcher/launch_plan.h"
 #include "launcher/mpi_runtime.h"
@@ -49,6 +49,9 @@ int run(const LaunchOptions& options, parallel::Communicator& world) {
 
 int main(int argc, char** argv) {
   using namespace hllm::launcher;
+  using hllm::kExitOk;
+  using hllm::kExitBadInput;
+  using hllm::kExitFailure;
   gflags::SetUsageMessage("mpirun -np N hllm_launch --config FILE [--set key.path=value ...] [--dry_run]");
   LaunchOptions options;
   try {

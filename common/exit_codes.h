@@ -1,7 +1,7 @@
-// Exit codes of hllm_launch and the tools (documented in README.md "Exit codes").
+// Exit codes of hllm_launch and the tools (documented in README.md "Exit codes"). Only mains use them.
 #pragma once
 
-namespace hllm::launcher {
+namespace hllm {
 
 enum ExitCode : int {
   kExitOk = 0,        // finished
@@ -9,4 +9,4 @@ enum ExitCode : int {
   kExitBadInput = 2,  // bad command line, config or input file; nothing was run
 };
 
-}  // namespace hllm::launcher
+}  // namespace hllm

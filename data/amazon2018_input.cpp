@@ -1,0 +1,111 @@
+#include <zlib.h>
+
+#include <nlohmann/json.hpp>
+
+#include <set>
+
+#include "common/error.h"
+#include "data/input_formats.h"
+
+namespace hllm::data {
+namespace {
+
+// Calls fn(json, line) for every line of a gzip'd (or plain) JSON-lines file.
+template <typename Fn>
+void for_each_json_line(const std::string& path, Fn fn) {
+  gzFile file = gzopen(path.c_str(), "rb");
+  if (file == nullptr) throw InputError("cannot open '" + path + "'");
+  std::string line;
+  char buffer[1 << 16];
+  int line_number = 0;
+  auto finish_line = [&] {
+    ++line_number;
+    if (line.empty()) return;
+    nlohmann::json value;
+    try {
+      value = nlohmann::json::parse(line);
+    } catch (const nlohmann::json::parse_error& e) {
+      gzclose(file);
+      throw InputError(path + ":" + std::to_string(line_number) + ": not a JSON object: " + e.what());
+    }
+    fn(value, line_number);
+    line.clear();
+  };
+  while (gzgets(file, buffer, sizeof(buffer)) != nullptr) {
+    line += buffer;
+    if (!line.empty() && line.back() == '\n') {
+      line.pop_back();
+      finish_line();
+    }
+  }
+  int error = Z_OK;
+  const char* message = gzerror(file, &error);
+  if (error != Z_OK && error != Z_STREAM_END) {
+    const std::string text = message ? message : "unknown";
+    gzclose(file);
+    throw InputError(path + ": damaged gzip stream after line " + std::to_string(line_number) + ": " + text);
+  }
+  if (!line.empty()) finish_line();
+  gzclose(file);
+}
+
+std::string where(const std::string& path, int line) { return path + ":" + std::to_string(line); }
+
+std::string required_string(const nlohmann::json& value, const char* key, const std::string& at) {
+  const auto it = value.find(key);
+  if (it == value.end() || !it->is_string() || it->get<std::string>().empty()) {
+    throw InputError(at + ": missing or empty '" + std::string(key) + "'");
+  }
+  return it->get<std::string>();
+}
+
+// A string or a list of strings as one text (list items joined by spaces), HTML reduced to text.
+std::string text_of(const nlohmann::json& value) {
+  std::string text;
+  if (value.is_string()) {
+    text = value.get<std::string>();
+  } else if (value.is_array()) {
+    for (const auto& part : value) {
+      if (part.is_string()) text += (text.empty() ? "" : " ") + part.get<std::string>();
+    }
+  }
+  return html_to_text(text);
+}
+
+}  // namespace
+
+RawCatalog read_amazon2018(const std::string& reviews_path, const std::string& meta_path) {
+  RawCatalog catalog;
+  catalog.source = "amazon2018";
+  catalog.text_keys = {"title", "description", "category", "brand"};
+  for_each_json_line(reviews_path, [&](const nlohmann::json& review, int line) {
+    const std::string at = where(reviews_path, line);
+    if (!review.is_object()) throw InputError(at + ": not a JSON object");
+    RawInteraction row;
+    row.user = required_string(review, "reviewerID", at);
+    row.item = required_string(review, "asin", at);
+    const auto time = review.find("unixReviewTime");
+    if (time == review.end() || !time->is_number_integer()) {
+      throw InputError(at + ": 'unixReviewTime' missing or not an integer");
+    }
+    row.timestamp = time->get<int64_t>();
+    row.order = static_cast<int64_t>(catalog.interactions.size());
+    catalog.interactions.push_back(std::move(row));
+  });
+  std::set<std::string> seen;
+  for_each_json_line(meta_path, [&](const nlohmann::json& meta, int line) {
+    const std::string at = where(meta_path, line);
+    if (!meta.is_object()) throw InputError(at + ": not a JSON object");
+    RawItem item;
+    item.id = required_string(meta, "asin", at);
+    if (!seen.insert(item.id).second) return;  // duplicate metadata line: the first one stands
+    for (const auto& key : catalog.text_keys) {
+      const auto it = meta.find(key);
+      item.fields.emplace_back(key, it == meta.end() ? "" : text_of(*it));
+    }
+    catalog.items.push_back(std::move(item));
+  });
+  return catalog;
+}
+
+}  // namespace hllm::data

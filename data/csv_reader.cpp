@@ -1,0 +1,71 @@
+#include "data/csv_reader.h"
+
+#include "common/error.h"
+
+namespace hllm::data {
+
+CsvReader::CsvReader(const std::string& path, char delimiter, bool quoting)
+    : path_(path), in_(path, std::ios::binary), delimiter_(delimiter), quoting_(quoting) {
+  if (!in_) throw InputError("cannot open '" + path + "'");
+}
+
+bool CsvReader::next(std::vector<std::string>* fields) {
+  fields->clear();
+  std::string line;
+  // Skip blank lines between records.
+  do {
+    if (!std::getline(in_, line)) return false;
+    ++line_;
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+  } while (line.empty());
+  record_line_ = line_;
+
+  std::string field;
+  bool in_quotes = false;
+  bool was_quoted = false;
+  size_t i = 0;
+  while (true) {
+    if (i == line.size()) {
+      if (in_quotes) {
+        // A quoted field continues on the next line.
+        if (!std::getline(in_, line)) {
+          throw InputError(path_ + ":" + std::to_string(record_line_) + ": unterminated quoted field");
+        }
+        ++line_;
+        if (!line.empty() && line.back() == '\r') line.pop_back();
+        field += '\n';
+        i = 0;
+        continue;
+      }
+      fields->push_back(field);
+      return true;
+    }
+    const char c = line[i];
+    if (in_quotes) {
+      if (c == '"') {
+        if (i + 1 < line.size() && line[i + 1] == '"') {
+          field += '"';
+          ++i;
+        } else {
+          in_quotes = false;
+        }
+      } else {
+        field += c;
+      }
+    } else if (c == delimiter_) {
+      fields->push_back(field);
+      field.clear();
+      was_quoted = false;
+    } else if (quoting_ && c == '"' && field.empty() && !was_quoted) {
+      in_quotes = true;
+      was_quoted = true;
+    } else if (quoting_ && was_quoted) {
+      throw InputError(path_ + ":" + std::to_string(line_) + ": text after the closing quote of a field");
+    } else {
+      field += c;
+    }
+    ++i;
+  }
+}
+
+}  // namespace hllm::data

@@ -1,0 +1,55 @@
+// Building a dataset from a RawCatalog: missing-metadata policy, k-core filtering, dropping users too
+// short for the leave-one-out split, id remapping (item 0 is padding), per-user time order and item texts.
+// Pure: no files, no tokenizer.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "data/raw_catalog.h"
+
+namespace hllm::data {
+
+struct BuildOptions {
+  std::vector<std::string> text_keys;  // empty = every text field of the source, in its order
+  int min_user_inter = 0;              // k-core thresholds; 0 = no filter
+  int min_item_inter = 0;
+  bool iterative_kcore = false;  // false: HLLM's single pass (counts taken once on the unfiltered data)
+  bool keep_items_without_metadata = false;  // false: drop their interactions; true: keep them, empty text
+};
+
+// What each step kept and removed; written to meta.json.
+struct BuildCounts {
+  int64_t input_interactions = 0;
+  int64_t input_users = 0;
+  int64_t input_items_with_metadata = 0;
+  int64_t interactions_without_metadata = 0;  // dropped, or kept with empty text (the policy says which)
+  int64_t interactions_removed_by_kcore = 0;
+  int kcore_rounds = 0;
+  int64_t users_too_short = 0;  // fewer than 3 interactions: no train/valid/test split possible
+  int64_t users = 0;
+  int64_t items = 0;  // excluding the padding item
+  int64_t interactions = 0;
+};
+
+struct BuiltDataset {
+  std::vector<std::string> text_keys;
+  std::vector<std::string> item_ids;    // [items + 1], item_ids[0] = "" (padding)
+  std::vector<std::string> item_texts;  // [items + 1], "key: value key: value"
+  std::vector<std::string> user_ids;
+  std::vector<std::vector<int32_t>> user_items;       // per user, item indices in time order
+  std::vector<std::vector<int64_t>> user_timestamps;  // aligned with user_items
+  BuildCounts counts;
+};
+
+// Minimum interactions per user for the leave-one-out split (train on [:-2], valid [-2], test [-1]).
+constexpr int kMinUserInteractions = 3;
+
+// Throws InputError for an unknown text key or when nothing is left after filtering.
+BuiltDataset build_dataset(const RawCatalog& catalog, const BuildOptions& options);
+
+// Sorts ids as numbers when every id is an integer, else as strings; the order items and users get indices.
+void sort_ids(std::vector<std::string>* ids);
+
+}  // namespace hllm::data

@@ -1,0 +1,29 @@
+// The dataset directory written by hllm_prepare and read by the loader. Format version 1:
+//
+//   meta.json                 format, format_version, source, counts (every filtering step), num_users,
+//                             num_items (without padding), num_interactions, text_keys, item_prompt,
+//                             prompt_tokens, max_text_len, tokenizer {file, crc32, vocab_size, bos/eos/pad},
+//                             split rule, filter rule, shards [{file, first_user, num_users}], and files
+//                             {name: {bytes, crc32}} for every other file of the directory.
+//   tokenizer.model           the SentencePiece model the tokens were made with.
+//   items.h5                  offsets  int64 [num_items + 2]  item i's tokens are tokens[offsets[i]:offsets[i+1]]
+//                             tokens   int32 [..]             item text tokens, truncated to max_text_len (no
+//                                                             prompt, no BOS/EOS; the model adds those)
+//                             ids      string [num_items + 1] raw item ids; item 0 is padding ("", no tokens)
+//   users-SSSSS-of-NNNNN.h5   offsets  int64 [users + 1]      user u's items are items[offsets[u]:offsets[u+1]]
+//                             items    int32 [..]             item indices (1..num_items) in time order
+//                             timestamps int64 [..]           seconds, aligned with items (ties keep source order)
+//                             ids      string [users]         raw user ids
+//                             attribute first_user            global index of the shard's first user
+//
+// Every numeric dataset is chunked and gzip-compressed; h5py reads them all. Users are in sorted raw-id
+// order and split into contiguous shards. The split is leave-one-out: train on all but the last two items
+// of a user, validate on the second to last, test on the last.
+#pragma once
+
+namespace hllm::data {
+
+constexpr int kDatasetFormatVersion = 1;
+constexpr const char* kDatasetFormatName = "hllm-dataset";
+
+}  // namespace hllm::data

@@ -1,0 +1,153 @@
+#include "data/dataset_writer.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include "common/error.h"
+#include "data/dataset_format.h"
+#include "data/file_checksum.h"
+#include "data/hdf5_file.h"
+
+namespace hllm::data {
+namespace fs = std::filesystem;
+
+namespace {
+
+nlohmann::ordered_json counts_json(const BuildCounts& c) {
+  nlohmann::ordered_json j;
+  j["input_interactions"] = c.input_interactions;
+  j["input_users"] = c.input_users;
+  j["input_items_with_metadata"] = c.input_items_with_metadata;
+  j["interactions_without_metadata"] = c.interactions_without_metadata;
+  j["interactions_removed_by_kcore"] = c.interactions_removed_by_kcore;
+  j["kcore_rounds"] = c.kcore_rounds;
+  j["users_too_short"] = c.users_too_short;
+  return j;
+}
+
+void write_items(const std::string& path, const BuiltDataset& dataset, const Tokenizer& tokenizer, int max_text_len) {
+  std::vector<int64_t> offsets{0};
+  std::vector<int32_t> tokens;
+  for (const auto& text : dataset.item_texts) {
+    auto ids = tokenizer.encode(text);
+    if (static_cast<int>(ids.size()) > max_text_len) ids.resize(max_text_len);
+    tokens.insert(tokens.end(), ids.begin(), ids.end());
+    offsets.push_back(static_cast<int64_t>(tokens.size()));
+  }
+  Hdf5File file(path, Hdf5File::Mode::kCreate);
+  file.write_int64("offsets", offsets);
+  file.write_int32("tokens", tokens);
+  file.write_strings("ids", dataset.item_ids);
+}
+
+void write_users(const std::string& path, const BuiltDataset& dataset, int64_t first, int64_t end) {
+  std::vector<int64_t> offsets{0};
+  std::vector<int32_t> items;
+  std::vector<int64_t> timestamps;
+  std::vector<std::string> ids;
+  for (int64_t u = first; u < end; ++u) {
+    items.insert(items.end(), dataset.user_items[u].begin(), dataset.user_items[u].end());
+    timestamps.insert(timestamps.end(), dataset.user_timestamps[u].begin(), dataset.user_timestamps[u].end());
+    offsets.push_back(static_cast<int64_t>(items.size()));
+    ids.push_back(dataset.user_ids[u]);
+  }
+  Hdf5File file(path, Hdf5File::Mode::kCreate);
+  file.write_attribute("first_user", first);
+  file.write_int64("offsets", offsets);
+  file.write_int32("items", items);
+  file.write_int64("timestamps", timestamps);
+  file.write_strings("ids", ids);
+}
+
+}  // namespace
+
+std::string shard_file_name(int shard, int num_shards) {
+  char name[64];
+  std::snprintf(name, sizeof(name), "users-%05d-of-%05d.h5", shard, num_shards);
+  return name;
+}
+
+void write_dataset(const std::string& directory, const BuiltDataset& dataset, const Tokenizer& tokenizer,
+                   const WriteOptions& options) {
+  const int64_t num_users = static_cast<int64_t>(dataset.user_ids.size());
+  if (options.num_shards < 1 || options.num_shards > num_users) {
+    throw InputError(detail::concat("--num_shards ", options.num_shards, ": must be between 1 and the number of users (",
+                                    num_users, ")"));
+  }
+  if (options.max_text_len < 1) throw InputError(detail::concat("--max_text_len must be positive, got ", options.max_text_len));
+  const fs::path final_dir = fs::absolute(directory).lexically_normal();
+  if (fs::exists(final_dir) && !options.overwrite) {
+    throw InputError("'" + directory + "' exists; choose another --out or pass --overwrite");
+  }
+  const fs::path temp_dir = final_dir.string() + ".tmp-" + std::to_string(::getpid());
+  fs::remove_all(temp_dir);
+  fs::create_directories(temp_dir);
+
+  nlohmann::ordered_json meta;
+  meta["format"] = kDatasetFormatName;
+  meta["format_version"] = kDatasetFormatVersion;
+  meta["source"] = options.source;
+  meta["num_users"] = num_users;
+  meta["num_items"] = dataset.counts.items;
+  meta["num_interactions"] = dataset.counts.interactions;
+  meta["counts"] = counts_json(dataset.counts);
+  meta["filter"] = options.filter;
+  meta["split"] = "leave-one-out: train on all but the last two items of each user, valid = second to last, "
+                  "test = last";
+  meta["text_keys"] = dataset.text_keys;
+  meta["item_prompt"] = options.item_prompt;
+  meta["prompt_tokens"] = tokenizer.encode(options.item_prompt);
+  meta["max_text_len"] = options.max_text_len;
+
+  fs::copy_file(tokenizer.model_path(), temp_dir / "tokenizer.model");
+  meta["tokenizer"] = {{"file", "tokenizer.model"},
+                       {"crc32", file_crc32((temp_dir / "tokenizer.model").string())},
+                       {"vocab_size", tokenizer.vocab_size()},
+                       {"bos_id", tokenizer.bos_id()},
+                       {"eos_id", tokenizer.eos_id()},
+                       {"pad_id", tokenizer.pad_id()}};
+
+  std::vector<std::string> files = {"tokenizer.model", "items.h5"};
+  write_items((temp_dir / "items.h5").string(), dataset, tokenizer, options.max_text_len);
+  meta["num_shards"] = options.num_shards;
+  meta["shards"] = nlohmann::json::array();
+  for (int s = 0; s < options.num_shards; ++s) {
+    const int64_t first = num_users * s / options.num_shards;
+    const int64_t end = num_users * (s + 1) / options.num_shards;
+    const std::string name = shard_file_name(s, options.num_shards);
+    write_users((temp_dir / name).string(), dataset, first, end);
+    meta["shards"].push_back({{"file", name}, {"first_user", first}, {"num_users", end - first}});
+    files.push_back(name);
+  }
+  nlohmann::ordered_json checksums;
+  for (const auto& name : files) {
+    const std::string path = (temp_dir / name).string();
+    fsync_path(path);
+    checksums[name] = {{"bytes", static_cast<int64_t>(fs::file_size(path))}, {"crc32", file_crc32(path)}};
+  }
+  meta["files"] = checksums;
+  {
+    std::ofstream out(temp_dir / "meta.json");
+    out << meta.dump(2) << "\n";
+    HLLM_CHECK(out.good(), "cannot write ", (temp_dir / "meta.json").string());
+  }
+  fsync_path((temp_dir / "meta.json").string());
+  fsync_path(temp_dir.string());
+
+  // Publish: the new directory replaces the old only once it is complete.
+  if (fs::exists(final_dir)) {
+    const fs::path old_dir = final_dir.string() + ".old-" + std::to_string(::getpid());
+    fs::rename(final_dir, old_dir);
+    fs::rename(temp_dir, final_dir);
+    fs::remove_all(old_dir);
+  } else {
+    fs::rename(temp_dir, final_dir);
+  }
+  fsync_path(final_dir.parent_path().string());
+}
+
+}  // namespace hllm::data

@@ -1,0 +1,31 @@
+// Writes a BuiltDataset as a dataset directory (data/dataset_format.h). The directory is written under a
+// temporary name and renamed at the end, after every file is flushed to disk: an interrupted run never
+// leaves a directory that looks like a dataset.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <string>
+
+#include "data/dataset_builder.h"
+#include "data/tokenizer.h"
+
+namespace hllm::data {
+
+struct WriteOptions {
+  int num_shards = 1;
+  int max_text_len = 256;
+  std::string item_prompt = "Compress the following sentence into embedding: ";
+  bool overwrite = false;  // replace an existing directory (only once the new one is complete)
+  nlohmann::json source;   // recorded in meta.json: format and input files
+  nlohmann::json filter;   // recorded in meta.json: k-core rule and thresholds, metadata policy
+};
+
+// Tokenizes every item text with `tokenizer` (whose model file is copied into the directory).
+void write_dataset(const std::string& directory, const BuiltDataset& dataset, const Tokenizer& tokenizer,
+                   const WriteOptions& options);
+
+// "users-00003-of-00016.h5"
+std::string shard_file_name(int shard, int num_shards);
+
+}  // namespace hllm::data

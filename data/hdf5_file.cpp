@@ -1,0 +1,193 @@
+#include "data/hdf5_file.h"
+
+#include <hdf5.h>
+
+#include <algorithm>
+#include <functional>
+
+#include "common/error.h"
+
+namespace hllm::data {
+namespace {
+
+// Closes an HDF5 id with its own close function when it goes out of scope.
+class Handle {
+ public:
+  Handle(hid_t id, herr_t (*close)(hid_t)) : id_(id), close_(close) {}
+  ~Handle() {
+    if (id_ >= 0) close_(id_);
+  }
+  Handle(const Handle&) = delete;
+  Handle& operator=(const Handle&) = delete;
+  hid_t get() const { return id_; }
+  bool valid() const { return id_ >= 0; }
+
+ private:
+  hid_t id_;
+  herr_t (*close_)(hid_t);
+};
+
+// HDF5 prints its own error stack to stderr by default; we report errors ourselves.
+void silence_hdf5() {
+  static const bool silenced = [] {
+    H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
+    return true;
+  }();
+  (void)silenced;
+}
+
+constexpr hsize_t kChunkElements = 1 << 16;
+
+}  // namespace
+
+Hdf5File::Hdf5File(const std::string& path, Mode mode) : path_(path) {
+  silence_hdf5();
+  if (mode == Mode::kCreate) {
+    file_ = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    HLLM_CHECK(file_ >= 0, "cannot create HDF5 file '", path, "'");
+  } else {
+    file_ = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (file_ < 0) {
+      throw InputError("cannot open '" + path + "' as HDF5 (missing, unreadable, truncated or not HDF5)");
+    }
+  }
+}
+
+Hdf5File::~Hdf5File() {
+  if (file_ >= 0) H5Fclose(file_);
+}
+
+template <typename T>
+void Hdf5File::write_numeric(const std::string& name, const std::vector<T>& values, int64_t type) {
+  const hsize_t n = values.size();
+  const Handle space(H5Screate_simple(1, &n, nullptr), H5Sclose);
+  const Handle properties(H5Pcreate(H5P_DATASET_CREATE), H5Pclose);
+  if (n > 0) {
+    const hsize_t chunk = std::min<hsize_t>(n, kChunkElements);
+    H5Pset_chunk(properties.get(), 1, &chunk);
+    H5Pset_shuffle(properties.get());
+    H5Pset_deflate(properties.get(), 4);
+  }
+  const Handle dataset(H5Dcreate2(file_, name.c_str(), type, space.get(), H5P_DEFAULT, properties.get(), H5P_DEFAULT),
+                       H5Dclose);
+  HLLM_CHECK(dataset.valid(), "cannot create dataset '", name, "' in '", path_, "'");
+  if (n > 0) {
+    HLLM_CHECK(H5Dwrite(dataset.get(), type, H5S_ALL, H5S_ALL, H5P_DEFAULT, values.data()) >= 0,
+               "cannot write dataset '", name, "' to '", path_, "'");
+  }
+}
+
+void Hdf5File::write_int64(const std::string& name, const std::vector<int64_t>& values) {
+  write_numeric(name, values, H5T_NATIVE_INT64);
+}
+
+void Hdf5File::write_int32(const std::string& name, const std::vector<int32_t>& values) {
+  write_numeric(name, values, H5T_NATIVE_INT32);
+}
+
+void Hdf5File::write_strings(const std::string& name, const std::vector<std::string>& values) {
+  const hsize_t n = values.size();
+  const Handle type(H5Tcopy(H5T_C_S1), H5Tclose);
+  H5Tset_size(type.get(), H5T_VARIABLE);
+  H5Tset_cset(type.get(), H5T_CSET_UTF8);
+  const Handle space(H5Screate_simple(1, &n, nullptr), H5Sclose);
+  const Handle dataset(H5Dcreate2(file_, name.c_str(), type.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
+                       H5Dclose);
+  HLLM_CHECK(dataset.valid(), "cannot create dataset '", name, "' in '", path_, "'");
+  std::vector<const char*> pointers;
+  for (const auto& value : values) pointers.push_back(value.c_str());
+  if (n > 0) {
+    HLLM_CHECK(H5Dwrite(dataset.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, pointers.data()) >= 0,
+               "cannot write dataset '", name, "' to '", path_, "'");
+  }
+}
+
+void Hdf5File::write_attribute(const std::string& name, int64_t value) {
+  const Handle space(H5Screate(H5S_SCALAR), H5Sclose);
+  const Handle attribute(H5Acreate2(file_, name.c_str(), H5T_NATIVE_INT64, space.get(), H5P_DEFAULT, H5P_DEFAULT),
+                         H5Aclose);
+  HLLM_CHECK(attribute.valid() && H5Awrite(attribute.get(), H5T_NATIVE_INT64, &value) >= 0,
+             "cannot write attribute '", name, "' to '", path_, "'");
+}
+
+bool Hdf5File::has(const std::string& name) const { return H5Lexists(file_, name.c_str(), H5P_DEFAULT) > 0; }
+
+int64_t Hdf5File::length(const std::string& name) const {
+  if (!has(name)) throw InputError("'" + path_ + "' has no dataset '" + name + "'");
+  const Handle dataset(H5Dopen2(file_, name.c_str(), H5P_DEFAULT), H5Dclose);
+  if (!dataset.valid()) throw InputError("cannot open dataset '" + name + "' in '" + path_ + "'");
+  const Handle space(H5Dget_space(dataset.get()), H5Sclose);
+  if (H5Sget_simple_extent_ndims(space.get()) != 1) {
+    throw InputError("dataset '" + name + "' in '" + path_ + "' is not one-dimensional");
+  }
+  hsize_t n = 0;
+  H5Sget_simple_extent_dims(space.get(), &n, nullptr);
+  return static_cast<int64_t>(n);
+}
+
+template <typename T>
+std::vector<T> Hdf5File::read_numeric(const std::string& name, int64_t offset, int64_t count, int64_t type) const {
+  const int64_t total = length(name);
+  if (count < 0) count = total - offset;
+  if (offset < 0 || count < 0 || offset + count > total) {
+    throw InputError(detail::concat("'", path_, "': reading elements [", offset, ", ", offset + count, ") of dataset '",
+                                    name, "', which has ", total));
+  }
+  std::vector<T> values(count);
+  if (count == 0) return values;
+  const Handle dataset(H5Dopen2(file_, name.c_str(), H5P_DEFAULT), H5Dclose);
+  const Handle file_space(H5Dget_space(dataset.get()), H5Sclose);
+  const hsize_t start = offset, size = count;
+  H5Sselect_hyperslab(file_space.get(), H5S_SELECT_SET, &start, nullptr, &size, nullptr);
+  const Handle memory_space(H5Screate_simple(1, &size, nullptr), H5Sclose);
+  if (H5Dread(dataset.get(), type, memory_space.get(), file_space.get(), H5P_DEFAULT, values.data()) < 0) {
+    throw InputError("cannot read dataset '" + name + "' of '" + path_ + "' (the file is damaged or truncated)");
+  }
+  return values;
+}
+
+std::vector<int64_t> Hdf5File::read_int64(const std::string& name, int64_t offset, int64_t count) const {
+  return read_numeric<int64_t>(name, offset, count, H5T_NATIVE_INT64);
+}
+
+std::vector<int32_t> Hdf5File::read_int32(const std::string& name, int64_t offset, int64_t count) const {
+  return read_numeric<int32_t>(name, offset, count, H5T_NATIVE_INT32);
+}
+
+std::vector<std::string> Hdf5File::read_strings(const std::string& name, int64_t offset, int64_t count) const {
+  const int64_t total = length(name);
+  if (count < 0) count = total - offset;
+  if (offset < 0 || count < 0 || offset + count > total) {
+    throw InputError(detail::concat("'", path_, "': reading strings [", offset, ", ", offset + count, ") of '", name,
+                                    "', which has ", total));
+  }
+  std::vector<std::string> values;
+  if (count == 0) return values;
+  const Handle dataset(H5Dopen2(file_, name.c_str(), H5P_DEFAULT), H5Dclose);
+  const Handle type(H5Tcopy(H5T_C_S1), H5Tclose);
+  H5Tset_size(type.get(), H5T_VARIABLE);
+  H5Tset_cset(type.get(), H5T_CSET_UTF8);  // as written; HDF5 does not convert between ASCII and UTF-8
+  const Handle file_space(H5Dget_space(dataset.get()), H5Sclose);
+  const hsize_t start = offset, size = count;
+  H5Sselect_hyperslab(file_space.get(), H5S_SELECT_SET, &start, nullptr, &size, nullptr);
+  const Handle memory_space(H5Screate_simple(1, &size, nullptr), H5Sclose);
+  std::vector<char*> pointers(count, nullptr);
+  if (H5Dread(dataset.get(), type.get(), memory_space.get(), file_space.get(), H5P_DEFAULT, pointers.data()) < 0) {
+    throw InputError("cannot read dataset '" + name + "' of '" + path_ + "' (the file is damaged or truncated)");
+  }
+  for (char* p : pointers) values.emplace_back(p ? p : "");
+  H5Dvlen_reclaim(type.get(), memory_space.get(), H5P_DEFAULT, pointers.data());
+  return values;
+}
+
+int64_t Hdf5File::read_attribute(const std::string& name) const {
+  if (H5Aexists(file_, name.c_str()) <= 0) throw InputError("'" + path_ + "' has no attribute '" + name + "'");
+  const Handle attribute(H5Aopen(file_, name.c_str(), H5P_DEFAULT), H5Aclose);
+  int64_t value = 0;
+  if (!attribute.valid() || H5Aread(attribute.get(), H5T_NATIVE_INT64, &value) < 0) {
+    throw InputError("cannot read attribute '" + name + "' of '" + path_ + "'");
+  }
+  return value;
+}
+
+}  // namespace hllm::data

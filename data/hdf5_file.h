@@ -1,0 +1,48 @@
+// Hdf5File: the little of HDF5 the datasets need, with RAII handles and every return code checked.
+// Errors name the file and the dataset. Datasets are 1-D; numeric ones are written chunked and
+// gzip-compressed, and read whole or by hyperslab (a range of elements), never more than asked for.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace hllm::data {
+
+class Hdf5File {
+ public:
+  enum class Mode { kRead, kCreate };
+
+  // kCreate truncates an existing file. Throws InputError when the file cannot be opened as HDF5.
+  Hdf5File(const std::string& path, Mode mode);
+  ~Hdf5File();
+  Hdf5File(const Hdf5File&) = delete;
+  Hdf5File& operator=(const Hdf5File&) = delete;
+
+  const std::string& path() const { return path_; }
+
+  void write_int64(const std::string& name, const std::vector<int64_t>& values);
+  void write_int32(const std::string& name, const std::vector<int32_t>& values);
+  void write_strings(const std::string& name, const std::vector<std::string>& values);
+  void write_attribute(const std::string& name, int64_t value);  // on the file's root group
+
+  bool has(const std::string& name) const;
+  int64_t length(const std::string& name) const;  // elements of a 1-D dataset
+
+  // Elements [offset, offset + count) of a 1-D dataset; count < 0 = to the end.
+  std::vector<int64_t> read_int64(const std::string& name, int64_t offset = 0, int64_t count = -1) const;
+  std::vector<int32_t> read_int32(const std::string& name, int64_t offset = 0, int64_t count = -1) const;
+  std::vector<std::string> read_strings(const std::string& name, int64_t offset = 0, int64_t count = -1) const;
+  int64_t read_attribute(const std::string& name) const;
+
+ private:
+  template <typename T>
+  void write_numeric(const std::string& name, const std::vector<T>& values, int64_t type);
+  template <typename T>
+  std::vector<T> read_numeric(const std::string& name, int64_t offset, int64_t count, int64_t type) const;
+
+  std::string path_;
+  int64_t file_ = -1;  // hid_t
+};
+
+}  // namespace hllm::data

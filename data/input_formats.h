@@ -1,0 +1,28 @@
+// Readers of the raw formats hllm_prepare accepts. Each returns a RawCatalog or throws InputError that
+// names the file and line.
+//
+//  hllm_csv   : HLLM's CSV (RFC 4180). Interactions with header item_id,user_id,timestamp (any order, more
+//               columns ignored); items with item_id and text columns (every other column is text).
+//  recbole    : RecBole atomic files, tab-separated with typed headers (user_id:token, movie_title:token_seq…).
+//  amazon2018 : Amazon Review Data 2018: gzip'd JSON lines of reviews (reviewerID, asin, unixReviewTime)
+//               and of metadata (asin, title, description[], category[], brand…). Duplicate metadata lines
+//               keep the first; HTML in fields is reduced to its text.
+#pragma once
+
+#include <string>
+
+#include "data/raw_catalog.h"
+
+namespace hllm::data {
+
+RawCatalog read_hllm_csv(const std::string& interactions_path, const std::string& items_path);
+RawCatalog read_recbole(const std::string& inter_path, const std::string& item_path);
+RawCatalog read_amazon2018(const std::string& reviews_path, const std::string& meta_path);
+
+// "881250949" or "881250949.0" -> 881250949; anything else throws InputError naming where.
+int64_t parse_timestamp(const std::string& text, const std::string& where);
+
+// Text of an HTML fragment: tags removed, common entities decoded, whitespace collapsed.
+std::string html_to_text(const std::string& html);
+
+}  // namespace hllm::data

@@ -1,0 +1,97 @@
+#include "data/tokenizer.h"
+
+#include <sentencepiece_processor.h>
+#include <sentencepiece_trainer.h>
+
+#include <filesystem>
+#include <fstream>
+#include <unordered_map>
+
+#include "common/error.h"
+
+namespace hllm::data {
+namespace {
+
+class VectorSentences : public sentencepiece::SentenceIterator {
+ public:
+  explicit VectorSentences(const std::vector<std::string>& texts) : texts_(texts) { skip_empty(); }
+  bool done() const override { return index_ >= texts_.size(); }
+  void Next() override {
+    ++index_;
+    skip_empty();
+  }
+  const std::string& value() const override { return texts_[index_]; }
+  sentencepiece::util::Status status() const override { return sentencepiece::util::Status(); }
+
+ private:
+  void skip_empty() {
+    while (index_ < texts_.size() && texts_[index_].empty()) ++index_;
+  }
+  const std::vector<std::string>& texts_;
+  size_t index_ = 0;
+};
+
+}  // namespace
+
+Tokenizer::Tokenizer(std::unique_ptr<sentencepiece::SentencePieceProcessor> processor, std::string model_path)
+    : processor_(std::move(processor)), model_path_(std::move(model_path)) {}
+Tokenizer::Tokenizer(Tokenizer&&) noexcept = default;
+Tokenizer& Tokenizer::operator=(Tokenizer&&) noexcept = default;
+Tokenizer::~Tokenizer() = default;
+
+Tokenizer Tokenizer::load(const std::string& path) {
+  std::string file = path;
+  if (std::filesystem::is_directory(path)) {
+    file = (std::filesystem::path(path) / "tokenizer.model").string();
+    if (!std::filesystem::exists(file)) {
+      throw InputError("tokenizer: '" + path + "' is a directory without tokenizer.model (a SentencePiece model)");
+    }
+  }
+  auto processor = std::make_unique<sentencepiece::SentencePieceProcessor>();
+  const auto status = processor->Load(file);
+  if (!status.ok()) throw InputError("tokenizer: cannot load SentencePiece model '" + file + "': " + status.ToString());
+  return Tokenizer(std::move(processor), file);
+}
+
+void Tokenizer::train(const std::vector<std::string>& texts, int vocab_size, const std::string& model_path) {
+  HLLM_CHECK(vocab_size >= 8, "tokenizer: vocabulary size must be at least 8, got ", vocab_size);
+  VectorSentences sentences(texts);
+  const std::unordered_map<std::string, std::string> arguments = {
+      {"vocab_size", std::to_string(vocab_size)},
+      {"model_type", "unigram"},
+      {"character_coverage", "1.0"},
+      {"unk_id", "0"},
+      {"bos_id", "1"},
+      {"eos_id", "2"},
+      {"pad_id", "3"},
+      {"num_threads", "1"},
+      {"hard_vocab_limit", "false"},  // a small catalog may not support the full size: take what it does
+      {"minloglevel", "2"},
+      {"max_sentence_length", "16384"},
+      {"input_sentence_size", "0"},
+      {"shuffle_input_sentence", "false"},
+  };
+  std::string model;
+  const auto status = sentencepiece::SentencePieceTrainer::Train(arguments, &sentences, &model);
+  if (!status.ok()) {
+    throw InputError("tokenizer: training a " + std::to_string(vocab_size) + "-piece SentencePiece model failed: " +
+                     status.ToString() + " (a smaller --train_tokenizer vocabulary may fit the item texts)");
+  }
+  std::ofstream out(model_path, std::ios::binary);
+  out.write(model.data(), static_cast<std::streamsize>(model.size()));
+  HLLM_CHECK(out.good(), "tokenizer: cannot write '", model_path, "'");
+}
+
+std::vector<int32_t> Tokenizer::encode(const std::string& text) const {
+  std::vector<int> ids;
+  const auto status = processor_->Encode(text, &ids);
+  HLLM_CHECK(status.ok(), "tokenizer: encoding failed: ", status.ToString());
+  return std::vector<int32_t>(ids.begin(), ids.end());
+}
+
+int Tokenizer::vocab_size() const { return processor_->GetPieceSize(); }
+int Tokenizer::bos_id() const { return processor_->bos_id(); }
+int Tokenizer::eos_id() const { return processor_->eos_id(); }
+int Tokenizer::pad_id() const { return processor_->pad_id(); }
+
+}  // namespace hllm::data

@@ -1,0 +1,160 @@
+// hllm_prepare: raw interaction and item files -> a dataset directory (data/dataset_format.h).
+//
+//   hllm_prepare --format recbole --interactions ml-100k.inter --items ml-100k.item --out data/ml-100k
+//                --train_tokenizer 2000   (one command)
+//   hllm_prepare --synthetic users=1000,items=500,seed=1 --out data/demo --train_tokenizer 1000
+//   hllm_prepare --verify data/ml-100k
+#include <gflags/gflags.h>
+
+#include <filesystem>
+#include <iostream>
+#include <sstream>
+#include <unistd.h>
+
+#include "common/error.h"
+#include "common/exit_codes.h"
+#include "data/dataset.h"
+#include "data/dataset_builder.h"
+#include "data/dataset_writer.h"
+#include "data/input_formats.h"
+#include "data/synthetic_catalog.h"
+#include "data/tokenizer.h"
+
+DEFINE_string(format, "", "Input format: hllm_csv, recbole or amazon2018.");
+DEFINE_string(interactions, "", "Interactions file (CSV, RecBole .inter, or Amazon *_5.json.gz reviews).");
+DEFINE_string(items, "", "Items file (CSV, RecBole .item, or Amazon meta_*.json.gz).");
+DEFINE_string(synthetic, "", "Generate a synthetic catalog instead: users=N,items=M,seed=S[,min_history=..,max_history=..].");
+DEFINE_string(out, "", "Dataset directory to write.");
+DEFINE_bool(overwrite, false, "Replace --out if it exists (only once the new dataset is complete).");
+DEFINE_string(verify, "", "Check a dataset directory (checksums, every array readable and consistent) and exit.");
+DEFINE_string(text_keys, "", "Comma-separated item text fields, in order; default: every text field.");
+DEFINE_int32(min_user_inter, 0, "k-core: drop users with fewer interactions (0 = no filter).");
+DEFINE_int32(min_item_inter, 0, "k-core: drop items with fewer interactions (0 = no filter).");
+DEFINE_string(kcore, "single_pass", "k-core rule: single_pass (HLLM: counts taken once) or iterative (until stable).");
+DEFINE_string(items_without_metadata, "drop", "Interactions with items missing from the items file: drop or empty_text.");
+DEFINE_int32(max_text_len, 256, "Keep at most this many text tokens per item.");
+DEFINE_int32(num_shards, 1, "Number of user shard files.");
+DEFINE_string(item_prompt, "Compress the following sentence into embedding: ", "Prompt placed before every item text.");
+DEFINE_string(tokenizer, "", "SentencePiece .model file, or a Hugging Face model directory holding tokenizer.model.");
+DEFINE_int32(train_tokenizer, 0, "Train a SentencePiece model of this vocabulary size on the item texts instead.");
+
+namespace hllm::tools {
+namespace {
+
+std::vector<std::string> split_commas(const std::string& text) {
+  std::vector<std::string> parts;
+  std::stringstream stream(text);
+  std::string part;
+  while (std::getline(stream, part, ',')) {
+    if (!part.empty()) parts.push_back(part);
+  }
+  return parts;
+}
+
+void require(bool ok, const std::string& message) {
+  if (!ok) throw InputError(message + " (hllm_prepare --help)");
+}
+
+int verify(const std::string& directory) {
+  const auto dataset = data::Dataset::open(directory);
+  dataset.verify();
+  std::cout << directory << ": ok (" << dataset.num_users() << " users, " << dataset.num_items() << " items, "
+            << dataset.meta().at("num_interactions") << " interactions, " << dataset.num_shards() << " shards)\n";
+  return kExitOk;
+}
+
+int prepare() {
+  require(!FLAGS_out.empty(), "--out is required");
+  require(FLAGS_synthetic.empty() != FLAGS_format.empty(), "pass either --format with input files, or --synthetic");
+  require(FLAGS_tokenizer.empty() != (FLAGS_train_tokenizer == 0),
+          "pass either --tokenizer PATH or --train_tokenizer VOCAB_SIZE");
+  require(FLAGS_kcore == "single_pass" || FLAGS_kcore == "iterative",
+          "--kcore must be single_pass or iterative, got '" + FLAGS_kcore + "'");
+  require(FLAGS_items_without_metadata == "drop" || FLAGS_items_without_metadata == "empty_text",
+          "--items_without_metadata must be drop or empty_text, got '" + FLAGS_items_without_metadata + "'");
+
+  data::RawCatalog catalog;
+  nlohmann::json source;
+  if (!FLAGS_synthetic.empty()) {
+    catalog = data::make_synthetic_catalog(data::parse_synthetic_options(FLAGS_synthetic));
+    source = {{"format", "synthetic"}, {"options", FLAGS_synthetic}};
+  } else {
+    require(!FLAGS_interactions.empty() && !FLAGS_items.empty(), "--interactions and --items are required with --format");
+    if (FLAGS_format == "hllm_csv") {
+      catalog = data::read_hllm_csv(FLAGS_interactions, FLAGS_items);
+    } else if (FLAGS_format == "recbole") {
+      catalog = data::read_recbole(FLAGS_interactions, FLAGS_items);
+    } else if (FLAGS_format == "amazon2018") {
+      catalog = data::read_amazon2018(FLAGS_interactions, FLAGS_items);
+    } else {
+      require(false, "--format must be hllm_csv, recbole or amazon2018, got '" + FLAGS_format + "'");
+    }
+    source = {{"format", FLAGS_format}, {"interactions", FLAGS_interactions}, {"items", FLAGS_items}};
+  }
+
+  data::BuildOptions build;
+  build.text_keys = split_commas(FLAGS_text_keys);
+  build.min_user_inter = FLAGS_min_user_inter;
+  build.min_item_inter = FLAGS_min_item_inter;
+  build.iterative_kcore = FLAGS_kcore == "iterative";
+  build.keep_items_without_metadata = FLAGS_items_without_metadata == "empty_text";
+  const auto dataset = data::build_dataset(catalog, build);
+
+  std::string tokenizer_path = FLAGS_tokenizer;
+  const std::string trained = std::filesystem::temp_directory_path() /
+                              ("hllm-tokenizer-" + std::to_string(::getpid()) + ".model");
+  if (FLAGS_train_tokenizer > 0) {
+    auto texts = dataset.item_texts;
+    texts.push_back(FLAGS_item_prompt);
+    data::Tokenizer::train(texts, FLAGS_train_tokenizer, trained);
+    tokenizer_path = trained;
+  }
+  const auto tokenizer = data::Tokenizer::load(tokenizer_path);
+
+  data::WriteOptions write;
+  write.num_shards = FLAGS_num_shards;
+  write.max_text_len = FLAGS_max_text_len;
+  write.item_prompt = FLAGS_item_prompt;
+  write.overwrite = FLAGS_overwrite;
+  write.source = source;
+  write.filter = {{"min_user_inter", FLAGS_min_user_inter},
+                  {"min_item_inter", FLAGS_min_item_inter},
+                  {"kcore", FLAGS_kcore},
+                  {"items_without_metadata", FLAGS_items_without_metadata},
+                  {"min_user_interactions_for_split", data::kMinUserInteractions}};
+  data::write_dataset(FLAGS_out, dataset, tokenizer, write);
+  if (FLAGS_train_tokenizer > 0) std::filesystem::remove(trained);
+
+  const auto& c = dataset.counts;
+  std::cout << "wrote " << FLAGS_out << ": " << c.users << " users, " << c.items << " items, " << c.interactions
+            << " interactions, " << FLAGS_num_shards << " shard(s), tokenizer vocabulary " << tokenizer.vocab_size()
+            << "\n  input: " << c.input_interactions << " interactions, " << c.input_users << " users, "
+            << c.input_items_with_metadata << " items with metadata\n  interactions with items without metadata: "
+            << c.interactions_without_metadata << " (" << FLAGS_items_without_metadata << ")\n  removed by k-core ("
+            << FLAGS_kcore << ", " << c.kcore_rounds << " round(s)): " << c.interactions_removed_by_kcore
+            << " interactions\n  users with fewer than " << data::kMinUserInteractions
+            << " interactions (dropped): " << c.users_too_short << "\n";
+  return kExitOk;
+}
+
+}  // namespace
+}  // namespace hllm::tools
+
+int main(int argc, char** argv) {
+  gflags::SetUsageMessage(
+      "hllm_prepare --format {hllm_csv,recbole,amazon2018} --interactions FILE --items FILE --out DIR [options]\n"
+      "       hllm_prepare --synthetic users=N,items=M,seed=S --out DIR --train_tokenizer VOCAB\n"
+      "       hllm_prepare --verify DIR");
+  gflags::ParseCommandLineFlags(&argc, &argv, true);
+  try {
+    if (argc > 1) throw hllm::InputError(std::string("unexpected argument '") + argv[1] + "' (hllm_prepare --help)");
+    if (!FLAGS_verify.empty()) return hllm::tools::verify(FLAGS_verify);
+    return hllm::tools::prepare();
+  } catch (const hllm::InputError& e) {
+    std::cerr << "hllm_prepare: " << e.what() << std::endl;
+    return hllm::kExitBadInput;
+  } catch (const std::exception& e) {
+    std::cerr << "hllm_prepare: " << e.what() << std::endl;
+    return hllm::kExitFailure;
+  }
+}
