@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <functional>
+#include <mutex>
 
 #include "common/error.h"
 
@@ -38,9 +39,18 @@ void silence_hdf5() {
 
 constexpr hsize_t kChunkElements = 1 << 16;
 
+// Debian's HDF5 is the serial build, which is not thread-safe: every call into the library from this
+// file holds this lock (loaders read from their prefetch threads).
+std::recursive_mutex& hdf5_mutex() {
+  static std::recursive_mutex mutex;
+  return mutex;
+}
+#define HLLM_HDF5_LOCK const std::lock_guard<std::recursive_mutex> hdf5_lock(hdf5_mutex())
+
 }  // namespace
 
 Hdf5File::Hdf5File(const std::string& path, Mode mode) : path_(path) {
+  HLLM_HDF5_LOCK;
   silence_hdf5();
   if (mode == Mode::kCreate) {
     file_ = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
@@ -54,11 +64,13 @@ Hdf5File::Hdf5File(const std::string& path, Mode mode) : path_(path) {
 }
 
 Hdf5File::~Hdf5File() {
+  HLLM_HDF5_LOCK;
   if (file_ >= 0) H5Fclose(file_);
 }
 
 template <typename T>
 void Hdf5File::write_numeric(const std::string& name, const std::vector<T>& values, int64_t type) {
+  HLLM_HDF5_LOCK;
   const hsize_t n = values.size();
   const Handle space(H5Screate_simple(1, &n, nullptr), H5Sclose);
   const Handle properties(H5Pcreate(H5P_DATASET_CREATE), H5Pclose);
@@ -86,6 +98,7 @@ void Hdf5File::write_int32(const std::string& name, const std::vector<int32_t>& 
 }
 
 void Hdf5File::write_strings(const std::string& name, const std::vector<std::string>& values) {
+  HLLM_HDF5_LOCK;
   const hsize_t n = values.size();
   const Handle type(H5Tcopy(H5T_C_S1), H5Tclose);
   H5Tset_size(type.get(), H5T_VARIABLE);
@@ -103,6 +116,7 @@ void Hdf5File::write_strings(const std::string& name, const std::vector<std::str
 }
 
 void Hdf5File::write_attribute(const std::string& name, int64_t value) {
+  HLLM_HDF5_LOCK;
   const Handle space(H5Screate(H5S_SCALAR), H5Sclose);
   const Handle attribute(H5Acreate2(file_, name.c_str(), H5T_NATIVE_INT64, space.get(), H5P_DEFAULT, H5P_DEFAULT),
                          H5Aclose);
@@ -110,9 +124,13 @@ void Hdf5File::write_attribute(const std::string& name, int64_t value) {
              "cannot write attribute '", name, "' to '", path_, "'");
 }
 
-bool Hdf5File::has(const std::string& name) const { return H5Lexists(file_, name.c_str(), H5P_DEFAULT) > 0; }
+bool Hdf5File::has(const std::string& name) const {
+  HLLM_HDF5_LOCK;
+  return H5Lexists(file_, name.c_str(), H5P_DEFAULT) > 0;
+}
 
 int64_t Hdf5File::length(const std::string& name) const {
+  HLLM_HDF5_LOCK;
   if (!has(name)) throw InputError("'" + path_ + "' has no dataset '" + name + "'");
   const Handle dataset(H5Dopen2(file_, name.c_str(), H5P_DEFAULT), H5Dclose);
   if (!dataset.valid()) throw InputError("cannot open dataset '" + name + "' in '" + path_ + "'");
@@ -127,6 +145,7 @@ int64_t Hdf5File::length(const std::string& name) const {
 
 template <typename T>
 std::vector<T> Hdf5File::read_numeric(const std::string& name, int64_t offset, int64_t count, int64_t type) const {
+  HLLM_HDF5_LOCK;
   const int64_t total = length(name);
   if (count < 0) count = total - offset;
   if (offset < 0 || count < 0 || offset + count > total) {
@@ -155,6 +174,7 @@ std::vector<int32_t> Hdf5File::read_int32(const std::string& name, int64_t offse
 }
 
 std::vector<std::string> Hdf5File::read_strings(const std::string& name, int64_t offset, int64_t count) const {
+  HLLM_HDF5_LOCK;
   const int64_t total = length(name);
   if (count < 0) count = total - offset;
   if (offset < 0 || count < 0 || offset + count > total) {
@@ -181,6 +201,7 @@ std::vector<std::string> Hdf5File::read_strings(const std::string& name, int64_t
 }
 
 int64_t Hdf5File::read_attribute(const std::string& name) const {
+  HLLM_HDF5_LOCK;
   if (H5Aexists(file_, name.c_str()) <= 0) throw InputError("'" + path_ + "' has no attribute '" + name + "'");
   const Handle attribute(H5Aopen(file_, name.c_str(), H5P_DEFAULT), H5Aclose);
   int64_t value = 0;

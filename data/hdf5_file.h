@@ -1,6 +1,7 @@
 // Hdf5File: the little of HDF5 the datasets need, with RAII handles and every return code checked.
 // Errors name the file and the dataset. Datasets are 1-D; numeric ones are written chunked and
 // gzip-compressed, and read whole or by hyperslab (a range of elements), never more than asked for.
+// Thread-safe: calls into the (serial, non-thread-safe) HDF5 library are serialised by one lock.
 #pragma once
 
 #include <cstdint>

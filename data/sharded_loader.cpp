@@ -1,0 +1,207 @@
+#include "data/sharded_loader.h"
+
+#include <ATen/ATen.h>
+
+#include <algorithm>
+#include <map>
+
+#include "common/error.h"
+#include "data/hdf5_file.h"
+
+namespace hllm::data {
+
+std::vector<int64_t> read_user_lengths(const Dataset& dataset) {
+  std::vector<int64_t> lengths;
+  for (int s = 0; s < dataset.num_shards(); ++s) {
+    const Hdf5File file(dataset.shard_path(s), Hdf5File::Mode::kRead);
+    const auto offsets = file.read_int64("offsets");
+    for (size_t u = 0; u + 1 < offsets.size(); ++u) lengths.push_back(offsets[u + 1] - offsets[u]);
+  }
+  if (static_cast<int64_t>(lengths.size()) != dataset.num_users()) {
+    throw InputError(detail::concat(dataset.directory(), ": shards hold ", lengths.size(), " users, meta.json says ",
+                                    dataset.num_users()));
+  }
+  return lengths;
+}
+
+ShardedLoader::ShardedLoader(const Dataset& dataset, const LoaderOptions& options)
+    : options_(options),
+      num_items_(dataset.num_items()),
+      windows_(read_user_lengths(dataset), options.max_item_list_len),
+      range_(TrainingWindows::rank_range(windows_.size(), options.dp_rank, options.dp_size)) {
+  HLLM_CHECK(options.micro_batch >= 1, "loader: micro batch must be positive, got ", options.micro_batch);
+  HLLM_CHECK(options.num_negatives >= 0, "loader: negatives must not be negative, got ", options.num_negatives);
+  if (windows_.size() < options.dp_size) {
+    throw InputError(detail::concat(dataset.directory(), ": ", windows_.size(), " training windows for ", options.dp_size,
+                                    " data-parallel ranks; use fewer ranks or more data"));
+  }
+  // Same count on every rank: the largest range decides.
+  const int64_t largest = (windows_.size() + options.dp_size - 1) / options.dp_size;
+  batches_per_epoch_ = (largest + options.micro_batch - 1) / options.micro_batch;
+
+  // Read the users this rank's windows touch, shard by shard, by hyperslab.
+  first_user_ = windows_.window(range_.first).user;
+  const int64_t last_user = windows_.window(range_.second - 1).user;
+  users_.resize(last_user - first_user_ + 1);
+  for (int s = 0; s < dataset.num_shards(); ++s) {
+    const auto& shard = dataset.meta().at("shards").at(s);
+    const int64_t shard_first = shard.at("first_user").get<int64_t>();
+    const int64_t shard_end = shard_first + shard.at("num_users").get<int64_t>();
+    const int64_t from = std::max(shard_first, first_user_);
+    const int64_t to = std::min(shard_end, last_user + 1);
+    if (from >= to) continue;
+    const Hdf5File file(dataset.shard_path(s), Hdf5File::Mode::kRead);
+    const auto offsets = file.read_int64("offsets", from - shard_first, to - from + 1);
+    const auto items = file.read_int32("items", offsets.front(), offsets.back() - offsets.front());
+    for (int64_t u = from; u < to; ++u) {
+      const int64_t begin = offsets[u - from] - offsets.front();
+      const int64_t end = offsets[u - from + 1] - offsets.front();
+      users_[u - first_user_].assign(items.begin() + begin, items.begin() + end);
+    }
+  }
+  tokens_ = std::make_unique<ItemTokenReader>(dataset);
+  start_prefetch();
+}
+
+ShardedLoader::~ShardedLoader() { stop_prefetch(); }
+
+std::shared_ptr<const std::vector<int64_t>> ShardedLoader::order_of(int64_t epoch) const {
+  // One epoch's order is cached; the prefetcher and direct make_batch() callers may both ask.
+  std::lock_guard<std::mutex> lock(order_mutex_);
+  if (order_epoch_ != epoch) {
+    order_ = std::make_shared<const std::vector<int64_t>>(
+        epoch_order(range_.second - range_.first, options_.shuffle_block, options_.seed, epoch, options_.dp_rank));
+    order_epoch_ = epoch;
+  }
+  return order_;
+}
+
+Batch ShardedLoader::make_batch(int64_t epoch, int64_t batch_index) const {
+  HLLM_CHECK(batch_index >= 0 && batch_index < batches_per_epoch_, "loader: batch ", batch_index, " of ",
+             batches_per_epoch_);
+  const int rows = options_.micro_batch;
+  const int width = options_.max_item_list_len + 1;
+  std::vector<int64_t> items(static_cast<size_t>(rows) * width, 0);
+  std::vector<int64_t> users(rows, -1);
+  int64_t real = 0;
+  {
+    const auto order_pointer = order_of(epoch);
+    const auto& order = *order_pointer;
+    for (int r = 0; r < rows; ++r) {
+      const int64_t position = batch_index * rows + r;
+      if (position >= static_cast<int64_t>(order.size())) break;  // filler row
+      const Window w = windows_.window(range_.first + order[position]);
+      const auto& sequence = users_[w.user - first_user_];
+      const int64_t length = w.end - w.begin;
+      for (int64_t k = 0; k < length; ++k) items[r * width + (width - length) + k] = sequence[w.begin + k];
+      users[r] = w.user;
+      ++real;
+    }
+  }
+  std::vector<int64_t> negatives(options_.num_negatives);
+  for (int k = 0; k < options_.num_negatives; ++k) {
+    const uint64_t h = mix_hash(options_.seed ^ 0x6e656773ull, static_cast<uint64_t>(epoch),
+                                static_cast<uint64_t>(batch_index) * 4096 + options_.dp_rank, k);
+    negatives[k] = 1 + static_cast<int64_t>(h % static_cast<uint64_t>(num_items_));
+  }
+
+  // Distinct items, ascending; slots map positions and negatives to rows of unique_items.
+  std::vector<int64_t> unique;
+  for (const auto item : items) {
+    if (item != 0) unique.push_back(item);
+  }
+  unique.insert(unique.end(), negatives.begin(), negatives.end());
+  std::sort(unique.begin(), unique.end());
+  unique.erase(std::unique(unique.begin(), unique.end()), unique.end());
+  auto slot_of = [&](int64_t item) {
+    return static_cast<int64_t>(std::lower_bound(unique.begin(), unique.end(), item) - unique.begin());
+  };
+  std::vector<int64_t> item_slots(items.size(), -1);
+  for (size_t i = 0; i < items.size(); ++i) {
+    if (items[i] != 0) item_slots[i] = slot_of(items[i]);
+  }
+  std::vector<int64_t> negative_slots(negatives.size());
+  for (size_t k = 0; k < negatives.size(); ++k) negative_slots[k] = slot_of(negatives[k]);
+  std::vector<int64_t> token_offsets, tokens;
+  tokens_->read(unique, &token_offsets, &tokens);
+
+  auto to_tensor = [](const std::vector<int64_t>& v) { return at::tensor(v, at::kLong); };
+  Batch batch;
+  batch.epoch = epoch;
+  batch.index = batch_index;
+  batch.real_samples = real;
+  batch.items = to_tensor(items).view({rows, width});
+  batch.mask = batch.items.ne(0);
+  batch.users = to_tensor(users);
+  batch.negatives = to_tensor(negatives);
+  batch.unique_items = to_tensor(unique);
+  batch.item_slots = to_tensor(item_slots).view({rows, width});
+  batch.negative_slots = to_tensor(negative_slots);
+  batch.token_offsets = to_tensor(token_offsets);
+  batch.tokens = to_tensor(tokens);
+  return batch;
+}
+
+Batch ShardedLoader::next() {
+  Batch batch;
+  if (options_.prefetch == 0) {
+    batch = make_batch(position_.epoch, position_.batch);
+  } else {
+    std::unique_lock<std::mutex> lock(queue_mutex_);
+    queue_changed_.wait(lock, [&] { return !queue_.empty() || thread_error_; });
+    if (queue_.empty() && thread_error_) std::rethrow_exception(thread_error_);
+    batch = std::move(queue_.front());
+    queue_.pop_front();
+    queue_changed_.notify_all();
+  }
+  HLLM_ASSERT(batch.epoch == position_.epoch && batch.index == position_.batch, "loader: batch out of order");
+  if (++position_.batch == batches_per_epoch_) position_ = {position_.epoch + 1, 0};
+  return batch;
+}
+
+void ShardedLoader::restore(const LoaderState& state) {
+  HLLM_CHECK(state.epoch >= 0 && state.batch >= 0 && state.batch < batches_per_epoch_, "loader: cannot resume at epoch ",
+             state.epoch, " batch ", state.batch, " (an epoch has ", batches_per_epoch_, " batches)");
+  stop_prefetch();
+  position_ = state;
+  start_prefetch();
+}
+
+void ShardedLoader::start_prefetch() {
+  if (options_.prefetch == 0) return;
+  stop_ = false;
+  thread_error_ = nullptr;
+  queue_.clear();
+  thread_ = std::thread([this, from = position_] { prefetch_loop(from); });
+}
+
+void ShardedLoader::stop_prefetch() {
+  if (!thread_.joinable()) return;
+  {
+    std::lock_guard<std::mutex> lock(queue_mutex_);
+    stop_ = true;
+  }
+  queue_changed_.notify_all();
+  thread_.join();
+  queue_.clear();
+}
+
+void ShardedLoader::prefetch_loop(LoaderState at) {
+  try {
+    while (true) {
+      Batch batch = make_batch(at.epoch, at.batch);
+      if (++at.batch == batches_per_epoch_) at = {at.epoch + 1, 0};
+      std::unique_lock<std::mutex> lock(queue_mutex_);
+      queue_changed_.wait(lock, [&] { return stop_ || static_cast<int>(queue_.size()) < options_.prefetch; });
+      if (stop_) return;
+      queue_.push_back(std::move(batch));
+      queue_changed_.notify_all();
+    }
+  } catch (...) {
+    std::lock_guard<std::mutex> lock(queue_mutex_);
+    thread_error_ = std::current_exception();
+    queue_changed_.notify_all();
+  }
+}
+
+}  // namespace hllm::data
