@@ -1,28 +1,34 @@
-// Batch: one micro-batch of HLLM training samples as the model consumes it. Every distinct item of the
-// batch (positives and negatives, padding excluded) appears once in `unique_items` with its tokens, so
-// the Item LLM encodes each item once; index maps place the embeddings back into sequences and negatives.
+// Batch: one micro-batch of HLLM training samples. Every distinct item of the batch (positives and
+// negatives, padding excluded) appears once in `unique_items` with its tokens, so the Item LLM encodes
+// each item once; index maps place the embeddings back into sequences and negatives.
+//
+// Plain vectors, row-major, no LibTorch: data/ must stay free of LibTorch because Debian's
+// SentencePiece (used by data/tokenizer) embeds a protobuf that cannot share a process with LibTorch's
+// (docs/ARCHITECTURE.md, "Two protobufs"). The consumer turns a Batch into tensors.
 #pragma once
 
-#include <ATen/core/Tensor.h>
-
 #include <cstdint>
+#include <vector>
 
 namespace hllm::data {
 
 struct Batch {
   int64_t epoch = 0;
   int64_t index = 0;         // batch number within the epoch
-  int64_t real_samples = 0;  // rows that are real windows; the rest are filler with an all-false mask
+  int64_t real_samples = 0;  // rows that are real windows (the first ones); the rest are filler
+  int rows = 0;              // B
+  int width = 0;             // S + 1
 
-  at::Tensor items;           // [B, S+1] int64 item index per position, left-padded with 0
-  at::Tensor mask;            // [B, S+1] bool, true where items != 0
-  at::Tensor users;           // [B] int64 global user index, -1 for filler rows
-  at::Tensor negatives;       // [N] int64 item indices, uniform in [1, num_items]
-  at::Tensor unique_items;    // [U] int64 distinct non-padding items of items and negatives, ascending
-  at::Tensor item_slots;      // [B, S+1] int64 row of unique_items for each position, -1 for padding
-  at::Tensor negative_slots;  // [N] int64 row of unique_items for each negative
-  at::Tensor token_offsets;   // [U+1] int64: unique item u's tokens are tokens[offsets[u]:offsets[u+1]]
-  at::Tensor tokens;          // [T] int64 text tokens (no prompt, truncated to the dataset's max_text_len)
+  std::vector<int64_t> items;           // [B, S+1] item index per position, left-padded with 0
+  std::vector<uint8_t> mask;            // [B, S+1] 1 where items != 0
+  std::vector<int64_t> users;           // [B] global user index, -1 for filler rows
+  std::vector<int64_t> windows;         // [B] global training-window index, -1 for filler rows
+  std::vector<int64_t> negatives;       // [N] item indices, uniform in [1, num_items]
+  std::vector<int64_t> unique_items;    // [U] distinct non-padding items of items and negatives, ascending
+  std::vector<int64_t> item_slots;      // [B, S+1] row of unique_items for each position, -1 for padding
+  std::vector<int64_t> negative_slots;  // [N] row of unique_items for each negative
+  std::vector<int64_t> token_offsets;   // [U+1] unique item u's tokens are tokens[offsets[u]:offsets[u+1]]
+  std::vector<int64_t> tokens;          // [T] text tokens (no prompt, truncated to the dataset's max_text_len)
 };
 
 }  // namespace hllm::data

@@ -29,7 +29,8 @@ nlohmann::ordered_json counts_json(const BuildCounts& c) {
   return j;
 }
 
-void write_items(const std::string& path, const BuiltDataset& dataset, const Tokenizer& tokenizer, int max_text_len) {
+void write_items(const std::string& path, const BuiltDataset& dataset, const TokenizerFiles& tokenizer,
+                 int max_text_len) {
   std::vector<int64_t> offsets{0};
   std::vector<int32_t> tokens;
   for (const auto& text : dataset.item_texts) {
@@ -71,7 +72,7 @@ std::string shard_file_name(int shard, int num_shards) {
   return name;
 }
 
-void write_dataset(const std::string& directory, const BuiltDataset& dataset, const Tokenizer& tokenizer,
+void write_dataset(const std::string& directory, const BuiltDataset& dataset, const TokenizerFiles& tokenizer,
                    const WriteOptions& options) {
   const int64_t num_users = static_cast<int64_t>(dataset.user_ids.size());
   if (options.num_shards < 1 || options.num_shards > num_users) {
@@ -103,13 +104,13 @@ void write_dataset(const std::string& directory, const BuiltDataset& dataset, co
   meta["prompt_tokens"] = tokenizer.encode(options.item_prompt);
   meta["max_text_len"] = options.max_text_len;
 
-  fs::copy_file(tokenizer.model_path(), temp_dir / "tokenizer.model");
+  fs::copy_file(tokenizer.model_path, temp_dir / "tokenizer.model");
   meta["tokenizer"] = {{"file", "tokenizer.model"},
                        {"crc32", file_crc32((temp_dir / "tokenizer.model").string())},
-                       {"vocab_size", tokenizer.vocab_size()},
-                       {"bos_id", tokenizer.bos_id()},
-                       {"eos_id", tokenizer.eos_id()},
-                       {"pad_id", tokenizer.pad_id()}};
+                       {"vocab_size", tokenizer.vocab_size},
+                       {"bos_id", tokenizer.bos_id},
+                       {"eos_id", tokenizer.eos_id},
+                       {"pad_id", tokenizer.pad_id}};
 
   std::vector<std::string> files = {"tokenizer.model", "items.h5"};
   write_items((temp_dir / "items.h5").string(), dataset, tokenizer, options.max_text_len);

@@ -5,10 +5,12 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cstdint>
+#include <functional>
 #include <string>
+#include <vector>
 
 #include "data/dataset_builder.h"
-#include "data/tokenizer.h"
 
 namespace hllm::data {
 
@@ -21,8 +23,19 @@ struct WriteOptions {
   nlohmann::json filter;   // recorded in meta.json: k-core rule and thresholds, metadata policy
 };
 
-// Tokenizes every item text with `tokenizer` (whose model file is copied into the directory).
-void write_dataset(const std::string& directory, const BuiltDataset& dataset, const Tokenizer& tokenizer,
+// The tokenizer as the writer needs it: a function, and the model file to copy into the dataset.
+// (A function, not data::Tokenizer, so that this library does not link SentencePiece.)
+struct TokenizerFiles {
+  std::function<std::vector<int32_t>(const std::string&)> encode;
+  std::string model_path;
+  int vocab_size = 0;
+  int bos_id = -1;
+  int eos_id = -1;
+  int pad_id = -1;
+};
+
+// Tokenizes every item text and the prompt with `tokenizer.encode`.
+void write_dataset(const std::string& directory, const BuiltDataset& dataset, const TokenizerFiles& tokenizer,
                    const WriteOptions& options);
 
 // "users-00003-of-00016.h5"

@@ -1,7 +1,5 @@
 #include "data/sharded_loader.h"
 
-#include <ATen/ATen.h>
-
 #include <algorithm>
 #include <map>
 
@@ -83,6 +81,7 @@ Batch ShardedLoader::make_batch(int64_t epoch, int64_t batch_index) const {
   const int width = options_.max_item_list_len + 1;
   std::vector<int64_t> items(static_cast<size_t>(rows) * width, 0);
   std::vector<int64_t> users(rows, -1);
+  std::vector<int64_t> window_ids(rows, -1);
   int64_t real = 0;
   {
     const auto order_pointer = order_of(epoch);
@@ -90,7 +89,8 @@ Batch ShardedLoader::make_batch(int64_t epoch, int64_t batch_index) const {
     for (int r = 0; r < rows; ++r) {
       const int64_t position = batch_index * rows + r;
       if (position >= static_cast<int64_t>(order.size())) break;  // filler row
-      const Window w = windows_.window(range_.first + order[position]);
+      window_ids[r] = range_.first + order[position];
+      const Window w = windows_.window(window_ids[r]);
       const auto& sequence = users_[w.user - first_user_];
       const int64_t length = w.end - w.begin;
       for (int64_t k = 0; k < length; ++k) items[r * width + (width - length) + k] = sequence[w.begin + k];
@@ -125,20 +125,23 @@ Batch ShardedLoader::make_batch(int64_t epoch, int64_t batch_index) const {
   std::vector<int64_t> token_offsets, tokens;
   tokens_->read(unique, &token_offsets, &tokens);
 
-  auto to_tensor = [](const std::vector<int64_t>& v) { return at::tensor(v, at::kLong); };
   Batch batch;
   batch.epoch = epoch;
   batch.index = batch_index;
   batch.real_samples = real;
-  batch.items = to_tensor(items).view({rows, width});
-  batch.mask = batch.items.ne(0);
-  batch.users = to_tensor(users);
-  batch.negatives = to_tensor(negatives);
-  batch.unique_items = to_tensor(unique);
-  batch.item_slots = to_tensor(item_slots).view({rows, width});
-  batch.negative_slots = to_tensor(negative_slots);
-  batch.token_offsets = to_tensor(token_offsets);
-  batch.tokens = to_tensor(tokens);
+  batch.rows = rows;
+  batch.width = width;
+  batch.mask.resize(items.size());
+  for (size_t i = 0; i < items.size(); ++i) batch.mask[i] = items[i] != 0;
+  batch.items = std::move(items);
+  batch.users = std::move(users);
+  batch.windows = std::move(window_ids);
+  batch.negatives = std::move(negatives);
+  batch.unique_items = std::move(unique);
+  batch.item_slots = std::move(item_slots);
+  batch.negative_slots = std::move(negative_slots);
+  batch.token_offsets = std::move(token_offsets);
+  batch.tokens = std::move(tokens);
   return batch;
 }
 

@@ -89,6 +89,11 @@ std::vector<int32_t> Tokenizer::encode(const std::string& text) const {
   return std::vector<int32_t>(ids.begin(), ids.end());
 }
 
+TokenizerFiles Tokenizer::files() const {
+  return TokenizerFiles{[this](const std::string& text) { return encode(text); }, model_path_, vocab_size(), bos_id(),
+                        eos_id(), pad_id()};
+}
+
 int Tokenizer::vocab_size() const { return processor_->GetPieceSize(); }
 int Tokenizer::bos_id() const { return processor_->bos_id(); }
 int Tokenizer::eos_id() const { return processor_->eos_id(); }

@@ -1,11 +1,16 @@
 // Tokenizer: SentencePiece, loaded from a .model file or a Hugging Face model directory holding
 // tokenizer.model, or trained on item texts (hllm_prepare --train_tokenizer VOCAB).
+//
+// Its own library (hllm_tokenizer): Debian's SentencePiece embeds protobuf 3.14, LibTorch loads protobuf
+// 3.21, and the two crash in one process. Link it only into programs that do not load LibTorch.
 #pragma once
 
 #include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
+
+#include "data/dataset_writer.h"
 
 namespace sentencepiece {
 class SentencePieceProcessor;
@@ -33,6 +38,9 @@ class Tokenizer {
   int eos_id() const;
   int pad_id() const;
   const std::string& model_path() const { return model_path_; }
+
+  // What data::write_dataset needs (the encoder refers to this tokenizer, which must outlive it).
+  TokenizerFiles files() const;
 
  private:
   Tokenizer(std::unique_ptr<sentencepiece::SentencePieceProcessor> processor, std::string model_path);

@@ -122,7 +122,7 @@ int prepare() {
                   {"kcore", FLAGS_kcore},
                   {"items_without_metadata", FLAGS_items_without_metadata},
                   {"min_user_interactions_for_split", data::kMinUserInteractions}};
-  data::write_dataset(FLAGS_out, dataset, tokenizer, write);
+  data::write_dataset(FLAGS_out, dataset, tokenizer.files(), write);
   if (FLAGS_train_tokenizer > 0) std::filesystem::remove(trained);
 
   const auto& c = dataset.counts;

@@ -140,7 +140,7 @@ std::string prepare(const TempDir& dir, const std::string& name, const RawCatalo
   WriteOptions options;
   options.num_shards = shards;
   options.max_text_len = 6;
-  write_dataset(dir.file(name), built, tokenizer, options);
+  write_dataset(dir.file(name), built, tokenizer.files(), options);
   return dir.file(name);
 }
 

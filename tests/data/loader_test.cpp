@@ -1,0 +1,252 @@
+#include "data/sharded_loader.h"
+
+#include <gtest/gtest.h>
+
+#include <map>
+#include <set>
+
+#include "common/error.h"
+#include "data/dataset_builder.h"
+#include "data/dataset_writer.h"
+#include "data/synthetic_catalog.h"
+#include "data/tokenizer.h"
+#include "tests/data/data_test_util.h"
+
+namespace hllm::data {
+namespace {
+
+using testing::TempDir;
+
+TEST(TrainingWindows, HandExample) {
+  // One user with 9 items: 7 for training (a..g), S = 3 -> [d e f g] and [a b c d].
+  TrainingWindows windows({9}, 3);
+  ASSERT_EQ(windows.size(), 2);
+  const Window oldest = windows.window(0), newest = windows.window(1);
+  EXPECT_EQ(oldest.begin, 0);
+  EXPECT_EQ(oldest.end, 4);
+  EXPECT_EQ(newest.begin, 3);
+  EXPECT_EQ(newest.end, 7);
+  EXPECT_EQ(windows_of(1, 3), 0);  // one training item: nothing to predict
+  EXPECT_EQ(windows_of(2, 3), 1);
+  EXPECT_EQ(windows_of(4, 3), 1);
+  EXPECT_EQ(windows_of(5, 3), 2);
+}
+
+TEST(TrainingWindows, EveryTransitionExactlyOnce) {
+  const std::vector<int64_t> lengths = {3, 4, 5, 9, 12, 30, 31, 32, 100};
+  for (int s : {1, 2, 5, 10}) {
+    TrainingWindows windows(lengths, s);
+    std::map<std::pair<int64_t, int64_t>, int> seen;  // (user, target position)
+    for (int64_t i = 0; i < windows.size(); ++i) {
+      const Window w = windows.window(i);
+      EXPECT_LE(w.end - w.begin, s + 1);
+      for (int64_t p = w.begin + 1; p < w.end; ++p) ++seen[{w.user, p}];
+    }
+    for (size_t u = 0; u < lengths.size(); ++u) {
+      for (int64_t p = 1; p < lengths[u] - 2; ++p) EXPECT_EQ((seen[{int64_t(u), p}]), 1) << "s=" << s << " u=" << u << " p=" << p;
+    }
+    int64_t transitions = 0;
+    for (auto& [key, count] : seen) transitions += count;
+    int64_t expected = 0;
+    for (auto l : lengths) expected += std::max<int64_t>(0, l - 3);
+    EXPECT_EQ(transitions, expected);
+  }
+}
+
+TEST(EpochOrder, PermutationThatDependsOnEpochAndRank) {
+  const auto a = epoch_order(1000, 64, 7, 0, 0);
+  auto sorted = a;
+  std::sort(sorted.begin(), sorted.end());
+  for (int64_t i = 0; i < 1000; ++i) ASSERT_EQ(sorted[i], i);
+  EXPECT_EQ(a, epoch_order(1000, 64, 7, 0, 0));
+  EXPECT_NE(a, epoch_order(1000, 64, 7, 1, 0));
+  EXPECT_NE(a, epoch_order(1000, 64, 7, 0, 1));
+  EXPECT_NE(a, epoch_order(1000, 64, 8, 0, 0));
+}
+
+TEST(RankRange, PartitionsEvenly) {
+  for (int dp : {1, 2, 3, 7}) {
+    int64_t next = 0;
+    for (int r = 0; r < dp; ++r) {
+      const auto [first, end] = TrainingWindows::rank_range(100, r, dp);
+      EXPECT_EQ(first, next);
+      EXPECT_LE(std::abs((end - first) - 100 / dp), 1);
+      next = end;
+    }
+    EXPECT_EQ(next, 100);
+  }
+}
+
+class LoaderTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = new TempDir("loader");
+    const auto catalog = make_synthetic_catalog(parse_synthetic_options("users=60,items=50,seed=5"));
+    built_ = new BuiltDataset(build_dataset(catalog, {}));
+    Tokenizer::train(built_->item_texts, 150, dir_->file("tok.model"));
+    WriteOptions options;
+    options.num_shards = 4;
+    options.max_text_len = 8;
+    const auto tokenizer = Tokenizer::load(dir_->file("tok.model"));
+    write_dataset(dir_->file("ds"), *built_, tokenizer.files(), options);
+  }
+  static void TearDownTestSuite() {
+    delete built_;
+    delete dir_;
+  }
+  static Dataset dataset() { return Dataset::open(dir_->file("ds")); }
+  static LoaderOptions options(int rank = 0, int dp = 1) {
+    LoaderOptions o;
+    o.max_item_list_len = 5;
+    o.micro_batch = 4;
+    o.num_negatives = 6;
+    o.seed = 11;
+    o.shuffle_block = 16;
+    o.dp_rank = rank;
+    o.dp_size = dp;
+    return o;
+  }
+  static TempDir* dir_;
+  static BuiltDataset* built_;
+};
+TempDir* LoaderTest::dir_ = nullptr;
+BuiltDataset* LoaderTest::built_ = nullptr;
+
+void expect_same_batch(const Batch& a, const Batch& b) {
+  EXPECT_EQ(a.epoch, b.epoch);
+  EXPECT_EQ(a.index, b.index);
+  EXPECT_EQ(a.items, b.items);
+  EXPECT_EQ(a.negatives, b.negatives);
+  EXPECT_EQ(a.tokens, b.tokens);
+  EXPECT_EQ(a.windows, b.windows);
+}
+
+TEST_F(LoaderTest, SameSeedSameBatches) {
+  const auto ds = dataset();
+  ShardedLoader a(ds, options()), b(ds, options());
+  for (int i = 0; i < 25; ++i) expect_same_batch(a.next(), b.next());
+  auto other = options();
+  other.seed = 12;
+  ShardedLoader c(ds, other);
+  ShardedLoader d(ds, options());
+  EXPECT_NE(c.next().windows, d.next().windows);
+}
+
+TEST_F(LoaderTest, EveryWindowOncePerEpochForOneTwoThreeRanks) {
+  const auto ds = dataset();
+  for (int dp : {1, 2, 3}) {
+    std::map<int64_t, int> count;
+    int64_t total = 0;
+    int64_t batches = -1;
+    for (int rank = 0; rank < dp; ++rank) {
+      ShardedLoader loader(ds, options(rank, dp));
+      total = loader.total_windows();
+      if (batches < 0) batches = loader.batches_per_epoch();
+      EXPECT_EQ(loader.batches_per_epoch(), batches) << "ranks disagree on the epoch length";
+      for (int64_t b = 0; b < loader.batches_per_epoch(); ++b) {
+        const Batch batch = loader.next();
+        for (int r = 0; r < batch.rows; ++r) {
+          const int64_t w = batch.windows[r];
+          const bool any = std::any_of(batch.mask.begin() + r * batch.width, batch.mask.begin() + (r + 1) * batch.width,
+                                       [](uint8_t m) { return m != 0; });
+          EXPECT_EQ(w >= 0, any) << "filler rows, and only they, carry no items";
+          EXPECT_EQ(w >= 0, r < batch.real_samples);
+          if (w >= 0) ++count[w];
+        }
+      }
+      EXPECT_EQ(loader.state(), (LoaderState{1, 0}));
+    }
+    EXPECT_EQ(static_cast<int64_t>(count.size()), total) << "dp=" << dp;
+    for (const auto& [w, c] : count) EXPECT_EQ(c, 1) << "window " << w << " dp=" << dp;
+  }
+}
+
+TEST_F(LoaderTest, ResumeMidEpochGivesTheSameBatches) {
+  const auto ds = dataset();
+  ShardedLoader uninterrupted(ds, options(1, 2));
+  const int64_t per_epoch = uninterrupted.batches_per_epoch();
+  std::vector<Batch> reference;
+  for (int64_t i = 0; i < per_epoch + per_epoch / 2 + 3; ++i) reference.push_back(uninterrupted.next());
+  for (const int64_t stop : {int64_t(1), per_epoch / 2, per_epoch, per_epoch + 2}) {
+    ShardedLoader first(ds, options(1, 2));
+    for (int64_t i = 0; i < stop; ++i) first.next();
+    const LoaderState saved = first.state();
+    ShardedLoader resumed(ds, options(1, 2));  // a new process would start like this
+    resumed.restore(saved);
+    for (size_t i = stop; i < reference.size(); ++i) expect_same_batch(resumed.next(), reference[i]);
+  }
+  EXPECT_THROW(uninterrupted.restore({0, per_epoch}), Error);
+}
+
+TEST_F(LoaderTest, DistinctItemsMapBackToWindowsAndNegatives) {
+  const auto ds = dataset();
+  const auto all_tokens = ds.read_item_tokens();
+  ShardedLoader loader(ds, options(0, 1));
+  for (int i = 0; i < 10; ++i) {
+    const Batch batch = loader.next();
+    const auto& unique = batch.unique_items;
+    EXPECT_TRUE(std::is_sorted(unique.begin(), unique.end()));
+    EXPECT_EQ(std::adjacent_find(unique.begin(), unique.end()), unique.end()) << "not distinct";
+    EXPECT_GT(unique.front(), 0) << "padding is never encoded";
+    for (size_t p = 0; p < batch.items.size(); ++p) {
+      if (batch.items[p] == 0) {
+        EXPECT_EQ(batch.item_slots[p], -1);
+        EXPECT_EQ(batch.mask[p], 0);
+      } else {
+        EXPECT_EQ(unique[batch.item_slots[p]], batch.items[p]);
+      }
+    }
+    for (size_t k = 0; k < batch.negatives.size(); ++k) {
+      EXPECT_EQ(unique[batch.negative_slots[k]], batch.negatives[k]);
+      EXPECT_GE(batch.negatives[k], 1);
+      EXPECT_LE(batch.negatives[k], ds.num_items());
+    }
+    // Every unique item is used by some position or negative (nothing encoded for nothing).
+    std::vector<int> used(unique.size(), 0);
+    for (const auto slot : batch.item_slots) if (slot >= 0) used[slot] = 1;
+    for (const auto slot : batch.negative_slots) used[slot] = 1;
+    EXPECT_EQ(std::count(used.begin(), used.end(), 0), 0);
+    // Tokens are the dataset's tokens of each unique item.
+    ASSERT_EQ(batch.token_offsets.size(), unique.size() + 1);
+    for (size_t u = 0; u < unique.size(); ++u) {
+      const std::vector<int32_t> got(batch.tokens.begin() + batch.token_offsets[u],
+                                     batch.tokens.begin() + batch.token_offsets[u + 1]);
+      EXPECT_EQ(got, all_tokens[unique[u]]) << "item " << unique[u];
+    }
+    // Left padding: once a row's items start, no padding follows.
+    for (int r = 0; r < batch.rows; ++r) {
+      bool started = false;
+      for (int p = 0; p < batch.width; ++p) {
+        const bool real = batch.mask[r * batch.width + p] != 0;
+        EXPECT_FALSE(started && !real) << "row " << r;
+        started = started || real;
+      }
+    }
+  }
+}
+
+TEST_F(LoaderTest, WindowContentsMatchTheUsersHistory) {
+  const auto ds = dataset();
+  ShardedLoader loader(ds, options(0, 1));
+  const Batch batch = loader.next();
+  for (int64_t r = 0; r < batch.real_samples; ++r) {
+    const int64_t user = batch.users[r];
+    const auto& history = built_->user_items[user];
+    std::vector<int32_t> row;
+    for (int p = 0; p < batch.width; ++p) {
+      const int64_t item = batch.items[r * batch.width + p];
+      if (item) row.push_back(static_cast<int32_t>(item));
+    }
+    // The row is a contiguous run of the user's training items (valid and test items never appear).
+    const std::vector<int32_t> train(history.begin(), history.end() - 2);
+    EXPECT_NE(std::search(train.begin(), train.end(), row.begin(), row.end()), train.end()) << "user " << user;
+  }
+}
+
+TEST_F(LoaderTest, TooManyRanksIsAnError) {
+  const auto ds = dataset();
+  EXPECT_THROW(ShardedLoader(ds, options(0, 100000)), InputError);
+}
+
+}  // namespace
+}  // namespace hllm::data
