@@ -4,23 +4,9 @@
 #include <map>
 
 #include "common/error.h"
-#include "data/hdf5_file.h"
+#include "data/user_reader.h"
 
 namespace hllm::data {
-
-std::vector<int64_t> read_user_lengths(const Dataset& dataset) {
-  std::vector<int64_t> lengths;
-  for (int s = 0; s < dataset.num_shards(); ++s) {
-    const Hdf5File file(dataset.shard_path(s), Hdf5File::Mode::kRead);
-    const auto offsets = file.read_int64("offsets");
-    for (size_t u = 0; u + 1 < offsets.size(); ++u) lengths.push_back(offsets[u + 1] - offsets[u]);
-  }
-  if (static_cast<int64_t>(lengths.size()) != dataset.num_users()) {
-    throw InputError(detail::concat(dataset.directory(), ": shards hold ", lengths.size(), " users, meta.json says ",
-                                    dataset.num_users()));
-  }
-  return lengths;
-}
 
 ShardedLoader::ShardedLoader(const Dataset& dataset, const LoaderOptions& options)
     : options_(options),
@@ -40,23 +26,7 @@ ShardedLoader::ShardedLoader(const Dataset& dataset, const LoaderOptions& option
   // Read the users this rank's windows touch, shard by shard, by hyperslab.
   first_user_ = windows_.window(range_.first).user;
   const int64_t last_user = windows_.window(range_.second - 1).user;
-  users_.resize(last_user - first_user_ + 1);
-  for (int s = 0; s < dataset.num_shards(); ++s) {
-    const auto& shard = dataset.meta().at("shards").at(s);
-    const int64_t shard_first = shard.at("first_user").get<int64_t>();
-    const int64_t shard_end = shard_first + shard.at("num_users").get<int64_t>();
-    const int64_t from = std::max(shard_first, first_user_);
-    const int64_t to = std::min(shard_end, last_user + 1);
-    if (from >= to) continue;
-    const Hdf5File file(dataset.shard_path(s), Hdf5File::Mode::kRead);
-    const auto offsets = file.read_int64("offsets", from - shard_first, to - from + 1);
-    const auto items = file.read_int32("items", offsets.front(), offsets.back() - offsets.front());
-    for (int64_t u = from; u < to; ++u) {
-      const int64_t begin = offsets[u - from] - offsets.front();
-      const int64_t end = offsets[u - from + 1] - offsets.front();
-      users_[u - first_user_].assign(items.begin() + begin, items.begin() + end);
-    }
-  }
+  users_ = read_user_items(dataset, first_user_, last_user + 1);
   tokens_ = std::make_unique<ItemTokenReader>(dataset);
   start_prefetch();
 }

@@ -88,7 +88,4 @@ class ShardedLoader {
   bool stop_ = false;
 };
 
-// Every user's full sequence length, from the shards' offsets only.
-std::vector<int64_t> read_user_lengths(const Dataset& dataset);
-
 }  // namespace hllm::data

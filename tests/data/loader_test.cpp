@@ -1,4 +1,5 @@
 #include "data/sharded_loader.h"
+#include "data/eval_loader.h"
 
 #include <gtest/gtest.h>
 
@@ -246,6 +247,51 @@ TEST_F(LoaderTest, WindowContentsMatchTheUsersHistory) {
 TEST_F(LoaderTest, TooManyRanksIsAnError) {
   const auto ds = dataset();
   EXPECT_THROW(ShardedLoader(ds, options(0, 100000)), InputError);
+}
+
+}  // namespace
+}  // namespace hllm::data
+
+namespace hllm::data {
+namespace {
+
+TEST_F(LoaderTest, EvalSplitsUsersEvenlyWithTheirTargets) {
+  const auto ds = dataset();
+  for (const auto split : {EvalSplit::kValid, EvalSplit::kTest}) {
+    for (int world : {1, 2, 3, 7}) {
+      std::vector<int> seen(ds.num_users(), 0);
+      int64_t batches = -1;
+      for (int rank = 0; rank < world; ++rank) {
+        EvalLoader loader(ds, split, rank, world, 4, 5);
+        if (batches < 0) batches = loader.num_batches();
+        EXPECT_EQ(loader.num_batches(), batches) << "ranks disagree on eval batches";
+        for (int64_t b = 0; b < loader.num_batches(); ++b) {
+          const EvalBatch batch = loader.batch(b);
+          for (int r = 0; r < batch.rows; ++r) {
+            const int64_t user = batch.users[r];
+            if (user < 0) {
+              EXPECT_EQ(batch.targets[r], 0);
+              EXPECT_EQ(batch.history_offsets[r + 1], batch.history_offsets[r]);
+              continue;
+            }
+            ++seen[user];
+            const auto& items = built_->user_items[user];
+            const size_t history = items.size() - (split == EvalSplit::kValid ? 2 : 1);
+            EXPECT_EQ(batch.targets[r], items[history]);
+            const std::vector<int64_t> got(batch.history_items.begin() + batch.history_offsets[r],
+                                           batch.history_items.begin() + batch.history_offsets[r + 1]);
+            EXPECT_EQ(got, std::vector<int64_t>(items.begin(), items.begin() + history));
+            // The window is the history's last S items, left-padded.
+            const size_t shown = std::min<size_t>(history, 5);
+            for (size_t k = 0; k < shown; ++k) {
+              EXPECT_EQ(batch.items[r * 5 + (5 - shown) + k], items[history - shown + k]);
+            }
+          }
+        }
+      }
+      for (int64_t u = 0; u < ds.num_users(); ++u) EXPECT_EQ(seen[u], 1) << "user " << u << " world " << world;
+    }
+  }
 }
 
 }  // namespace

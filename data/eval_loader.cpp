@@ -1,0 +1,58 @@
+#include "data/eval_loader.h"
+
+#include <algorithm>
+
+#include "common/error.h"
+#include "data/training_windows.h"
+#include "data/user_reader.h"
+
+namespace hllm::data {
+
+EvalLoader::EvalLoader(const Dataset& dataset, EvalSplit split, int rank, int world_size, int batch_size,
+                       int max_item_list_len)
+    : split_(split), batch_size_(batch_size), max_item_list_len_(max_item_list_len) {
+  HLLM_CHECK(batch_size >= 1 && max_item_list_len >= 1, "eval loader: batch size ", batch_size,
+             " and max_item_list_len ", max_item_list_len, " must be positive");
+  const auto [first, end] = TrainingWindows::rank_range(dataset.num_users(), rank, world_size);
+  first_user_ = first;
+  end_user_ = end;
+  const int64_t largest = (dataset.num_users() + world_size - 1) / world_size;
+  num_batches_ = (largest + batch_size - 1) / batch_size;
+  users_ = read_user_items(dataset, first_user_, end_user_);
+}
+
+EvalBatch EvalLoader::batch(int64_t index) const {
+  HLLM_CHECK(index >= 0 && index < num_batches_, "eval batch ", index, " of ", num_batches_);
+  EvalBatch out;
+  out.index = index;
+  out.rows = batch_size_;
+  out.width = max_item_list_len_;
+  out.users.assign(batch_size_, -1);
+  out.items.assign(static_cast<size_t>(batch_size_) * max_item_list_len_, 0);
+  out.mask.assign(out.items.size(), 0);
+  out.targets.assign(batch_size_, 0);
+  out.history_offsets.assign(1, 0);
+  const int drop = split_ == EvalSplit::kValid ? 2 : 1;  // items after the history: target (+ test item)
+  for (int r = 0; r < batch_size_; ++r) {
+    const int64_t local = index * batch_size_ + r;
+    if (local < static_cast<int64_t>(users_.size())) {
+      const auto& sequence = users_[local];
+      HLLM_ASSERT(static_cast<int64_t>(sequence.size()) >= 3, "a stored user has fewer than 3 items");
+      const int64_t history = static_cast<int64_t>(sequence.size()) - drop;
+      const int64_t shown = std::min<int64_t>(history, max_item_list_len_);
+      for (int64_t k = 0; k < shown; ++k) {
+        const size_t at = static_cast<size_t>(r) * max_item_list_len_ + (max_item_list_len_ - shown) + k;
+        out.items[at] = sequence[history - shown + k];
+        out.mask[at] = 1;
+      }
+      out.users[r] = first_user_ + local;
+      out.targets[r] = sequence[history];
+      out.history_items.insert(out.history_items.end(), sequence.begin(), sequence.begin() + history);
+      ++out.real_samples;
+    }
+    out.history_offsets.push_back(static_cast<int64_t>(out.history_items.size()));
+  }
+  return out;
+}
+
+}  // namespace hllm::data

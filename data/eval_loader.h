@@ -1,0 +1,52 @@
+// EvalLoader: the users of the valid or test split, as batches for full-ranking evaluation (DESIGN.md,
+// "Evaluation"). Users are split into contiguous ranges across all ranks; every rank gets the same number
+// of batches (short ranks get filler rows), because under ZeRO-3 every rank must run the same forwards.
+//
+//   valid: history = items[:-2], target = items[-2]
+//   test:  history = items[:-1] (it includes the valid target), target = items[-1]
+// The model reads the last S history items; ranking masks the target's whole history (history_items).
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "data/dataset.h"
+
+namespace hllm::data {
+
+enum class EvalSplit { kValid, kTest };
+
+struct EvalBatch {
+  int64_t index = 0;
+  int64_t real_samples = 0;  // the first rows; the rest are filler (user -1, target 0, empty mask)
+  int rows = 0;
+  int width = 0;  // S
+
+  std::vector<int64_t> users;            // [B] global user index, -1 for filler
+  std::vector<int64_t> items;            // [B, S] last S history items, left-padded with 0
+  std::vector<uint8_t> mask;             // [B, S]
+  std::vector<int64_t> targets;          // [B] the item to rank, 0 for filler
+  std::vector<int64_t> history_offsets;  // [B+1] CSR over history_items
+  std::vector<int64_t> history_items;    // the whole history before the target (items to mask)
+};
+
+class EvalLoader {
+ public:
+  EvalLoader(const Dataset& dataset, EvalSplit split, int rank, int world_size, int batch_size,
+             int max_item_list_len);
+
+  int64_t num_batches() const { return num_batches_; }  // the same on every rank
+  std::pair<int64_t, int64_t> user_range() const { return {first_user_, end_user_}; }
+  EvalBatch batch(int64_t index) const;
+
+ private:
+  EvalSplit split_;
+  int batch_size_;
+  int max_item_list_len_;
+  int64_t first_user_ = 0;
+  int64_t end_user_ = 0;
+  int64_t num_batches_ = 0;
+  std::vector<std::vector<int32_t>> users_;
+};
+
+}  // namespace hllm::data
