@@ -13,6 +13,7 @@ packages=(
   libgtest-dev libgmock-dev
   nlohmann-json3-dev
   libsentencepiece-dev
+  python3-h5py            # tests check that h5py reads the datasets hllm_prepare writes
 )
 
 missing=()

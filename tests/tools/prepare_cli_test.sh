@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# hllm_prepare as a user runs it: real public data when ../shared/data is there, the synthetic catalog,
+# h5py reading the result, and broken input giving errors that name the file and line.
+# Usage: prepare_cli_test.sh BUILD_BIN_DIR SOURCE_DIR
+set -u
+bin=$1/hllm_prepare
+shared=$2/../shared/data
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+failures=0
+
+# expect NAME EXPECTED_RC PATTERN -- COMMAND...
+expect() {
+  local name=$1 want_rc=$2 pattern=$3
+  shift 4
+  "$@" > "$tmp/out" 2>&1
+  local rc=$?
+  if [ "$rc" -ne "$want_rc" ] || ! grep -qF -- "$pattern" "$tmp/out"; then
+    echo "FAIL: $name (exit $rc, wanted $want_rc; looked for: $pattern)"
+    sed 's/^/    /' "$tmp/out"
+    failures=$((failures + 1))
+  else
+    echo "ok: $name"
+  fi
+}
+
+meta() { /usr/bin/python3 -c "import json,sys; print(json.load(open('$1/meta.json'))$2)"; }
+
+expect "synthetic catalog" 0 "wrote $tmp/syn: 200 users" -- \
+  "$bin" --synthetic users=200,items=80,seed=4 --out "$tmp/syn" --train_tokenizer 300 --num_shards 2
+expect "verify" 0 "ok (200 users" -- "$bin" --verify "$tmp/syn"
+expect "existing output refused" 2 "exists; choose another --out or pass --overwrite" -- \
+  "$bin" --synthetic users=200,items=80,seed=4 --out "$tmp/syn" --train_tokenizer 300
+
+if /usr/bin/python3 -c "import h5py" 2> /dev/null; then
+  expect "h5py reads items and users" 0 "h5py ok" -- /usr/bin/python3 -c "
+import h5py
+i = h5py.File('$tmp/syn/items.h5', 'r'); u = h5py.File('$tmp/syn/users-00001-of-00002.h5', 'r')
+assert i['offsets'].shape[0] == 82 and i['offsets'][-1] == i['tokens'].shape[0]
+assert u['offsets'][-1] == u['items'].shape[0] == u['timestamps'].shape[0] and u.attrs['first_user'] == 100
+print('h5py ok')"
+else
+  echo "skipped: h5py check (python3-h5py is not installed for /usr/bin/python3)"
+fi
+
+if [ -f "$shared/ml-100k/ml-100k.inter" ]; then
+  expect "ml-100k (RecBole)" 0 "943 users, 1682 items, 100000 interactions" -- \
+    "$bin" --format recbole --interactions "$shared/ml-100k/ml-100k.inter" --items "$shared/ml-100k/ml-100k.item" \
+      --out "$tmp/ml" --train_tokenizer 2000 --num_shards 4
+  expect "ml-100k verifies" 0 "ok (943 users, 1682 items, 100000 interactions, 4 shards)" -- "$bin" --verify "$tmp/ml"
+else
+  echo "skipped: ml-100k ($shared/ml-100k is absent)"
+fi
+
+mag=$shared/amazon-magazine-2018
+if [ -f "$mag/Magazine_Subscriptions_5.json.gz" ]; then
+  # 2,375 reviews; 64 of them for the 6 items without metadata are dropped; 5-core (single pass) removes 95.
+  expect "Amazon 2018 magazine, 5-core" 0 "328 users, 141 items, 2216 interactions" -- \
+    "$bin" --format amazon2018 --interactions "$mag/Magazine_Subscriptions_5.json.gz" \
+      --items "$mag/meta_Magazine_Subscriptions.json.gz" --out "$tmp/mag" --train_tokenizer 1000 \
+      --min_user_inter 5 --min_item_inter 5
+  expect "Amazon counts in meta.json" 0 "2375 64 95" -- \
+    /usr/bin/python3 -c "import json; c = json.load(open('$tmp/mag/meta.json'))['counts']; print(c['input_interactions'], c['interactions_without_metadata'], c['interactions_removed_by_kcore'])"
+else
+  echo "skipped: Amazon magazine ($mag is absent)"
+fi
+
+printf 'item_id,user_id,timestamp\n1,u1,10\n2,u1,20\n3,u1,30\n' > "$tmp/inter.csv"
+printf 'item_id,title\n1,"One"\n2,"Two, "still open\n3,Three\n' > "$tmp/bad_quote.csv"
+expect "CSV with a broken quote names file and line" 2 "bad_quote.csv:3: text after the closing quote" -- \
+  "$bin" --format hllm_csv --interactions "$tmp/inter.csv" --items "$tmp/bad_quote.csv" --out "$tmp/x" --train_tokenizer 50
+printf 'item_id,title\n1,"One"\n2,"never closed\n' > "$tmp/open_quote.csv"
+expect "CSV with an unterminated quote" 2 "open_quote.csv:3: unterminated quoted field" -- \
+  "$bin" --format hllm_csv --interactions "$tmp/inter.csv" --items "$tmp/open_quote.csv" --out "$tmp/x" --train_tokenizer 50
+printf 'item_id,user_id,timestamp\n1,u1,10\n2,u1,yesterday\n' > "$tmp/bad_time.csv"
+expect "non-integer timestamp" 2 "bad_time.csv:3: timestamp 'yesterday' is not an integer" -- \
+  "$bin" --format hllm_csv --interactions "$tmp/bad_time.csv" --items "$tmp/bad_quote.csv" --out "$tmp/x" --train_tokenizer 50
+expect "nothing left after k-core" 2 "no user is left after filtering" -- \
+  "$bin" --synthetic users=20,items=20,seed=1 --out "$tmp/x" --train_tokenizer 50 --min_user_inter 1000
+expect "unknown text key" 2 "no text field 'colour'" -- \
+  "$bin" --synthetic users=20,items=20,seed=1 --out "$tmp/x" --train_tokenizer 50 --text_keys title,colour
+expect "no tokenizer" 2 "pass either --tokenizer PATH or --train_tokenizer" -- \
+  "$bin" --synthetic users=20,items=20,seed=1 --out "$tmp/x"
+[ -e "$tmp/x" ] && { echo "FAIL: a failed run left $tmp/x behind"; failures=$((failures + 1)); }
+
+cp -r "$tmp/syn" "$tmp/truncated"
+truncate -s 1000 "$tmp/truncated/items.h5"
+expect "truncated items.h5 names the file" 2 "truncated/items.h5" -- "$bin" --verify "$tmp/truncated"
+cp -r "$tmp/syn" "$tmp/flipped"
+printf '\x01' | dd of="$tmp/flipped/users-00000-of-00002.h5" bs=1 seek=3000 conv=notrunc status=none
+expect "damaged shard fails its checksum" 2 "users-00000-of-00002.h5: checksum" -- "$bin" --verify "$tmp/flipped"
+expect "not a dataset" 2 "no meta.json" -- "$bin" --verify "$tmp"
+
+if [ "$failures" -ne 0 ]; then
+  echo "$failures hllm_prepare check(s) failed"
+  exit 1
+fi
+echo "all hllm_prepare checks passed"
