@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -42,8 +43,11 @@ class Hdf5File {
   template <typename T>
   std::vector<T> read_numeric(const std::string& name, int64_t offset, int64_t count, int64_t type) const;
 
+  int64_t open_dataset(const std::string& name) const;  // cached; returns an hid_t
+
   std::string path_;
   int64_t file_ = -1;  // hid_t
+  mutable std::map<std::string, int64_t> open_datasets_;
 };
 
 }  // namespace hllm::data
