@@ -146,6 +146,18 @@ BuiltDataset build_dataset(const RawCatalog& catalog, const BuildOptions& option
       }
     }
     out.item_texts[i] = text;
+    if (text.empty()) ++counts.items_with_empty_text;
+  }
+  if (counts.items_with_empty_text > 0 && !options.allow_empty_text) {
+    std::string keys;
+    for (const auto& k : out.text_keys) keys += (keys.empty() ? "" : ",") + k;
+    std::string example;
+    for (size_t i = 1; i < out.item_ids.size() && example.empty(); ++i) {
+      if (out.item_texts[i].empty() && metadata.count(out.item_ids[i])) example = out.item_ids[i];
+    }
+    throw InputError(detail::concat(counts.items_with_empty_text, " item(s) have no text under --text_keys ", keys,
+                                    " (the first is '", example,
+                                    "'); choose other --text_keys, or pass --allow_empty_text to keep them"));
   }
   return out;
 }

@@ -17,6 +17,7 @@ struct BuildOptions {
   int min_item_inter = 0;
   bool iterative_kcore = false;  // false: HLLM's single pass (counts taken once on the unfiltered data)
   bool keep_items_without_metadata = false;  // false: drop their interactions; true: keep them, empty text
+  bool allow_empty_text = false;  // false: an item whose metadata has no text under text_keys is an error
 };
 
 // What each step kept and removed; written to meta.json.
@@ -28,6 +29,7 @@ struct BuildCounts {
   int64_t interactions_removed_by_kcore = 0;
   int kcore_rounds = 0;
   int64_t users_too_short = 0;  // fewer than 3 interactions: no train/valid/test split possible
+  int64_t items_with_empty_text = 0;  // metadata present, but nothing under the text keys
   int64_t users = 0;
   int64_t items = 0;  // excluding the padding item
   int64_t interactions = 0;
@@ -46,7 +48,8 @@ struct BuiltDataset {
 // Minimum interactions per user for the leave-one-out split (train on [:-2], valid [-2], test [-1]).
 constexpr int kMinUserInteractions = 3;
 
-// Throws InputError for an unknown text key or when nothing is left after filtering.
+// Throws InputError for an unknown text key, an item with empty text (unless allowed), or when nothing is
+// left after filtering.
 BuiltDataset build_dataset(const RawCatalog& catalog, const BuildOptions& options);
 
 // Sorts ids as numbers when every id is an integer, else as strings; the order items and users get indices.

@@ -26,6 +26,7 @@ nlohmann::ordered_json counts_json(const BuildCounts& c) {
   j["interactions_removed_by_kcore"] = c.interactions_removed_by_kcore;
   j["kcore_rounds"] = c.kcore_rounds;
   j["users_too_short"] = c.users_too_short;
+  j["items_with_empty_text"] = c.items_with_empty_text;
   return j;
 }
 

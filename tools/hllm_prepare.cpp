@@ -32,6 +32,7 @@ DEFINE_int32(min_user_inter, 0, "k-core: drop users with fewer interactions (0 =
 DEFINE_int32(min_item_inter, 0, "k-core: drop items with fewer interactions (0 = no filter).");
 DEFINE_string(kcore, "single_pass", "k-core rule: single_pass (HLLM: counts taken once) or iterative (until stable).");
 DEFINE_string(items_without_metadata, "drop", "Interactions with items missing from the items file: drop or empty_text.");
+DEFINE_bool(allow_empty_text, false, "Keep items whose metadata has no text under --text_keys (else an error).");
 DEFINE_int32(max_text_len, 256, "Keep at most this many text tokens per item.");
 DEFINE_int32(num_shards, 1, "Number of user shard files.");
 DEFINE_string(item_prompt, "Compress the following sentence into embedding: ", "Prompt placed before every item text.");
@@ -98,6 +99,7 @@ int prepare() {
   build.min_item_inter = FLAGS_min_item_inter;
   build.iterative_kcore = FLAGS_kcore == "iterative";
   build.keep_items_without_metadata = FLAGS_items_without_metadata == "empty_text";
+  build.allow_empty_text = FLAGS_allow_empty_text;
   const auto dataset = data::build_dataset(catalog, build);
 
   std::string tokenizer_path = FLAGS_tokenizer;
@@ -121,6 +123,7 @@ int prepare() {
                   {"min_item_inter", FLAGS_min_item_inter},
                   {"kcore", FLAGS_kcore},
                   {"items_without_metadata", FLAGS_items_without_metadata},
+                  {"allow_empty_text", FLAGS_allow_empty_text},
                   {"min_user_interactions_for_split", data::kMinUserInteractions}};
   data::write_dataset(FLAGS_out, dataset, tokenizer.files(), write);
   if (FLAGS_train_tokenizer > 0) std::filesystem::remove(trained);

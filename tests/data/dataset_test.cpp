@@ -73,6 +73,7 @@ TEST(DatasetBuilder, ShortUsersDroppedTiesKeepSourceOrderTextsFollowKeys) {
   EXPECT_EQ(built.item_texts[1], "title: item a brand: Acme");
   BuildOptions brand_only;
   brand_only.text_keys = {"brand"};
+  brand_only.allow_empty_text = true;  // only "a" has a brand
   EXPECT_EQ(build_dataset(catalog, brand_only).item_texts[1], "brand: Acme");
   brand_only.text_keys = {"color"};
   EXPECT_THROW(build_dataset(catalog, brand_only), InputError);
@@ -89,6 +90,22 @@ TEST(DatasetBuilder, ItemsWithoutMetadataPolicy) {
   const auto kept = build_dataset(catalog, keep);
   EXPECT_EQ(kept.counts.items, 4);
   EXPECT_EQ(kept.item_texts[1], "");
+}
+
+TEST(DatasetBuilder, EmptyTextIsAnErrorUnlessAllowed) {
+  RawCatalog catalog = kcore_fixture();
+  catalog.items[1].fields[0].second = "";  // "b" has metadata but no title
+  try {
+    build_dataset(catalog, {});
+    FAIL();
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("1 item(s) have no text under --text_keys title (the first is 'b')"),
+              std::string::npos)
+        << e.what();
+  }
+  BuildOptions allow;
+  allow.allow_empty_text = true;
+  EXPECT_EQ(build_dataset(catalog, allow).counts.items_with_empty_text, 1);
 }
 
 TEST(DatasetBuilder, NothingLeftIsAnError) {
