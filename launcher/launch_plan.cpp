@@ -6,7 +6,12 @@
 #include "common/config/config_loader.h"
 #include "common/error.h"
 #include "launcher/placement.h"
+#include "data/training_windows.h"
+#include "data/user_reader.h"
 #include "parallel/comm/broadcast_string.h"
+
+#include <ATen/ATen.h>
+#include <glog/logging.h>
 
 namespace hllm::launcher {
 namespace {
@@ -19,6 +24,31 @@ std::string read_config_message(const std::string& path) {
   text << file.rdbuf();
   if (file.bad()) return "-cannot read config file '" + path + "'";
   return "+" + text.str();
+}
+
+// Every rank opens the dataset (a file missing on one node fails there only); then all agree, so either
+// every rank goes on or every rank reports an InputError.
+void open_dataset(parallel::Communicator& world, LaunchPlan* plan) {
+  std::string error;
+  try {
+    plan->dataset = data::Dataset::open(plan->config.data.path);
+    const data::TrainingWindows windows(data::read_user_lengths(*plan->dataset), plan->config.data.max_item_list_len);
+    plan->training_windows = windows.size();
+    const int64_t per_rank = (windows.size() + plan->topology->dp() - 1) / plan->topology->dp();
+    plan->batches_per_epoch = (per_rank + plan->batch.micro_batch_per_rank - 1) / plan->batch.micro_batch_per_rank;
+  } catch (const InputError& e) {
+    error = e.what();
+  }
+  at::Tensor failed = at::full({1}, error.empty() ? 0 : 1, at::kLong);
+  world.all_reduce(failed, parallel::ReduceOp::kSum)->wait();
+  const int64_t failures = failed.item<int64_t>();
+  if (failures == 0) return;
+  if (!error.empty()) {
+    if (world.rank() != 0) LOG(ERROR) << "data.path: " << error;  // rank 0 reports its own
+    throw InputError("data.path: " + error);
+  }
+  throw InputError(detail::concat("data.path: the dataset could not be opened on ", failures,
+                                  " other rank(s); their logs say why"));
 }
 
 }  // namespace
@@ -34,6 +64,7 @@ LaunchPlan make_launch_plan(const LaunchOptions& options, parallel::Communicator
   plan.topology = std::make_unique<parallel::Topology>(world, plan.config.parallel.pp, placement);
   plan.batch = config::resolve_batch_sizes(plan.config, plan.topology->dp());
   plan.intra_op_threads = intra_op_threads(plan.config.parallel.intra_op_threads, placement);
+  if (!plan.config.data.path.empty()) open_dataset(world, &plan);
   return plan;
 }
 
@@ -44,6 +75,13 @@ std::string describe_plan(const LaunchPlan& plan) {
       << plan.batch.micro_batch_per_rank << " x accumulation " << plan.batch.gradient_accumulation_steps << " x dp "
       << plan.topology->dp() << "\n";
   out << "intra-op threads per rank: " << plan.intra_op_threads << "\n";
+  if (plan.dataset) {
+    const auto& meta = plan.dataset->meta();
+    out << "data: " << plan.dataset->directory() << ": " << meta.at("num_users") << " users, " << meta.at("num_items")
+        << " items, " << meta.at("num_interactions") << " interactions; " << plan.training_windows
+        << " training windows of " << plan.config.data.max_item_list_len + 1 << " items; " << plan.batches_per_epoch
+        << " batches per epoch on each data-parallel rank\n";
+  }
   out << "config (resolved):\n" << config::config_to_json(plan.config).dump(2) << "\n";
   return out.str();
 }

@@ -3,10 +3,12 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "common/config/batch_sizes.h"
 #include "common/config/config.h"
+#include "data/dataset.h"
 #include "launcher/launch_options.h"
 #include "parallel/topology.h"
 
@@ -17,11 +19,15 @@ struct LaunchPlan {
   std::unique_ptr<parallel::Topology> topology;
   config::BatchSizes batch;
   int intra_op_threads = 1;
+  std::optional<data::Dataset> dataset;  // when data.path is set
+  int64_t training_windows = 0;
+  int64_t batches_per_epoch = 0;         // per data-parallel rank (the same on all)
 };
 
 // Collective over `world`. Rank 0 reads the config file and broadcasts its text; every rank applies the
 // same overrides to the same text, so a bad config raises the same InputError on every rank (and no rank
-// is left waiting in a collective).
+// is left waiting in a collective). With data.path set, every rank opens the dataset and all agree on
+// whether that worked before going on.
 LaunchPlan make_launch_plan(const LaunchOptions& options, parallel::Communicator& world,
                             const parallel::Placement& placement);
 

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # End-to-end checks of hllm_launch's command line, as a user runs it under mpirun.
-# Usage: launch_cli_test.sh BUILD_BIN_DIR SOURCE_DIR "MPIEXEC FLAGS"
+# Usage: launch_cli_test.sh BUILD_BIN_DIR SOURCE_DIR "MPIEXEC FLAGS" DATASET_DIR
 set -u
 bin=$1/hllm_launch
 src=$2
 read -r -a mpi_flags <<< "$3"
+dataset=$4
 mpirun_() { mpirun "${mpi_flags[@]}" "$@"; }
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -44,6 +45,11 @@ expect "--help" 0 "--set" -- "$bin" --help
 expect "single rank without mpirun" 0 "world_size 1 = pp 1 x dp 1" -- "$bin" --config "$src/configs/demo.json" --dry_run
 expect "batch sizes that disagree" 2 "the three sizes disagree" -- \
   "$bin" --config "$src/configs/demo.json" --set train_batch_size=7 --dry_run
+
+expect "dry run with a dataset prints its plan" 0 "300 users, 120 items" -- \
+  mpirun_ -np 3 "$bin" --config "$src/configs/demo.json" --set data.path="$dataset" --dry_run
+expect "data.path that is not a dataset" 2 "is not a dataset: no meta.json" -- \
+  mpirun_ -np 2 "$bin" --config "$src/configs/demo.json" --set data.path="$tmp" --dry_run
 
 # A failure on one rank only (a malformed local rank in its environment) must end the whole job, not hang
 # the other rank in its next collective; ctest's timeout catches a hang.
