@@ -65,30 +65,10 @@ void write_users(const std::string& path, const BuiltDataset& dataset, int64_t f
   file.write_strings("ids", ids);
 }
 
-}  // namespace
-
-std::string shard_file_name(int shard, int num_shards) {
-  char name[64];
-  std::snprintf(name, sizeof(name), "users-%05d-of-%05d.h5", shard, num_shards);
-  return name;
-}
-
-void write_dataset(const std::string& directory, const BuiltDataset& dataset, const TokenizerFiles& tokenizer,
-                   const WriteOptions& options) {
+// Every file of the dataset into `temp_dir`, flushed to disk; meta.json last.
+void write_files(const fs::path& temp_dir, const BuiltDataset& dataset, const TokenizerFiles& tokenizer,
+                 const WriteOptions& options) {
   const int64_t num_users = static_cast<int64_t>(dataset.user_ids.size());
-  if (options.num_shards < 1 || options.num_shards > num_users) {
-    throw InputError(detail::concat("--num_shards ", options.num_shards, ": must be between 1 and the number of users (",
-                                    num_users, ")"));
-  }
-  if (options.max_text_len < 1) throw InputError(detail::concat("--max_text_len must be positive, got ", options.max_text_len));
-  const fs::path final_dir = fs::absolute(directory).lexically_normal();
-  if (fs::exists(final_dir) && !options.overwrite) {
-    throw InputError("'" + directory + "' exists; choose another --out or pass --overwrite");
-  }
-  const fs::path temp_dir = final_dir.string() + ".tmp-" + std::to_string(::getpid());
-  fs::remove_all(temp_dir);
-  fs::create_directories(temp_dir);
-
   nlohmann::ordered_json meta;
   meta["format"] = kDatasetFormatName;
   meta["format_version"] = kDatasetFormatVersion;
@@ -139,6 +119,38 @@ void write_dataset(const std::string& directory, const BuiltDataset& dataset, co
   }
   fsync_path((temp_dir / "meta.json").string());
   fsync_path(temp_dir.string());
+
+}
+
+}  // namespace
+
+std::string shard_file_name(int shard, int num_shards) {
+  char name[64];
+  std::snprintf(name, sizeof(name), "users-%05d-of-%05d.h5", shard, num_shards);
+  return name;
+}
+
+void write_dataset(const std::string& directory, const BuiltDataset& dataset, const TokenizerFiles& tokenizer,
+                   const WriteOptions& options) {
+  const int64_t num_users = static_cast<int64_t>(dataset.user_ids.size());
+  if (options.num_shards < 1 || options.num_shards > num_users) {
+    throw InputError(detail::concat("--num_shards ", options.num_shards, ": must be between 1 and the number of users (",
+                                    num_users, ")"));
+  }
+  if (options.max_text_len < 1) throw InputError(detail::concat("--max_text_len must be positive, got ", options.max_text_len));
+  const fs::path final_dir = fs::absolute(directory).lexically_normal();
+  if (fs::exists(final_dir) && !options.overwrite) {
+    throw InputError("'" + directory + "' exists; choose another --out or pass --overwrite");
+  }
+  const fs::path temp_dir = final_dir.string() + ".tmp-" + std::to_string(::getpid());
+  fs::remove_all(temp_dir);
+  fs::create_directories(temp_dir);
+  try {
+    write_files(temp_dir, dataset, tokenizer, options);
+  } catch (...) {
+    fs::remove_all(temp_dir);  // a failed run leaves nothing behind
+    throw;
+  }
 
   // Publish: the new directory replaces the old only once it is complete.
   if (fs::exists(final_dir)) {

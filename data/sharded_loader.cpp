@@ -71,7 +71,8 @@ Batch ShardedLoader::make_batch(int64_t epoch, int64_t batch_index) const {
   std::vector<int64_t> negatives(options_.num_negatives);
   for (int k = 0; k < options_.num_negatives; ++k) {
     const uint64_t h = mix_hash(options_.seed ^ 0x6e656773ull, static_cast<uint64_t>(epoch),
-                                static_cast<uint64_t>(batch_index) * 4096 + options_.dp_rank, k);
+                                static_cast<uint64_t>(batch_index),
+                                (static_cast<uint64_t>(options_.dp_rank) << 32) | static_cast<uint64_t>(k));
     negatives[k] = 1 + static_cast<int64_t>(h % static_cast<uint64_t>(num_items_));
   }
 

@@ -105,6 +105,11 @@ int prepare() {
   std::string tokenizer_path = FLAGS_tokenizer;
   const std::string trained = std::filesystem::temp_directory_path() /
                               ("hllm-tokenizer-" + std::to_string(::getpid()) + ".model");
+  // The trained model is copied into the dataset; the temporary file goes in any case.
+  struct RemoveOnExit {
+    std::string path;
+    ~RemoveOnExit() { std::filesystem::remove(path); }
+  } remove_trained{trained};
   if (FLAGS_train_tokenizer > 0) {
     auto texts = dataset.item_texts;
     texts.push_back(FLAGS_item_prompt);
@@ -126,7 +131,6 @@ int prepare() {
                   {"allow_empty_text", FLAGS_allow_empty_text},
                   {"min_user_interactions_for_split", data::kMinUserInteractions}};
   data::write_dataset(FLAGS_out, dataset, tokenizer.files(), write);
-  if (FLAGS_train_tokenizer > 0) std::filesystem::remove(trained);
 
   const auto& c = dataset.counts;
   std::cout << "wrote " << FLAGS_out << ": " << c.users << " users, " << c.items << " items, " << c.interactions
