@@ -9,22 +9,7 @@ dataset=$4
 mpirun_() { mpirun "${mpi_flags[@]}" "$@"; }
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-failures=0
-
-# expect NAME EXPECTED_RC PATTERN -- COMMAND...: the command exits with EXPECTED_RC and prints PATTERN.
-expect() {
-  local name=$1 want_rc=$2 pattern=$3
-  shift 4
-  "$@" > "$tmp/out" 2>&1
-  local rc=$?
-  if [ "$rc" -ne "$want_rc" ] || ! grep -qF -- "$pattern" "$tmp/out"; then
-    echo "FAIL: $name (exit $rc, wanted $want_rc; looked for: $pattern)"
-    sed 's/^/    /' "$tmp/out"
-    failures=$((failures + 1))
-  else
-    echo "ok: $name"
-  fi
-}
+source "$(dirname "$0")/../cli_expect.sh"
 
 expect "2 x 2 topology on 4 ranks" 0 "world_size 4 = pp 2 x dp 2" -- \
   mpirun_ -np 4 "$bin" --config "$src/configs/demo.json" --set parallel.pp=2 --dry_run
@@ -57,8 +42,4 @@ expect "one rank failing aborts the job" 1 "is not a non-negative integer" -- \
   mpirun_ -np 1 env OMPI_COMM_WORLD_LOCAL_RANK=bad "$bin" --config "$src/configs/demo.json" --dry_run : \
           -np 1 "$bin" --config "$src/configs/demo.json" --dry_run
 
-if [ "$failures" -ne 0 ]; then
-  echo "$failures launch CLI check(s) failed"
-  exit 1
-fi
-echo "all launch CLI checks passed"
+finish

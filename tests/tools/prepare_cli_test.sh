@@ -7,22 +7,7 @@ bin=$1/hllm_prepare
 shared=$2/../shared/data
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-failures=0
-
-# expect NAME EXPECTED_RC PATTERN -- COMMAND...
-expect() {
-  local name=$1 want_rc=$2 pattern=$3
-  shift 4
-  "$@" > "$tmp/out" 2>&1
-  local rc=$?
-  if [ "$rc" -ne "$want_rc" ] || ! grep -qF -- "$pattern" "$tmp/out"; then
-    echo "FAIL: $name (exit $rc, wanted $want_rc; looked for: $pattern)"
-    sed 's/^/    /' "$tmp/out"
-    failures=$((failures + 1))
-  else
-    echo "ok: $name"
-  fi
-}
+source "$(dirname "$0")/../cli_expect.sh"
 
 meta() { /usr/bin/python3 -c "import json,sys; print(json.load(open('$1/meta.json'))$2)"; }
 
@@ -91,8 +76,4 @@ printf '\x01' | dd of="$tmp/flipped/users-00000-of-00002.h5" bs=1 seek=3000 conv
 expect "damaged shard fails its checksum" 2 "users-00000-of-00002.h5: checksum" -- "$bin" --verify "$tmp/flipped"
 expect "not a dataset" 2 "no meta.json" -- "$bin" --verify "$tmp"
 
-if [ "$failures" -ne 0 ]; then
-  echo "$failures hllm_prepare check(s) failed"
-  exit 1
-fi
-echo "all hllm_prepare checks passed"
+finish
