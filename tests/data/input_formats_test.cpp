@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 #include <zlib.h>
 
+#include <filesystem>
+
 #include "common/error.h"
 #include "data/csv_reader.h"
 #include "tests/data/data_test_util.h"
@@ -134,6 +136,38 @@ TEST(TextCleanup, TimestampsAndHtml) {
   EXPECT_THROW(parse_timestamp("1.5", "x"), InputError);
   EXPECT_THROW(parse_timestamp("", "x"), InputError);
   EXPECT_EQ(html_to_text("  <b>a</b>\n&lt;b&gt;  c&nbsp;d "), "a <b> c d");
+}
+
+}  // namespace
+}  // namespace hllm::data
+
+#include "data/tokenizer.h"
+
+namespace hllm::data {
+namespace {
+
+TEST(Tokenizer, Stories260kGoldenEncoding) {
+  const std::string model = testing::shared_data_dir() + "/../models/stories260K/tok512.model";
+  if (!std::filesystem::exists(model)) GTEST_SKIP() << "skipped: " << model << " is absent";
+  const auto tokenizer = Tokenizer::load(model);
+  EXPECT_EQ(tokenizer.vocab_size(), 512);
+  EXPECT_EQ(tokenizer.bos_id(), 1);
+  std::vector<int32_t> ids = {tokenizer.bos_id()};
+  const auto text = tokenizer.encode("Once upon a time");
+  ids.insert(ids.end(), text.begin(), text.end());
+  // REFERENCE.md: SentencePiece encode("Once upon a time") with BOS = [1, 403, 407, 261, 378].
+  EXPECT_EQ(ids, (std::vector<int32_t>{1, 403, 407, 261, 378}));
+}
+
+TEST(Tokenizer, HuggingFaceDirectoryAndBadPaths) {
+  const std::string model = testing::shared_data_dir() + "/../models/stories260K/tok512.model";
+  if (!std::filesystem::exists(model)) GTEST_SKIP() << "skipped: " << model << " is absent";
+  TempDir dir("hfdir");
+  std::filesystem::copy_file(model, dir.file("tokenizer.model"));
+  EXPECT_EQ(Tokenizer::load(dir.file("")).vocab_size(), 512);
+  TempDir empty("hfempty");
+  EXPECT_THROW(Tokenizer::load(empty.file("")), InputError);
+  EXPECT_THROW(Tokenizer::load(empty.write("x.model", "not a model")), InputError);
 }
 
 }  // namespace
