@@ -1,0 +1,35 @@
+// HfWeights: the tensors of a Hugging Face model directory — model.safetensors, or the shards listed by
+// model.safetensors.index.json — by name, as LibTorch tensors.
+#pragma once
+
+#include <ATen/core/Tensor.h>
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "models/safetensors_file.h"
+
+namespace hllm::models {
+
+class HfWeights {
+ public:
+  // Throws InputError when the directory has neither file, or a file fails validation.
+  explicit HfWeights(const std::string& directory);
+
+  bool has(const std::string& name) const;
+  // A copy of the tensor in `dtype` (F32/BF16/F16 stored; others are refused). Throws InputError naming the
+  // file and tensor when it is missing, of another shape than `shape`, or of an unsupported dtype.
+  at::Tensor load(const std::string& name, const std::vector<int64_t>& shape, at::ScalarType dtype) const;
+
+ private:
+  std::string directory_;
+  std::vector<std::unique_ptr<SafetensorsFile>> files_;
+  std::map<std::string, const SafetensorsFile*> owner_;  // tensor name -> file
+};
+
+// Writes named tensors (any float dtype; contiguous CPU copies are made) as a safetensors file.
+void save_safetensors(const std::string& path, const std::vector<std::pair<std::string, at::Tensor>>& tensors);
+
+}  // namespace hllm::models

@@ -1,0 +1,37 @@
+// LlamaConfig: the shapes of a LLaMA-family decoder, read from a Hugging Face config.json
+// (model_type llama, mistral or qwen2).
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace hllm::models {
+
+struct LlamaConfig {
+  std::string model_type = "llama";
+  int64_t vocab_size = 32000;
+  int64_t hidden_size = 4096;
+  int64_t intermediate_size = 11008;
+  int64_t num_hidden_layers = 32;
+  int64_t num_attention_heads = 32;
+  int64_t num_key_value_heads = 32;
+  int64_t max_position_embeddings = 4096;
+  double rms_norm_eps = 1e-5;
+  double rope_theta = 10000.0;
+  bool tie_word_embeddings = false;
+  bool attention_bias = false;  // q/k/v projections have biases (qwen2)
+
+  int64_t head_dim() const { return hidden_size / num_attention_heads; }
+
+  // Throws InputError naming the field when the shapes do not fit together.
+  void validate(const std::string& origin) const;
+};
+
+// Reads config.json of a Hugging Face model directory (or the file itself). Throws InputError for an
+// unsupported model_type or a missing or ill-typed field, naming the file and the field.
+LlamaConfig read_hf_config(const std::string& path);
+
+// The config.json text of `config` (what the converter and the exporter write).
+std::string hf_config_json(const LlamaConfig& config);
+
+}  // namespace hllm::models

@@ -1,0 +1,149 @@
+#include "models/llama_decoder.h"
+
+#include <ATen/ATen.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "common/error.h"
+#include "models/hf_weights.h"
+#include "models/llama_ops.h"
+
+namespace hllm::models {
+namespace {
+
+std::string layer_name(size_t i, const char* suffix) { return "model.layers." + std::to_string(i) + "." + suffix; }
+
+}  // namespace
+
+std::vector<std::pair<std::string, at::Tensor>> LlamaDecoder::named_parameters() const {
+  std::vector<std::pair<std::string, at::Tensor>> out = {{"model.embed_tokens.weight", embed_tokens_}};
+  for (size_t i = 0; i < layers_.size(); ++i) {
+    const auto& l = layers_[i];
+    out.emplace_back(layer_name(i, "input_layernorm.weight"), l.input_norm);
+    out.emplace_back(layer_name(i, "self_attn.q_proj.weight"), l.q_proj);
+    out.emplace_back(layer_name(i, "self_attn.k_proj.weight"), l.k_proj);
+    out.emplace_back(layer_name(i, "self_attn.v_proj.weight"), l.v_proj);
+    if (config_.attention_bias) {
+      out.emplace_back(layer_name(i, "self_attn.q_proj.bias"), l.q_bias);
+      out.emplace_back(layer_name(i, "self_attn.k_proj.bias"), l.k_bias);
+      out.emplace_back(layer_name(i, "self_attn.v_proj.bias"), l.v_bias);
+    }
+    out.emplace_back(layer_name(i, "self_attn.o_proj.weight"), l.o_proj);
+    out.emplace_back(layer_name(i, "post_attention_layernorm.weight"), l.post_attention_norm);
+    out.emplace_back(layer_name(i, "mlp.gate_proj.weight"), l.gate_proj);
+    out.emplace_back(layer_name(i, "mlp.up_proj.weight"), l.up_proj);
+    out.emplace_back(layer_name(i, "mlp.down_proj.weight"), l.down_proj);
+  }
+  out.emplace_back("model.norm.weight", norm_);
+  if (!config_.tie_word_embeddings) out.emplace_back("lm_head.weight", lm_head_);
+  return out;
+}
+
+LlamaDecoder LlamaDecoder::random(const LlamaConfig& config, uint64_t seed, at::ScalarType dtype) {
+  config.validate("LlamaConfig");
+  auto generator = at::make_generator<at::CPUGeneratorImpl>(seed);
+  const auto options = at::TensorOptions().dtype(at::kFloat);
+  auto matrix = [&](int64_t rows, int64_t cols) {
+    return at::normal(0.0, 0.02, {rows, cols}, generator, options).to(dtype);
+  };
+  const int64_t D = config.hidden_size, F = config.intermediate_size, d = config.head_dim();
+  const int64_t H = config.num_attention_heads, Hkv = config.num_key_value_heads;
+  LlamaDecoder decoder;
+  decoder.config_ = config;
+  decoder.embed_tokens_ = matrix(config.vocab_size, D);
+  for (int64_t i = 0; i < config.num_hidden_layers; ++i) {
+    DecoderLayer l;
+    l.input_norm = at::ones({D}, options).to(dtype);
+    l.q_proj = matrix(H * d, D);
+    l.k_proj = matrix(Hkv * d, D);
+    l.v_proj = matrix(Hkv * d, D);
+    if (config.attention_bias) {
+      l.q_bias = at::zeros({H * d}, options).to(dtype);
+      l.k_bias = at::zeros({Hkv * d}, options).to(dtype);
+      l.v_bias = at::zeros({Hkv * d}, options).to(dtype);
+    }
+    l.o_proj = matrix(D, H * d);
+    l.post_attention_norm = at::ones({D}, options).to(dtype);
+    l.gate_proj = matrix(F, D);
+    l.up_proj = matrix(F, D);
+    l.down_proj = matrix(D, F);
+    decoder.layers_.push_back(std::move(l));
+  }
+  decoder.norm_ = at::ones({D}, options).to(dtype);
+  if (!config.tie_word_embeddings) decoder.lm_head_ = matrix(config.vocab_size, D);
+  return decoder;
+}
+
+LlamaDecoder LlamaDecoder::from_hf(const std::string& directory, at::ScalarType dtype) {
+  LlamaDecoder decoder;
+  decoder.config_ = read_hf_config(directory);
+  const LlamaConfig& c = decoder.config_;
+  const HfWeights weights(directory);
+  const int64_t D = c.hidden_size, F = c.intermediate_size, d = c.head_dim();
+  const int64_t H = c.num_attention_heads, Hkv = c.num_key_value_heads;
+  decoder.embed_tokens_ = weights.load("model.embed_tokens.weight", {c.vocab_size, D}, dtype);
+  for (int64_t i = 0; i < c.num_hidden_layers; ++i) {
+    DecoderLayer l;
+    l.input_norm = weights.load(layer_name(i, "input_layernorm.weight"), {D}, dtype);
+    l.q_proj = weights.load(layer_name(i, "self_attn.q_proj.weight"), {H * d, D}, dtype);
+    l.k_proj = weights.load(layer_name(i, "self_attn.k_proj.weight"), {Hkv * d, D}, dtype);
+    l.v_proj = weights.load(layer_name(i, "self_attn.v_proj.weight"), {Hkv * d, D}, dtype);
+    if (c.attention_bias) {
+      l.q_bias = weights.load(layer_name(i, "self_attn.q_proj.bias"), {H * d}, dtype);
+      l.k_bias = weights.load(layer_name(i, "self_attn.k_proj.bias"), {Hkv * d}, dtype);
+      l.v_bias = weights.load(layer_name(i, "self_attn.v_proj.bias"), {Hkv * d}, dtype);
+    }
+    l.o_proj = weights.load(layer_name(i, "self_attn.o_proj.weight"), {D, H * d}, dtype);
+    l.post_attention_norm = weights.load(layer_name(i, "post_attention_layernorm.weight"), {D}, dtype);
+    l.gate_proj = weights.load(layer_name(i, "mlp.gate_proj.weight"), {F, D}, dtype);
+    l.up_proj = weights.load(layer_name(i, "mlp.up_proj.weight"), {F, D}, dtype);
+    l.down_proj = weights.load(layer_name(i, "mlp.down_proj.weight"), {D, F}, dtype);
+    decoder.layers_.push_back(std::move(l));
+  }
+  decoder.norm_ = weights.load("model.norm.weight", {D}, dtype);
+  if (!c.tie_word_embeddings) {
+    // Some tied checkpoints still store lm_head; an untied config must have it.
+    decoder.lm_head_ = weights.load("lm_head.weight", {c.vocab_size, D}, dtype);
+  }
+  return decoder;
+}
+
+at::Tensor LlamaDecoder::hidden(const at::Tensor& tokens, const at::Tensor& mask, const at::Tensor& positions) const {
+  HLLM_CHECK(tokens.dim() == 2, "decoder: tokens must be [B, T], got ", tokens.sizes());
+  return hidden_from_embeddings(at::embedding(embed_tokens_, tokens), mask, positions);
+}
+
+at::Tensor LlamaDecoder::hidden_from_embeddings(const at::Tensor& embeddings, const at::Tensor& mask,
+                                                const at::Tensor& positions) const {
+  const int64_t B = embeddings.size(0), T = embeddings.size(1);
+  const int64_t H = config_.num_attention_heads, Hkv = config_.num_key_value_heads, d = config_.head_dim();
+  const at::Tensor attend = mask.defined() ? mask : causal_mask(T, embeddings.device());
+  const at::Tensor where =
+      positions.defined() ? positions : at::arange(T, at::TensorOptions().dtype(at::kLong).device(embeddings.device()));
+  const auto [cos, sin] = rope_tables(where, d, config_.rope_theta);
+  at::Tensor x = embeddings;
+  for (const auto& l : layers_) {
+    const at::Tensor h = rms_norm(x, l.input_norm, config_.rms_norm_eps);
+    const at::Tensor q = at::linear(h, l.q_proj, l.q_bias).view({B, T, H, d}).transpose(1, 2);
+    const at::Tensor k = at::linear(h, l.k_proj, l.k_bias).view({B, T, Hkv, d}).transpose(1, 2);
+    const at::Tensor v = at::linear(h, l.v_proj, l.v_bias).view({B, T, Hkv, d}).transpose(1, 2);
+    const at::Tensor attended =
+        grouped_attention(apply_rope(q, cos, sin), apply_rope(k, cos, sin), v, attend);  // [B, H, T, d]
+    x = x + at::linear(attended.transpose(1, 2).reshape({B, T, H * d}), l.o_proj);
+    x = x + swiglu(rms_norm(x, l.post_attention_norm, config_.rms_norm_eps), l.gate_proj, l.up_proj, l.down_proj);
+  }
+  return rms_norm(x, norm_, config_.rms_norm_eps);
+}
+
+at::Tensor LlamaDecoder::logits(const at::Tensor& hidden) const {
+  return at::linear(hidden, config_.tie_word_embeddings ? embed_tokens_ : lm_head_);
+}
+
+void LlamaDecoder::save_hf(const std::string& directory) const {
+  std::filesystem::create_directories(directory);
+  save_safetensors((std::filesystem::path(directory) / "model.safetensors").string(), named_parameters());
+  std::ofstream((std::filesystem::path(directory) / "config.json").string()) << hf_config_json(config_);
+}
+
+}  // namespace hllm::models

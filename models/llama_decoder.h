@@ -1,0 +1,59 @@
+// LlamaDecoder: a LLaMA-family decoder (Llama, Mistral, Qwen2 shapes) as plain tensors and functions.
+// Single-device code; parameters are listed by name (Hugging Face names) so that ZeRO, checkpoints and
+// export can treat them without knowing the model.
+#pragma once
+
+#include <ATen/core/Tensor.h>
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "models/llama_config.h"
+
+namespace hllm::models {
+
+struct DecoderLayer {
+  at::Tensor input_norm;                  // [D]
+  at::Tensor q_proj, k_proj, v_proj;      // [H d, D], [Hkv d, D], [Hkv d, D]
+  at::Tensor q_bias, k_bias, v_bias;      // undefined unless config.attention_bias
+  at::Tensor o_proj;                      // [D, H d]
+  at::Tensor post_attention_norm;         // [D]
+  at::Tensor gate_proj, up_proj;          // [F, D]
+  at::Tensor down_proj;                   // [D, F]
+};
+
+class LlamaDecoder {
+ public:
+  // Random weights: normal(0, 0.02) for matrices, ones for norms, zeros for biases.
+  static LlamaDecoder random(const LlamaConfig& config, uint64_t seed, at::ScalarType dtype = at::kFloat);
+  // Weights from a Hugging Face directory (config.json + safetensors). Throws InputError for an
+  // unsupported type, dtype, missing or mis-shaped tensor.
+  static LlamaDecoder from_hf(const std::string& directory, at::ScalarType dtype = at::kFloat);
+
+  const LlamaConfig& config() const { return config_; }
+
+  // Final-norm hidden states.   tokens: [B, T] int64; mask: bool [B or 1, 1, T, T] (default causal);
+  // positions: [T] int64 (default 0..T-1). Returns [B, T, D].
+  at::Tensor hidden(const at::Tensor& tokens, const at::Tensor& mask = {}, const at::Tensor& positions = {}) const;
+  // Same from embeddings instead of token ids.   embeddings: [B, T, D]
+  at::Tensor hidden_from_embeddings(const at::Tensor& embeddings, const at::Tensor& mask = {},
+                                    const at::Tensor& positions = {}) const;
+  // Vocabulary logits of hidden states (tied to the embedding when the config says so).   [B, T, V]
+  at::Tensor logits(const at::Tensor& hidden) const;
+
+  // Every parameter with its Hugging Face name, in a fixed order.
+  std::vector<std::pair<std::string, at::Tensor>> named_parameters() const;
+
+  // config.json + model.safetensors in Hugging Face layout.
+  void save_hf(const std::string& directory) const;
+
+ private:
+  LlamaConfig config_;
+  at::Tensor embed_tokens_;  // [V, D]
+  std::vector<DecoderLayer> layers_;
+  at::Tensor norm_;     // [D]
+  at::Tensor lm_head_;  // [V, D]; undefined when tied
+};
+
+}  // namespace hllm::models

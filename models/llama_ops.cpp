@@ -1,0 +1,53 @@
+#include "models/llama_ops.h"
+
+#include <ATen/ATen.h>
+
+#include <cmath>
+#include <limits>
+
+namespace hllm::models {
+
+at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& weight, double eps) {
+  const at::Tensor x32 = x.to(at::kFloat);
+  const at::Tensor normed = x32 * at::rsqrt(x32.pow(2).mean({-1}, /*keepdim=*/true) + eps);
+  return (normed * weight.to(at::kFloat)).to(x.scalar_type());
+}
+
+std::pair<at::Tensor, at::Tensor> rope_tables(const at::Tensor& positions, int64_t head_dim, double theta) {
+  const auto options = at::TensorOptions().dtype(at::kFloat).device(positions.device());
+  // inv_freq[i] = theta^(-2i/d), i < d/2
+  const at::Tensor inv_freq = at::pow(theta, at::arange(0, head_dim, 2, options) / static_cast<double>(head_dim)).reciprocal();
+  const at::Tensor angles = positions.to(at::kFloat).unsqueeze(-1) * inv_freq;  // [T, d/2]
+  const at::Tensor both = at::cat({angles, angles}, -1);                        // [T, d]
+  return {both.cos(), both.sin()};
+}
+
+at::Tensor apply_rope(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin) {
+  const int64_t half = x.size(-1) / 2;
+  const at::Tensor x32 = x.to(at::kFloat);
+  const at::Tensor rotated = at::cat({-x32.narrow(-1, half, half), x32.narrow(-1, 0, half)}, -1);
+  return (x32 * cos + rotated * sin).to(x.scalar_type());
+}
+
+at::Tensor grouped_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& mask) {
+  const int64_t groups = q.size(1) / k.size(1);
+  const at::Tensor keys = groups == 1 ? k : k.repeat_interleave(groups, 1);
+  const at::Tensor values = groups == 1 ? v : v.repeat_interleave(groups, 1);
+  const double scale = 1.0 / std::sqrt(static_cast<double>(q.size(-1)));
+  at::Tensor scores = at::matmul(q.to(at::kFloat), keys.to(at::kFloat).transpose(-2, -1)) * scale;  // [B, H, T, T]
+  scores = scores.masked_fill(mask.logical_not(), -std::numeric_limits<float>::infinity());
+  at::Tensor weights = at::softmax(scores, -1);
+  // A query that may attend nothing (padding) gets zeros instead of NaN.
+  weights = at::nan_to_num(weights, 0.0);
+  return at::matmul(weights, values.to(at::kFloat)).to(q.scalar_type());
+}
+
+at::Tensor swiglu(const at::Tensor& x, const at::Tensor& gate, const at::Tensor& up, const at::Tensor& down) {
+  return at::linear(at::silu(at::linear(x, gate)) * at::linear(x, up), down);
+}
+
+at::Tensor causal_mask(int64_t tokens, const at::Device& device) {
+  return at::ones({tokens, tokens}, at::TensorOptions().dtype(at::kBool).device(device)).tril().view({1, 1, tokens, tokens});
+}
+
+}  // namespace hllm::models

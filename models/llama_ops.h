@@ -1,0 +1,29 @@
+// The operations of a LLaMA-family decoder layer, as functions of tensors (autograd-capable ATen ops).
+// Shapes: B batch, T tokens, D hidden, H heads, Hkv key/value heads, d = D / H head size.
+#pragma once
+
+#include <ATen/core/Tensor.h>
+
+namespace hllm::models {
+
+// x * rsqrt(mean(x^2) + eps) * weight, computed in float32 and returned in x's dtype.   x: [..., D]
+at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& weight, double eps);
+
+// cos and sin tables for `positions` ([T] int64), Hugging Face layout (the half-dim table repeated
+// twice): each [T, d] in float32.
+std::pair<at::Tensor, at::Tensor> rope_tables(const at::Tensor& positions, int64_t head_dim, double theta);
+
+// Rotate-half rotary embedding (Hugging Face convention).   x: [B, H, T, d]; cos, sin: [T, d] or [B, 1, T, d]
+at::Tensor apply_rope(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin);
+
+// Softmax attention with grouped key/value heads.   q: [B, H, T, d]; k, v: [B, Hkv, T, d];
+// mask: bool [B or 1, 1, T, T], true where a query may attend a key. Returns [B, H, T, d].
+at::Tensor grouped_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& mask);
+
+// down(silu(gate(x)) * up(x)).   x: [..., D]; gate, up: [F, D]; down: [D, F]
+at::Tensor swiglu(const at::Tensor& x, const at::Tensor& gate, const at::Tensor& up, const at::Tensor& down);
+
+// Causal mask for T tokens: bool [1, 1, T, T].
+at::Tensor causal_mask(int64_t tokens, const at::Device& device);
+
+}  // namespace hllm::models
