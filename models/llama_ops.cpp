@@ -6,11 +6,17 @@
 #include <limits>
 
 namespace hllm::models {
+namespace {
+
+// Reduced-precision inputs are computed in float32; float64 stays float64 (gradient checks).
+at::ScalarType compute_type(const at::Tensor& x) { return x.scalar_type() == at::kDouble ? at::kDouble : at::kFloat; }
+
+}  // namespace
 
 at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& weight, double eps) {
-  const at::Tensor x32 = x.to(at::kFloat);
+  const at::Tensor x32 = x.to(compute_type(x));
   const at::Tensor normed = x32 * at::rsqrt(x32.pow(2).mean({-1}, /*keepdim=*/true) + eps);
-  return (normed * weight.to(at::kFloat)).to(x.scalar_type());
+  return (normed * weight.to(compute_type(x))).to(x.scalar_type());
 }
 
 std::pair<at::Tensor, at::Tensor> rope_tables(const at::Tensor& positions, int64_t head_dim, double theta) {
@@ -24,7 +30,7 @@ std::pair<at::Tensor, at::Tensor> rope_tables(const at::Tensor& positions, int64
 
 at::Tensor apply_rope(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin) {
   const int64_t half = x.size(-1) / 2;
-  const at::Tensor x32 = x.to(at::kFloat);
+  const at::Tensor x32 = x.to(compute_type(x));
   const at::Tensor rotated = at::cat({-x32.narrow(-1, half, half), x32.narrow(-1, 0, half)}, -1);
   return (x32 * cos + rotated * sin).to(x.scalar_type());
 }
@@ -34,12 +40,13 @@ at::Tensor grouped_attention(const at::Tensor& q, const at::Tensor& k, const at:
   const at::Tensor keys = groups == 1 ? k : k.repeat_interleave(groups, 1);
   const at::Tensor values = groups == 1 ? v : v.repeat_interleave(groups, 1);
   const double scale = 1.0 / std::sqrt(static_cast<double>(q.size(-1)));
-  at::Tensor scores = at::matmul(q.to(at::kFloat), keys.to(at::kFloat).transpose(-2, -1)) * scale;  // [B, H, T, T]
+  const auto type = compute_type(q);
+  at::Tensor scores = at::matmul(q.to(type), keys.to(type).transpose(-2, -1)) * scale;  // [B, H, T, T]
   scores = scores.masked_fill(mask.logical_not(), -std::numeric_limits<float>::infinity());
   at::Tensor weights = at::softmax(scores, -1);
   // A query that may attend nothing (padding) gets zeros instead of NaN.
   weights = at::nan_to_num(weights, 0.0);
-  return at::matmul(weights, values.to(at::kFloat)).to(q.scalar_type());
+  return at::matmul(weights, values.to(type)).to(q.scalar_type());
 }
 
 at::Tensor swiglu(const at::Tensor& x, const at::Tensor& gate, const at::Tensor& up, const at::Tensor& down) {

@@ -6,7 +6,9 @@
 
 namespace hllm::models {
 
-// x * rsqrt(mean(x^2) + eps) * weight, computed in float32 and returned in x's dtype.   x: [..., D]
+// Reduced-precision inputs (bfloat16, float16) are computed in float32 and returned in their dtype.
+
+// x * rsqrt(mean(x^2) + eps) * weight.   x: [..., D]
 at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& weight, double eps);
 
 // cos and sin tables for `positions` ([T] int64), Hugging Face layout (the half-dim table repeated

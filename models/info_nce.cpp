@@ -1,0 +1,47 @@
+#include "models/info_nce.h"
+
+#include <ATen/ATen.h>
+
+#include <cmath>
+
+namespace hllm::models {
+namespace {
+
+// Unit vectors along the last dim, in float32 (float64 stays float64, for gradient checks).
+at::Tensor unit(const at::Tensor& x) {
+  const at::Tensor y = x.scalar_type() == at::kDouble ? x : x.to(at::kFloat);
+  return y / y.norm(2, {-1}, /*keepdim=*/true).clamp_min(1e-12);
+}
+
+}  // namespace
+
+double initial_logit_scale() { return std::log(1.0 / 0.07); }
+double max_logit_scale() { return std::log(100.0); }
+
+InfoNceOutput info_nce(const at::Tensor& user_states, const at::Tensor& positives, const at::Tensor& negatives,
+                       const at::Tensor& logit_scale, double nce_threshold, const std::vector<int64_t>& ks) {
+  const at::Tensor u = unit(user_states);  // [M, D]
+  const at::Tensor p = unit(positives);    // [M, D]
+  const at::Tensor n = unit(negatives);    // [N, D]
+  const at::Tensor positive_logits = (u * p).sum({-1}, /*keepdim=*/true);  // [M, 1]
+  at::Tensor negative_logits = at::matmul(u, n.t());                      // [M, N]
+  {
+    // False negatives: too close to the positive. No gradient flows through the choice.
+    const at::Tensor similar = at::matmul(p.detach(), n.detach().t()).gt(nce_threshold);
+    negative_logits = negative_logits.masked_fill(similar, -std::numeric_limits<float>::infinity());
+  }
+  const at::Tensor scale = logit_scale.clamp(0.0, max_logit_scale()).exp();
+  const at::Tensor logits = at::cat({positive_logits, negative_logits}, -1) * scale;  // [M, 1 + N]
+  InfoNceOutput out;
+  // Cross-entropy with class 0: logsumexp(logits) - logits[:, 0].
+  out.loss = (at::logsumexp(logits, {-1}) - logits.select(-1, 0)).mean();
+  {
+    // Rank of the positive: how many kept negatives score strictly higher.
+    const at::Tensor detached = logits.detach();
+    const at::Tensor rank = detached.narrow(-1, 1, detached.size(-1) - 1).gt(detached.narrow(-1, 0, 1)).sum({-1});
+    for (const auto k : ks) out.top_k.push_back(rank.lt(k).to(at::kFloat).mean());
+  }
+  return out;
+}
+
+}  // namespace hllm::models
