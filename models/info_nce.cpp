@@ -3,6 +3,7 @@
 #include <ATen/ATen.h>
 
 #include <cmath>
+#include <limits>
 
 namespace hllm::models {
 namespace {
@@ -23,15 +24,16 @@ InfoNceOutput info_nce(const at::Tensor& user_states, const at::Tensor& positive
   const at::Tensor u = unit(user_states);  // [M, D]
   const at::Tensor p = unit(positives);    // [M, D]
   const at::Tensor n = unit(negatives);    // [N, D]
-  const at::Tensor positive_logits = (u * p).sum({-1}, /*keepdim=*/true);  // [M, 1]
-  at::Tensor negative_logits = at::matmul(u, n.t());                      // [M, N]
-  {
-    // False negatives: too close to the positive. No gradient flows through the choice.
-    const at::Tensor similar = at::matmul(p.detach(), n.detach().t()).gt(nce_threshold);
-    negative_logits = negative_logits.masked_fill(similar, -std::numeric_limits<float>::infinity());
-  }
   const at::Tensor scale = logit_scale.clamp(0.0, max_logit_scale()).exp();
-  const at::Tensor logits = at::cat({positive_logits, negative_logits}, -1) * scale;  // [M, 1 + N]
+  const at::Tensor positive_logits = (u * p).sum({-1}, /*keepdim=*/true) * scale;  // [M, 1]
+  at::Tensor negative_logits = at::matmul(u, n.t()) * scale;                      // [M, N]
+  {
+    // False negatives: too close to the positive; left out after scaling, so no -inf meets the scale's
+    // gradient. No gradient flows through the choice itself.
+    const at::Tensor similar = at::matmul(p.detach(), n.detach().t()).gt(nce_threshold);
+    negative_logits = negative_logits.masked_fill(similar, -std::numeric_limits<double>::infinity());
+  }
+  const at::Tensor logits = at::cat({positive_logits, negative_logits}, -1);  // [M, 1 + N]
   InfoNceOutput out;
   // Cross-entropy with class 0: logsumexp(logits) - logits[:, 0].
   out.loss = (at::logsumexp(logits, {-1}) - logits.select(-1, 0)).mean();

@@ -16,8 +16,19 @@ std::string layer_name(size_t i, const char* suffix) { return "model.layers." + 
 
 }  // namespace
 
+void LlamaDecoder::drop_heads(bool keep_token_embedding) {
+  lm_head_ = at::Tensor();
+  if (!keep_token_embedding) embed_tokens_ = at::Tensor();
+  heads_dropped_ = true;
+}
+
+void LlamaDecoder::set_requires_grad(bool requires_grad) {
+  for (auto& [name, tensor] : named_parameters()) tensor.requires_grad_(requires_grad);
+}
+
 std::vector<std::pair<std::string, at::Tensor>> LlamaDecoder::named_parameters() const {
-  std::vector<std::pair<std::string, at::Tensor>> out = {{"model.embed_tokens.weight", embed_tokens_}};
+  std::vector<std::pair<std::string, at::Tensor>> out;
+  if (embed_tokens_.defined()) out.emplace_back("model.embed_tokens.weight", embed_tokens_);
   for (size_t i = 0; i < layers_.size(); ++i) {
     const auto& l = layers_[i];
     out.emplace_back(layer_name(i, "input_layernorm.weight"), l.input_norm);
@@ -36,7 +47,7 @@ std::vector<std::pair<std::string, at::Tensor>> LlamaDecoder::named_parameters()
     out.emplace_back(layer_name(i, "mlp.down_proj.weight"), l.down_proj);
   }
   out.emplace_back("model.norm.weight", norm_);
-  if (!config_.tie_word_embeddings) out.emplace_back("lm_head.weight", lm_head_);
+  if (lm_head_.defined()) out.emplace_back("lm_head.weight", lm_head_);
   return out;
 }
 
@@ -111,7 +122,13 @@ LlamaDecoder LlamaDecoder::from_hf(const std::string& directory, at::ScalarType 
 
 at::Tensor LlamaDecoder::hidden(const at::Tensor& tokens, const at::Tensor& mask, const at::Tensor& positions) const {
   HLLM_CHECK(tokens.dim() == 2, "decoder: tokens must be [B, T], got ", tokens.sizes());
+  HLLM_CHECK(embed_tokens_.defined(), "decoder: the token embedding was dropped (a User LLM reads embeddings)");
   return hidden_from_embeddings(at::embedding(embed_tokens_, tokens), mask, positions);
+}
+
+at::Tensor LlamaDecoder::hidden_embeddings_of(const at::Tensor& tokens) const {
+  HLLM_CHECK(embed_tokens_.defined(), "decoder: the token embedding was dropped (a User LLM reads embeddings)");
+  return at::embedding(embed_tokens_, tokens);
 }
 
 at::Tensor LlamaDecoder::hidden_from_embeddings(const at::Tensor& embeddings, const at::Tensor& mask,
@@ -121,7 +138,11 @@ at::Tensor LlamaDecoder::hidden_from_embeddings(const at::Tensor& embeddings, co
   const at::Tensor attend = mask.defined() ? mask : causal_mask(T, embeddings.device());
   const at::Tensor where =
       positions.defined() ? positions : at::arange(T, at::TensorOptions().dtype(at::kLong).device(embeddings.device()));
-  const auto [cos, sin] = rope_tables(where, d, config_.rope_theta);
+  auto [cos, sin] = rope_tables(where, d, config_.rope_theta);  // [T, d] or [B, T, d]
+  if (where.dim() == 2) {
+    cos = cos.unsqueeze(1);  // [B, 1, T, d]: per-row positions, shared by the heads
+    sin = sin.unsqueeze(1);
+  }
   at::Tensor x = embeddings;
   for (const auto& l : layers_) {
     const at::Tensor h = rms_norm(x, l.input_norm, config_.rms_norm_eps);
@@ -137,6 +158,7 @@ at::Tensor LlamaDecoder::hidden_from_embeddings(const at::Tensor& embeddings, co
 }
 
 at::Tensor LlamaDecoder::logits(const at::Tensor& hidden) const {
+  HLLM_CHECK(!heads_dropped_, "decoder: the output head was dropped (an HLLM tower has none)");
   return at::linear(hidden, config_.tie_word_embeddings ? embed_tokens_ : lm_head_);
 }
 

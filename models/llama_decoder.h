@@ -5,6 +5,7 @@
 
 #include <ATen/core/Tensor.h>
 
+#include <cstdint>
 #include <string>
 #include <utility>
 #include <vector>
@@ -34,16 +35,24 @@ class LlamaDecoder {
   const LlamaConfig& config() const { return config_; }
 
   // Final-norm hidden states.   tokens: [B, T] int64; mask: bool [B or 1, 1, T, T] (default causal);
-  // positions: [T] int64 (default 0..T-1). Returns [B, T, D].
+  // positions: [T] or per row [B, T] int64 (default 0..T-1). Returns [B, T, D].
   at::Tensor hidden(const at::Tensor& tokens, const at::Tensor& mask = {}, const at::Tensor& positions = {}) const;
   // Same from embeddings instead of token ids.   embeddings: [B, T, D]
   at::Tensor hidden_from_embeddings(const at::Tensor& embeddings, const at::Tensor& mask = {},
                                     const at::Tensor& positions = {}) const;
+  // The token-embedding rows of `tokens` ([B, T] -> [B, T, D]).
+  at::Tensor hidden_embeddings_of(const at::Tensor& tokens) const;
   // Vocabulary logits of hidden states (tied to the embedding when the config says so).   [B, T, V]
   at::Tensor logits(const at::Tensor& hidden) const;
 
-  // Every parameter with its Hugging Face name, in a fixed order.
+  // Every parameter with its Hugging Face name, in a fixed order (dropped ones are not listed).
   std::vector<std::pair<std::string, at::Tensor>> named_parameters() const;
+
+  // For use as an HLLM tower: frees the output head, and the token table unless `keep_token_embedding`
+  // (the User LLM reads embeddings, not tokens). logits() and hidden() then refuse to run.
+  void drop_heads(bool keep_token_embedding);
+  // Marks every parameter as trainable (or not).
+  void set_requires_grad(bool requires_grad);
 
   // config.json + model.safetensors in Hugging Face layout.
   void save_hf(const std::string& directory) const;
@@ -54,6 +63,7 @@ class LlamaDecoder {
   std::vector<DecoderLayer> layers_;
   at::Tensor norm_;     // [D]
   at::Tensor lm_head_;  // [V, D]; undefined when tied
+  bool heads_dropped_ = false;
 };
 
 }  // namespace hllm::models

@@ -26,6 +26,12 @@ TEST(InfoNce, HandComputedExample) {
   const auto out = info_nce(u, p, n, at::zeros({}, at::kDouble));
   EXPECT_NEAR(out.loss.item<double>(), std::log(1 + std::exp(-1.0) + std::exp(-2.0)), 1e-9);
   EXPECT_EQ(out.top_k[0].item<float>(), 1.0f);
+  // The left-out negative must not poison the gradients (no -inf times a scale gradient).
+  const at::Tensor scale = at::zeros({}, at::kDouble).requires_grad_(true);
+  const at::Tensor uu = u.clone().requires_grad_(true);
+  info_nce(uu, p, n, scale).loss.backward();
+  EXPECT_TRUE(std::isfinite(scale.grad().item<double>()));
+  EXPECT_TRUE(at::isfinite(uu.grad()).all().item<bool>());
   // A second position whose positive is beaten by one negative: rank 1, so top-1 is 1/2.
   const auto two = info_nce(rows({{1, 0}, {0, 1}}), rows({{1, 0}, {1, 1}}), rows({{0, 1}}), at::zeros({}, at::kDouble));
   EXPECT_NEAR(two.top_k[0].item<float>(), 0.5, 1e-6);

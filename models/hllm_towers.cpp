@@ -1,0 +1,76 @@
+#include "models/hllm_towers.h"
+
+#include <ATen/ATen.h>
+
+#include "common/error.h"
+#include "models/llama_ops.h"
+
+namespace hllm::models {
+
+std::pair<at::Tensor, at::Tensor> left_padded_mask_and_positions(const at::Tensor& mask) {
+  const int64_t T = mask.size(1);
+  const at::Tensor causal = causal_mask(T, mask.device());                      // [1, 1, T, T]
+  const at::Tensor attend = causal.logical_and(mask.view({mask.size(0), 1, 1, T}));  // keys must be real
+  const at::Tensor positions = (mask.to(at::kLong).cumsum(1) - 1).clamp_min(0);
+  return {attend, positions};
+}
+
+ItemLlm::ItemLlm(LlamaDecoder decoder, std::vector<int64_t> prompt_tokens, uint64_t seed)
+    : decoder_(std::move(decoder)), prompt_tokens_(std::move(prompt_tokens)) {
+  decoder_.drop_heads(/*keep_token_embedding=*/true);
+  auto generator = at::make_generator<at::CPUGeneratorImpl>(seed);
+  const auto dtype = decoder_.named_parameters().front().second.scalar_type();
+  item_token_ = at::normal(0.0, 0.02, {decoder_.config().hidden_size}, generator, at::TensorOptions().dtype(at::kFloat))
+                    .to(dtype);
+}
+
+std::vector<std::pair<std::string, at::Tensor>> ItemLlm::named_parameters() const {
+  auto out = decoder_.named_parameters();
+  out.emplace_back("item_token", item_token_);
+  return out;
+}
+
+at::Tensor ItemLlm::forward(const at::Tensor& token_offsets, const at::Tensor& tokens) const {
+  HLLM_CHECK(token_offsets.dim() == 1 && token_offsets.size(0) >= 1, "ItemLlm: token_offsets must be [U+1]");
+  const int64_t U = token_offsets.size(0) - 1;
+  const int64_t P = static_cast<int64_t>(prompt_tokens_.size());
+  const at::Tensor offsets = token_offsets.to(at::kCPU);
+  const int64_t* o = offsets.data_ptr<int64_t>();
+  int64_t longest = 0;
+  for (int64_t u = 0; u < U; ++u) longest = std::max(longest, o[u + 1] - o[u]);
+  const int64_t T = P + longest + 1;  // prompt + text + [ITEM]
+
+  // Left-padded token ids (padding id 0, masked out) and the real-token mask; [ITEM] is the last column.
+  at::Tensor ids = at::zeros({U, T - 1}, at::kLong);
+  at::Tensor real = at::zeros({U, T}, at::kBool);
+  const at::Tensor all_tokens = tokens.to(at::kCPU).to(at::kLong);
+  const int64_t* t = all_tokens.data_ptr<int64_t>();
+  int64_t* id = ids.data_ptr<int64_t>();
+  bool* r = real.data_ptr<bool>();
+  for (int64_t u = 0; u < U; ++u) {
+    const int64_t length = P + (o[u + 1] - o[u]);
+    const int64_t start = (T - 1) - length;
+    for (int64_t k = 0; k < P; ++k) id[u * (T - 1) + start + k] = prompt_tokens_[k];
+    for (int64_t k = 0; k < o[u + 1] - o[u]; ++k) id[u * (T - 1) + start + P + k] = t[o[u] + k];
+    for (int64_t k = start; k < T; ++k) r[u * T + k] = true;
+  }
+  const at::Device device = item_token_.device();
+  const at::Tensor token_embeddings = decoder_.hidden_embeddings_of(ids.to(device));  // [U, T-1, D]
+  const at::Tensor item = item_token_.view({1, 1, -1}).expand({U, 1, item_token_.size(0)});
+  const at::Tensor embeddings = at::cat({token_embeddings, item.to(token_embeddings.scalar_type())}, 1);  // [U, T, D]
+  const auto [mask, positions] = left_padded_mask_and_positions(real.to(device));
+  return decoder_.hidden_from_embeddings(embeddings, mask, positions).select(1, T - 1);  // [U, D]
+}
+
+UserLlm::UserLlm(LlamaDecoder decoder) : decoder_(std::move(decoder)) {
+  decoder_.drop_heads(/*keep_token_embedding=*/false);
+}
+
+std::vector<std::pair<std::string, at::Tensor>> UserLlm::named_parameters() const { return decoder_.named_parameters(); }
+
+at::Tensor UserLlm::forward(const at::Tensor& items, const at::Tensor& mask) const {
+  const auto [attend, positions] = left_padded_mask_and_positions(mask);
+  return decoder_.hidden_from_embeddings(items, attend, positions);
+}
+
+}  // namespace hllm::models

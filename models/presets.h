@@ -1,0 +1,14 @@
+// Size presets for a tower (Item LLM or User LLM) trained from scratch: `debug` (tests), `tiny` (the CPU
+// demo), `1b` (TinyLlama-1.1B shapes), `7b` (Llama-2-7B shapes).
+#pragma once
+
+#include <string>
+
+#include "models/llama_config.h"
+
+namespace hllm::models {
+
+// Throws InputError for an unknown name, listing the known ones.
+LlamaConfig preset_config(const std::string& name, int64_t vocab_size);
+
+}  // namespace hllm::models

@@ -1,0 +1,99 @@
+#include "models/hllm_model.h"
+
+#include <ATen/ATen.h>
+#include <gtest/gtest.h>
+
+#include "common/error.h"
+#include "models/presets.h"
+
+namespace hllm::models {
+namespace {
+
+// Two rows of width 4 (S = 3); row 1 is left-padded by one; unique items 7, 8, 9, 11 with 2-4 tokens;
+// negatives 9 and 11.
+data::Batch hand_batch() {
+  data::Batch b;
+  b.rows = 2;
+  b.width = 4;
+  b.real_samples = 2;
+  b.items = {7, 8, 9, 8, 0, 11, 7, 9};
+  b.mask = {1, 1, 1, 1, 0, 1, 1, 1};
+  b.users = {0, 1};
+  b.windows = {0, 1};
+  b.unique_items = {7, 8, 9, 11};
+  b.item_slots = {0, 1, 2, 1, -1, 3, 0, 2};
+  b.negatives = {9, 11};
+  b.negative_slots = {2, 3};
+  b.token_offsets = {0, 3, 5, 9, 11};
+  b.tokens = {5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+  return b;
+}
+
+HllmModel debug_model() { return HllmModel::from_presets("debug", "debug", 64, {1, 2, 3}, 11); }
+
+TEST(Hllm, FiniteLossAndGradientsForEveryParameter) {
+  const HllmModel model = debug_model();
+  const auto out = model.forward(hand_batch());
+  EXPECT_EQ(out.predictions, 5);  // row 0: 3 transitions, row 1: 2
+  ASSERT_TRUE(std::isfinite(out.loss.item<double>()));
+  out.loss.backward();
+  for (const auto& [name, tensor] : model.named_parameters()) {
+    ASSERT_TRUE(tensor.grad().defined()) << name << " got no gradient";
+    EXPECT_TRUE(at::isfinite(tensor.grad()).all().item<bool>()) << name;
+  }
+  EXPECT_GT(model.named_parameters().back().second.grad().abs().item<float>(), 0.0f) << "logit_scale";
+}
+
+TEST(Hllm, PackedItemsDoNotSeeEachOther) {
+  const HllmModel model = debug_model();
+  at::NoGradGuard no_grad;
+  // Items A (3 tokens), B (5 tokens), C (1 token) in one call; then B's tokens change and C grows.
+  const at::Tensor first = model.item_llm().forward(at::tensor(std::vector<int64_t>{0, 3, 8, 9}),
+                                                    at::tensor(std::vector<int64_t>{5, 6, 7, 8, 9, 10, 11, 12, 13}));
+  const at::Tensor second = model.item_llm().forward(
+      at::tensor(std::vector<int64_t>{0, 3, 8, 15}),
+      at::tensor(std::vector<int64_t>{5, 6, 7, 20, 21, 22, 23, 24, 30, 31, 32, 33, 34, 35, 36}));
+  EXPECT_TRUE(at::allclose(first[0], second[0], 1e-5, 1e-6)) << "item A changed when B and C did";
+  EXPECT_FALSE(at::allclose(first[1], second[1]));
+  // Alone, A gets the same embedding as in the packed batch (padding changes nothing).
+  const at::Tensor alone =
+      model.item_llm().forward(at::tensor(std::vector<int64_t>{0, 3}), at::tensor(std::vector<int64_t>{5, 6, 7}));
+  EXPECT_TRUE(at::allclose(alone[0], first[0], 1e-5, 1e-6));
+}
+
+TEST(Hllm, UserStatesAreCausalAndIgnoreLeftPadding) {
+  const HllmModel model = debug_model();
+  at::NoGradGuard no_grad;
+  const at::Tensor items = at::randn({1, 5, 32});
+  const at::Tensor mask = at::tensor(std::vector<int64_t>{0, 1, 1, 1, 1}).view({1, 5}).to(at::kBool);
+  const at::Tensor before = model.user_llm().forward(items, mask);
+  at::Tensor changed = items.clone();
+  changed[0][4] += 1.0;  // a later item
+  changed[0][0] += 5.0;  // the padding slot
+  const at::Tensor after = model.user_llm().forward(changed, mask);
+  EXPECT_TRUE(at::allclose(before[0].narrow(0, 1, 3), after[0].narrow(0, 1, 3), 1e-5, 1e-6));
+  // Unpadded, the same three items give the same states (positions restart at the first real item).
+  const at::Tensor unpadded = model.user_llm().forward(items.narrow(1, 1, 3), at::ones({1, 3}, at::kBool));
+  EXPECT_TRUE(at::allclose(unpadded[0], before[0].narrow(0, 1, 3), 1e-5, 1e-6));
+}
+
+TEST(Hllm, FillerOnlyBatchGivesZeroLoss) {
+  const HllmModel model = debug_model();
+  data::Batch b = hand_batch();
+  b.mask.assign(b.mask.size(), 0);
+  b.items.assign(b.items.size(), 0);
+  b.item_slots.assign(b.item_slots.size(), -1);
+  const auto out = model.forward(b);
+  EXPECT_EQ(out.predictions, 0);
+  EXPECT_EQ(out.loss.item<float>(), 0.0f);
+}
+
+TEST(Hllm, PresetsAndMismatchedTowers) {
+  EXPECT_EQ(preset_config("1b", 32000).num_hidden_layers, 22);
+  EXPECT_EQ(preset_config("7b", 32000).hidden_size, 4096);
+  EXPECT_THROW(preset_config("13b", 32000), InputError);
+  EXPECT_THROW(HllmModel::from_presets("debug", "tiny", 64, {}, 1), InputError);
+}
+
+}  // namespace
+}  // namespace hllm::models
