@@ -97,3 +97,34 @@ TEST(Hllm, PresetsAndMismatchedTowers) {
 
 }  // namespace
 }  // namespace hllm::models
+
+#include "models/sasrec_model.h"
+
+namespace hllm::models {
+namespace {
+
+TEST(SasRec, FiniteLossGradientsAndCausality) {
+  SasRecConfig config;
+  config.num_items = 20;
+  config.hidden_size = 16;
+  config.num_layers = 2;
+  config.num_heads = 2;
+  config.max_positions = 8;
+  const SasRecModel model(config, 3);
+  const auto out = model.forward(hand_batch());
+  EXPECT_EQ(out.predictions, 5);
+  ASSERT_TRUE(std::isfinite(out.loss.item<double>()));
+  out.loss.backward();
+  for (const auto& [name, tensor] : model.named_parameters()) {
+    ASSERT_TRUE(tensor.grad().defined()) << name;
+    EXPECT_TRUE(at::isfinite(tensor.grad()).all().item<bool>()) << name;
+  }
+  at::NoGradGuard no_grad;
+  const at::Tensor items = at::tensor(std::vector<int64_t>{0, 3, 4, 5, 6}).view({1, 5});
+  const at::Tensor before = model.states(items);
+  const at::Tensor after = model.states(at::tensor(std::vector<int64_t>{0, 3, 4, 5, 9}).view({1, 5}));
+  EXPECT_TRUE(at::allclose(before.narrow(1, 1, 3), after.narrow(1, 1, 3), 1e-5, 1e-6)) << "a later item leaked";
+}
+
+}  // namespace
+}  // namespace hllm::models

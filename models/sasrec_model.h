@@ -1,0 +1,48 @@
+// SASRec (Kang & McAuley, ICDM 2018), the paper's ID-based baseline, trained with the same InfoNCE loss and
+// batches as HLLM: an item-ID embedding table instead of the Item LLM, learned absolute positions, and
+// pre-norm causal transformer blocks (LayerNorm, multi-head attention, ReLU feed-forward). No dropout: the
+// runs are deterministic.
+#pragma once
+
+#include <ATen/core/Tensor.h>
+
+#include <string>
+#include <vector>
+
+#include "data/batch.h"
+#include "models/hllm_model.h"
+
+namespace hllm::models {
+
+struct SasRecConfig {
+  int64_t num_items = 0;  // without padding; the table has num_items + 1 rows
+  int64_t hidden_size = 64;
+  int64_t num_layers = 2;
+  int64_t num_heads = 2;
+  int64_t max_positions = 200;
+};
+
+class SasRecModel {
+ public:
+  SasRecModel(const SasRecConfig& config, uint64_t seed);
+
+  HllmOutput forward(const data::Batch& batch, const NegativeGather& gather_negatives = {}) const;
+  // User states for left-padded item ids [B, S] (0 = padding).   Returns [B, S, D].
+  at::Tensor states(const at::Tensor& items) const;
+  const at::Tensor& item_table() const { return item_table_; }  // [num_items + 1, D]
+  std::vector<std::pair<std::string, at::Tensor>> named_parameters() const;
+
+ private:
+  struct Layer {
+    at::Tensor norm1_weight, norm1_bias, in_proj, in_bias, out_proj, out_bias;
+    at::Tensor norm2_weight, norm2_bias, ffn1, ffn1_bias, ffn2, ffn2_bias;
+  };
+  SasRecConfig config_;
+  at::Tensor item_table_;
+  at::Tensor positions_;  // [max_positions, D]
+  std::vector<Layer> layers_;
+  at::Tensor final_norm_weight_, final_norm_bias_;
+  at::Tensor logit_scale_;
+};
+
+}  // namespace hllm::models
