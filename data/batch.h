@@ -20,6 +20,7 @@ struct Batch {
   int width = 0;             // S + 1
 
   std::vector<int64_t> items;           // [B, S+1] item index per position, left-padded with 0
+  std::vector<int64_t> timestamps;      // [B, S+1] seconds of each item, 0 for padding
   std::vector<uint8_t> mask;            // [B, S+1] 1 where items != 0
   std::vector<int64_t> users;           // [B] global user index, -1 for filler rows
   std::vector<int64_t> windows;         // [B] global training-window index, -1 for filler rows

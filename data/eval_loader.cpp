@@ -18,7 +18,7 @@ EvalLoader::EvalLoader(const Dataset& dataset, EvalSplit split, int rank, int wo
   end_user_ = end;
   const int64_t largest = (dataset.num_users() + world_size - 1) / world_size;
   num_batches_ = (largest + batch_size - 1) / batch_size;
-  users_ = read_user_items(dataset, first_user_, end_user_);
+  users_ = read_user_sequences(dataset, first_user_, end_user_);
 }
 
 EvalBatch EvalLoader::batch(int64_t index) const {
@@ -30,23 +30,28 @@ EvalBatch EvalLoader::batch(int64_t index) const {
   out.users.assign(batch_size_, -1);
   out.items.assign(static_cast<size_t>(batch_size_) * max_item_list_len_, 0);
   out.mask.assign(out.items.size(), 0);
+  out.timestamps.assign(out.items.size(), 0);
+  out.target_timestamps.assign(batch_size_, 0);
   out.targets.assign(batch_size_, 0);
   out.history_offsets.assign(1, 0);
   const int drop = split_ == EvalSplit::kValid ? 2 : 1;  // items after the history: target (+ test item)
   for (int r = 0; r < batch_size_; ++r) {
     const int64_t local = index * batch_size_ + r;
     if (local < static_cast<int64_t>(users_.size())) {
-      const auto& sequence = users_[local];
+      const auto& sequence = users_[local].items;
+      const auto& times = users_[local].timestamps;
       HLLM_ASSERT(static_cast<int64_t>(sequence.size()) >= 3, "a stored user has fewer than 3 items");
       const int64_t history = static_cast<int64_t>(sequence.size()) - drop;
       const int64_t shown = std::min<int64_t>(history, max_item_list_len_);
       for (int64_t k = 0; k < shown; ++k) {
         const size_t at = static_cast<size_t>(r) * max_item_list_len_ + (max_item_list_len_ - shown) + k;
         out.items[at] = sequence[history - shown + k];
+        out.timestamps[at] = times[history - shown + k];
         out.mask[at] = 1;
       }
       out.users[r] = first_user_ + local;
       out.targets[r] = sequence[history];
+      out.target_timestamps[r] = times[history];
       out.history_items.insert(out.history_items.end(), sequence.begin(), sequence.begin() + history);
       ++out.real_samples;
     }

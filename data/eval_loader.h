@@ -24,7 +24,9 @@ struct EvalBatch {
 
   std::vector<int64_t> users;            // [B] global user index, -1 for filler
   std::vector<int64_t> items;            // [B, S] last S history items, left-padded with 0
+  std::vector<int64_t> timestamps;       // [B, S] seconds of the history items, 0 for padding
   std::vector<uint8_t> mask;             // [B, S]
+  std::vector<int64_t> target_timestamps;  // [B] when the target was consumed (0 for filler)
   std::vector<int64_t> targets;          // [B] the item to rank, 0 for filler
   std::vector<int64_t> history_offsets;  // [B+1] CSR over history_items
   std::vector<int64_t> history_items;    // the whole history before the target (items to mask)
@@ -46,7 +48,7 @@ class EvalLoader {
   int64_t first_user_ = 0;
   int64_t end_user_ = 0;
   int64_t num_batches_ = 0;
-  std::vector<std::vector<int32_t>> users_;
+  std::vector<UserSequence> users_;
 };
 
 }  // namespace hllm::data

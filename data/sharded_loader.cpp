@@ -26,7 +26,7 @@ ShardedLoader::ShardedLoader(const Dataset& dataset, const LoaderOptions& option
   // Read the users this rank's windows touch, shard by shard, by hyperslab.
   first_user_ = windows_.window(range_.first).user;
   const int64_t last_user = windows_.window(range_.second - 1).user;
-  users_ = read_user_items(dataset, first_user_, last_user + 1);
+  users_ = read_user_sequences(dataset, first_user_, last_user + 1);
   tokens_ = std::make_unique<ItemTokenReader>(dataset);
   start_prefetch();
 }
@@ -50,6 +50,7 @@ Batch ShardedLoader::make_batch(int64_t epoch, int64_t batch_index) const {
   const int rows = options_.micro_batch;
   const int width = options_.max_item_list_len + 1;
   std::vector<int64_t> items(static_cast<size_t>(rows) * width, 0);
+  std::vector<int64_t> timestamps(items.size(), 0);
   std::vector<int64_t> users(rows, -1);
   std::vector<int64_t> window_ids(rows, -1);
   int64_t real = 0;
@@ -63,7 +64,10 @@ Batch ShardedLoader::make_batch(int64_t epoch, int64_t batch_index) const {
       const Window w = windows_.window(window_ids[r]);
       const auto& sequence = users_[w.user - first_user_];
       const int64_t length = w.end - w.begin;
-      for (int64_t k = 0; k < length; ++k) items[r * width + (width - length) + k] = sequence[w.begin + k];
+      for (int64_t k = 0; k < length; ++k) {
+        items[r * width + (width - length) + k] = sequence.items[w.begin + k];
+        timestamps[r * width + (width - length) + k] = sequence.timestamps[w.begin + k];
+      }
       users[r] = w.user;
       ++real;
     }
@@ -105,6 +109,7 @@ Batch ShardedLoader::make_batch(int64_t epoch, int64_t batch_index) const {
   batch.mask.resize(items.size());
   for (size_t i = 0; i < items.size(); ++i) batch.mask[i] = items[i] != 0;
   batch.items = std::move(items);
+  batch.timestamps = std::move(timestamps);
   batch.users = std::move(users);
   batch.windows = std::move(window_ids);
   batch.negatives = std::move(negatives);

@@ -72,7 +72,7 @@ class ShardedLoader {
   std::pair<int64_t, int64_t> range_;
   int64_t batches_per_epoch_ = 0;
   int64_t first_user_ = 0;                     // first user held in memory
-  std::vector<std::vector<int32_t>> users_;    // items of users [first_user_, ...)
+  std::vector<UserSequence> users_;            // users [first_user_, ...)
   std::unique_ptr<ItemTokenReader> tokens_;
 
   mutable std::mutex order_mutex_;

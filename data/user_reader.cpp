@@ -7,10 +7,10 @@
 
 namespace hllm::data {
 
-std::vector<std::vector<int32_t>> read_user_items(const Dataset& dataset, int64_t first, int64_t end) {
+std::vector<UserSequence> read_user_sequences(const Dataset& dataset, int64_t first, int64_t end) {
   HLLM_CHECK(first >= 0 && first <= end && end <= dataset.num_users(), "users [", first, ", ", end, ") of ",
              dataset.num_users());
-  std::vector<std::vector<int32_t>> users(end - first);
+  std::vector<UserSequence> users(end - first);
   for (int s = 0; s < dataset.num_shards(); ++s) {
     const auto& shard = dataset.meta().at("shards").at(s);
     const int64_t shard_first = shard.at("first_user").get<int64_t>();
@@ -21,10 +21,12 @@ std::vector<std::vector<int32_t>> read_user_items(const Dataset& dataset, int64_
     const Hdf5File file(dataset.shard_path(s), Hdf5File::Mode::kRead);
     const auto offsets = file.read_int64("offsets", from - shard_first, to - from + 1);
     const auto items = file.read_int32("items", offsets.front(), offsets.back() - offsets.front());
+    const auto timestamps = file.read_int64("timestamps", offsets.front(), offsets.back() - offsets.front());
     for (int64_t u = from; u < to; ++u) {
       const int64_t begin = offsets[u - from] - offsets.front();
       const int64_t stop = offsets[u - from + 1] - offsets.front();
-      users[u - first].assign(items.begin() + begin, items.begin() + stop);
+      users[u - first].items.assign(items.begin() + begin, items.begin() + stop);
+      users[u - first].timestamps.assign(timestamps.begin() + begin, timestamps.begin() + stop);
     }
   }
   return users;

@@ -9,8 +9,8 @@
 
 namespace hllm::data {
 
-// Items of users [first, end), in time order; element i is user first + i.
-std::vector<std::vector<int32_t>> read_user_items(const Dataset& dataset, int64_t first, int64_t end);
+// Items and timestamps of users [first, end), in time order; element i is user first + i (ids not read).
+std::vector<UserSequence> read_user_sequences(const Dataset& dataset, int64_t first, int64_t end);
 
 // Every user's full sequence length, from the shards' offsets only.
 std::vector<int64_t> read_user_lengths(const Dataset& dataset);

@@ -241,6 +241,12 @@ TEST_F(LoaderTest, WindowContentsMatchTheUsersHistory) {
     // The row is a contiguous run of the user's training items (valid and test items never appear).
     const std::vector<int32_t> train(history.begin(), history.end() - 2);
     EXPECT_NE(std::search(train.begin(), train.end(), row.begin(), row.end()), train.end()) << "user " << user;
+    // Timestamps travel with their items.
+    const auto start = std::search(train.begin(), train.end(), row.begin(), row.end()) - train.begin();
+    for (size_t k = 0; k < row.size(); ++k) {
+      const size_t column = batch.width - row.size() + k;
+      EXPECT_EQ(batch.timestamps[r * batch.width + column], built_->user_timestamps[user][start + k]);
+    }
   }
 }
 
