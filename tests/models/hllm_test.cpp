@@ -128,3 +128,49 @@ TEST(SasRec, FiniteLossGradientsAndCausality) {
 
 }  // namespace
 }  // namespace hllm::models
+
+#include "models/hstu_model.h"
+
+namespace hllm::models {
+namespace {
+
+TEST(Hstu, FiniteLossGradientsCausalityAndTimeBuckets) {
+  HstuConfig config;
+  config.num_items = 20;
+  config.hidden_size = 16;
+  config.num_layers = 2;
+  config.num_heads = 2;
+  config.max_positions = 8;
+  config.time_buckets = 32;
+  const HstuModel model(config, 4);
+  data::Batch batch = hand_batch();
+  batch.timestamps = {100, 200, 4000, 90000, 0, 50, 60, 70};
+  const auto out = model.forward(batch);
+  EXPECT_EQ(out.predictions, 5);
+  ASSERT_TRUE(std::isfinite(out.loss.item<double>()));
+  out.loss.backward();
+  for (const auto& [name, tensor] : model.named_parameters()) {
+    ASSERT_TRUE(tensor.grad().defined()) << name;
+    EXPECT_TRUE(at::isfinite(tensor.grad()).all().item<bool>()) << name;
+  }
+  EXPECT_GT(model.named_parameters()[2].second.grad().abs().sum().item<float>(), 0.0f) << "time bias unused";
+
+  at::NoGradGuard no_grad;
+  const at::Tensor items = at::tensor(std::vector<int64_t>{0, 3, 4, 5}).view({1, 4});
+  const at::Tensor times = at::tensor(std::vector<int64_t>{0, 10, 1000, 100000}).view({1, 4});
+  const at::Tensor before = model.states(items, times);
+  const at::Tensor later = at::tensor(std::vector<int64_t>{0, 10, 1000, 5}).view({1, 4});  // only the last time
+  const at::Tensor after = model.states(items, later);
+  EXPECT_TRUE(at::allclose(before.narrow(1, 1, 2), after.narrow(1, 1, 2), 1e-5, 1e-6)) << "a later time leaked";
+  EXPECT_FALSE(at::allclose(before.narrow(1, 3, 1), after.narrow(1, 3, 1)));
+  // log buckets: 0 s and 1 s -> 0; 10 s -> 7; 1000 s -> 22.
+  const at::Tensor buckets = HstuModel::time_bucket(at::tensor(std::vector<int64_t>{0, 1, 10, 1000, -1000}), 128);
+  EXPECT_EQ(buckets[0].item<int64_t>(), 0);
+  EXPECT_EQ(buckets[1].item<int64_t>(), 0);
+  EXPECT_EQ(buckets[2].item<int64_t>(), 7);
+  EXPECT_EQ(buckets[3].item<int64_t>(), 22);
+  EXPECT_EQ(buckets[4].item<int64_t>(), 22);
+}
+
+}  // namespace
+}  // namespace hllm::models

@@ -1,0 +1,108 @@
+#include "models/hstu_model.h"
+
+#include <ATen/ATen.h>
+
+#include <cmath>
+
+#include "common/error.h"
+#include "models/hllm_towers.h"
+#include "models/info_nce.h"
+
+namespace hllm::models {
+
+HstuModel::HstuModel(const HstuConfig& config, uint64_t seed) : config_(config) {
+  HLLM_CHECK(config.num_items > 0 && config.hidden_size % config.num_heads == 0, "HSTU: ", config.num_items,
+             " items and hidden size ", config.hidden_size, " for ", config.num_heads, " heads");
+  auto generator = at::make_generator<at::CPUGeneratorImpl>(seed);
+  const auto options = at::TensorOptions().dtype(at::kFloat);
+  const int64_t D = config.hidden_size;
+  auto normal = [&](std::vector<int64_t> shape) { return at::normal(0.0, 0.02, shape, generator, options); };
+  item_table_ = normal({config.num_items + 1, D});
+  item_table_[0].zero_();
+  position_bias_ = normal({2 * config.max_positions - 1});
+  time_bias_ = normal({config.time_buckets});
+  for (int64_t i = 0; i < config.num_layers; ++i) {
+    layers_.push_back({normal({4 * D, D}), at::zeros({4 * D}, options), at::ones({D}, options), at::zeros({D}, options),
+                       normal({D, D}), at::zeros({D}, options)});
+  }
+  final_norm_weight_ = at::ones({D}, options);
+  final_norm_bias_ = at::zeros({D}, options);
+  logit_scale_ = at::full({}, initial_logit_scale(), options);
+  for (auto& [name, tensor] : named_parameters()) tensor.requires_grad_(true);
+}
+
+std::vector<std::pair<std::string, at::Tensor>> HstuModel::named_parameters() const {
+  std::vector<std::pair<std::string, at::Tensor>> out = {
+      {"item_table", item_table_}, {"position_bias", position_bias_}, {"time_bias", time_bias_}};
+  for (size_t i = 0; i < layers_.size(); ++i) {
+    const std::string p = "layers." + std::to_string(i) + ".";
+    out.emplace_back(p + "f1.weight", layers_[i].f1);
+    out.emplace_back(p + "f1.bias", layers_[i].f1_bias);
+    out.emplace_back(p + "norm.weight", layers_[i].norm_weight);
+    out.emplace_back(p + "norm.bias", layers_[i].norm_bias);
+    out.emplace_back(p + "f2.weight", layers_[i].f2);
+    out.emplace_back(p + "f2.bias", layers_[i].f2_bias);
+  }
+  out.emplace_back("final_norm.weight", final_norm_weight_);
+  out.emplace_back("final_norm.bias", final_norm_bias_);
+  out.emplace_back("logit_scale", logit_scale_);
+  return out;
+}
+
+at::Tensor HstuModel::time_bucket(const at::Tensor& dt, int64_t buckets) {
+  return (dt.abs().clamp_min(1).to(at::kDouble).log() / 0.301).floor().to(at::kLong).clamp(0, buckets - 1);
+}
+
+at::Tensor HstuModel::states(const at::Tensor& items, const at::Tensor& timestamps) const {
+  const int64_t B = items.size(0), S = items.size(1), D = config_.hidden_size, H = config_.num_heads, d = D / H;
+  HLLM_CHECK(S <= config_.max_positions, "HSTU: ", S, " positions, the model has ", config_.max_positions);
+  const at::Tensor real = items.ne(0);
+  const auto [mask, positions] = left_padded_mask_and_positions(real);  // mask [B, 1, S, S]
+  // Relative attention bias: position (i - j) and log-bucketed |t_i - t_j|.   [B, 1, S, S]
+  const at::Tensor relative = positions.unsqueeze(2) - positions.unsqueeze(1) + (config_.max_positions - 1);
+  const at::Tensor dt = timestamps.unsqueeze(2) - timestamps.unsqueeze(1);
+  const at::Tensor rab = (at::embedding(position_bias_.unsqueeze(1), relative.clamp(0, 2 * config_.max_positions - 2)) +
+                          at::embedding(time_bias_.unsqueeze(1), time_bucket(dt, config_.time_buckets)))
+                             .squeeze(-1)
+                             .unsqueeze(1);
+  const at::Tensor keep = mask.to(at::kFloat);
+  const at::Tensor count = real.sum(1).clamp_min(1).to(at::kFloat).view({B, 1, 1, 1});
+  at::Tensor x = at::embedding(item_table_, items);
+  for (const auto& l : layers_) {
+    const auto parts = at::silu(at::linear(x, l.f1, l.f1_bias)).chunk(4, -1);  // U, V, Q, K: [B, S, D] each
+    auto heads = [&](const at::Tensor& t) { return t.reshape({B, S, H, d}).transpose(1, 2); };  // [B, H, S, d]
+    const at::Tensor scores = at::matmul(heads(parts[2]), heads(parts[3]).transpose(-2, -1));
+    const at::Tensor attention = at::silu(scores + rab) * keep / count;  // pointwise, causal
+    const at::Tensor mixed = at::matmul(attention, heads(parts[1])).transpose(1, 2).reshape({B, S, D});
+    x = x + at::linear(at::layer_norm(mixed, {D}, l.norm_weight, l.norm_bias) * parts[0], l.f2, l.f2_bias);
+    x = x * real.unsqueeze(-1).to(x.scalar_type());
+  }
+  return at::layer_norm(x, {D}, final_norm_weight_, final_norm_bias_);
+}
+
+HllmOutput HstuModel::forward(const data::Batch& batch, const NegativeGather& gather_negatives) const {
+  const int64_t B = batch.rows, W = batch.width;
+  HLLM_CHECK(batch.timestamps.size() == batch.items.size(), "HSTU: the batch has no timestamps");
+  const at::Tensor items = at::tensor(batch.items, at::kLong).view({B, W});
+  const at::Tensor times = at::tensor(batch.timestamps, at::kLong).view({B, W});
+  const at::Tensor mask = items.ne(0);
+  const at::Tensor states = this->states(items, times);
+  const at::Tensor valid = mask.narrow(1, 0, W - 1).logical_and(mask.narrow(1, 1, W - 1));
+  const at::Tensor queries = states.narrow(1, 0, W - 1).index({valid});
+  const at::Tensor positives = at::embedding(item_table_, items.narrow(1, 1, W - 1)).index({valid});
+  at::Tensor negatives = at::embedding(item_table_, at::tensor(batch.negatives, at::kLong));
+  if (gather_negatives) negatives = gather_negatives(negatives);
+  HllmOutput out;
+  out.predictions = queries.size(0);
+  if (out.predictions == 0 || negatives.size(0) == 0) {
+    out.loss = states.sum() * 0.0 + logit_scale_ * 0.0;
+    for (int k = 0; k < 3; ++k) out.top_k.push_back(at::zeros({}, at::kFloat));
+    return out;
+  }
+  auto nce = info_nce(queries, positives, negatives, logit_scale_, kNceThreshold, {1, 5, 10});
+  out.loss = nce.loss;
+  out.top_k = std::move(nce.top_k);
+  return out;
+}
+
+}  // namespace hllm::models

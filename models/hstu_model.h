@@ -1,0 +1,55 @@
+// HSTU (Zhai et al., "Actions Speak Louder than Words", ICML 2024), the paper's generative-recommender
+// baseline, on the same batches and InfoNCE loss as HLLM. Each layer:
+//   U, V, Q, K = split(SiLU(f1(X)))
+//   A = SiLU(Q K^T + rab(p, t)) / n        pointwise (no softmax), causal; n = the real items of the row
+//                                           (the paper divides by the padded length; this is padding-invariant)
+//   Y = X + f2(LayerNorm(A V) * U)
+// rab adds a learned bias per relative position (i - j) and per bucket of log |t_i - t_j| (seconds), shared
+// by the heads. The input is the item-ID embedding; positions enter only through rab.
+#pragma once
+
+#include <ATen/core/Tensor.h>
+
+#include <string>
+#include <vector>
+
+#include "data/batch.h"
+#include "models/hllm_model.h"
+
+namespace hllm::models {
+
+struct HstuConfig {
+  int64_t num_items = 0;  // without padding
+  int64_t hidden_size = 64;
+  int64_t num_layers = 2;
+  int64_t num_heads = 2;
+  int64_t max_positions = 200;
+  int64_t time_buckets = 128;
+};
+
+class HstuModel {
+ public:
+  HstuModel(const HstuConfig& config, uint64_t seed);
+
+  HllmOutput forward(const data::Batch& batch, const NegativeGather& gather_negatives = {}) const;
+  // States for left-padded ids [B, S] (0 = padding) and their timestamps [B, S] (seconds). [B, S, D]
+  at::Tensor states(const at::Tensor& items, const at::Tensor& timestamps) const;
+  std::vector<std::pair<std::string, at::Tensor>> named_parameters() const;
+
+  // The time bucket of |dt| seconds: floor(log(max(1, |dt|)) / 0.301), at most time_buckets - 1.
+  static at::Tensor time_bucket(const at::Tensor& dt, int64_t buckets);
+
+ private:
+  struct Layer {
+    at::Tensor f1, f1_bias, norm_weight, norm_bias, f2, f2_bias;
+  };
+  HstuConfig config_;
+  at::Tensor item_table_;
+  at::Tensor position_bias_;  // [2 max_positions - 1]
+  at::Tensor time_bias_;      // [time_buckets]
+  std::vector<Layer> layers_;
+  at::Tensor final_norm_weight_, final_norm_bias_;
+  at::Tensor logit_scale_;
+};
+
+}  // namespace hllm::models
