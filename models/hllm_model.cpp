@@ -44,40 +44,55 @@ std::vector<std::pair<std::string, at::Tensor>> HllmModel::named_parameters() co
   return out;
 }
 
-HllmOutput HllmModel::forward(const data::Batch& batch, const NegativeGather& gather_negatives) const {
-  const at::Device device = logit_scale_.device();
-  const int64_t B = batch.rows, W = batch.width;
-  HLLM_CHECK(static_cast<int64_t>(batch.items.size()) == B * W, "HLLM: batch items are not [rows, width]");
-  const at::Tensor items = item_.forward(long_tensor(batch.token_offsets, device), long_tensor(batch.tokens, device));
-  const int64_t D = items.size(1);
+BatchTensors batch_tensors(const data::Batch& batch, const at::Device& device) {
+  HLLM_CHECK(static_cast<int64_t>(batch.items.size()) == int64_t(batch.rows) * batch.width,
+             "HLLM: batch items are not [rows, width]");
+  BatchTensors t;
+  t.mask = at::tensor(std::vector<int64_t>(batch.mask.begin(), batch.mask.end()), at::kLong)
+               .view({batch.rows, batch.width})
+               .to(at::kBool)
+               .to(device);
+  t.item_slots = long_tensor(batch.item_slots, device).view({batch.rows, batch.width});
+  t.negative_slots = long_tensor(batch.negative_slots, device);
+  t.token_offsets = long_tensor(batch.token_offsets, device);
+  t.tokens = long_tensor(batch.tokens, device);
+  return t;
+}
 
-  const at::Tensor mask = at::tensor(std::vector<int64_t>(batch.mask.begin(), batch.mask.end()), at::kLong)
-                              .to(device)
-                              .view({B, W})
-                              .to(at::kBool);
-  const at::Tensor slots = long_tensor(batch.item_slots, device).clamp_min(0);
-  const at::Tensor sequences = items.index_select(0, slots).view({B, W, D}) * mask.unsqueeze(-1).to(items.scalar_type());
-  const at::Tensor states = user_.forward(sequences, mask);  // [B, W, D]
+SequenceInputs hllm_sequences(const at::Tensor& item_embeddings, const at::Tensor& item_slots, const at::Tensor& mask) {
+  const int64_t B = item_slots.size(0), W = item_slots.size(1), D = item_embeddings.size(1);
+  const at::Tensor gathered = item_embeddings.index_select(0, item_slots.clamp_min(0).view({-1})).view({B, W, D});
+  return {gathered * mask.unsqueeze(-1).to(item_embeddings.scalar_type()), mask};
+}
 
-  // The state at t predicts the item at t + 1 where both are real.
-  const at::Tensor valid = mask.narrow(1, 0, W - 1).logical_and(mask.narrow(1, 1, W - 1));  // [B, W-1]
-  const at::Tensor queries = states.narrow(1, 0, W - 1).index({valid});                    // [M, D]
-  const at::Tensor positives = sequences.narrow(1, 1, W - 1).index({valid});               // [M, D]
-  at::Tensor negatives = items.index_select(0, long_tensor(batch.negative_slots, device));   // [N, D]
-  if (gather_negatives) negatives = gather_negatives(negatives);
-
+HllmOutput hllm_loss(const at::Tensor& states, const SequenceInputs& inputs, const at::Tensor& item_embeddings,
+                     const at::Tensor& negative_slots, const at::Tensor& logit_scale, const NegativeGather& gather) {
+  const int64_t W = inputs.mask.size(1);
+  const at::Tensor valid = inputs.mask.narrow(1, 0, W - 1).logical_and(inputs.mask.narrow(1, 1, W - 1));  // [B, W-1]
+  const at::Tensor queries = states.narrow(1, 0, W - 1).index({valid});                                 // [M, D]
+  const at::Tensor positives = inputs.sequences.narrow(1, 1, W - 1).index({valid});                     // [M, D]
+  at::Tensor negatives = item_embeddings.index_select(0, negative_slots);                               // [N, D]
+  if (gather) negatives = gather(negatives);
   HllmOutput out;
   out.predictions = queries.size(0);
   if (out.predictions == 0 || negatives.size(0) == 0) {
     // Nothing to predict (all filler rows): a zero loss that still touches every parameter's graph.
-    out.loss = items.sum() * 0.0 + logit_scale_ * 0.0;
+    out.loss = states.sum() * 0.0 + item_embeddings.sum() * 0.0 + logit_scale * 0.0;
     for (int k = 0; k < 3; ++k) out.top_k.push_back(at::zeros({}, at::kFloat));
     return out;
   }
-  auto nce = info_nce(queries, positives, negatives, logit_scale_, kNceThreshold, {1, 5, 10});
+  auto nce = info_nce(queries, positives, negatives, logit_scale, kNceThreshold, {1, 5, 10});
   out.loss = nce.loss;
   out.top_k = std::move(nce.top_k);
   return out;
+}
+
+HllmOutput HllmModel::forward(const data::Batch& batch, const NegativeGather& gather_negatives) const {
+  const BatchTensors t = batch_tensors(batch, logit_scale_.device());
+  const at::Tensor items = item_.forward(t.token_offsets, t.tokens);  // [U, D]
+  const SequenceInputs inputs = hllm_sequences(items, t.item_slots, t.mask);
+  const at::Tensor states = user_.forward(inputs.sequences, inputs.mask);  // [B, W, D]
+  return hllm_loss(states, inputs, items, t.negative_slots, logit_scale_, gather_negatives);
 }
 
 }  // namespace hllm::models

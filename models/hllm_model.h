@@ -24,6 +24,23 @@ struct HllmOutput {
   int64_t predictions = 0;        // positions that carried loss
 };
 
+// The steps of HllmModel::forward, shared with its blocks (models/hllm_blocks.h).
+struct SequenceInputs {
+  at::Tensor sequences;  // [B, W, D] item embeddings per position (zeros at padding)
+  at::Tensor mask;       // [B, W] bool
+};
+// Places the item embeddings [U, D] into the sequences by the batch's slot map.   item_slots: [B, W] int64
+SequenceInputs hllm_sequences(const at::Tensor& item_embeddings, const at::Tensor& item_slots, const at::Tensor& mask);
+// InfoNCE of the user states: the state at t predicts the item at t + 1 where both are real.
+HllmOutput hllm_loss(const at::Tensor& states, const SequenceInputs& inputs, const at::Tensor& item_embeddings,
+                     const at::Tensor& negative_slots, const at::Tensor& logit_scale, const NegativeGather& gather);
+// The batch's index maps as tensors on `device`: items_mask [B, W] bool, item_slots [B, W], negative_slots [N],
+// token_offsets [U+1], tokens [T].
+struct BatchTensors {
+  at::Tensor mask, item_slots, negative_slots, token_offsets, tokens;
+};
+BatchTensors batch_tensors(const data::Batch& batch, const at::Device& device);
+
 class HllmModel {
  public:
   HllmModel(ItemLlm item, UserLlm user);
@@ -35,6 +52,7 @@ class HllmModel {
   HllmOutput forward(const data::Batch& batch, const NegativeGather& gather_negatives = {}) const;
 
   const ItemLlm& item_llm() const { return item_; }
+  const at::Tensor& logit_scale() const { return logit_scale_; }
   const UserLlm& user_llm() const { return user_; }
   // "item.<HF name>", "item.item_token", "user.<HF name>", "logit_scale".
   std::vector<std::pair<std::string, at::Tensor>> named_parameters() const;

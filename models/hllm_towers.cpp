@@ -31,6 +31,11 @@ std::vector<std::pair<std::string, at::Tensor>> ItemLlm::named_parameters() cons
 }
 
 at::Tensor ItemLlm::forward(const at::Tensor& token_offsets, const at::Tensor& tokens) const {
+  const ItemInputs in = inputs(token_offsets, tokens);
+  return decoder_.hidden_from_embeddings(in.embeddings, in.mask, in.positions).select(1, in.embeddings.size(1) - 1);
+}
+
+ItemInputs ItemLlm::inputs(const at::Tensor& token_offsets, const at::Tensor& tokens) const {
   HLLM_CHECK(token_offsets.dim() == 1 && token_offsets.size(0) >= 1, "ItemLlm: token_offsets must be [U+1]");
   const int64_t U = token_offsets.size(0) - 1;
   const int64_t P = static_cast<int64_t>(prompt_tokens_.size());
@@ -59,7 +64,7 @@ at::Tensor ItemLlm::forward(const at::Tensor& token_offsets, const at::Tensor& t
   const at::Tensor item = item_token_.view({1, 1, -1}).expand({U, 1, item_token_.size(0)});
   const at::Tensor embeddings = at::cat({token_embeddings, item.to(token_embeddings.scalar_type())}, 1);  // [U, T, D]
   const auto [mask, positions] = left_padded_mask_and_positions(real.to(device));
-  return decoder_.hidden_from_embeddings(embeddings, mask, positions).select(1, T - 1);  // [U, D]
+  return {embeddings, mask, positions};
 }
 
 UserLlm::UserLlm(LlamaDecoder decoder) : decoder_(std::move(decoder)) {

@@ -19,6 +19,14 @@
 
 namespace hllm::models {
 
+// The Item LLM's input for a set of items: embeddings of prompt + text + [ITEM], left-padded, with each
+// row's mask and positions.
+struct ItemInputs {
+  at::Tensor embeddings;  // [U, T, D]
+  at::Tensor mask;        // [U, 1, T, T] bool
+  at::Tensor positions;   // [U, T] int64
+};
+
 class ItemLlm {
  public:
   // `prompt_tokens`: the tokenized item prompt (prepended to every item).
@@ -26,6 +34,8 @@ class ItemLlm {
 
   // Item embeddings.   token_offsets: [U+1] int64 CSR over tokens: [T_total] int64. Returns [U, D].
   at::Tensor forward(const at::Tensor& token_offsets, const at::Tensor& tokens) const;
+  // The first step of forward(): the decoder's input.
+  ItemInputs inputs(const at::Tensor& token_offsets, const at::Tensor& tokens) const;
 
   const LlamaDecoder& decoder() const { return decoder_; }
   const at::Tensor& item_token() const { return item_token_; }  // [D], the learned [ITEM] embedding

@@ -131,29 +131,38 @@ at::Tensor LlamaDecoder::hidden_embeddings_of(const at::Tensor& tokens) const {
   return at::embedding(embed_tokens_, tokens);
 }
 
-at::Tensor LlamaDecoder::hidden_from_embeddings(const at::Tensor& embeddings, const at::Tensor& mask,
-                                                const at::Tensor& positions) const {
-  const int64_t B = embeddings.size(0), T = embeddings.size(1);
-  const int64_t H = config_.num_attention_heads, Hkv = config_.num_key_value_heads, d = config_.head_dim();
-  const at::Tensor attend = mask.defined() ? mask : causal_mask(T, embeddings.device());
-  const at::Tensor where =
-      positions.defined() ? positions : at::arange(T, at::TensorOptions().dtype(at::kLong).device(embeddings.device()));
-  auto [cos, sin] = rope_tables(where, d, config_.rope_theta);  // [T, d] or [B, T, d]
-  if (where.dim() == 2) {
+RopeTables rope_for(const at::Tensor& positions, const LlamaConfig& config) {
+  auto [cos, sin] = rope_tables(positions, config.head_dim(), config.rope_theta);  // [T, d] or [B, T, d]
+  if (positions.dim() == 2) {
     cos = cos.unsqueeze(1);  // [B, 1, T, d]: per-row positions, shared by the heads
     sin = sin.unsqueeze(1);
   }
+  return {cos, sin};
+}
+
+at::Tensor decoder_layer_forward(const DecoderLayer& l, const LlamaConfig& config, const at::Tensor& x,
+                                 const at::Tensor& mask, const RopeTables& rope) {
+  const int64_t B = x.size(0), T = x.size(1);
+  const int64_t H = config.num_attention_heads, Hkv = config.num_key_value_heads, d = config.head_dim();
+  const at::Tensor h = rms_norm(x, l.input_norm, config.rms_norm_eps);
+  const at::Tensor q = at::linear(h, l.q_proj, l.q_bias).view({B, T, H, d}).transpose(1, 2);
+  const at::Tensor k = at::linear(h, l.k_proj, l.k_bias).view({B, T, Hkv, d}).transpose(1, 2);
+  const at::Tensor v = at::linear(h, l.v_proj, l.v_bias).view({B, T, Hkv, d}).transpose(1, 2);
+  const at::Tensor attended =
+      grouped_attention(apply_rope(q, rope.cos, rope.sin), apply_rope(k, rope.cos, rope.sin), v, mask);  // [B, H, T, d]
+  const at::Tensor y = x + at::linear(attended.transpose(1, 2).reshape({B, T, H * d}), l.o_proj);
+  return y + swiglu(rms_norm(y, l.post_attention_norm, config.rms_norm_eps), l.gate_proj, l.up_proj, l.down_proj);
+}
+
+at::Tensor LlamaDecoder::hidden_from_embeddings(const at::Tensor& embeddings, const at::Tensor& mask,
+                                                const at::Tensor& positions) const {
+  const int64_t T = embeddings.size(1);
+  const at::Tensor attend = mask.defined() ? mask : causal_mask(T, embeddings.device());
+  const at::Tensor where =
+      positions.defined() ? positions : at::arange(T, at::TensorOptions().dtype(at::kLong).device(embeddings.device()));
+  const RopeTables rope = rope_for(where, config_);
   at::Tensor x = embeddings;
-  for (const auto& l : layers_) {
-    const at::Tensor h = rms_norm(x, l.input_norm, config_.rms_norm_eps);
-    const at::Tensor q = at::linear(h, l.q_proj, l.q_bias).view({B, T, H, d}).transpose(1, 2);
-    const at::Tensor k = at::linear(h, l.k_proj, l.k_bias).view({B, T, Hkv, d}).transpose(1, 2);
-    const at::Tensor v = at::linear(h, l.v_proj, l.v_bias).view({B, T, Hkv, d}).transpose(1, 2);
-    const at::Tensor attended =
-        grouped_attention(apply_rope(q, cos, sin), apply_rope(k, cos, sin), v, attend);  // [B, H, T, d]
-    x = x + at::linear(attended.transpose(1, 2).reshape({B, T, H * d}), l.o_proj);
-    x = x + swiglu(rms_norm(x, l.post_attention_norm, config_.rms_norm_eps), l.gate_proj, l.up_proj, l.down_proj);
-  }
+  for (const auto& layer : layers_) x = decoder_layer_forward(layer, config_, x, attend, rope);
   return rms_norm(x, norm_, config_.rms_norm_eps);
 }
 

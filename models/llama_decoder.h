@@ -24,6 +24,17 @@ struct DecoderLayer {
   at::Tensor down_proj;                   // [D, F]
 };
 
+// Rotary tables for positions [T] ([T, d] each) or per-row positions [B, T] ([B, 1, T, d] each).
+struct RopeTables {
+  at::Tensor cos;
+  at::Tensor sin;
+};
+RopeTables rope_for(const at::Tensor& positions, const LlamaConfig& config);
+
+// One decoder layer: x + attention(norm(x)), then + swiglu(norm(x)).   x: [B, T, D]; mask: [B or 1, 1, T, T]
+at::Tensor decoder_layer_forward(const DecoderLayer& layer, const LlamaConfig& config, const at::Tensor& x,
+                                 const at::Tensor& mask, const RopeTables& rope);
+
 class LlamaDecoder {
  public:
   // Random weights: normal(0, 0.02) for matrices, ones for norms, zeros for biases.
@@ -33,6 +44,9 @@ class LlamaDecoder {
   static LlamaDecoder from_hf(const std::string& directory, at::ScalarType dtype = at::kFloat);
 
   const LlamaConfig& config() const { return config_; }
+  const std::vector<DecoderLayer>& layers() const { return layers_; }
+  const at::Tensor& final_norm() const { return norm_; }
+  const at::Tensor& token_embedding() const { return embed_tokens_; }
 
   // Final-norm hidden states.   tokens: [B, T] int64; mask: bool [B or 1, 1, T, T] (default causal);
   // positions: [T] or per row [B, T] int64 (default 0..T-1). Returns [B, T, D].
