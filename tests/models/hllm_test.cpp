@@ -174,3 +174,63 @@ TEST(Hstu, FiniteLossGradientsCausalityAndTimeBuckets) {
 
 }  // namespace
 }  // namespace hllm::models
+
+#include "models/hllm_blocks.h"
+
+namespace hllm::models {
+namespace {
+
+TEST(HllmBlocks, RunningTheBlocksIsTheModelsForwardAndBackward) {
+  const HllmModel model = debug_model();
+  const auto direct = model.forward(hand_batch());
+  direct.loss.backward();
+  std::vector<at::Tensor> direct_grads;
+  for (const auto& [name, t] : model.named_parameters()) {
+    direct_grads.push_back(t.grad().clone());
+    t.mutable_grad().zero_();
+  }
+
+  const Blocks blocks = hllm_blocks(model);
+  Activations a = hllm_activations(hand_batch(), at::kCPU);
+  run_blocks(blocks, a);
+  EXPECT_TRUE(at::equal(a.at("loss"), direct.loss));
+  a.at("loss").backward();
+  const auto params = model.named_parameters();
+  for (size_t i = 0; i < params.size(); ++i) {
+    EXPECT_TRUE(at::equal(params[i].second.grad(), direct_grads[i])) << params[i].first;
+  }
+
+  // Every parameter belongs to exactly one block.
+  std::map<std::string, int> owners;
+  for (const auto& block : blocks)
+    for (const auto& [name, t] : block->parameters()) ++owners[name];
+  EXPECT_EQ(owners.size(), params.size());
+  for (const auto& [name, count] : owners) EXPECT_EQ(count, 1) << name;
+  EXPECT_EQ(blocks.front()->name(), "item_embedding");
+  EXPECT_EQ(blocks.back()->name(), "loss");
+}
+
+TEST(HllmBlocks, CostsFollowTheShapes) {
+  const HllmModel model = debug_model();
+  const Blocks blocks = hllm_blocks(model);
+  ModelShapes shapes{/*items=*/100, /*item_tokens=*/40, /*sequences=*/8, /*sequence_length=*/11, /*negatives=*/64, 4};
+  const BlockCost layer = blocks[1]->cost(shapes);  // item_layer.0
+  EXPECT_EQ(blocks[1]->name(), "item_layer.0");
+  // debug preset: D 32, F 64, H 4, Hkv 2, d 8; n = 4000 item tokens.
+  const double n = 4000, D = 32, F = 64;
+  const double expected = 2 * n * D * (32 + 2 * 16) + 2 * n * 32 * D + 2 * n * 3 * D * F + 4 * 100 * 4 * 40.0 * 40 * 8;
+  EXPECT_DOUBLE_EQ(layer.forward_flops, expected);
+  EXPECT_EQ(layer.parameters, 32 + 32 * 32 + 16 * 32 * 2 + 32 * 32 + 32 + 3 * 64 * 32);
+  // The Item LLM processes items x tokens, the User LLM only the sequences: item layers dominate.
+  const size_t user_layer = blocks.size() - 3;
+  EXPECT_EQ(blocks[user_layer]->name(), "user_layer.1");
+  EXPECT_GT(layer.forward_flops, 20 * blocks[user_layer]->cost(shapes).forward_flops);
+  EXPECT_EQ(total_cost(blocks, shapes).parameters, [&] {
+    int64_t n = 0;
+    for (const auto& [name, t] : model.named_parameters()) n += t.numel();
+    return n;
+  }());
+}
+
+}  // namespace
+}  // namespace hllm::models

@@ -1,0 +1,210 @@
+#include "models/hllm_blocks.h"
+
+#include <ATen/ATen.h>
+
+#include "common/error.h"
+#include "models/llama_ops.h"
+
+namespace hllm::models {
+namespace {
+
+int64_t numel_of(const std::vector<std::pair<std::string, at::Tensor>>& parameters) {
+  int64_t n = 0;
+  for (const auto& [name, t] : parameters) n += t.numel();
+  return n;
+}
+
+const at::Tensor& need(const Activations& a, const std::string& key, const std::string& block) {
+  const auto it = a.find(key);
+  HLLM_ASSERT(it != a.end(), "block '", block, "' needs activation '", key, "', which no earlier block wrote");
+  return it->second;
+}
+
+// A block with a name and a fixed parameter list.
+class NamedBlock : public Block {
+ public:
+  NamedBlock(std::string name, std::vector<std::pair<std::string, at::Tensor>> parameters)
+      : name_(std::move(name)), parameters_(std::move(parameters)) {}
+  const std::string& name() const override { return name_; }
+  std::vector<std::pair<std::string, at::Tensor>> parameters() const override { return parameters_; }
+
+ protected:
+  std::string name_;
+  std::vector<std::pair<std::string, at::Tensor>> parameters_;
+};
+
+class ItemEmbeddingBlock : public NamedBlock {
+ public:
+  explicit ItemEmbeddingBlock(const ItemLlm& item)
+      : NamedBlock("item_embedding", {{"item.model.embed_tokens.weight", item.decoder().token_embedding()},
+                                      {"item.item_token", item.item_token()}}),
+        item_(item) {}
+  BlockCost cost(const ModelShapes& s) const override {
+    return {0.0, numel_of(parameters_), s.items * s.item_tokens * item_.decoder().config().hidden_size * s.bytes_per_value};
+  }
+  void forward(Activations& a) const override {
+    const ItemInputs in = item_.inputs(need(a, "token_offsets", name_), need(a, "tokens", name_));
+    a["item_x"] = in.embeddings;
+    a["item_mask"] = in.mask;
+    a["item_positions"] = in.positions;
+  }
+
+ private:
+  const ItemLlm& item_;
+};
+
+// One decoder layer of a tower; `prefix` is "item" or "user".
+class DecoderLayerBlock : public NamedBlock {
+ public:
+  DecoderLayerBlock(const std::string& prefix, size_t index, const DecoderLayer& layer, const LlamaConfig& config,
+                    std::vector<std::pair<std::string, at::Tensor>> parameters)
+      : NamedBlock(prefix + "_layer." + std::to_string(index), std::move(parameters)),
+        prefix_(prefix),
+        layer_(layer),
+        config_(config) {}
+
+  BlockCost cost(const ModelShapes& s) const override {
+    const bool item = prefix_ == "item";
+    const double rows = static_cast<double>(item ? s.items : s.sequences);
+    const double T = static_cast<double>(item ? s.item_tokens : s.sequence_length);
+    const double n = rows * T, D = config_.hidden_size, F = config_.intermediate_size;
+    const double H = config_.num_attention_heads, Hkv = config_.num_key_value_heads, d = config_.head_dim();
+    BlockCost c;
+    // q, k, v, o projections, the three SwiGLU matrices, and scores + weighted sum of attention.
+    c.forward_flops = 2 * n * D * (H * d + 2 * Hkv * d) + 2 * n * H * d * D + 2 * n * 3 * D * F + 4 * rows * H * T * T * d;
+    c.parameters = numel_of(parameters_);
+    // Inputs of every matrix product and norm, the attention probabilities, the SwiGLU intermediates.
+    c.activation_bytes = static_cast<int64_t>((n * (6 * D + 3 * F) + rows * H * T * T) * s.bytes_per_value);
+    return c;
+  }
+  void forward(Activations& a) const override {
+    const std::string x = prefix_ + "_x";
+    const RopeTables rope = rope_for(need(a, prefix_ + "_positions", name_), config_);
+    a[x] = decoder_layer_forward(layer_, config_, need(a, x, name_), need(a, prefix_ + "_mask", name_), rope);
+  }
+
+ private:
+  std::string prefix_;
+  const DecoderLayer& layer_;
+  const LlamaConfig& config_;
+};
+
+class ItemOutputBlock : public NamedBlock {
+ public:
+  explicit ItemOutputBlock(const ItemLlm& item)
+      : NamedBlock("item_output", {{"item.model.norm.weight", item.decoder().final_norm()}}), item_(item) {}
+  BlockCost cost(const ModelShapes& s) const override {
+    return {0.0, numel_of(parameters_), s.items * item_.decoder().config().hidden_size * s.bytes_per_value};
+  }
+  void forward(Activations& a) const override {
+    const at::Tensor& x = need(a, "item_x", name_);
+    const auto& config = item_.decoder().config();
+    a["item_embeddings"] = rms_norm(x, item_.decoder().final_norm(), config.rms_norm_eps).select(1, x.size(1) - 1);
+  }
+
+ private:
+  const ItemLlm& item_;
+};
+
+class UserInputBlock : public NamedBlock {
+ public:
+  UserInputBlock() : NamedBlock("user_input", {}) {}
+  BlockCost cost(const ModelShapes&) const override { return {}; }
+  void forward(Activations& a) const override {
+    const SequenceInputs in =
+        hllm_sequences(need(a, "item_embeddings", name_), need(a, "item_slots", name_), need(a, "mask", name_));
+    const auto [mask, positions] = left_padded_mask_and_positions(in.mask);
+    a["user_sequences"] = in.sequences;
+    a["user_sequence_mask"] = in.mask;
+    a["user_x"] = in.sequences;
+    a["user_mask"] = mask;
+    a["user_positions"] = positions;
+  }
+};
+
+class UserOutputBlock : public NamedBlock {
+ public:
+  explicit UserOutputBlock(const UserLlm& user)
+      : NamedBlock("user_output", {{"user.model.norm.weight", user.decoder().final_norm()}}), user_(user) {}
+  BlockCost cost(const ModelShapes& s) const override {
+    return {0.0, numel_of(parameters_),
+            s.sequences * s.sequence_length * user_.decoder().config().hidden_size * s.bytes_per_value};
+  }
+  void forward(Activations& a) const override {
+    a["user_states"] =
+        rms_norm(need(a, "user_x", name_), user_.decoder().final_norm(), user_.decoder().config().rms_norm_eps);
+  }
+
+ private:
+  const UserLlm& user_;
+};
+
+class LossBlock : public NamedBlock {
+ public:
+  LossBlock(const HllmModel& model, NegativeGather gather)
+      : NamedBlock("loss", {{"logit_scale", model.logit_scale()}}), model_(model), gather_(std::move(gather)) {}
+  BlockCost cost(const ModelShapes& s) const override {
+    const double D = model_.user_llm().decoder().config().hidden_size;
+    const double M = static_cast<double>(s.sequences * s.sequence_length);
+    return {2 * M * (s.negatives + 1) * D, 1, static_cast<int64_t>(M * (s.negatives + 1) * s.bytes_per_value)};
+  }
+  void forward(Activations& a) const override {
+    const SequenceInputs in{need(a, "user_sequences", name_), need(a, "user_sequence_mask", name_)};
+    const HllmOutput out = hllm_loss(need(a, "user_states", name_), in, need(a, "item_embeddings", name_),
+                                     need(a, "negative_slots", name_), model_.logit_scale(), gather_);
+    a["loss"] = out.loss;
+    a["top_1"] = out.top_k[0];
+    a["top_5"] = out.top_k[1];
+    a["top_10"] = out.top_k[2];
+    a["predictions"] = at::full({}, out.predictions, at::kLong);
+  }
+
+ private:
+  const HllmModel& model_;
+  NegativeGather gather_;
+};
+
+std::vector<std::pair<std::string, at::Tensor>> layer_parameters(const std::string& prefix,
+                                                                 const std::vector<std::pair<std::string, at::Tensor>>& all,
+                                                                 size_t index) {
+  const std::string start = prefix + "model.layers." + std::to_string(index) + ".";
+  std::vector<std::pair<std::string, at::Tensor>> out;
+  for (const auto& [name, t] : all) {
+    if (name.compare(0, start.size(), start) == 0) out.emplace_back(name, t);
+  }
+  return out;
+}
+
+}  // namespace
+
+Blocks hllm_blocks(const HllmModel& model, NegativeGather gather_negatives) {
+  Blocks blocks;
+  const auto all = model.named_parameters();
+  blocks.push_back(std::make_unique<ItemEmbeddingBlock>(model.item_llm()));
+  const auto& item = model.item_llm().decoder();
+  for (size_t i = 0; i < item.layers().size(); ++i) {
+    blocks.push_back(std::make_unique<DecoderLayerBlock>("item", i, item.layers()[i], item.config(),
+                                                         layer_parameters("item.", all, i)));
+  }
+  blocks.push_back(std::make_unique<ItemOutputBlock>(model.item_llm()));
+  blocks.push_back(std::make_unique<UserInputBlock>());
+  const auto& user = model.user_llm().decoder();
+  for (size_t i = 0; i < user.layers().size(); ++i) {
+    blocks.push_back(std::make_unique<DecoderLayerBlock>("user", i, user.layers()[i], user.config(),
+                                                         layer_parameters("user.", all, i)));
+  }
+  blocks.push_back(std::make_unique<UserOutputBlock>(model.user_llm()));
+  blocks.push_back(std::make_unique<LossBlock>(model, std::move(gather_negatives)));
+  return blocks;
+}
+
+Activations hllm_activations(const data::Batch& batch, const at::Device& device) {
+  const BatchTensors t = batch_tensors(batch, device);
+  return {{"mask", t.mask},
+          {"item_slots", t.item_slots},
+          {"negative_slots", t.negative_slots},
+          {"token_offsets", t.token_offsets},
+          {"tokens", t.tokens}};
+}
+
+}  // namespace hllm::models

@@ -1,0 +1,26 @@
+// HllmModel as blocks (models/layered_model.h):
+//
+//   item_embedding      token_offsets, tokens        -> item_x, item_mask, item_positions
+//   item_layer.{i}      item_x                       -> item_x
+//   item_output         item_x                       -> item_embeddings [U, D]  (final norm, [ITEM] row)
+//   user_input          item_embeddings, item_slots, mask -> user_x, user_sequences, user_mask
+//   user_layer.{j}      user_x                       -> user_x
+//   user_output         user_x                       -> user_states
+//   loss                user_states, user_sequences, user_mask, item_embeddings, negative_slots -> loss, top_1/5/10
+//
+// The blocks share the model's tensors, so running them gives the model's forward exactly.
+#pragma once
+
+#include "data/batch.h"
+#include "models/hllm_model.h"
+#include "models/layered_model.h"
+
+namespace hllm::models {
+
+// The blocks of `model` (which must outlive them). `gather_negatives` is used by the loss block.
+Blocks hllm_blocks(const HllmModel& model, NegativeGather gather_negatives = {});
+
+// The inputs the first block reads, from a batch.
+Activations hllm_activations(const data::Batch& batch, const at::Device& device);
+
+}  // namespace hllm::models

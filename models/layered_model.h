@@ -1,0 +1,56 @@
+// The layered-model interface: a model is an ordered list of Blocks, each owning named parameters, with a
+// cost estimate for given shapes and a forward that reads and writes named tensors (Activations). ZeRO
+// (one flat buffer per block), pipeline cuts (contiguous ranges of blocks balanced by cost), activation
+// checkpointing (per block) and the planner work on this interface without knowing the model.
+#pragma once
+
+#include <ATen/core/Tensor.h>
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace hllm::models {
+
+// Named tensors flowing from block to block ("item_x", "user_states", "loss", ...).
+using Activations = std::map<std::string, at::Tensor>;
+
+// The shapes of one micro-batch, for cost estimates.
+struct ModelShapes {
+  int64_t items = 0;            // distinct items the Item LLM encodes (U)
+  int64_t item_tokens = 0;      // tokens per item: prompt + text + [ITEM] (T)
+  int64_t sequences = 0;        // user sequences (B)
+  int64_t sequence_length = 0;  // items per sequence (W = S + 1)
+  int64_t negatives = 0;        // negatives after gathering (N)
+  int64_t bytes_per_value = 4;  // compute dtype: 4 float32, 2 bfloat16
+};
+
+struct BlockCost {
+  double forward_flops = 0;      // one forward; a backward costs about twice that
+  int64_t parameters = 0;        // elements
+  int64_t activation_bytes = 0;  // kept for the backward when the block is not recomputed
+};
+
+class Block {
+ public:
+  virtual ~Block() = default;
+  virtual const std::string& name() const = 0;
+  // The tensors this block owns, by name, in a fixed order (the same tensors the model uses).
+  virtual std::vector<std::pair<std::string, at::Tensor>> parameters() const = 0;
+  virtual BlockCost cost(const ModelShapes& shapes) const = 0;
+  // Reads its inputs from `activations` and writes its outputs there.
+  virtual void forward(Activations& activations) const = 0;
+};
+
+using Blocks = std::vector<std::unique_ptr<Block>>;
+
+// Runs blocks [first, end) in order.
+void run_blocks(const Blocks& blocks, Activations& activations, size_t first = 0, size_t end = SIZE_MAX);
+
+// Total cost of all blocks.
+BlockCost total_cost(const Blocks& blocks, const ModelShapes& shapes);
+
+}  // namespace hllm::models
