@@ -7,6 +7,7 @@
 #include <ATen/Parallel.h>
 #include <gflags/gflags.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <sstream>
@@ -88,6 +89,60 @@ void run_preset(const std::string& preset) {
               achieved / 1e9, peak / 1e9, achieved / peak);
 }
 
+// Packed items of different lengths, three ways, forward only: one batch padded to the longest item,
+// length buckets (ItemLlm's way; 8, 16, 32 items each padded to their own longest), and one long sequence
+// with a block-diagonal causal mask.
+void run_packing(const std::string& preset) {
+  const int64_t vocab = 1000, U = FLAGS_items;
+  const auto model = models::HllmModel::from_presets(preset, preset, vocab, {}, 1);
+  const auto& item = model.item_llm();
+  const auto& decoder = item.decoder();
+  std::vector<int64_t> lengths(U);
+  for (int64_t u = 0; u < U; ++u) lengths[u] = 4 + (u * 37) % (2 * FLAGS_text_tokens - 4);  // 4 .. 2L, mixed
+  std::vector<int64_t> offsets{0}, tokens;
+  for (int64_t u = 0; u < U; ++u) {
+    for (int64_t k = 0; k < lengths[u]; ++k) tokens.push_back(1 + (u * 131 + k * 7) % (vocab - 1));
+    offsets.push_back(static_cast<int64_t>(tokens.size()));
+  }
+  at::NoGradGuard no_grad;
+  const at::Tensor all_offsets = at::tensor(offsets, at::kLong), all_tokens = at::tensor(tokens, at::kLong);
+  // Padded to the longest: one bucket holding every item.
+  const double padded = seconds_per_call([&] { item.forward(all_offsets, all_tokens, U); });
+  std::vector<std::pair<int64_t, double>> bucketed;
+  for (const int64_t size : {8, 16, 32}) {
+    bucketed.emplace_back(size, seconds_per_call([&] { item.forward(all_offsets, all_tokens, size); }));
+  }
+
+  // Block-diagonal: every item's tokens + [ITEM] in one row; attend only within the item, causally.
+  const int64_t total = static_cast<int64_t>(tokens.size()) + U;
+  std::vector<int64_t> owner(total), position(total), ids(total, 0);
+  std::vector<uint8_t> is_item(total, 0);
+  int64_t at_ = 0;
+  for (int64_t u = 0; u < U; ++u) {
+    for (int64_t k = 0; k <= lengths[u]; ++k, ++at_) {
+      owner[at_] = u;
+      position[at_] = k;
+      if (k < lengths[u]) ids[at_] = tokens[offsets[u] + k]; else is_item[at_] = 1;
+    }
+  }
+  const at::Tensor owners = at::tensor(owner, at::kLong);
+  const at::Tensor mask = owners.unsqueeze(0).eq(owners.unsqueeze(1)).logical_and(
+                              at::ones({total, total}, at::kBool).tril()).view({1, 1, total, total});
+  const at::Tensor item_rows = at::tensor(std::vector<int64_t>(is_item.begin(), is_item.end())).to(at::kBool);
+  const at::Tensor positions = at::tensor(position, at::kLong).view({1, total});
+  const double diagonal = seconds_per_call([&] {
+    at::Tensor x = decoder.hidden_embeddings_of(at::tensor(ids, at::kLong).view({1, total}));
+    x = at::where(item_rows.view({1, total, 1}), item.item_token().view({1, 1, -1}), x);
+    decoder.hidden_from_embeddings(x, mask, positions);
+  });
+  std::printf("packing (%s, %lld items of 4..%d tokens, forward): padded to longest %.2f ms", preset.c_str(),
+              static_cast<long long>(U), 2 * FLAGS_text_tokens - 1, padded * 1e3);
+  for (const auto& [size, seconds] : bucketed) {
+    std::printf(" | buckets of %lld %.2f ms (%.2fx)", static_cast<long long>(size), seconds * 1e3, padded / seconds);
+  }
+  std::printf(" | block-diagonal mask %.2f ms (%.3fx)\n", diagonal * 1e3, padded / diagonal);
+}
+
 }  // namespace
 }  // namespace hllm::bench
 
@@ -99,6 +154,9 @@ int main(int argc, char** argv) {
               at::get_num_threads());
   std::stringstream presets(FLAGS_presets);
   std::string preset;
-  while (std::getline(presets, preset, ',')) hllm::bench::run_preset(preset);
+  while (std::getline(presets, preset, ',')) {
+    hllm::bench::run_preset(preset);
+    hllm::bench::run_packing(preset);
+  }
   return 0;
 }

@@ -44,9 +44,13 @@ class ItemEmbeddingBlock : public NamedBlock {
   }
   void forward(Activations& a) const override {
     const ItemInputs in = item_.inputs(need(a, "token_offsets", name_), need(a, "tokens", name_));
-    a["item_x"] = in.embeddings;
-    a["item_mask"] = in.mask;
-    a["item_positions"] = in.positions;
+    for (size_t b = 0; b < in.buckets.size(); ++b) {
+      a["item_x." + std::to_string(b)] = in.buckets[b].embeddings;
+      a["item_mask." + std::to_string(b)] = in.buckets[b].mask;
+      a["item_positions." + std::to_string(b)] = in.buckets[b].positions;
+    }
+    a["item_buckets"] = at::full({}, static_cast<int64_t>(in.buckets.size()), at::kLong);
+    a["item_inverse_order"] = in.inverse_order;
   }
 
  private:
@@ -77,10 +81,15 @@ class DecoderLayerBlock : public NamedBlock {
     c.activation_bytes = static_cast<int64_t>((n * (6 * D + 3 * F) + rows * H * T * T) * s.bytes_per_value);
     return c;
   }
+  // Runs the layer on every bucket of its tower (<prefix>_x.<b>).
   void forward(Activations& a) const override {
-    const std::string x = prefix_ + "_x";
-    const RopeTables rope = rope_for(need(a, prefix_ + "_positions", name_), config_);
-    a[x] = decoder_layer_forward(layer_, config_, need(a, x, name_), need(a, prefix_ + "_mask", name_), rope);
+    const int64_t buckets = need(a, prefix_ + "_buckets", name_).item<int64_t>();
+    for (int64_t b = 0; b < buckets; ++b) {
+      const std::string suffix = "." + std::to_string(b);
+      const RopeTables rope = rope_for(need(a, prefix_ + "_positions" + suffix, name_), config_);
+      a[prefix_ + "_x" + suffix] = decoder_layer_forward(layer_, config_, need(a, prefix_ + "_x" + suffix, name_),
+                                                         need(a, prefix_ + "_mask" + suffix, name_), rope);
+    }
   }
 
  private:
@@ -97,9 +106,15 @@ class ItemOutputBlock : public NamedBlock {
     return {0.0, numel_of(parameters_), s.items * item_.decoder().config().hidden_size * s.bytes_per_value};
   }
   void forward(Activations& a) const override {
-    const at::Tensor& x = need(a, "item_x", name_);
     const auto& config = item_.decoder().config();
-    a["item_embeddings"] = rms_norm(x, item_.decoder().final_norm(), config.rms_norm_eps).select(1, x.size(1) - 1);
+    const int64_t buckets = need(a, "item_buckets", name_).item<int64_t>();
+    std::vector<at::Tensor> outputs;
+    for (int64_t b = 0; b < buckets; ++b) {
+      const at::Tensor& x = need(a, "item_x." + std::to_string(b), name_);
+      outputs.push_back(rms_norm(x, item_.decoder().final_norm(), config.rms_norm_eps).select(1, x.size(1) - 1));
+    }
+    a["item_embeddings"] =
+        item_rows(outputs, need(a, "item_inverse_order", name_), config.hidden_size, item_.decoder().final_norm());
   }
 
  private:
@@ -116,9 +131,10 @@ class UserInputBlock : public NamedBlock {
     const auto [mask, positions] = left_padded_mask_and_positions(in.mask);
     a["user_sequences"] = in.sequences;
     a["user_sequence_mask"] = in.mask;
-    a["user_x"] = in.sequences;
-    a["user_mask"] = mask;
-    a["user_positions"] = positions;
+    a["user_x.0"] = in.sequences;
+    a["user_mask.0"] = mask;
+    a["user_positions.0"] = positions;
+    a["user_buckets"] = at::full({}, int64_t{1}, at::kLong);
   }
 };
 
@@ -132,7 +148,7 @@ class UserOutputBlock : public NamedBlock {
   }
   void forward(Activations& a) const override {
     a["user_states"] =
-        rms_norm(need(a, "user_x", name_), user_.decoder().final_norm(), user_.decoder().config().rms_norm_eps);
+        rms_norm(need(a, "user_x.0", name_), user_.decoder().final_norm(), user_.decoder().config().rms_norm_eps);
   }
 
  private:

@@ -2,6 +2,8 @@
 
 #include <ATen/ATen.h>
 
+#include <algorithm>
+
 #include "common/error.h"
 #include "models/llama_ops.h"
 
@@ -30,34 +32,40 @@ std::vector<std::pair<std::string, at::Tensor>> ItemLlm::named_parameters() cons
   return out;
 }
 
-at::Tensor ItemLlm::forward(const at::Tensor& token_offsets, const at::Tensor& tokens) const {
-  const ItemInputs in = inputs(token_offsets, tokens);
-  return decoder_.hidden_from_embeddings(in.embeddings, in.mask, in.positions).select(1, in.embeddings.size(1) - 1);
+at::Tensor ItemLlm::forward(const at::Tensor& token_offsets, const at::Tensor& tokens, int64_t items_per_bucket) const {
+  const ItemInputs in = inputs(token_offsets, tokens, items_per_bucket);
+  std::vector<at::Tensor> outputs;
+  for (const auto& b : in.buckets) {
+    outputs.push_back(decoder_.hidden_from_embeddings(b.embeddings, b.mask, b.positions).select(1, b.embeddings.size(1) - 1));
+  }
+  return item_rows(outputs, in.inverse_order, decoder_.config().hidden_size, item_token_);
 }
 
-ItemInputs ItemLlm::inputs(const at::Tensor& token_offsets, const at::Tensor& tokens) const {
-  HLLM_CHECK(token_offsets.dim() == 1 && token_offsets.size(0) >= 1, "ItemLlm: token_offsets must be [U+1]");
-  const int64_t U = token_offsets.size(0) - 1;
+at::Tensor item_rows(const std::vector<at::Tensor>& bucket_outputs, const at::Tensor& inverse_order, int64_t hidden,
+                     const at::Tensor& like) {
+  if (bucket_outputs.empty()) return at::zeros({0, hidden}, like.options());
+  return at::cat(bucket_outputs, 0).index_select(0, inverse_order);
+}
+
+ItemBucket ItemLlm::bucket(const int64_t* o, const int64_t* t, const std::vector<int64_t>& items) const {
+  const int64_t U = static_cast<int64_t>(items.size());
   const int64_t P = static_cast<int64_t>(prompt_tokens_.size());
-  const at::Tensor offsets = token_offsets.to(at::kCPU);
-  const int64_t* o = offsets.data_ptr<int64_t>();
   int64_t longest = 0;
-  for (int64_t u = 0; u < U; ++u) longest = std::max(longest, o[u + 1] - o[u]);
+  for (const auto u : items) longest = std::max(longest, o[u + 1] - o[u]);
   const int64_t T = P + longest + 1;  // prompt + text + [ITEM]
 
   // Left-padded token ids (padding id 0, masked out) and the real-token mask; [ITEM] is the last column.
   at::Tensor ids = at::zeros({U, T - 1}, at::kLong);
   at::Tensor real = at::zeros({U, T}, at::kBool);
-  const at::Tensor all_tokens = tokens.to(at::kCPU).to(at::kLong);
-  const int64_t* t = all_tokens.data_ptr<int64_t>();
   int64_t* id = ids.data_ptr<int64_t>();
   bool* r = real.data_ptr<bool>();
-  for (int64_t u = 0; u < U; ++u) {
+  for (int64_t row = 0; row < U; ++row) {
+    const int64_t u = items[row];
     const int64_t length = P + (o[u + 1] - o[u]);
     const int64_t start = (T - 1) - length;
-    for (int64_t k = 0; k < P; ++k) id[u * (T - 1) + start + k] = prompt_tokens_[k];
-    for (int64_t k = 0; k < o[u + 1] - o[u]; ++k) id[u * (T - 1) + start + P + k] = t[o[u] + k];
-    for (int64_t k = start; k < T; ++k) r[u * T + k] = true;
+    for (int64_t k = 0; k < P; ++k) id[row * (T - 1) + start + k] = prompt_tokens_[k];
+    for (int64_t k = 0; k < o[u + 1] - o[u]; ++k) id[row * (T - 1) + start + P + k] = t[o[u] + k];
+    for (int64_t k = start; k < T; ++k) r[row * T + k] = true;
   }
   const at::Device device = item_token_.device();
   const at::Tensor token_embeddings = decoder_.hidden_embeddings_of(ids.to(device));  // [U, T-1, D]
@@ -65,6 +73,28 @@ ItemInputs ItemLlm::inputs(const at::Tensor& token_offsets, const at::Tensor& to
   const at::Tensor embeddings = at::cat({token_embeddings, item.to(token_embeddings.scalar_type())}, 1);  // [U, T, D]
   const auto [mask, positions] = left_padded_mask_and_positions(real.to(device));
   return {embeddings, mask, positions};
+}
+
+ItemInputs ItemLlm::inputs(const at::Tensor& token_offsets, const at::Tensor& tokens, int64_t items_per_bucket) const {
+  HLLM_CHECK(items_per_bucket >= 1, "ItemLlm: items per bucket must be positive, got ", items_per_bucket);
+  HLLM_CHECK(token_offsets.dim() == 1 && token_offsets.size(0) >= 1, "ItemLlm: token_offsets must be [U+1]");
+  const int64_t U = token_offsets.size(0) - 1;
+  const at::Tensor offsets = token_offsets.to(at::kCPU);
+  const at::Tensor all_tokens = tokens.to(at::kCPU).to(at::kLong);
+  const int64_t* o = offsets.data_ptr<int64_t>();
+  // Items sorted by length (ties by index), cut into buckets: each bucket pads only to its own longest.
+  std::vector<int64_t> order(U);
+  for (int64_t u = 0; u < U; ++u) order[u] = u;
+  std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return o[a + 1] - o[a] < o[b + 1] - o[b]; });
+  ItemInputs in;
+  for (int64_t first = 0; first < U; first += items_per_bucket) {
+    const std::vector<int64_t> items(order.begin() + first, order.begin() + std::min(U, first + items_per_bucket));
+    in.buckets.push_back(bucket(o, all_tokens.data_ptr<int64_t>(), items));
+  }
+  std::vector<int64_t> inverse(U);
+  for (int64_t row = 0; row < U; ++row) inverse[order[row]] = row;
+  in.inverse_order = at::tensor(inverse, at::kLong).to(item_token_.device());
+  return in;
 }
 
 UserLlm::UserLlm(LlamaDecoder decoder) : decoder_(std::move(decoder)) {

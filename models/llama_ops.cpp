@@ -1,6 +1,7 @@
 #include "models/llama_ops.h"
 
 #include <ATen/ATen.h>
+#include <torch/version.h>
 
 #include <cmath>
 #include <limits>
@@ -39,6 +40,13 @@ at::Tensor grouped_attention(const at::Tensor& q, const at::Tensor& k, const at:
   const int64_t groups = q.size(1) / k.size(1);
   const at::Tensor keys = groups == 1 ? k : k.repeat_interleave(groups, 1);
   const at::Tensor values = groups == 1 ? v : v.repeat_interleave(groups, 1);
+#if TORCH_VERSION_MAJOR >= 2
+  // LibTorch 2 on a GPU: the fused kernel (bool mask: true = attend). A query row with nothing to attend
+  // (padding) comes out NaN there too, and is zeroed the same way.
+  if (q.is_cuda()) {
+    return at::nan_to_num(at::scaled_dot_product_attention(q, keys, values, mask, 0.0, false), 0.0);
+  }
+#endif
   const double scale = 1.0 / std::sqrt(static_cast<double>(q.size(-1)));
   const auto type = compute_type(q);
   at::Tensor scores = at::matmul(q.to(type), keys.to(type).transpose(-2, -1)) * scale;  // [B, H, T, T]

@@ -18,7 +18,8 @@ std::pair<at::Tensor, at::Tensor> rope_tables(const at::Tensor& positions, int64
 // Rotate-half rotary embedding (Hugging Face convention).   x: [B, H, T, d]; cos, sin: [T, d] or [B, 1, T, d]
 at::Tensor apply_rope(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin);
 
-// Softmax attention with grouped key/value heads.   q: [B, H, T, d]; k, v: [B, Hkv, T, d];
+// Softmax attention with grouped key/value heads: at::scaled_dot_product_attention for CUDA tensors when
+// built against LibTorch >= 2, the matmul-softmax path otherwise (and always on CPU).   q: [B, H, T, d]; k, v: [B, Hkv, T, d];
 // mask: bool [B or 1, 1, T, T], true where a query may attend a key. Returns [B, H, T, d].
 at::Tensor grouped_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& mask);
 

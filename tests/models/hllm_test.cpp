@@ -61,6 +61,27 @@ TEST(Hllm, PackedItemsDoNotSeeEachOther) {
   EXPECT_TRUE(at::allclose(alone[0], first[0], 1e-5, 1e-6));
 }
 
+TEST(Hllm, LengthBucketsGiveEachItemItsOwnEmbedding) {
+  const HllmModel model = debug_model();
+  at::NoGradGuard no_grad;
+  // 40 items (three buckets) of lengths 1..13 in mixed order: each equals its embedding computed alone.
+  std::vector<int64_t> offsets{0}, tokens;
+  for (int u = 0; u < 40; ++u) {
+    for (int k = 0; k < 1 + (u * 7) % 13; ++k) tokens.push_back(4 + (u + k) % 50);
+    offsets.push_back(static_cast<int64_t>(tokens.size()));
+  }
+  const at::Tensor all = model.item_llm().forward(at::tensor(offsets), at::tensor(tokens));
+  ASSERT_EQ(all.size(0), 40);
+  for (int u = 0; u < 40; ++u) {
+    const std::vector<int64_t> own(tokens.begin() + offsets[u], tokens.begin() + offsets[u + 1]);
+    const at::Tensor alone = model.item_llm().forward(at::tensor(std::vector<int64_t>{0, offsets[u + 1] - offsets[u]}),
+                                                      at::tensor(own));
+    EXPECT_TRUE(at::allclose(alone[0], all[u], 1e-5, 1e-6)) << "item " << u;
+  }
+  // One bucket for all (padding to the longest) agrees too.
+  EXPECT_TRUE(at::allclose(model.item_llm().forward(at::tensor(offsets), at::tensor(tokens), 40), all, 1e-5, 1e-6));
+}
+
 TEST(Hllm, UserStatesAreCausalAndIgnoreLeftPadding) {
   const HllmModel model = debug_model();
   at::NoGradGuard no_grad;

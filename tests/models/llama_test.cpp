@@ -127,3 +127,31 @@ TEST(Llama2cConverter, TruncatedCheckpointIsNamed) {
 
 }  // namespace
 }  // namespace hllm::models
+
+namespace hllm::models {
+namespace {
+
+TEST(LlamaDecoder, Bfloat16ComputeFollowsFloat32) {
+  LlamaConfig config;
+  config.vocab_size = 50;
+  config.hidden_size = 32;
+  config.intermediate_size = 48;
+  config.num_hidden_layers = 2;
+  config.num_attention_heads = 4;
+  config.num_key_value_heads = 2;
+  const LlamaDecoder bf16 = LlamaDecoder::random(config, 9, at::kBFloat16);
+  const std::string dir = temp_dir("bf16");
+  bf16.save_hf(dir);  // stored as BF16
+  const LlamaDecoder f32 = LlamaDecoder::from_hf(dir, at::kFloat);  // the same values in float32
+  const at::Tensor tokens = at::randint(50, {2, 6}, at::kLong);
+  const at::Tensor low = bf16.hidden(tokens);
+  EXPECT_EQ(low.scalar_type(), at::kBFloat16);
+  const at::Tensor high = f32.hidden(tokens);
+  const double error = (low.to(at::kFloat) - high).abs().max().item<double>();
+  EXPECT_LT(error, 0.1) << "bfloat16 hidden states differ from float32 by " << error;
+  EXPECT_TRUE(at::isfinite(low).all().item<bool>());
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace hllm::models
