@@ -2,6 +2,8 @@
 
 #include <ATen/ATen.h>
 
+#include <filesystem>
+
 #include "common/error.h"
 #include "models/info_nce.h"
 #include "models/presets.h"
@@ -32,6 +34,18 @@ HllmModel HllmModel::from_presets(const std::string& item_preset, const std::str
   LlamaDecoder item_decoder = LlamaDecoder::random(preset_config(item_preset, vocab_size), seed);
   LlamaDecoder user_decoder = LlamaDecoder::random(preset_config(user_preset, vocab_size), seed + 1);
   HllmModel model(ItemLlm(std::move(item_decoder), std::move(prompt_tokens), seed + 2), UserLlm(std::move(user_decoder)));
+  for (auto& [name, tensor] : model.named_parameters()) tensor.requires_grad_(true);
+  return model;
+}
+
+HllmModel HllmModel::from_sources(const std::string& item_source, const std::string& user_source, int64_t vocab_size,
+                                  std::vector<int64_t> prompt_tokens, uint64_t seed) {
+  auto tower = [&](const std::string& source, uint64_t tower_seed) {
+    if (std::filesystem::is_directory(source)) return LlamaDecoder::from_hf(source);
+    return LlamaDecoder::random(preset_config(source, vocab_size), tower_seed);
+  };
+  HllmModel model(ItemLlm(tower(item_source, seed), std::move(prompt_tokens), seed + 2),
+                  UserLlm(tower(user_source, seed + 1)));
   for (auto& [name, tensor] : model.named_parameters()) tensor.requires_grad_(true);
   return model;
 }

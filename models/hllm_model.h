@@ -49,6 +49,11 @@ class HllmModel {
   static HllmModel from_presets(const std::string& item_preset, const std::string& user_preset, int64_t vocab_size,
                                 std::vector<int64_t> prompt_tokens, uint64_t seed);
 
+  // Each tower from a Hugging Face directory (config.json + safetensors; its token table and LM head are
+  // dropped as the tower needs) or, when `source` is not a directory, from the preset of that name.
+  static HllmModel from_sources(const std::string& item_source, const std::string& user_source, int64_t vocab_size,
+                                std::vector<int64_t> prompt_tokens, uint64_t seed);
+
   HllmOutput forward(const data::Batch& batch, const NegativeGather& gather_negatives = {}) const;
 
   const ItemLlm& item_llm() const { return item_; }

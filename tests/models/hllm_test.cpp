@@ -3,6 +3,8 @@
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
+#include <filesystem>
+
 #include "common/error.h"
 #include "models/presets.h"
 
@@ -107,6 +109,28 @@ TEST(Hllm, FillerOnlyBatchGivesZeroLoss) {
   const auto out = model.forward(b);
   EXPECT_EQ(out.predictions, 0);
   EXPECT_EQ(out.loss.item<float>(), 0.0f);
+}
+
+TEST(Hllm, TowersFromHuggingFaceDirectories) {
+  const std::string dir = (std::filesystem::temp_directory_path() / ("hllm-towers-" + std::to_string(::getpid()))).string();
+  LlamaDecoder::random(preset_config("debug", 64), 21).save_hf(dir);
+  const HllmModel model = HllmModel::from_sources(dir, "debug", 64, {1, 2}, 5);
+  // The Item LLM keeps its token table but no LM head; the User LLM keeps neither.
+  bool item_table = false, head = false, user_table = false;
+  for (const auto& [name, t] : model.named_parameters()) {
+    item_table = item_table || name == "item.model.embed_tokens.weight";
+    head = head || name.find("lm_head") != std::string::npos;
+    user_table = user_table || name == "user.model.embed_tokens.weight";
+  }
+  EXPECT_TRUE(item_table);
+  EXPECT_FALSE(head);
+  EXPECT_FALSE(user_table);
+  const LlamaDecoder saved = LlamaDecoder::from_hf(dir);
+  EXPECT_TRUE(at::equal(model.item_llm().decoder().layers()[0].q_proj, saved.layers()[0].q_proj));
+  const auto out = model.forward(hand_batch());
+  EXPECT_TRUE(std::isfinite(out.loss.item<double>()));
+  std::filesystem::remove_all(dir);
+  EXPECT_THROW(HllmModel::from_sources("/nonexistent-preset", "debug", 64, {}, 1), InputError);
 }
 
 TEST(Hllm, PresetsAndMismatchedTowers) {
