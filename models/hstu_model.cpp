@@ -87,22 +87,9 @@ HllmOutput HstuModel::forward(const data::Batch& batch, const NegativeGather& ga
   const at::Tensor times = at::tensor(batch.timestamps, at::kLong).view({B, W});
   const at::Tensor mask = items.ne(0);
   const at::Tensor states = this->states(items, times);
-  const at::Tensor valid = mask.narrow(1, 0, W - 1).logical_and(mask.narrow(1, 1, W - 1));
-  const at::Tensor queries = states.narrow(1, 0, W - 1).index({valid});
-  const at::Tensor positives = at::embedding(item_table_, items.narrow(1, 1, W - 1)).index({valid});
-  at::Tensor negatives = at::embedding(item_table_, at::tensor(batch.negatives, at::kLong));
-  if (gather_negatives) negatives = gather_negatives(negatives);
-  HllmOutput out;
-  out.predictions = queries.size(0);
-  if (out.predictions == 0 || negatives.size(0) == 0) {
-    out.loss = states.sum() * 0.0 + logit_scale_ * 0.0;
-    for (int k = 0; k < 3; ++k) out.top_k.push_back(at::zeros({}, at::kFloat));
-    return out;
-  }
-  auto nce = info_nce(queries, positives, negatives, logit_scale_, kNceThreshold, {1, 5, 10});
-  out.loss = nce.loss;
-  out.top_k = std::move(nce.top_k);
-  return out;
+  // Same loss as HLLM: the ID table plays the item embeddings, so a negative's id is its row.
+  const SequenceInputs inputs{at::embedding(item_table_, items), mask};
+  return hllm_loss(states, inputs, item_table_, at::tensor(batch.negatives, at::kLong), logit_scale_, gather_negatives);
 }
 
 }  // namespace hllm::models
