@@ -43,6 +43,64 @@ struct Bf16Config {
   }
 };
 
+struct OptimizerParams {
+  double lr = 1e-4;
+  std::vector<double> betas = {0.9, 0.999};
+  double eps = 1e-8;
+  double weight_decay = 0.01;
+
+  template <typename V>
+  void visit(V& v) {
+    v.field("lr", lr, "Peak learning rate.", Limits::at_least(0));
+    v.field("betas", betas, "Adam's (beta1, beta2), each in [0, 1).");
+    v.field("eps", eps, "Adam's epsilon.", Limits::at_least(0));
+    v.field("weight_decay", weight_decay,
+            "Decoupled weight decay; not applied to norms, biases, [ITEM] and logit_scale.", Limits::at_least(0));
+  }
+};
+
+struct OptimizerConfig {
+  std::string type = "AdamW";
+  OptimizerParams params;
+
+  template <typename V>
+  void visit(V& v) {
+    v.field("type", type, "Optimizer.", Limits::choices({"AdamW"}));
+    v.section("params", params, "Optimizer parameters.");
+  }
+};
+
+struct SchedulerParams {
+  int64_t warmup_num_steps = 0;
+  int64_t total_num_steps = 0;  // 0 = the run's optimizer steps
+  double warmup_min_ratio = 0.0;
+  double min_ratio = 0.0;
+
+  template <typename V>
+  void visit(V& v) {
+    v.field("warmup_num_steps", warmup_num_steps, "Steps of linear warmup.", Limits::at_least(0));
+    v.field("total_num_steps", total_num_steps, "Steps of the whole schedule; 0 = the run's optimizer steps.",
+            Limits::at_least(0));
+    v.field("warmup_min_ratio", warmup_min_ratio, "Learning rate at step 0, as a fraction of the peak.",
+            Limits::range(0, 1));
+    v.field("min_ratio", min_ratio, "Learning rate at the end of the decay, as a fraction of the peak.",
+            Limits::range(0, 1));
+  }
+};
+
+struct SchedulerConfig {
+  std::string type = "WarmupCosineLR";
+  SchedulerParams params;
+
+  template <typename V>
+  void visit(V& v) {
+    v.field("type", type,
+            "Warmup, then constant (WarmupLR), linear decay (WarmupDecayLR) or cosine decay (WarmupCosineLR).",
+            Limits::choices({"WarmupLR", "WarmupDecayLR", "WarmupCosineLR"}));
+    v.section("params", params, "Schedule parameters.");
+  }
+};
+
 struct DataConfig {
   std::string path;             // dataset directory written by hllm_prepare
   int max_item_list_len = 10;   // user history window
@@ -82,6 +140,8 @@ struct Config {
   double gradient_clipping = 1.0;          // global L2 norm; 0 = off
   Bf16Config bf16;
   ZeroConfig zero_optimization;
+  OptimizerConfig optimizer;
+  SchedulerConfig scheduler;
   ParallelConfig parallel;
   DataConfig data;
   RunConfig run;
@@ -102,6 +162,8 @@ struct Config {
             Limits::at_least(0));
     v.section("bf16", bf16, "bfloat16 mixed precision.");
     v.section("zero_optimization", zero_optimization, "ZeRO sharding.");
+    v.section("optimizer", optimizer, "Optimizer (DeepSpeed's layout).");
+    v.section("scheduler", scheduler, "Learning-rate schedule.");
     v.section("parallel", parallel, "Process grid: world = pp x dp.");
     v.section("data", data, "Dataset and sample shapes.");
     v.section("run", run, "Run directory.");

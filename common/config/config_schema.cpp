@@ -20,6 +20,8 @@ template <>
 std::string type_name<std::string>() { return "string"; }
 template <>
 std::string type_name<std::vector<std::string>>() { return "list of string"; }
+template <>
+std::string type_name<std::vector<double>>() { return "list of float"; }
 
 namespace {
 std::string format_number(double v) {
@@ -77,6 +79,18 @@ std::string read_json_value<std::vector<std::string>>(const nlohmann::json& valu
   for (const auto& item : value) {
     if (!item.is_string()) return "expected a list of strings";
     result.push_back(item.get<std::string>());
+  }
+  *out = std::move(result);
+  return "";
+}
+
+template <>
+std::string read_json_value<std::vector<double>>(const nlohmann::json& value, std::vector<double>* out) {
+  if (!value.is_array()) return "expected a list of numbers";
+  std::vector<double> result;
+  for (const auto& item : value) {
+    if (!item.is_number()) return "expected a list of numbers";
+    result.push_back(item.get<double>());
   }
   *out = std::move(result);
   return "";
