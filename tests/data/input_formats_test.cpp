@@ -7,6 +7,7 @@
 
 #include "common/error.h"
 #include "data/csv_reader.h"
+#include "data/tokenizer.h"
 #include "tests/data/data_test_util.h"
 
 namespace hllm::data {
@@ -138,13 +139,6 @@ TEST(TextCleanup, TimestampsAndHtml) {
   EXPECT_EQ(html_to_text("  <b>a</b>\n&lt;b&gt;  c&nbsp;d "), "a <b> c d");
 }
 
-}  // namespace
-}  // namespace hllm::data
-
-#include "data/tokenizer.h"
-
-namespace hllm::data {
-namespace {
 
 TEST(Tokenizer, Stories260kGoldenEncoding) {
   const std::string model = testing::shared_data_dir() + "/../models/stories260K/tok512.model";

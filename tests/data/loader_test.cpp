@@ -255,11 +255,6 @@ TEST_F(LoaderTest, TooManyRanksIsAnError) {
   EXPECT_THROW(ShardedLoader(ds, options(0, 100000)), InputError);
 }
 
-}  // namespace
-}  // namespace hllm::data
-
-namespace hllm::data {
-namespace {
 
 TEST_F(LoaderTest, EvalSplitsUsersEvenlyWithTheirTargets) {
   const auto ds = dataset();

@@ -7,6 +7,9 @@
 
 #include "common/error.h"
 #include "models/presets.h"
+#include "models/hllm_blocks.h"
+#include "models/hstu_model.h"
+#include "models/sasrec_model.h"
 
 namespace hllm::models {
 namespace {
@@ -33,16 +36,21 @@ data::Batch hand_batch() {
 
 HllmModel debug_model() { return HllmModel::from_presets("debug", "debug", 64, {1, 2, 3}, 11); }
 
+// The loss of a forward is finite, and backward reaches every parameter with finite values.
+void expect_trains(const HllmOutput& out, const std::vector<std::pair<std::string, at::Tensor>>& parameters) {
+  ASSERT_TRUE(std::isfinite(out.loss.item<double>()));
+  out.loss.backward();
+  for (const auto& [name, tensor] : parameters) {
+    ASSERT_TRUE(tensor.grad().defined()) << name << " got no gradient";
+    EXPECT_TRUE(at::isfinite(tensor.grad()).all().item<bool>()) << name;
+  }
+}
+
 TEST(Hllm, FiniteLossAndGradientsForEveryParameter) {
   const HllmModel model = debug_model();
   const auto out = model.forward(hand_batch());
   EXPECT_EQ(out.predictions, 5);  // row 0: 3 transitions, row 1: 2
-  ASSERT_TRUE(std::isfinite(out.loss.item<double>()));
-  out.loss.backward();
-  for (const auto& [name, tensor] : model.named_parameters()) {
-    ASSERT_TRUE(tensor.grad().defined()) << name << " got no gradient";
-    EXPECT_TRUE(at::isfinite(tensor.grad()).all().item<bool>()) << name;
-  }
+  expect_trains(out, model.named_parameters());
   EXPECT_GT(model.named_parameters().back().second.grad().abs().item<float>(), 0.0f) << "logit_scale";
 }
 
@@ -140,13 +148,6 @@ TEST(Hllm, PresetsAndMismatchedTowers) {
   EXPECT_THROW(HllmModel::from_presets("debug", "tiny", 64, {}, 1), InputError);
 }
 
-}  // namespace
-}  // namespace hllm::models
-
-#include "models/sasrec_model.h"
-
-namespace hllm::models {
-namespace {
 
 TEST(SasRec, FiniteLossGradientsAndCausality) {
   SasRecConfig config;
@@ -158,12 +159,7 @@ TEST(SasRec, FiniteLossGradientsAndCausality) {
   const SasRecModel model(config, 3);
   const auto out = model.forward(hand_batch());
   EXPECT_EQ(out.predictions, 5);
-  ASSERT_TRUE(std::isfinite(out.loss.item<double>()));
-  out.loss.backward();
-  for (const auto& [name, tensor] : model.named_parameters()) {
-    ASSERT_TRUE(tensor.grad().defined()) << name;
-    EXPECT_TRUE(at::isfinite(tensor.grad()).all().item<bool>()) << name;
-  }
+  expect_trains(out, model.named_parameters());
   at::NoGradGuard no_grad;
   const at::Tensor items = at::tensor(std::vector<int64_t>{0, 3, 4, 5, 6}).view({1, 5});
   const at::Tensor before = model.states(items);
@@ -171,13 +167,6 @@ TEST(SasRec, FiniteLossGradientsAndCausality) {
   EXPECT_TRUE(at::allclose(before.narrow(1, 1, 3), after.narrow(1, 1, 3), 1e-5, 1e-6)) << "a later item leaked";
 }
 
-}  // namespace
-}  // namespace hllm::models
-
-#include "models/hstu_model.h"
-
-namespace hllm::models {
-namespace {
 
 TEST(Hstu, FiniteLossGradientsCausalityAndTimeBuckets) {
   HstuConfig config;
@@ -192,12 +181,7 @@ TEST(Hstu, FiniteLossGradientsCausalityAndTimeBuckets) {
   batch.timestamps = {100, 200, 4000, 90000, 0, 50, 60, 70};
   const auto out = model.forward(batch);
   EXPECT_EQ(out.predictions, 5);
-  ASSERT_TRUE(std::isfinite(out.loss.item<double>()));
-  out.loss.backward();
-  for (const auto& [name, tensor] : model.named_parameters()) {
-    ASSERT_TRUE(tensor.grad().defined()) << name;
-    EXPECT_TRUE(at::isfinite(tensor.grad()).all().item<bool>()) << name;
-  }
+  expect_trains(out, model.named_parameters());
   EXPECT_GT(model.named_parameters()[2].second.grad().abs().sum().item<float>(), 0.0f) << "time bias unused";
 
   at::NoGradGuard no_grad;
@@ -217,13 +201,6 @@ TEST(Hstu, FiniteLossGradientsCausalityAndTimeBuckets) {
   EXPECT_EQ(buckets[4].item<int64_t>(), 22);
 }
 
-}  // namespace
-}  // namespace hllm::models
-
-#include "models/hllm_blocks.h"
-
-namespace hllm::models {
-namespace {
 
 TEST(HllmBlocks, RunningTheBlocksIsTheModelsForwardAndBackward) {
   const HllmModel model = debug_model();

@@ -22,6 +22,19 @@ std::string temp_dir(const std::string& name) {
 
 const std::string kStories = std::string(HLLM_SOURCE_DIR) + "/../shared/models/stories260K";
 
+// A decoder small enough for exact checks: 2 layers, 4 heads over 2 key/value heads.
+LlamaConfig small_config(int64_t vocab, int64_t hidden, int64_t intermediate) {
+  LlamaConfig config;
+  config.vocab_size = vocab;
+  config.hidden_size = hidden;
+  config.intermediate_size = intermediate;
+  config.num_hidden_layers = 2;
+  config.num_attention_heads = 4;
+  config.num_key_value_heads = 2;
+  config.max_position_embeddings = 64;
+  return config;
+}
+
 TEST(Stories260k, GoldenLogitsAndGreedyContinuation) {
   if (!std::filesystem::exists(kStories + "/stories260K.bin")) GTEST_SKIP() << "skipped: " << kStories << " is absent";
   const std::string out = temp_dir("stories");
@@ -52,14 +65,7 @@ TEST(Stories260k, GoldenLogitsAndGreedyContinuation) {
 }
 
 TEST(HfWeights, SaveLoadRoundTripAndClearErrors) {
-  LlamaConfig config;
-  config.vocab_size = 32;
-  config.hidden_size = 16;
-  config.intermediate_size = 24;
-  config.num_hidden_layers = 2;
-  config.num_attention_heads = 4;
-  config.num_key_value_heads = 2;
-  config.max_position_embeddings = 64;
+  const LlamaConfig config = small_config(32, 16, 24);
   const LlamaDecoder model = LlamaDecoder::random(config, 3);
   const std::string dir = temp_dir("roundtrip");
   model.save_hf(dir);
@@ -87,13 +93,7 @@ TEST(HfWeights, SaveLoadRoundTripAndClearErrors) {
 }
 
 TEST(LlamaOps, CausalityAndRopeRelativity) {
-  LlamaConfig config;
-  config.vocab_size = 50;
-  config.hidden_size = 32;
-  config.intermediate_size = 40;
-  config.num_hidden_layers = 2;
-  config.num_attention_heads = 4;
-  config.num_key_value_heads = 2;
+  const LlamaConfig config = small_config(50, 32, 40);
   const LlamaDecoder model = LlamaDecoder::random(config, 5);
   at::Tensor tokens = at::randint(50, {1, 9}, at::kLong);
   const at::Tensor before = model.hidden(tokens);
@@ -125,20 +125,8 @@ TEST(Llama2cConverter, TruncatedCheckpointIsNamed) {
   std::filesystem::remove_all(dir);
 }
 
-}  // namespace
-}  // namespace hllm::models
-
-namespace hllm::models {
-namespace {
-
 TEST(LlamaDecoder, Bfloat16ComputeFollowsFloat32) {
-  LlamaConfig config;
-  config.vocab_size = 50;
-  config.hidden_size = 32;
-  config.intermediate_size = 48;
-  config.num_hidden_layers = 2;
-  config.num_attention_heads = 4;
-  config.num_key_value_heads = 2;
+  const LlamaConfig config = small_config(50, 32, 48);
   const LlamaDecoder bf16 = LlamaDecoder::random(config, 9, at::kBFloat16);
   const std::string dir = temp_dir("bf16");
   bf16.save_hf(dir);  // stored as BF16
