@@ -1,0 +1,102 @@
+// Data parallel on thread ranks equals one process: two ranks each training on half of every batch, with
+// gradients averaged, reach the parameters that one process reaches on the mean of the two halves' losses.
+#include <ATen/ATen.h>
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <mutex>
+
+#include "models/sasrec_model.h"
+#include "parallel/comm/thread_communicator.h"
+#include "runtime/adamw.h"
+#include "runtime/gradient_sync.h"
+
+namespace hllm::runtime {
+namespace {
+
+// Half `h` (0 or 1) of step `s`'s batch: two rows of five items, negatives shared.
+data::Batch half_batch(int step, int h) {
+  data::Batch b;
+  b.rows = 2;
+  b.width = 5;
+  b.real_samples = 2;
+  for (int r = 0; r < 2; ++r) {
+    for (int p = 0; p < 5; ++p) {
+      const int64_t item = 1 + (step * 7 + h * 11 + r * 5 + p * 3) % 30;
+      b.items.push_back(p == 0 && r == 1 ? 0 : item);  // one left-padded row
+      b.mask.push_back(p == 0 && r == 1 ? 0 : 1);
+    }
+  }
+  b.negatives = {2, 9, 17, 25};
+  return b;
+}
+
+models::SasRecModel make_model() {
+  models::SasRecConfig config;
+  config.num_items = 30;
+  config.hidden_size = 16;
+  config.num_layers = 2;
+  config.num_heads = 2;
+  config.max_positions = 8;
+  return models::SasRecModel(config, 5);
+}
+
+TEST(DataParallel, TwoRanksOnHalvesEqualOneProcessOnTheMean) {
+  const int steps = 4;
+  AdamWOptions options;
+  options.lr = 0.01;
+  // Some gradients are zero up to rounding (the attention's key bias cancels in the softmax); Adam divides
+  // by sqrt(v) + eps, so with a tiny eps it turns that rounding noise into full-size steps whose sign
+  // depends on summation order. A larger eps keeps the comparison about data parallelism.
+  options.eps = 1e-3;
+
+  // One process: loss = mean of the two halves.
+  const auto single = make_model();
+  AdamW single_adamw(single.named_parameters(), options);
+  for (int s = 0; s < steps; ++s) {
+    const at::Tensor loss = (single.forward(half_batch(s, 0)).loss + single.forward(half_batch(s, 1)).loss) / 2;
+    loss.backward();
+    clip_gradient_norm(single.named_parameters(), 1.0);
+    single_adamw.step(options.lr);
+    single_adamw.zero_grad();
+  }
+
+  // Two thread ranks, one half each, gradients averaged in small buckets.
+  std::vector<std::vector<at::Tensor>> finals(2);
+  parallel::run_thread_ranks(2, [&](parallel::Communicator& dp) {
+    const auto model = make_model();
+    AdamW adamw(model.named_parameters(), options);
+    GradientAverager averager(dp, model.named_parameters(), /*bucket_bytes=*/4096);
+    EXPECT_GT(averager.buckets(), 1u);
+    for (int s = 0; s < steps; ++s) {
+      model.forward(half_batch(s, dp.rank())).loss.backward();
+      averager.average();
+      EXPECT_TRUE(gradients_finite(model.named_parameters()));
+      clip_gradient_norm(model.named_parameters(), 1.0);
+      adamw.step(options.lr);
+      adamw.zero_grad();
+    }
+    for (const auto& [name, t] : model.named_parameters()) finals[dp.rank()].push_back(t.detach().clone());
+  });
+
+  const auto reference = single.named_parameters();
+  for (size_t i = 0; i < reference.size(); ++i) {
+    EXPECT_TRUE(at::equal(finals[0][i], finals[1][i])) << "ranks diverged on " << reference[i].first;
+    EXPECT_TRUE(at::allclose(finals[0][i], reference[i].second.detach(), 1e-4, 1e-6)) << reference[i].first;
+  }
+}
+
+TEST(GradientSync, ClippingAndFiniteCheck) {
+  at::Tensor a = at::zeros({2}).requires_grad_(true), b = at::zeros({1}).requires_grad_(true);
+  a.mutable_grad() = at::tensor(std::vector<float>{3, 0});
+  b.mutable_grad() = at::tensor(std::vector<float>{4});
+  const NamedTensors params = {{"a", a}, {"b", b}};
+  EXPECT_NEAR(clip_gradient_norm(params, 1.0), 5.0, 1e-6);
+  EXPECT_NEAR(std::sqrt(a.grad().pow(2).sum().item<float>() + b.grad().pow(2).sum().item<float>()), 1.0, 1e-5);
+  EXPECT_TRUE(gradients_finite(params));
+  b.mutable_grad()[0] = std::nanf("");
+  EXPECT_FALSE(gradients_finite(params));
+}
+
+}  // namespace
+}  // namespace hllm::runtime
