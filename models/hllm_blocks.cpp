@@ -45,9 +45,12 @@ class ItemEmbeddingBlock : public NamedBlock {
   void forward(Activations& a) const override {
     const ItemInputs in = item_.inputs(need(a, "token_offsets", name_), need(a, "tokens", name_));
     for (size_t b = 0; b < in.buckets.size(); ++b) {
-      a["item_x." + std::to_string(b)] = in.buckets[b].embeddings;
-      a["item_mask." + std::to_string(b)] = in.buckets[b].mask;
-      a["item_positions." + std::to_string(b)] = in.buckets[b].positions;
+      const std::string suffix = "." + std::to_string(b);
+      const RopeTables rope = rope_for(in.buckets[b].positions, item_.decoder().config());
+      a["item_x" + suffix] = in.buckets[b].embeddings;
+      a["item_mask" + suffix] = in.buckets[b].mask;
+      a["item_cos" + suffix] = rope.cos;  // computed once here, read by every layer
+      a["item_sin" + suffix] = rope.sin;
     }
     a["item_buckets"] = at::full({}, static_cast<int64_t>(in.buckets.size()), at::kLong);
     a["item_inverse_order"] = in.inverse_order;
@@ -86,7 +89,7 @@ class DecoderLayerBlock : public NamedBlock {
     const int64_t buckets = need(a, prefix_ + "_buckets", name_).item<int64_t>();
     for (int64_t b = 0; b < buckets; ++b) {
       const std::string suffix = "." + std::to_string(b);
-      const RopeTables rope = rope_for(need(a, prefix_ + "_positions" + suffix, name_), config_);
+      const RopeTables rope{need(a, prefix_ + "_cos" + suffix, name_), need(a, prefix_ + "_sin" + suffix, name_)};
       a[prefix_ + "_x" + suffix] = decoder_layer_forward(layer_, config_, need(a, prefix_ + "_x" + suffix, name_),
                                                          need(a, prefix_ + "_mask" + suffix, name_), rope);
     }
@@ -123,7 +126,7 @@ class ItemOutputBlock : public NamedBlock {
 
 class UserInputBlock : public NamedBlock {
  public:
-  UserInputBlock() : NamedBlock("user_input", {}) {}
+  explicit UserInputBlock(const LlamaConfig& user_config) : NamedBlock("user_input", {}), config_(user_config) {}
   BlockCost cost(const ModelShapes&) const override { return {}; }
   void forward(Activations& a) const override {
     const SequenceInputs in =
@@ -131,11 +134,16 @@ class UserInputBlock : public NamedBlock {
     const auto [mask, positions] = left_padded_mask_and_positions(in.mask);
     a["user_sequences"] = in.sequences;
     a["user_sequence_mask"] = in.mask;
+    const RopeTables rope = rope_for(positions, config_);
     a["user_x.0"] = in.sequences;
     a["user_mask.0"] = mask;
-    a["user_positions.0"] = positions;
+    a["user_cos.0"] = rope.cos;
+    a["user_sin.0"] = rope.sin;
     a["user_buckets"] = at::full({}, int64_t{1}, at::kLong);
   }
+
+ private:
+  const LlamaConfig& config_;
 };
 
 class UserOutputBlock : public NamedBlock {
@@ -203,7 +211,7 @@ Blocks hllm_blocks(const HllmModel& model, NegativeGather gather_negatives) {
                                                          layer_parameters("item.", all, i)));
   }
   blocks.push_back(std::make_unique<ItemOutputBlock>(model.item_llm()));
-  blocks.push_back(std::make_unique<UserInputBlock>());
+  blocks.push_back(std::make_unique<UserInputBlock>(model.user_llm().decoder().config()));
   const auto& user = model.user_llm().decoder();
   for (size_t i = 0; i < user.layers().size(); ++i) {
     blocks.push_back(std::make_unique<DecoderLayerBlock>("user", i, user.layers()[i], user.config(),

@@ -1,10 +1,11 @@
 // HllmModel as blocks (models/layered_model.h):
 //
-//   item_embedding      token_offsets, tokens        -> item_x.b, item_mask.b, item_positions.b per length
-//                                                       bucket b, item_buckets, item_inverse_order
+//   item_embedding      token_offsets, tokens        -> item_x.b, item_mask.b, item_cos.b, item_sin.b per
+//                                                       length bucket b, item_buckets, item_inverse_order
 //   item_layer.{i}      item_x.b                     -> item_x.b
 //   item_output         item_x.b                     -> item_embeddings [U, D]  (final norm, [ITEM] row)
-//   user_input          item_embeddings, item_slots, mask -> user_x.0, user_sequences, user_mask.0
+//   user_input          item_embeddings, item_slots, mask -> user_x.0, user_mask.0, user_cos.0, user_sin.0,
+//                                                       user_sequences
 //   user_layer.{j}      user_x.0                     -> user_x.0
 //   user_output         user_x.0                     -> user_states
 //   loss                user_states, user_sequences, user_mask, item_embeddings, negative_slots -> loss, top_1/5/10
