@@ -13,11 +13,16 @@ EvalLoader::EvalLoader(const Dataset& dataset, EvalSplit split, int rank, int wo
     : split_(split), batch_size_(batch_size), max_item_list_len_(max_item_list_len) {
   HLLM_CHECK(batch_size >= 1 && max_item_list_len >= 1, "eval loader: batch size ", batch_size,
              " and max_item_list_len ", max_item_list_len, " must be positive");
-  const auto [first, end] = TrainingWindows::rank_range(dataset.num_users(), rank, world_size);
-  first_user_ = first;
-  end_user_ = end;
-  const int64_t largest = (dataset.num_users() + world_size - 1) / world_size;
-  num_batches_ = (largest + batch_size - 1) / batch_size;
+  // Users are cut into global batches of batch_size (the same for any world size, so a user's batch, and
+  // with it every float, is the same on 1 or 64 ranks); each rank takes a contiguous run of batches.
+  const int64_t users = dataset.num_users();
+  const int64_t batches = (users + batch_size - 1) / batch_size;
+  auto first_batch_of = [&](int r) { return batches * r / world_size; };
+  first_user_ = std::min(users, first_batch_of(rank) * batch_size);
+  end_user_ = std::min(users, first_batch_of(rank + 1) * batch_size);
+  for (int r = 0; r < world_size; ++r) {
+    num_batches_ = std::max(num_batches_, first_batch_of(r + 1) - first_batch_of(r));
+  }
   users_ = read_user_sequences(dataset, first_user_, end_user_);
 }
 

@@ -1,6 +1,7 @@
 // EvalLoader: the users of the valid or test split, as batches for full-ranking evaluation (DESIGN.md,
-// "Evaluation"). Users are split into contiguous ranges across all ranks; every rank gets the same number
-// of batches (short ranks get filler rows), because under ZeRO-3 every rank must run the same forwards.
+// "Evaluation"). Users are cut into global batches of batch_size, the same for any world size (so metrics
+// do not depend on it), and each rank takes a contiguous run of them; every rank gets the same number of
+// batches (short ranks get filler batches), because under ZeRO-3 every rank must run the same forwards.
 //
 //   valid: history = items[:-2], target = items[-2]
 //   test:  history = items[:-1] (it includes the valid target), target = items[-1]

@@ -5,6 +5,7 @@
 #include <gflags/gflags.h>
 #include <glog/logging.h>
 
+#include <cstdio>
 #include <iostream>
 #include <memory>
 
@@ -15,6 +16,7 @@
 #include "launcher/launch_plan.h"
 #include "launcher/mpi_runtime.h"
 #include "launcher/placement.h"
+#include "runtime/engine.h"
 #include "parallel/comm/mpi_communicator.h"
 
 namespace hllm::launcher {
@@ -36,12 +38,28 @@ int run(const LaunchOptions& options, parallel::Communicator& world) {
     LOG(INFO) << "dry run: config and topology are valid; nothing was trained";
     return kExitOk;
   }
-  if (world.rank() == 0) {
-    std::cerr << "hllm_launch: this build has no training engine yet; run with --dry_run to check a config "
-                 "and topology"
-              << std::endl;
+  std::unique_ptr<runtime::Engine> engine;
+  try {
+    if (!plan.dataset) throw InputError("data.path is not set: training needs a dataset (hllm_prepare writes one)");
+    const std::string run_dir = plan.config.run.dir.empty() ? "runs/" + plan.config.name : plan.config.run.dir;
+    engine = std::make_unique<runtime::Engine>(plan.config, plan.batch, *plan.topology, *plan.dataset, run_dir);
+    if (world.rank() == 0) std::cout << "run directory: " << run_dir << std::endl;
+  } catch (const InputError& e) {
+    // Every rank has the same config and topology, so every rank refuses alike.
+    if (world.rank() == 0) std::cerr << "hllm_launch: " << e.what() << std::endl;
+    return kExitBadInput;
   }
-  return kExitBadInput;
+  const runtime::TrainReport report = engine->train();
+  if (world.rank() == 0) {
+    std::printf("trained %lld steps in %.1f s (%.0f samples/s, %lld skipped)\n", static_cast<long long>(report.steps),
+                report.seconds, report.samples_per_second, static_cast<long long>(report.skipped_steps));
+    std::printf("%-6s %10s %10s %10s %10s\n", "split", "R@10", "N@10", "R@200", "N@200");
+    for (const auto& [name, m] : {std::pair{"valid", &report.valid}, std::pair{"test", &report.test}}) {
+      std::printf("%-6s %10.4f %10.4f %10.4f %10.4f\n", name, m->at("recall@10"), m->at("ndcg@10"), m->at("recall@200"),
+                  m->at("ndcg@200"));
+    }
+  }
+  return kExitOk;
 }
 
 }  // namespace

@@ -101,6 +101,47 @@ struct SchedulerConfig {
   }
 };
 
+struct ModelConfig {
+  std::string type = "hllm";
+  std::string item = "tiny";  // HLLM: a preset (debug, tiny, 1b, 7b) or a Hugging Face directory
+  std::string user = "tiny";
+  int hidden_size = 64;       // SASRec / HSTU
+  int num_layers = 2;
+  int num_heads = 2;
+
+  template <typename V>
+  void visit(V& v) {
+    v.field("type", type, "The recommender.", Limits::choices({"hllm", "sasrec", "hstu"}));
+    v.field("item", item, "HLLM: the Item LLM, a preset (debug, tiny, 1b, 7b) or a Hugging Face model directory.");
+    v.field("user", user, "HLLM: the User LLM, a preset or a Hugging Face model directory.");
+    v.field("hidden_size", hidden_size, "SASRec / HSTU: embedding and hidden size.", Limits::at_least(1));
+    v.field("num_layers", num_layers, "SASRec / HSTU: layers.", Limits::at_least(1));
+    v.field("num_heads", num_heads, "SASRec / HSTU: attention heads.", Limits::at_least(1));
+  }
+};
+
+struct TrainConfig {
+  int epochs = 1;
+  int64_t max_steps = 0;  // 0 = the epochs decide
+  int log_interval = 10;
+  int eval_interval = 0;  // 0 = evaluate at the end only
+  int eval_batch_size = 32;
+  int max_nan_steps = 5;
+
+  template <typename V>
+  void visit(V& v) {
+    v.field("epochs", epochs, "Passes over the training windows.", Limits::at_least(1));
+    v.field("max_steps", max_steps, "Stop after this many optimizer steps; 0 = after the epochs.", Limits::at_least(0));
+    v.field("log_interval", log_interval, "Optimizer steps between progress lines and metrics.jsonl records.",
+            Limits::at_least(1));
+    v.field("eval_interval", eval_interval, "Optimizer steps between validations; 0 = at the end only.",
+            Limits::at_least(0));
+    v.field("eval_batch_size", eval_batch_size, "Users per evaluation batch on each rank.", Limits::at_least(1));
+    v.field("max_nan_steps", max_nan_steps, "Stop with an error after this many skipped (non-finite) steps in a row.",
+            Limits::at_least(1));
+  }
+};
+
 struct DataConfig {
   std::string path;             // dataset directory written by hllm_prepare
   int max_item_list_len = 10;   // user history window
@@ -143,6 +184,8 @@ struct Config {
   OptimizerConfig optimizer;
   SchedulerConfig scheduler;
   ParallelConfig parallel;
+  ModelConfig model;
+  TrainConfig train;
   DataConfig data;
   RunConfig run;
 
@@ -165,6 +208,8 @@ struct Config {
     v.section("optimizer", optimizer, "Optimizer (DeepSpeed's layout).");
     v.section("scheduler", scheduler, "Learning-rate schedule.");
     v.section("parallel", parallel, "Process grid: world = pp x dp.");
+    v.section("model", model, "The recommender and its size.");
+    v.section("train", train, "Training loop.");
     v.section("data", data, "Dataset and sample shapes.");
     v.section("run", run, "Run directory.");
   }

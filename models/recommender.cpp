@@ -1,0 +1,95 @@
+#include "models/recommender.h"
+
+#include <ATen/ATen.h>
+
+#include "common/error.h"
+#include "models/hstu_model.h"
+#include "models/sasrec_model.h"
+
+namespace hllm::models {
+namespace {
+
+at::Tensor eval_items(const data::EvalBatch& batch) {
+  return at::tensor(batch.items, at::kLong).view({batch.rows, batch.width});
+}
+
+class HllmRecommender : public Recommender {
+ public:
+  explicit HllmRecommender(HllmModel model) : model_(std::move(model)) {}
+  HllmOutput loss(const data::Batch& batch, const NegativeGather& gather) const override {
+    return model_.forward(batch, gather);
+  }
+  std::vector<std::pair<std::string, at::Tensor>> named_parameters() const override { return model_.named_parameters(); }
+  at::Tensor item_embeddings(int64_t, int64_t, const at::Tensor& offsets, const at::Tensor& tokens) const override {
+    return model_.item_llm().forward(offsets, tokens);
+  }
+  bool reads_item_tokens() const override { return true; }
+  at::Tensor user_states(const data::EvalBatch& batch, const at::Tensor& catalog) const override {
+    const at::Tensor items = eval_items(batch);
+    const at::Tensor mask = items.ne(0);
+    const at::Tensor sequences = catalog.index_select(0, items.view({-1})).view({batch.rows, batch.width, -1}) *
+                                 mask.unsqueeze(-1).to(catalog.scalar_type());
+    return model_.user_llm().forward(sequences, mask).select(1, batch.width - 1);
+  }
+
+ private:
+  HllmModel model_;
+};
+
+template <typename Model>
+class IdRecommender : public Recommender {
+ public:
+  explicit IdRecommender(Model model) : model_(std::move(model)) {}
+  HllmOutput loss(const data::Batch& batch, const NegativeGather& gather) const override {
+    return model_.forward(batch, gather);
+  }
+  std::vector<std::pair<std::string, at::Tensor>> named_parameters() const override { return model_.named_parameters(); }
+  at::Tensor item_embeddings(int64_t first, int64_t end, const at::Tensor&, const at::Tensor&) const override {
+    return model_.item_table().narrow(0, first, end - first);
+  }
+  bool reads_item_tokens() const override { return false; }
+  at::Tensor user_states(const data::EvalBatch& batch, const at::Tensor&) const override {
+    return states(batch).select(1, batch.width - 1);
+  }
+
+ private:
+  at::Tensor states(const data::EvalBatch& batch) const;
+  Model model_;
+};
+
+template <>
+at::Tensor IdRecommender<SasRecModel>::states(const data::EvalBatch& batch) const {
+  return model_.states(eval_items(batch));
+}
+
+template <>
+at::Tensor IdRecommender<HstuModel>::states(const data::EvalBatch& batch) const {
+  return model_.states(eval_items(batch), at::tensor(batch.timestamps, at::kLong).view({batch.rows, batch.width}));
+}
+
+}  // namespace
+
+std::unique_ptr<Recommender> make_recommender(const config::Config& config, int64_t num_items, int64_t vocab_size,
+                                              std::vector<int64_t> prompt_tokens) {
+  const auto& m = config.model;
+  const auto seed = static_cast<uint64_t>(config.seed);
+  const int64_t positions = config.data.max_item_list_len + 1;
+  if (m.type == "hllm") {
+    return std::make_unique<HllmRecommender>(
+        HllmModel::from_sources(m.item, m.user, vocab_size, std::move(prompt_tokens), seed));
+  }
+  if (m.type == "sasrec") {
+    SasRecConfig c{num_items, m.hidden_size, m.num_layers, m.num_heads, positions};
+    return std::make_unique<IdRecommender<SasRecModel>>(SasRecModel(c, seed));
+  }
+  HLLM_CHECK(m.type == "hstu", "unknown model.type '", m.type, "'");
+  HstuConfig c;
+  c.num_items = num_items;
+  c.hidden_size = m.hidden_size;
+  c.num_layers = m.num_layers;
+  c.num_heads = m.num_heads;
+  c.max_positions = positions;
+  return std::make_unique<IdRecommender<HstuModel>>(HstuModel(c, seed));
+}
+
+}  // namespace hllm::models

@@ -1,0 +1,37 @@
+// Recommender: what the engine needs of HLLM, SASRec and HSTU alike — the training loss on a Batch, the
+// embeddings of catalogue items, and the user states of an evaluation batch — so one engine trains and
+// evaluates all three.
+#pragma once
+
+#include <ATen/core/Tensor.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/config/config.h"
+#include "data/batch.h"
+#include "data/eval_loader.h"
+#include "models/hllm_model.h"
+
+namespace hllm::models {
+
+class Recommender {
+ public:
+  virtual ~Recommender() = default;
+  virtual HllmOutput loss(const data::Batch& batch, const NegativeGather& gather_negatives) const = 0;
+  virtual std::vector<std::pair<std::string, at::Tensor>> named_parameters() const = 0;
+  // Embeddings of items [first, end) (1-based item indices), given their tokens as CSR.   Returns [n, D].
+  virtual at::Tensor item_embeddings(int64_t first, int64_t end, const at::Tensor& token_offsets,
+                                     const at::Tensor& tokens) const = 0;
+  // True when item_embeddings needs the items' tokens (the Item LLM); false for ID tables.
+  virtual bool reads_item_tokens() const = 0;
+  // The state at the last history position of each row.   catalog: [num_items + 1, D]. Returns [B, D].
+  virtual at::Tensor user_states(const data::EvalBatch& batch, const at::Tensor& catalog) const = 0;
+};
+
+// The recommender `config.model` describes. `vocab_size` and `prompt_tokens` come from the dataset.
+std::unique_ptr<Recommender> make_recommender(const config::Config& config, int64_t num_items, int64_t vocab_size,
+                                              std::vector<int64_t> prompt_tokens);
+
+}  // namespace hllm::models

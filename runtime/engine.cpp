@@ -1,0 +1,246 @@
+#include "runtime/engine.h"
+
+#include <ATen/ATen.h>
+#include <glog/logging.h>
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include "common/config/config_loader.h"
+#include "common/error.h"
+#include "data/item_token_reader.h"
+#include "data/sharded_loader.h"
+#include "parallel/comm/differentiable_gather.h"
+#include "runtime/adamw.h"
+#include "runtime/gradient_sync.h"
+#include "runtime/lr_schedule.h"
+#include "runtime/ranking_metrics.h"
+
+namespace hllm::runtime {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double all_reduce_sum(parallel::Communicator& comm, double value) {
+  at::Tensor t = at::full({1}, value, at::kDouble);
+  comm.all_reduce(t, parallel::ReduceOp::kSum)->wait();
+  return t.item<double>();
+}
+
+std::string format_duration(double seconds) {
+  const auto s = static_cast<int64_t>(seconds);
+  char text[32];
+  std::snprintf(text, sizeof(text), "%lld:%02lld:%02lld", static_cast<long long>(s / 3600),
+                static_cast<long long>(s / 60 % 60), static_cast<long long>(s % 60));
+  return text;
+}
+
+}  // namespace
+
+Engine::Engine(const config::Config& config, const config::BatchSizes& batch, const parallel::Topology& topology,
+               const data::Dataset& dataset, std::string run_dir)
+    : config_(config), batch_(batch), topology_(topology), dataset_(dataset), run_dir_(std::move(run_dir)) {
+  if (topology.pp() != 1) {
+    throw InputError(detail::concat("parallel.pp = ", topology.pp(),
+                                    ": pipeline parallelism is not in this build's engine yet; use parallel.pp = 1"));
+  }
+  if (config.zero_optimization.stage != 0) {
+    throw InputError(detail::concat("zero_optimization.stage = ", config.zero_optimization.stage,
+                                    ": this build's engine trains with stage 0 (plain data parallel) only"));
+  }
+  if (config.bf16.enabled) throw InputError("bf16.enabled: this build's engine trains in float32 only");
+  std::vector<int64_t> prompt;
+  for (const auto& id : dataset.meta().at("prompt_tokens")) prompt.push_back(id.get<int64_t>());
+  const int64_t vocab = dataset.meta().at("tokenizer").at("vocab_size").get<int64_t>();
+  model_ = models::make_recommender(config, dataset.num_items(), vocab, prompt);
+  if (!run_dir_.empty() && topology.rank() == 0) {
+    std::filesystem::create_directories(run_dir_);
+    std::ofstream(run_dir_ + "/config.json") << config::config_to_json(config).dump(2) << "\n";
+    std::ofstream(run_dir_ + "/metrics.jsonl", std::ios::trunc);
+  }
+}
+
+void Engine::log_record(const std::string& json_line) {
+  if (run_dir_.empty() || topology_.rank() != 0) return;
+  std::ofstream(run_dir_ + "/metrics.jsonl", std::ios::app) << json_line << "\n";
+}
+
+at::Tensor Engine::catalog_embeddings() {
+  at::NoGradGuard no_grad;
+  const int64_t items = dataset_.num_items();
+  if (!model_->reads_item_tokens()) {
+    const at::Tensor table = model_->item_embeddings(1, items + 1, {}, {});
+    return at::cat({at::zeros({1, table.size(1)}, table.options()), table}, 0);
+  }
+  // The Item LLM: the catalogue is cut into fixed chunks of items (the same for any world size, so every
+  // item's embedding is computed the same way), each rank embeds a contiguous run of chunks, then all ranks
+  // gather them.
+  parallel::Communicator& world = topology_.world();
+  const int64_t chunk = 256;
+  const int64_t chunks = (items + chunk - 1) / chunk;
+  auto first_item_of_rank = [&](int r) { return 1 + std::min(items, chunk * (chunks * r / world.size())); };
+  const int64_t first = first_item_of_rank(world.rank());
+  const int64_t end = first_item_of_rank(world.rank() + 1);
+  const data::ItemTokenReader reader(dataset_);
+  std::vector<at::Tensor> parts;
+  for (int64_t from = first; from < end; from += chunk) {
+    std::vector<int64_t> ids;
+    for (int64_t i = from; i < std::min(end, from + chunk); ++i) ids.push_back(i);
+    std::vector<int64_t> offsets, tokens;
+    reader.read(ids, &offsets, &tokens);
+    parts.push_back(model_->item_embeddings(from, from + static_cast<int64_t>(ids.size()), at::tensor(offsets, at::kLong),
+                                            at::tensor(tokens, at::kLong)));
+  }
+  const int64_t hidden = model_->named_parameters().front().second.size(1);
+  const at::Tensor mine = parts.empty() ? at::zeros({0, hidden}) : at::cat(parts, 0).contiguous();
+  std::vector<int64_t> counts;
+  for (int r = 0; r < world.size(); ++r) counts.push_back(hidden * (first_item_of_rank(r + 1) - first_item_of_rank(r)));
+  at::Tensor all = at::empty({items * hidden}, mine.options());
+  world.all_gather_v(mine.view({-1}), all, counts)->wait();
+  return at::cat({at::zeros({1, hidden}, all.options()), all.view({items, hidden})}, 0);
+}
+
+std::map<std::string, double> Engine::evaluate(data::EvalSplit split) {
+  at::NoGradGuard no_grad;
+  parallel::Communicator& world = topology_.world();
+  const at::Tensor catalog = catalog_embeddings();
+  const at::Tensor unit_catalog = catalog / catalog.norm(2, {-1}, true).clamp_min(1e-12);
+  const data::EvalLoader loader(dataset_, split, world.rank(), world.size(), config_.train.eval_batch_size,
+                                config_.data.max_item_list_len);
+  RankingMetrics metrics;
+  for (int64_t b = 0; b < loader.num_batches(); ++b) {
+    const data::EvalBatch batch = loader.batch(b);
+    const at::Tensor states = model_->user_states(batch, catalog);
+    const at::Tensor scores = at::matmul(states / states.norm(2, {-1}, true).clamp_min(1e-12), unit_catalog.t());
+    metrics.add(scores, batch.targets, batch.history_offsets, batch.history_items);
+  }
+  const auto local = metrics.sums();
+  at::Tensor sums = at::tensor(local, at::kDouble);
+  world.all_reduce(sums, parallel::ReduceOp::kSum)->wait();
+  metrics.set_sums(std::vector<double>(sums.data_ptr<double>(), sums.data_ptr<double>() + sums.numel()));
+  return metrics.averages();
+}
+
+TrainReport Engine::train() {
+  parallel::Communicator& dp = topology_.dp_group();
+  const bool speaker = topology_.rank() == 0;
+  data::LoaderOptions loader_options;
+  loader_options.max_item_list_len = config_.data.max_item_list_len;
+  loader_options.micro_batch = batch_.micro_batch_per_rank;
+  loader_options.num_negatives = config_.data.num_negatives;
+  loader_options.seed = static_cast<uint64_t>(config_.seed);
+  loader_options.dp_rank = topology_.dp_index();
+  loader_options.dp_size = topology_.dp();
+  data::ShardedLoader loader(dataset_, loader_options);
+
+  const int64_t accumulation = batch_.gradient_accumulation_steps;
+  const int64_t steps_per_epoch = std::max<int64_t>(1, loader.batches_per_epoch() / accumulation);
+  const int64_t total = config_.train.max_steps > 0 ? config_.train.max_steps : steps_per_epoch * config_.train.epochs;
+  const auto parameters = model_->named_parameters();
+  AdamWOptions adam;
+  adam.lr = config_.optimizer.params.lr;
+  adam.beta1 = config_.optimizer.params.betas[0];
+  adam.beta2 = config_.optimizer.params.betas[1];
+  adam.eps = config_.optimizer.params.eps;
+  adam.weight_decay = config_.optimizer.params.weight_decay;
+  AdamW optimizer(parameters, adam);
+  GradientAverager averager(dp, parameters);
+  models::NegativeGather gather;
+  if (topology_.dp() > 1) gather = [&dp](const at::Tensor& x) { return parallel::all_gather_with_grad(dp, x); };
+
+  TrainReport report;
+  int nan_in_a_row = 0;
+  bool logged = false;
+  double interval_loss = 0, interval_norm = 0;
+  int64_t interval_steps = 0, interval_samples = 0;
+  const auto start = Clock::now();
+  auto interval_start = start;
+  for (int64_t step = 0; step < total; ++step) {
+    double step_loss = 0;
+    for (int64_t micro = 0; micro < accumulation; ++micro) {
+      const data::Batch batch = loader.next();
+      const models::HllmOutput out = model_->loss(batch, gather);
+      (out.loss / static_cast<double>(accumulation)).backward();
+      step_loss += out.loss.item<double>() / static_cast<double>(accumulation);
+      interval_samples += batch.real_samples;
+    }
+    if (topology_.dp() > 1) averager.average();
+    const double norm = clip_gradient_norm(parameters, config_.gradient_clipping);
+    if (!gradients_finite(parameters)) {
+      optimizer.zero_grad();
+      ++report.skipped_steps;
+      if (++nan_in_a_row >= config_.train.max_nan_steps) {
+        throw Error(detail::concat("step ", step, ": ", nan_in_a_row,
+                                   " optimizer steps in a row had NaN or Inf gradients; stopping (train.max_nan_steps)"));
+      }
+      LOG(WARNING) << "step " << step << ": non-finite gradients, step skipped";
+      continue;
+    }
+    nan_in_a_row = 0;
+    const double lr = learning_rate(config_.scheduler, adam.lr, step, total);
+    optimizer.step(lr);
+    optimizer.zero_grad();
+    interval_loss += step_loss;
+    interval_norm += norm;
+    ++interval_steps;
+    const bool last = step + 1 == total;
+    if ((step + 1) % config_.train.log_interval == 0 || last) {
+      const double loss = all_reduce_sum(dp, interval_loss / std::max<int64_t>(1, interval_steps)) / topology_.dp();
+      const double seconds = std::chrono::duration<double>(Clock::now() - interval_start).count();
+      const double samples = all_reduce_sum(topology_.world(), static_cast<double>(interval_samples)) / topology_.pp();
+      const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+      if (!logged) report.first_loss = loss;
+      logged = true;
+      report.last_loss = loss;
+      if (speaker) {
+        std::printf("step %lld/%lld epoch %lld loss %.4f lr %.2e grad_norm %.3f samples/s %.0f ETA %s\n",
+                    static_cast<long long>(step + 1), static_cast<long long>(total),
+                    static_cast<long long>(loader.state().epoch), loss, lr, interval_norm / interval_steps,
+                    samples / seconds, format_duration(elapsed / (step + 1) * (total - step - 1)).c_str());
+        std::fflush(stdout);
+      }
+      log_record(nlohmann::json{{"step", step + 1}, {"epoch", loader.state().epoch}, {"loss", loss}, {"lr", lr},
+                                {"grad_norm", interval_norm / interval_steps}, {"samples_per_second", samples / seconds}}
+                     .dump());
+      interval_loss = interval_norm = 0;
+      interval_steps = interval_samples = 0;
+      interval_start = Clock::now();
+    }
+    report.steps = step + 1;
+    if (config_.train.eval_interval > 0 && (step + 1) % config_.train.eval_interval == 0 && !last) {
+      const auto valid = evaluate(data::EvalSplit::kValid);
+      nlohmann::json record{{"step", step + 1}, {"split", "valid"}};
+      for (const auto& [k, v] : valid) record[k] = v;
+      log_record(record.dump());
+    }
+  }
+  report.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  report.samples_per_second =
+      static_cast<double>(report.steps * batch_.train_batch_size) / std::max(report.seconds, 1e-9);
+  report.valid = evaluate(data::EvalSplit::kValid);
+  report.test = evaluate(data::EvalSplit::kTest);
+  for (const auto& [split, metrics] : {std::pair{"valid", &report.valid}, std::pair{"test", &report.test}}) {
+    nlohmann::json record{{"step", report.steps}, {"split", split}};
+    for (const auto& [k, v] : *metrics) record[k] = v;
+    log_record(record.dump());
+  }
+  if (!run_dir_.empty() && speaker) {
+    nlohmann::ordered_json out;
+    out["model"] = config_.model.type;
+    out["world_size"] = topology_.world_size();
+    out["steps"] = report.steps;
+    out["skipped_steps"] = report.skipped_steps;
+    out["wall_seconds"] = report.seconds;
+    out["samples_per_second"] = report.samples_per_second;
+    out["valid"] = report.valid;
+    out["test"] = report.test;
+    out["config"] = config::config_to_json(config_);
+    std::ofstream(run_dir_ + "/report.json") << out.dump(2) << "\n";
+  }
+  return report;
+}
+
+}  // namespace hllm::runtime

@@ -1,0 +1,63 @@
+// Engine: trains and evaluates a recommender (HLLM, SASRec or HSTU) with data parallelism (ZeRO stage 0):
+// each data-parallel rank reads its own batches, negatives are gathered across the group with gradient,
+// gradients are averaged in buckets, clipped, checked for NaN/Inf (the step is skipped; too many in a row
+// is an error), and AdamW steps with the warmup schedule. Evaluation follows the paper's protocol: the
+// catalogue is embedded once, split across all ranks and all-gathered; users are split across all ranks;
+// full ranking with history masking.
+//
+// Not in this build: pipeline parallelism (parallel.pp must be 1), ZeRO stages 1-3, bf16 mixed precision,
+// overlap of the gradient all_reduce with the backward. Each is refused with a message, not ignored.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+
+#include "common/config/batch_sizes.h"
+#include "common/config/config.h"
+#include "data/dataset.h"
+#include "data/eval_loader.h"
+#include "models/recommender.h"
+#include "parallel/topology.h"
+
+namespace hllm::runtime {
+
+struct TrainReport {
+  int64_t steps = 0;
+  int64_t skipped_steps = 0;
+  double seconds = 0;
+  double samples_per_second = 0;  // all ranks
+  double first_loss = 0;          // mean over the first log interval
+  double last_loss = 0;           // mean over the last log interval
+  std::map<std::string, double> valid;
+  std::map<std::string, double> test;
+};
+
+class Engine {
+ public:
+  // `run_dir` empty: write nothing (tests). Throws InputError for a configuration this build cannot run.
+  Engine(const config::Config& config, const config::BatchSizes& batch, const parallel::Topology& topology,
+         const data::Dataset& dataset, std::string run_dir);
+
+  // Trains for train.epochs (or train.max_steps), validates every train.eval_interval steps and at the end,
+  // tests at the end; rank 0 prints progress and writes metrics.jsonl and report.json. Collective.
+  TrainReport train();
+
+  // Recall@K / NDCG@K (K = 5, 10, 50, 200) of the current parameters. Collective over the world.
+  std::map<std::string, double> evaluate(data::EvalSplit split);
+
+  const models::Recommender& model() const { return *model_; }
+
+ private:
+  at::Tensor catalog_embeddings();  // [num_items + 1, D], row 0 zero; the same on every rank
+  void log_record(const std::string& json_line);
+
+  const config::Config& config_;
+  config::BatchSizes batch_;
+  const parallel::Topology& topology_;
+  const data::Dataset& dataset_;
+  std::string run_dir_;
+  std::unique_ptr<models::Recommender> model_;
+};
+
+}  // namespace hllm::runtime
