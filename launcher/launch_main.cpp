@@ -33,7 +33,7 @@ int run(const LaunchOptions& options, parallel::Communicator& world) {
     return kExitBadInput;
   }
   at::set_num_threads(plan.intra_op_threads);
-  if (world.rank() == 0) std::cout << describe_plan(plan) << std::flush;
+  if (world.rank() == 0) std::cout << describe_plan(plan, options.dry_run) << std::flush;
   if (options.dry_run) {
     LOG(INFO) << "dry run: config and topology are valid; nothing was trained";
     return kExitOk;
@@ -53,9 +53,10 @@ int run(const LaunchOptions& options, parallel::Communicator& world) {
   if (world.rank() == 0) {
     std::printf("trained %lld steps in %.1f s (%.0f samples/s, %lld skipped)\n", static_cast<long long>(report.steps),
                 report.seconds, report.samples_per_second, static_cast<long long>(report.skipped_steps));
-    std::printf("%-6s %10s %10s %10s %10s\n", "split", "R@10", "N@10", "R@200", "N@200");
-    for (const auto& [name, m] : {std::pair{"valid", &report.valid}, std::pair{"test", &report.test}}) {
-      std::printf("%-6s %10.4f %10.4f %10.4f %10.4f\n", name, m->at("recall@10"), m->at("ndcg@10"), m->at("recall@200"),
+    std::printf("%-28s %8s %8s %8s %8s\n", "split", "R@10", "N@10", "R@200", "N@200");
+    for (const auto& [name, m] : {std::pair{"valid", &report.valid}, std::pair{"test", &report.test},
+                                  std::pair{"test (popularity baseline)", &report.popularity_test}}) {
+      std::printf("%-28s %8.4f %8.4f %8.4f %8.4f\n", name, m->at("recall@10"), m->at("ndcg@10"), m->at("recall@200"),
                   m->at("ndcg@200"));
     }
   }

@@ -68,7 +68,7 @@ LaunchPlan make_launch_plan(const LaunchOptions& options, parallel::Communicator
   return plan;
 }
 
-std::string describe_plan(const LaunchPlan& plan) {
+std::string describe_plan(const LaunchPlan& plan, bool with_config) {
   std::ostringstream out;
   out << plan.topology->table() << "\n";
   out << "batch: train_batch_size " << plan.batch.train_batch_size << " = micro batch "
@@ -82,7 +82,7 @@ std::string describe_plan(const LaunchPlan& plan) {
         << " training windows of " << plan.config.data.max_item_list_len + 1 << " items; " << plan.batches_per_epoch
         << " batches per epoch on each data-parallel rank\n";
   }
-  out << "config (resolved):\n" << config::config_to_json(plan.config).dump(2) << "\n";
+  if (with_config) out << "config (resolved):\n" << config::config_to_json(plan.config).dump(2) << "\n";
   return out.str();
 }
 

@@ -31,7 +31,8 @@ struct LaunchPlan {
 LaunchPlan make_launch_plan(const LaunchOptions& options, parallel::Communicator& world,
                             const parallel::Placement& placement);
 
-// What rank 0 prints at start: topology table, batch sizes, threads, resolved config.
-std::string describe_plan(const LaunchPlan& plan);
+// What rank 0 prints at start: topology table, batch sizes, threads, data plan; and the resolved config
+// when `with_config` (dry runs; a training run writes it to its run directory).
+std::string describe_plan(const LaunchPlan& plan, bool with_config);
 
 }  // namespace hllm::launcher

@@ -13,6 +13,7 @@
 #include "common/error.h"
 #include "data/item_token_reader.h"
 #include "data/sharded_loader.h"
+#include "data/user_reader.h"
 #include "parallel/comm/differentiable_gather.h"
 #include "runtime/adamw.h"
 #include "runtime/gradient_sync.h"
@@ -103,25 +104,41 @@ at::Tensor Engine::catalog_embeddings() {
   return at::cat({at::zeros({1, hidden}, all.options()), all.view({items, hidden})}, 0);
 }
 
-std::map<std::string, double> Engine::evaluate(data::EvalSplit split) {
+std::map<std::string, double> Engine::rank_users(data::EvalSplit split,
+                                                 const std::function<at::Tensor(const data::EvalBatch&)>& score_rows) {
   at::NoGradGuard no_grad;
   parallel::Communicator& world = topology_.world();
-  const at::Tensor catalog = catalog_embeddings();
-  const at::Tensor unit_catalog = catalog / catalog.norm(2, {-1}, true).clamp_min(1e-12);
   const data::EvalLoader loader(dataset_, split, world.rank(), world.size(), config_.train.eval_batch_size,
                                 config_.data.max_item_list_len);
   RankingMetrics metrics;
   for (int64_t b = 0; b < loader.num_batches(); ++b) {
     const data::EvalBatch batch = loader.batch(b);
-    const at::Tensor states = model_->user_states(batch, catalog);
-    const at::Tensor scores = at::matmul(states / states.norm(2, {-1}, true).clamp_min(1e-12), unit_catalog.t());
-    metrics.add(scores, batch.targets, batch.history_offsets, batch.history_items);
+    metrics.add(score_rows(batch), batch.targets, batch.history_offsets, batch.history_items);
   }
-  const auto local = metrics.sums();
-  at::Tensor sums = at::tensor(local, at::kDouble);
+  at::Tensor sums = at::tensor(metrics.sums(), at::kDouble);
   world.all_reduce(sums, parallel::ReduceOp::kSum)->wait();
   metrics.set_sums(std::vector<double>(sums.data_ptr<double>(), sums.data_ptr<double>() + sums.numel()));
   return metrics.averages();
+}
+
+std::map<std::string, double> Engine::evaluate(data::EvalSplit split) {
+  at::NoGradGuard no_grad;
+  const at::Tensor catalog = catalog_embeddings();
+  const at::Tensor unit_catalog = catalog / catalog.norm(2, {-1}, true).clamp_min(1e-12);
+  return rank_users(split, [&](const data::EvalBatch& batch) {
+    const at::Tensor states = model_->user_states(batch, catalog);
+    return at::matmul(states / states.norm(2, {-1}, true).clamp_min(1e-12), unit_catalog.t());
+  });
+}
+
+std::map<std::string, double> Engine::evaluate_popularity(data::EvalSplit split) {
+  // Training frequency of each item, over every user's training part (all but the last two items).
+  std::vector<float> counts(dataset_.num_items() + 1, 0.0f);
+  for (const auto& user : data::read_user_sequences(dataset_, 0, dataset_.num_users())) {
+    for (size_t i = 0; i + 2 < user.items.size(); ++i) counts[user.items[i]] += 1.0f;
+  }
+  const at::Tensor popularity = at::tensor(counts).view({1, -1});
+  return rank_users(split, [&](const data::EvalBatch& batch) { return popularity.expand({batch.rows, -1}); });
 }
 
 TrainReport Engine::train() {
@@ -222,6 +239,7 @@ TrainReport Engine::train() {
       static_cast<double>(report.steps * batch_.train_batch_size) / std::max(report.seconds, 1e-9);
   report.valid = evaluate(data::EvalSplit::kValid);
   report.test = evaluate(data::EvalSplit::kTest);
+  report.popularity_test = evaluate_popularity(data::EvalSplit::kTest);
   for (const auto& [split, metrics] : {std::pair{"valid", &report.valid}, std::pair{"test", &report.test}}) {
     nlohmann::json record{{"step", report.steps}, {"split", split}};
     for (const auto& [k, v] : *metrics) record[k] = v;
@@ -237,6 +255,7 @@ TrainReport Engine::train() {
     out["samples_per_second"] = report.samples_per_second;
     out["valid"] = report.valid;
     out["test"] = report.test;
+    out["popularity_test"] = report.popularity_test;
     out["config"] = config::config_to_json(config_);
     std::ofstream(run_dir_ + "/report.json") << out.dump(2) << "\n";
   }

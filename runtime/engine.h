@@ -9,6 +9,7 @@
 // overlap of the gradient all_reduce with the backward. Each is refused with a message, not ignored.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -31,6 +32,7 @@ struct TrainReport {
   double last_loss = 0;           // mean over the last log interval
   std::map<std::string, double> valid;
   std::map<std::string, double> test;
+  std::map<std::string, double> popularity_test;  // the baseline: items ranked by training frequency
 };
 
 class Engine {
@@ -45,11 +47,17 @@ class Engine {
 
   // Recall@K / NDCG@K (K = 5, 10, 50, 200) of the current parameters. Collective over the world.
   std::map<std::string, double> evaluate(data::EvalSplit split);
+  // The same metrics for the popularity baseline: every user gets the items ranked by how often they occur
+  // in the training part of all sequences. Collective.
+  std::map<std::string, double> evaluate_popularity(data::EvalSplit split);
 
   const models::Recommender& model() const { return *model_; }
 
  private:
   at::Tensor catalog_embeddings();  // [num_items + 1, D], row 0 zero; the same on every rank
+  // Ranks every evaluation user with score_rows(batch) -> [B, num_items + 1]; metrics summed over ranks.
+  std::map<std::string, double> rank_users(data::EvalSplit split,
+                                           const std::function<at::Tensor(const data::EvalBatch&)>& score_rows);
   void log_record(const std::string& json_line);
 
   const config::Config& config_;

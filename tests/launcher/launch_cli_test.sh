@@ -36,6 +36,14 @@ expect "dry run with a dataset prints its plan" 0 "300 users, 120 items" -- \
 expect "data.path that is not a dataset" 2 "is not a dataset: no meta.json" -- \
   mpirun_ -np 2 "$bin" --config "$src/configs/demo.json" --set data.path="$tmp" --dry_run
 
+expect "training without data.path" 2 "data.path is not set" -- "$bin" --config "$src/configs/demo.json"
+expect "a few training steps on 2 ranks" 0 "test (popularity baseline)" -- \
+  mpirun_ -np 2 "$bin" --config "$src/configs/demo_sasrec.json" --set data.path="$dataset" --set train.max_steps=20 \
+    --set run.dir="$tmp/run"
+[ -f "$tmp/run/report.json" ] && [ -s "$tmp/run/metrics.jsonl" ] || { echo "FAIL: no report.json / metrics.jsonl"; failures=$((failures + 1)); }
+expect "ZeRO 3 is refused, not ignored" 2 "zero_optimization.stage = 3" -- \
+  "$bin" --config "$src/configs/demo_sasrec.json" --set data.path="$dataset" --set zero_optimization.stage=3
+
 # A failure on one rank only (a malformed local rank in its environment) must end the whole job, not hang
 # the other rank in its next collective; ctest's timeout catches a hang.
 expect "one rank failing aborts the job" 1 "is not a non-negative integer" -- \
