@@ -16,3 +16,7 @@ mpirun "${flags[@]}" -np 2 build/bin/hllm_launch --config configs/demo.json --se
 echo
 echo "== SASRec: one epoch (runs/demo_sasrec) =="
 mpirun "${flags[@]}" -np 2 build/bin/hllm_launch --config configs/demo_sasrec.json --set data.path=runs/demo/data
+echo
+echo "== plots =="
+build/bin/hllm_plot runs/demo
+build/bin/hllm_plot runs/demo_sasrec

@@ -14,6 +14,7 @@ packages=(
   nlohmann-json3-dev
   libsentencepiece-dev
   python3-h5py            # tests check that h5py reads the datasets hllm_prepare writes
+  gnuplot-nox             # hllm_plot draws the training curves
 )
 
 missing=()

@@ -1,0 +1,94 @@
+// hllm_plot RUN_DIR: the training curves of a run as PNG — loss, learning rate and gradient norm against the
+// step (training.png) and the validation metrics against the step (metrics.png) — drawn by gnuplot from
+// RUN_DIR/metrics.jsonl. Prints the paths of the images.
+#include <nlohmann/json.hpp>
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <string>
+
+#include "common/exit_codes.h"
+
+namespace {
+
+int plot(const std::string& run_dir) {
+  namespace fs = std::filesystem;
+  const fs::path metrics = fs::path(run_dir) / "metrics.jsonl";
+  std::ifstream in(metrics);
+  if (!in) {
+    std::cerr << "hllm_plot: cannot open " << metrics.string() << " (is '" << run_dir << "' a run directory?)\n";
+    return hllm::kExitBadInput;
+  }
+  const fs::path train_data = fs::path(run_dir) / "plot_training.dat";
+  const fs::path eval_data = fs::path(run_dir) / "plot_metrics.dat";
+  std::ofstream train(train_data), eval(eval_data);
+  int train_rows = 0, eval_rows = 0, line_number = 0;
+  std::string line;
+  while (std::getline(in, line)) {
+    ++line_number;
+    if (line.empty()) continue;
+    nlohmann::json record;
+    try {
+      record = nlohmann::json::parse(line);
+    } catch (const nlohmann::json::exception& e) {
+      std::cerr << "hllm_plot: " << metrics.string() << ":" << line_number << ": not JSON: " << e.what() << "\n";
+      return hllm::kExitBadInput;
+    }
+    if (record.contains("loss")) {
+      train << record.value("step", 0) << " " << record.value("loss", 0.0) << " " << record.value("lr", 0.0) << " "
+            << record.value("grad_norm", 0.0) << "\n";
+      ++train_rows;
+    } else if (record.value("split", "") == "valid") {
+      eval << record.value("step", 0) << " " << record.value("recall@10", 0.0) << " " << record.value("ndcg@10", 0.0)
+           << " " << record.value("recall@200", 0.0) << " " << record.value("ndcg@200", 0.0) << "\n";
+      ++eval_rows;
+    }
+  }
+  train.close();
+  eval.close();
+  if (train_rows == 0) {
+    std::cerr << "hllm_plot: " << metrics.string() << " holds no training records yet\n";
+    return hllm::kExitBadInput;
+  }
+  const fs::path script = fs::path(run_dir) / "plot.gp";
+  const std::string training_png = (fs::path(run_dir) / "training.png").string();
+  const std::string metrics_png = (fs::path(run_dir) / "metrics.png").string();
+  {
+    std::ofstream gp(script);
+    gp << "set terminal pngcairo size 1200,900 font ',11' noenhanced\n"
+       << "set output '" << training_png << "'\n"
+       << "set multiplot layout 3,1 title '" << run_dir << "'\n"
+       << "set grid\nset xlabel 'step'\n"
+       << "set ylabel 'loss'\nplot '" << train_data.string() << "' using 1:2 with linespoints title 'loss'\n"
+       << "set ylabel 'learning rate'\nplot '" << train_data.string() << "' using 1:3 with lines title 'lr'\n"
+       << "set ylabel 'gradient norm'\nplot '" << train_data.string() << "' using 1:4 with lines title 'grad norm'\n"
+       << "unset multiplot\n";
+    if (eval_rows > 0) {
+      gp << "set terminal pngcairo size 1200,600 font ',11' noenhanced\nset output '" << metrics_png << "'\n"
+         << "set title 'validation'\nset ylabel 'metric'\nset key left top\n"
+         << "plot '" << eval_data.string() << "' using 1:2 with linespoints title 'R@10', '' using 1:3 with linespoints "
+         << "title 'N@10', '' using 1:4 with linespoints title 'R@200', '' using 1:5 with linespoints title 'N@200'\n";
+    }
+  }
+  const std::string command = "gnuplot '" + script.string() + "'";
+  if (std::system(command.c_str()) != 0) {
+    std::cerr << "hllm_plot: gnuplot failed (is it installed? scripts/setup.sh installs gnuplot-nox)\n";
+    return hllm::kExitFailure;
+  }
+  std::cout << training_png << "\n";
+  if (eval_rows > 0) std::cout << metrics_png << "\n";
+  return hllm::kExitOk;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc != 2 || std::string(argv[1]) == "--help") {
+    std::cerr << "usage: hllm_plot RUN_DIR   (draws RUN_DIR/metrics.jsonl into RUN_DIR/training.png and metrics.png)\n";
+    return argc == 2 ? hllm::kExitOk : hllm::kExitBadInput;
+  }
+  return plot(argv[1]);
+}
