@@ -43,7 +43,7 @@ expect "a few training steps on 2 ranks" 0 "test (popularity baseline)" -- \
 [ -f "$tmp/run/report.json" ] && [ -s "$tmp/run/metrics.jsonl" ] || { echo "FAIL: no report.json / metrics.jsonl"; failures=$((failures + 1)); }
 expect "hllm_plot draws the run" 0 "training.png" -- "$1/hllm_plot" "$tmp/run"
 [ -s "$tmp/run/training.png" ] || { echo "FAIL: no training.png"; failures=$((failures + 1)); }
-expect "hllm_plot on a directory that is not a run" 2 "is it a run directory" -- "$1/hllm_plot" "$tmp/none"
+expect "hllm_plot on a directory that is not a run" 2 "a run directory?" -- "$1/hllm_plot" "$tmp/none"
 expect "ZeRO 3 is refused, not ignored" 2 "zero_optimization.stage = 3" -- \
   "$bin" --config "$src/configs/demo_sasrec.json" --set data.path="$dataset" --set zero_optimization.stage=3
 
