@@ -121,9 +121,10 @@ std::map<std::string, double> Engine::rank_users(data::EvalSplit split,
   return metrics.averages();
 }
 
-std::map<std::string, double> Engine::evaluate(data::EvalSplit split) {
+std::map<std::string, double> Engine::evaluate(data::EvalSplit split) { return evaluate_with(catalog_embeddings(), split); }
+
+std::map<std::string, double> Engine::evaluate_with(const at::Tensor& catalog, data::EvalSplit split) {
   at::NoGradGuard no_grad;
-  const at::Tensor catalog = catalog_embeddings();
   const at::Tensor unit_catalog = catalog / catalog.norm(2, {-1}, true).clamp_min(1e-12);
   return rank_users(split, [&](const data::EvalBatch& batch) {
     const at::Tensor states = model_->user_states(batch, catalog);
@@ -132,12 +133,18 @@ std::map<std::string, double> Engine::evaluate(data::EvalSplit split) {
 }
 
 std::map<std::string, double> Engine::evaluate_popularity(data::EvalSplit split) {
-  // Training frequency of each item, over every user's training part (all but the last two items).
-  std::vector<float> counts(dataset_.num_items() + 1, 0.0f);
-  for (const auto& user : data::read_user_sequences(dataset_, 0, dataset_.num_users())) {
+  // Training frequency of each item, over every user's training part (all but the last two items): each
+  // rank counts a contiguous share of the users, the counts are summed.
+  parallel::Communicator& world = topology_.world();
+  const int64_t users = dataset_.num_users();
+  at::Tensor popularity = at::zeros({dataset_.num_items() + 1}, at::kFloat);
+  float* counts = popularity.data_ptr<float>();
+  for (const auto& user : data::read_user_sequences(dataset_, users * world.rank() / world.size(),
+                                                    users * (world.rank() + 1) / world.size())) {
     for (size_t i = 0; i + 2 < user.items.size(); ++i) counts[user.items[i]] += 1.0f;
   }
-  const at::Tensor popularity = at::tensor(counts).view({1, -1});
+  world.all_reduce(popularity, parallel::ReduceOp::kSum)->wait();
+  popularity = popularity.view({1, -1});
   return rank_users(split, [&](const data::EvalBatch& batch) { return popularity.expand({batch.rows, -1}); });
 }
 
@@ -237,8 +244,9 @@ TrainReport Engine::train() {
   report.seconds = std::chrono::duration<double>(Clock::now() - start).count();
   report.samples_per_second =
       static_cast<double>(report.steps * batch_.train_batch_size) / std::max(report.seconds, 1e-9);
-  report.valid = evaluate(data::EvalSplit::kValid);
-  report.test = evaluate(data::EvalSplit::kTest);
+  const at::Tensor catalog = catalog_embeddings();  // embedded once for both splits
+  report.valid = evaluate_with(catalog, data::EvalSplit::kValid);
+  report.test = evaluate_with(catalog, data::EvalSplit::kTest);
   report.popularity_test = evaluate_popularity(data::EvalSplit::kTest);
   for (const auto& [split, metrics] : {std::pair{"valid", &report.valid}, std::pair{"test", &report.test}}) {
     nlohmann::json record{{"step", report.steps}, {"split", split}};

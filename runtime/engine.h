@@ -55,6 +55,7 @@ class Engine {
 
  private:
   at::Tensor catalog_embeddings();  // [num_items + 1, D], row 0 zero; the same on every rank
+  std::map<std::string, double> evaluate_with(const at::Tensor& catalog, data::EvalSplit split);
   // Ranks every evaluation user with score_rows(batch) -> [B, num_items + 1]; metrics summed over ranks.
   std::map<std::string, double> rank_users(data::EvalSplit split,
                                            const std::function<at::Tensor(const data::EvalBatch&)>& score_rows);
