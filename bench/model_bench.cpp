@@ -4,6 +4,7 @@
 //
 //   build/bin/model_bench [--items 64] [--text_tokens 32] [--presets debug,tiny] [--threads 0]
 #include <ATen/ATen.h>
+#include <c10/core/GradMode.h>
 #include <ATen/Parallel.h>
 #include <gflags/gflags.h>
 
@@ -104,7 +105,7 @@ void run_packing(const std::string& preset) {
     for (int64_t k = 0; k < lengths[u]; ++k) tokens.push_back(1 + (u * 131 + k * 7) % (vocab - 1));
     offsets.push_back(static_cast<int64_t>(tokens.size()));
   }
-  at::NoGradGuard no_grad;
+  c10::NoGradGuard no_grad;
   const at::Tensor all_offsets = at::tensor(offsets, at::kLong), all_tokens = at::tensor(tokens, at::kLong);
   // Padded to the longest: one bucket holding every item.
   const double padded = seconds_per_call([&] { item.forward(all_offsets, all_tokens, U); });

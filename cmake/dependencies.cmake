@@ -1,5 +1,22 @@
 # Third-party dependencies, all from Debian packages (scripts/setup.sh installs them).
 
+# HLLM_DEPS_ROOT: a folder of Debian packages unpacked with `dpkg -x` (scripts/gpu/bundle_deps.sh), for a
+# machine where they cannot be installed (the GPU machine, docs/GPU.md). Searched before the system.
+set(HLLM_DEPS_ROOT "" CACHE PATH "Debian packages unpacked with dpkg -x (docs/GPU.md); empty: the system's")
+if(HLLM_DEPS_ROOT)
+  set(_hllm_usr ${HLLM_DEPS_ROOT}/usr)
+  list(PREPEND CMAKE_PREFIX_PATH ${_hllm_usr})
+  # glog's package file names its find modules by absolute path (/usr/share/glog/cmake).
+  list(APPEND CMAKE_MODULE_PATH ${_hllm_usr}/share/glog/cmake)
+  # Open MPI's wrappers are relocatable: OPAL_PREFIX makes mpicxx --showme name the unpacked folder.
+  set(ENV{OPAL_PREFIX} ${_hllm_usr})
+  set(MPI_C_COMPILER ${_hllm_usr}/bin/mpicc.openmpi)
+  set(MPI_CXX_COMPILER ${_hllm_usr}/bin/mpicxx.openmpi)
+  set(MPIEXEC_EXECUTABLE ${_hllm_usr}/bin/mpirun.openmpi)
+  set(HDF5_ROOT ${_hllm_usr}/lib/${CMAKE_LIBRARY_ARCHITECTURE}/hdf5/serial)
+  set(ZLIB_ROOT ${_hllm_usr})
+endif()
+
 find_package(Torch REQUIRED)
 set(MPI_CXX_SKIP_MPICXX ON)  # the C API only; no deprecated C++ bindings
 find_package(MPI REQUIRED COMPONENTS CXX)
@@ -15,7 +32,9 @@ find_library(HLLM_SENTENCEPIECE_TRAIN sentencepiece_train REQUIRED)
 
 # Torch's exported flags carry -D_GLIBCXX_USE_CXX11_ABI and include paths; wrap them in one target.
 add_library(hllm_torch INTERFACE)
-target_link_libraries(hllm_torch INTERFACE ${TORCH_LIBRARIES})
+# libstdc++ first: pip builds of LibTorch export copies of some std:: functions (std::filesystem::remove_all
+# among them) that crash when called from outside; listed before libtorch, libstdc++ is the one that binds.
+target_link_libraries(hllm_torch INTERFACE stdc++ ${TORCH_LIBRARIES})
 target_include_directories(hllm_torch SYSTEM INTERFACE ${TORCH_INCLUDE_DIRS})
 
 # CUDA is used when the LibTorch found was built with it and NCCL is present.

@@ -3,7 +3,6 @@
 // on any rank is logged and ends the whole job (MPI_Abort), so no rank is left hanging in a collective.
 #include <ATen/Parallel.h>
 #include <gflags/gflags.h>
-#include <glog/logging.h>
 
 #include <cstdio>
 #include <iostream>
@@ -18,6 +17,10 @@
 #include "launcher/placement.h"
 #include "runtime/engine.h"
 #include "parallel/comm/mpi_communicator.h"
+
+// Last: pip builds of LibTorch define LOG/CHECK macros of their own (c10/util/Logging.h without glog);
+// glog's must be the definitions in force here.
+#include <glog/logging.h>
 
 namespace hllm::launcher {
 namespace {

@@ -48,7 +48,7 @@ class ItemEmbeddingBlock : public NamedBlock {
       const std::string suffix = "." + std::to_string(b);
       const RopeTables rope = rope_for(in.buckets[b].positions, item_.decoder().config());
       a["item_x" + suffix] = in.buckets[b].embeddings;
-      a["item_mask" + suffix] = in.buckets[b].mask;
+      if (in.buckets[b].mask.defined()) a["item_mask" + suffix] = in.buckets[b].mask;  // absent: plain causal
       a["item_cos" + suffix] = rope.cos;  // computed once here, read by every layer
       a["item_sin" + suffix] = rope.sin;
     }
@@ -90,8 +90,9 @@ class DecoderLayerBlock : public NamedBlock {
     for (int64_t b = 0; b < buckets; ++b) {
       const std::string suffix = "." + std::to_string(b);
       const RopeTables rope{need(a, prefix_ + "_cos" + suffix, name_), need(a, prefix_ + "_sin" + suffix, name_)};
+      const auto mask = a.find(prefix_ + "_mask" + suffix);  // absent: plain causal (a bucket without padding)
       a[prefix_ + "_x" + suffix] = decoder_layer_forward(layer_, config_, need(a, prefix_ + "_x" + suffix, name_),
-                                                         need(a, prefix_ + "_mask" + suffix, name_), rope);
+                                                         mask == a.end() ? at::Tensor() : mask->second, rope);
     }
   }
 

@@ -50,6 +50,12 @@ HllmModel HllmModel::from_sources(const std::string& item_source, const std::str
   return model;
 }
 
+void HllmModel::to(const at::Device& device, at::ScalarType dtype) {
+  item_.to(device, dtype);
+  user_.to(device, dtype);
+  logit_scale_ = moved_parameter(logit_scale_, device, at::kFloat);
+}
+
 std::vector<std::pair<std::string, at::Tensor>> HllmModel::named_parameters() const {
   std::vector<std::pair<std::string, at::Tensor>> out;
   for (const auto& [name, tensor] : item_.named_parameters()) out.emplace_back("item." + name, tensor);

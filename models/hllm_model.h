@@ -56,6 +56,10 @@ class HllmModel {
 
   HllmOutput forward(const data::Batch& batch, const NegativeGather& gather_negatives = {}) const;
 
+  // Moves both towers to `device` in `dtype`; logit_scale stays float32 (a scalar that the loss reads in
+  // float32 anyway) but moves along.
+  void to(const at::Device& device, at::ScalarType dtype);
+
   const ItemLlm& item_llm() const { return item_; }
   const at::Tensor& logit_scale() const { return logit_scale_; }
   const UserLlm& user_llm() const { return user_; }

@@ -32,6 +32,11 @@ std::vector<std::pair<std::string, at::Tensor>> ItemLlm::named_parameters() cons
   return out;
 }
 
+void ItemLlm::to(const at::Device& device, at::ScalarType dtype) {
+  decoder_.to(device, dtype);
+  item_token_ = moved_parameter(item_token_, device, dtype);
+}
+
 at::Tensor ItemLlm::forward(const at::Tensor& token_offsets, const at::Tensor& tokens, int64_t items_per_bucket) const {
   const ItemInputs in = inputs(token_offsets, tokens, items_per_bucket);
   std::vector<at::Tensor> outputs;
@@ -71,7 +76,10 @@ ItemBucket ItemLlm::bucket(const int64_t* o, const int64_t* t, const std::vector
   const at::Tensor token_embeddings = decoder_.hidden_embeddings_of(ids.to(device));  // [U, T-1, D]
   const at::Tensor item = item_token_.view({1, 1, -1}).expand({U, 1, item_token_.size(0)});
   const at::Tensor embeddings = at::cat({token_embeddings, item.to(token_embeddings.scalar_type())}, 1);  // [U, T, D]
-  const auto [mask, positions] = left_padded_mask_and_positions(real.to(device));
+  auto [mask, positions] = left_padded_mask_and_positions(real.to(device));
+  bool padded = false;
+  for (const auto u : items) padded = padded || o[u + 1] - o[u] != longest;
+  if (!padded) mask = at::Tensor();  // every row full: plain causal (the fused kernels' fast path)
   return {embeddings, mask, positions};
 }
 

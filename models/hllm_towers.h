@@ -23,7 +23,7 @@ namespace hllm::models {
 // longest item, with each row's mask and positions.
 struct ItemBucket {
   at::Tensor embeddings;  // [U_b, T_b, D]
-  at::Tensor mask;        // [U_b, 1, T_b, T_b] bool
+  at::Tensor mask;        // [U_b, 1, T_b, T_b] bool; undefined when no row is padded (plain causal)
   at::Tensor positions;   // [U_b, T_b] int64
 };
 
@@ -54,6 +54,7 @@ class ItemLlm {
                     int64_t items_per_bucket = kItemsPerBucket) const;
 
   const LlamaDecoder& decoder() const { return decoder_; }
+  void to(const at::Device& device, at::ScalarType dtype);
   const at::Tensor& item_token() const { return item_token_; }  // [D], the learned [ITEM] embedding
   std::vector<std::pair<std::string, at::Tensor>> named_parameters() const;
 
@@ -74,6 +75,7 @@ class UserLlm {
   at::Tensor forward(const at::Tensor& items, const at::Tensor& mask) const;
 
   const LlamaDecoder& decoder() const { return decoder_; }
+  void to(const at::Device& device, at::ScalarType dtype) { decoder_.to(device, dtype); }
   std::vector<std::pair<std::string, at::Tensor>> named_parameters() const;
 
  private:

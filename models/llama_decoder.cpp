@@ -26,6 +26,23 @@ void LlamaDecoder::set_requires_grad(bool requires_grad) {
   for (auto& [name, tensor] : named_parameters()) tensor.requires_grad_(requires_grad);
 }
 
+at::Tensor moved_parameter(const at::Tensor& t, const at::Device& device, at::ScalarType dtype) {
+  if (!t.defined()) return t;
+  return t.detach().to(device, dtype).requires_grad_(t.requires_grad());
+}
+
+void LlamaDecoder::to(const at::Device& device, at::ScalarType dtype) {
+  embed_tokens_ = moved_parameter(embed_tokens_, device, dtype);
+  for (auto& l : layers_) {
+    for (at::Tensor* t : {&l.input_norm, &l.q_proj, &l.k_proj, &l.v_proj, &l.q_bias, &l.k_bias, &l.v_bias, &l.o_proj,
+                          &l.post_attention_norm, &l.gate_proj, &l.up_proj, &l.down_proj}) {
+      *t = moved_parameter(*t, device, dtype);
+    }
+  }
+  norm_ = moved_parameter(norm_, device, dtype);
+  lm_head_ = moved_parameter(lm_head_, device, dtype);
+}
+
 std::vector<std::pair<std::string, at::Tensor>> LlamaDecoder::named_parameters() const {
   std::vector<std::pair<std::string, at::Tensor>> out;
   if (embed_tokens_.defined()) out.emplace_back("model.embed_tokens.weight", embed_tokens_);
@@ -157,12 +174,11 @@ at::Tensor decoder_layer_forward(const DecoderLayer& l, const LlamaConfig& confi
 at::Tensor LlamaDecoder::hidden_from_embeddings(const at::Tensor& embeddings, const at::Tensor& mask,
                                                 const at::Tensor& positions) const {
   const int64_t T = embeddings.size(1);
-  const at::Tensor attend = mask.defined() ? mask : causal_mask(T, embeddings.device());
   const at::Tensor where =
       positions.defined() ? positions : at::arange(T, at::TensorOptions().dtype(at::kLong).device(embeddings.device()));
   const RopeTables rope = rope_for(where, config_);
   at::Tensor x = embeddings;
-  for (const auto& layer : layers_) x = decoder_layer_forward(layer, config_, x, attend, rope);
+  for (const auto& layer : layers_) x = decoder_layer_forward(layer, config_, x, mask, rope);  // undefined: causal
   return rms_norm(x, norm_, config_.rms_norm_eps);
 }
 

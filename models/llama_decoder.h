@@ -35,6 +35,9 @@ RopeTables rope_for(const at::Tensor& positions, const LlamaConfig& config);
 at::Tensor decoder_layer_forward(const DecoderLayer& layer, const LlamaConfig& config, const at::Tensor& x,
                                  const at::Tensor& mask, const RopeTables& rope);
 
+// A leaf copy of parameter `t` on `device` in `dtype` that requires grad as `t` did (undefined stays undefined).
+at::Tensor moved_parameter(const at::Tensor& t, const at::Device& device, at::ScalarType dtype);
+
 class LlamaDecoder {
  public:
   // Random weights: normal(0, 0.02) for matrices, ones for norms, zeros for biases.
@@ -67,6 +70,8 @@ class LlamaDecoder {
   void drop_heads(bool keep_token_embedding);
   // Marks every parameter as trainable (or not).
   void set_requires_grad(bool requires_grad);
+  // Moves every parameter to `device`, cast to `dtype` (keeps them trainable as they were).
+  void to(const at::Device& device, at::ScalarType dtype);
 
   // config.json + model.safetensors in Hugging Face layout.
   void save_hf(const std::string& directory) const;

@@ -36,17 +36,20 @@ at::Tensor apply_rope(const at::Tensor& x, const at::Tensor& cos, const at::Tens
   return (x32 * cos + rotated * sin).to(x.scalar_type());
 }
 
-at::Tensor grouped_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& mask) {
+at::Tensor grouped_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& given_mask) {
   const int64_t groups = q.size(1) / k.size(1);
   const at::Tensor keys = groups == 1 ? k : k.repeat_interleave(groups, 1);
   const at::Tensor values = groups == 1 ? v : v.repeat_interleave(groups, 1);
 #if TORCH_VERSION_MAJOR >= 2
-  // LibTorch 2 on a GPU: the fused kernel (bool mask: true = attend). A query row with nothing to attend
-  // (padding) comes out NaN there too, and is zeroed the same way.
+  // LibTorch 2 on a GPU: the fused kernels. Without a mask (plain causal) the flash kernel applies; with
+  // one (bool: true = attend) the memory-efficient one, where a query row with nothing to attend
+  // (padding) comes out NaN and is zeroed as below.
   if (q.is_cuda()) {
-    return at::nan_to_num(at::scaled_dot_product_attention(q, keys, values, mask, 0.0, false), 0.0);
+    if (!given_mask.defined()) return at::scaled_dot_product_attention(q, keys, values, {}, 0.0, /*is_causal=*/true);
+    return at::nan_to_num(at::scaled_dot_product_attention(q, keys, values, given_mask, 0.0, false), 0.0);
   }
 #endif
+  const at::Tensor mask = given_mask.defined() ? given_mask : causal_mask(q.size(2), q.device());
   const double scale = 1.0 / std::sqrt(static_cast<double>(q.size(-1)));
   const auto type = compute_type(q);
   at::Tensor scores = at::matmul(q.to(type), keys.to(type).transpose(-2, -1)) * scale;  // [B, H, T, T]

@@ -20,7 +20,8 @@ at::Tensor apply_rope(const at::Tensor& x, const at::Tensor& cos, const at::Tens
 
 // Softmax attention with grouped key/value heads: at::scaled_dot_product_attention for CUDA tensors when
 // built against LibTorch >= 2, the matmul-softmax path otherwise (and always on CPU).   q: [B, H, T, d]; k, v: [B, Hkv, T, d];
-// mask: bool [B or 1, 1, T, T], true where a query may attend a key. Returns [B, H, T, d].
+// mask: bool [B or 1, 1, T, T], true where a query may attend a key; undefined: plain causal (on CUDA the
+// flash kernel). Returns [B, H, T, d].
 at::Tensor grouped_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& mask);
 
 // down(silu(gate(x)) * up(x)).   x: [..., D]; gate, up: [F, D]; down: [D, F]

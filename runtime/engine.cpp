@@ -1,6 +1,7 @@
 #include "runtime/engine.h"
 
 #include <ATen/ATen.h>
+#include <c10/core/GradMode.h>
 #include <glog/logging.h>
 #include <nlohmann/json.hpp>
 
@@ -70,7 +71,7 @@ void Engine::log_record(const std::string& json_line) {
 }
 
 at::Tensor Engine::catalog_embeddings() {
-  at::NoGradGuard no_grad;
+  c10::NoGradGuard no_grad;
   const int64_t items = dataset_.num_items();
   if (!model_->reads_item_tokens()) {
     const at::Tensor table = model_->item_embeddings(1, items + 1, {}, {});
@@ -106,7 +107,7 @@ at::Tensor Engine::catalog_embeddings() {
 
 std::map<std::string, double> Engine::rank_users(data::EvalSplit split,
                                                  const std::function<at::Tensor(const data::EvalBatch&)>& score_rows) {
-  at::NoGradGuard no_grad;
+  c10::NoGradGuard no_grad;
   parallel::Communicator& world = topology_.world();
   const data::EvalLoader loader(dataset_, split, world.rank(), world.size(), config_.train.eval_batch_size,
                                 config_.data.max_item_list_len);
@@ -124,7 +125,7 @@ std::map<std::string, double> Engine::rank_users(data::EvalSplit split,
 std::map<std::string, double> Engine::evaluate(data::EvalSplit split) { return evaluate_with(catalog_embeddings(), split); }
 
 std::map<std::string, double> Engine::evaluate_with(const at::Tensor& catalog, data::EvalSplit split) {
-  at::NoGradGuard no_grad;
+  c10::NoGradGuard no_grad;
   const at::Tensor unit_catalog = catalog / catalog.norm(2, {-1}, true).clamp_min(1e-12);
   return rank_users(split, [&](const data::EvalBatch& batch) {
     const at::Tensor states = model_->user_states(batch, catalog);

@@ -1,6 +1,7 @@
 #include "runtime/gradient_sync.h"
 
 #include <ATen/ATen.h>
+#include <c10/core/GradMode.h>
 
 #include <cmath>
 
@@ -32,7 +33,7 @@ GradientAverager::GradientAverager(parallel::Communicator& dp, NamedTensors para
 }
 
 void GradientAverager::average() {
-  at::NoGradGuard no_grad;
+  c10::NoGradGuard no_grad;
   std::vector<parallel::WorkHandle> works;
   for (auto& bucket : buckets_) {
     int64_t offset = 0;
@@ -65,7 +66,7 @@ void GradientAverager::average() {
 }
 
 double clip_gradient_norm(const NamedTensors& parameters, double max_norm) {
-  at::NoGradGuard no_grad;
+  c10::NoGradGuard no_grad;
   double squares = 0;
   for (const auto& [name, p] : parameters) {
     if (p.grad().defined()) squares += p.grad().to(at::kDouble).pow(2).sum().item<double>();

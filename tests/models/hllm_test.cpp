@@ -1,6 +1,7 @@
 #include "models/hllm_model.h"
 
 #include <ATen/ATen.h>
+#include <c10/core/GradMode.h>
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -56,7 +57,7 @@ TEST(Hllm, FiniteLossAndGradientsForEveryParameter) {
 
 TEST(Hllm, PackedItemsDoNotSeeEachOther) {
   const HllmModel model = debug_model();
-  at::NoGradGuard no_grad;
+  c10::NoGradGuard no_grad;
   // Items A (3 tokens), B (5 tokens), C (1 token) in one call; then B's tokens change and C grows.
   const at::Tensor first = model.item_llm().forward(at::tensor(std::vector<int64_t>{0, 3, 8, 9}),
                                                     at::tensor(std::vector<int64_t>{5, 6, 7, 8, 9, 10, 11, 12, 13}));
@@ -73,7 +74,7 @@ TEST(Hllm, PackedItemsDoNotSeeEachOther) {
 
 TEST(Hllm, LengthBucketsGiveEachItemItsOwnEmbedding) {
   const HllmModel model = debug_model();
-  at::NoGradGuard no_grad;
+  c10::NoGradGuard no_grad;
   // 40 items (three buckets) of lengths 1..13 in mixed order: each equals its embedding computed alone.
   std::vector<int64_t> offsets{0}, tokens;
   for (int u = 0; u < 40; ++u) {
@@ -94,7 +95,7 @@ TEST(Hllm, LengthBucketsGiveEachItemItsOwnEmbedding) {
 
 TEST(Hllm, UserStatesAreCausalAndIgnoreLeftPadding) {
   const HllmModel model = debug_model();
-  at::NoGradGuard no_grad;
+  c10::NoGradGuard no_grad;
   const at::Tensor items = at::randn({1, 5, 32});
   const at::Tensor mask = at::tensor(std::vector<int64_t>{0, 1, 1, 1, 1}).view({1, 5}).to(at::kBool);
   const at::Tensor before = model.user_llm().forward(items, mask);
@@ -160,7 +161,7 @@ TEST(SasRec, FiniteLossGradientsAndCausality) {
   const auto out = model.forward(hand_batch());
   EXPECT_EQ(out.predictions, 5);
   expect_trains(out, model.named_parameters());
-  at::NoGradGuard no_grad;
+  c10::NoGradGuard no_grad;
   const at::Tensor items = at::tensor(std::vector<int64_t>{0, 3, 4, 5, 6}).view({1, 5});
   const at::Tensor before = model.states(items);
   const at::Tensor after = model.states(at::tensor(std::vector<int64_t>{0, 3, 4, 5, 9}).view({1, 5}));
@@ -184,7 +185,7 @@ TEST(Hstu, FiniteLossGradientsCausalityAndTimeBuckets) {
   expect_trains(out, model.named_parameters());
   EXPECT_GT(model.named_parameters()[2].second.grad().abs().sum().item<float>(), 0.0f) << "time bias unused";
 
-  at::NoGradGuard no_grad;
+  c10::NoGradGuard no_grad;
   const at::Tensor items = at::tensor(std::vector<int64_t>{0, 3, 4, 5}).view({1, 4});
   const at::Tensor times = at::tensor(std::vector<int64_t>{0, 10, 1000, 100000}).view({1, 4});
   const at::Tensor before = model.states(items, times);
