@@ -76,10 +76,12 @@ ItemBucket ItemLlm::bucket(const int64_t* o, const int64_t* t, const std::vector
   const at::Tensor token_embeddings = decoder_.hidden_embeddings_of(ids.to(device));  // [U, T-1, D]
   const at::Tensor item = item_token_.view({1, 1, -1}).expand({U, 1, item_token_.size(0)});
   const at::Tensor embeddings = at::cat({token_embeddings, item.to(token_embeddings.scalar_type())}, 1);  // [U, T, D]
-  auto [mask, positions] = left_padded_mask_and_positions(real.to(device));
   bool padded = false;
   for (const auto u : items) padded = padded || o[u + 1] - o[u] != longest;
-  if (!padded) mask = at::Tensor();  // every row full: plain causal (the fused kernels' fast path)
+  if (!padded) {  // every row full: plain causal, no mask to build (the fused kernels' fast path)
+    return {embeddings, at::Tensor(), at::arange(T, at::TensorOptions().dtype(at::kLong).device(device)).expand({U, T})};
+  }
+  const auto [mask, positions] = left_padded_mask_and_positions(real.to(device));
   return {embeddings, mask, positions};
 }
 

@@ -75,7 +75,8 @@ TEST(Hllm, PackedItemsDoNotSeeEachOther) {
 TEST(Hllm, LengthBucketsGiveEachItemItsOwnEmbedding) {
   const HllmModel model = debug_model();
   c10::NoGradGuard no_grad;
-  // 40 items (three buckets) of lengths 1..13 in mixed order: each equals its embedding computed alone.
+  // 40 items (three buckets) of lengths 1..13 in mixed order: each equals its embedding computed alone
+  // (a bucket without padding, so the unmasked plain-causal path against the masked one).
   std::vector<int64_t> offsets{0}, tokens;
   for (int u = 0; u < 40; ++u) {
     for (int k = 0; k < 1 + (u * 7) % 13; ++k) tokens.push_back(4 + (u + k) % 50);
