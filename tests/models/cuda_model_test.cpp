@@ -10,6 +10,7 @@
 
 #include "models/hllm_model.h"
 #include "models/presets.h"
+#include "tests/models/hand_batch.h"
 
 namespace hllm::models {
 namespace {
@@ -25,24 +26,8 @@ double relative_error(const at::Tensor& value, const at::Tensor& reference) {
 }
 
 // Rows of different lengths (padded buckets, the masked kernel) and rows of one length (the causal
-// fast path) in the same batch: items 7 and 9 have 3 and 4 tokens, 8 and 11 have 2.
-data::Batch mixed_batch() {
-  data::Batch b;
-  b.rows = 2;
-  b.width = 4;
-  b.real_samples = 2;
-  b.items = {7, 8, 9, 8, 0, 11, 7, 9};
-  b.mask = {1, 1, 1, 1, 0, 1, 1, 1};
-  b.users = {0, 1};
-  b.windows = {0, 1};
-  b.unique_items = {7, 8, 9, 11};
-  b.item_slots = {0, 1, 2, 1, -1, 3, 0, 2};
-  b.negatives = {9, 11};
-  b.negative_slots = {2, 3};
-  b.token_offsets = {0, 3, 5, 9, 11};
-  b.tokens = {5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
-  return b;
-}
+// fast path) in the same batch.
+data::Batch mixed_batch() { return test_data::hand_batch(); }
 
 struct LossAndGradients {
   at::Tensor loss;
