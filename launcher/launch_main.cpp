@@ -17,6 +17,11 @@
 #include "launcher/placement.h"
 #include "runtime/engine.h"
 #include "parallel/comm/mpi_communicator.h"
+#include "parallel/comm/nccl_communicator.h"
+
+#ifdef HLLM_WITH_CUDA
+#include <c10/cuda/CUDAFunctions.h>
+#endif
 
 // Last: pip builds of LibTorch define LOG/CHECK macros of their own (c10/util/Logging.h without glog);
 // glog's must be the definitions in force here.
@@ -24,6 +29,25 @@
 
 namespace hllm::launcher {
 namespace {
+
+// On a GPU: this rank's CUDA device made current, and NCCL communicators over the world and the
+// data-parallel group for the engine's device tensors. On the CPU: none (the MPI ones serve).
+struct DeviceCommunicators {
+  std::unique_ptr<parallel::Communicator> world, dp;
+  runtime::DeviceGroups groups() const { return {world.get(), dp.get()}; }
+};
+
+DeviceCommunicators make_device_groups(const parallel::Topology& topology) {
+  DeviceCommunicators out;
+  const at::Device device(topology.placement().device);
+  if (!device.is_cuda()) return out;
+#ifdef HLLM_WITH_CUDA
+  c10::cuda::set_device(device.index());
+  out.world = parallel::make_nccl_communicator(topology.world(), device.index());
+  out.dp = parallel::make_nccl_communicator(topology.dp_group(), device.index());
+#endif
+  return out;
+}
 
 int run(const LaunchOptions& options, parallel::Communicator& world) {
   const parallel::Placement placement = detect_placement(world);
@@ -41,11 +65,14 @@ int run(const LaunchOptions& options, parallel::Communicator& world) {
     LOG(INFO) << "dry run: config and topology are valid; nothing was trained";
     return kExitOk;
   }
+  DeviceCommunicators device_groups;
   std::unique_ptr<runtime::Engine> engine;
   try {
     if (!plan.dataset) throw InputError("data.path is not set: training needs a dataset (hllm_prepare writes one)");
     const std::string run_dir = plan.config.run.dir.empty() ? "runs/" + plan.config.name : plan.config.run.dir;
-    engine = std::make_unique<runtime::Engine>(plan.config, plan.batch, *plan.topology, *plan.dataset, run_dir);
+    device_groups = make_device_groups(*plan.topology);
+    engine = std::make_unique<runtime::Engine>(plan.config, plan.batch, *plan.topology, *plan.dataset, run_dir,
+                                               device_groups.groups());
     if (world.rank() == 0) std::cout << "run directory: " << run_dir << std::endl;
   } catch (const InputError& e) {
     // Every rank has the same config and topology, so every rank refuses alike.

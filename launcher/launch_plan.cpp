@@ -61,7 +61,9 @@ LaunchPlan make_launch_plan(const LaunchOptions& options, parallel::Communicator
 
   LaunchPlan plan;
   plan.config = config::parse_config_text(message.substr(1), options.config_path, options.overrides);
-  plan.topology = std::make_unique<parallel::Topology>(world, plan.config.parallel.pp, placement);
+  parallel::Placement placed = placement;
+  placed.device = agree_on_device(world, plan.config.parallel.device, placement);
+  plan.topology = std::make_unique<parallel::Topology>(world, plan.config.parallel.pp, placed);
   plan.batch = config::resolve_batch_sizes(plan.config, plan.topology->dp());
   plan.intra_op_threads = intra_op_threads(plan.config.parallel.intra_op_threads, placement);
   if (!plan.config.data.path.empty()) open_dataset(world, &plan);

@@ -7,6 +7,7 @@
 #include "common/error.h"
 #include "models/hllm_towers.h"
 #include "models/info_nce.h"
+#include "models/parameters.h"
 
 namespace hllm::models {
 
@@ -49,6 +50,12 @@ std::vector<std::pair<std::string, at::Tensor>> HstuModel::named_parameters() co
   return out;
 }
 
+void HstuModel::to(const at::Device& device) {
+  move_parameters({&item_table_, &position_bias_, &time_bias_, &final_norm_weight_, &final_norm_bias_, &logit_scale_},
+                  device);
+  for (auto& l : layers_) move_parameters({&l.f1, &l.f1_bias, &l.norm_weight, &l.norm_bias, &l.f2, &l.f2_bias}, device);
+}
+
 at::Tensor HstuModel::time_bucket(const at::Tensor& dt, int64_t buckets) {
   return (dt.abs().clamp_min(1).to(at::kDouble).log() / 0.301).floor().to(at::kLong).clamp(0, buckets - 1);
 }
@@ -83,13 +90,15 @@ at::Tensor HstuModel::states(const at::Tensor& items, const at::Tensor& timestam
 HllmOutput HstuModel::forward(const data::Batch& batch, const NegativeGather& gather_negatives) const {
   const int64_t B = batch.rows, W = batch.width;
   HLLM_CHECK(batch.timestamps.size() == batch.items.size(), "HSTU: the batch has no timestamps");
-  const at::Tensor items = at::tensor(batch.items, at::kLong).view({B, W});
-  const at::Tensor times = at::tensor(batch.timestamps, at::kLong).view({B, W});
+  const at::Device device = item_table_.device();
+  const at::Tensor items = at::tensor(batch.items, at::kLong).view({B, W}).to(device);
+  const at::Tensor times = at::tensor(batch.timestamps, at::kLong).view({B, W}).to(device);
   const at::Tensor mask = items.ne(0);
   const at::Tensor states = this->states(items, times);
   // Same loss as HLLM: the ID table plays the item embeddings, so a negative's id is its row.
   const SequenceInputs inputs{at::embedding(item_table_, items), mask};
-  return hllm_loss(states, inputs, item_table_, at::tensor(batch.negatives, at::kLong), logit_scale_, gather_negatives);
+  return hllm_loss(states, inputs, item_table_, at::tensor(batch.negatives, at::kLong).to(device), logit_scale_,
+                   gather_negatives);
 }
 
 }  // namespace hllm::models

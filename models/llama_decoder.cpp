@@ -26,11 +26,6 @@ void LlamaDecoder::set_requires_grad(bool requires_grad) {
   for (auto& [name, tensor] : named_parameters()) tensor.requires_grad_(requires_grad);
 }
 
-at::Tensor moved_parameter(const at::Tensor& t, const at::Device& device, at::ScalarType dtype) {
-  if (!t.defined()) return t;
-  return t.detach().to(device, dtype).requires_grad_(t.requires_grad());
-}
-
 void LlamaDecoder::to(const at::Device& device, at::ScalarType dtype) {
   embed_tokens_ = moved_parameter(embed_tokens_, device, dtype);
   for (auto& l : layers_) {

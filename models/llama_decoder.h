@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "models/llama_config.h"
+#include "models/parameters.h"
 
 namespace hllm::models {
 
@@ -34,9 +35,6 @@ RopeTables rope_for(const at::Tensor& positions, const LlamaConfig& config);
 // One decoder layer: x + attention(norm(x)), then + swiglu(norm(x)).   x: [B, T, D]; mask: [B or 1, 1, T, T]
 at::Tensor decoder_layer_forward(const DecoderLayer& layer, const LlamaConfig& config, const at::Tensor& x,
                                  const at::Tensor& mask, const RopeTables& rope);
-
-// A leaf copy of parameter `t` on `device` in `dtype` that requires grad as `t` did (undefined stays undefined).
-at::Tensor moved_parameter(const at::Tensor& t, const at::Device& device, at::ScalarType dtype);
 
 class LlamaDecoder {
  public:

@@ -9,8 +9,8 @@
 namespace hllm::models {
 namespace {
 
-at::Tensor eval_items(const data::EvalBatch& batch) {
-  return at::tensor(batch.items, at::kLong).view({batch.rows, batch.width});
+at::Tensor eval_items(const data::EvalBatch& batch, const at::Device& device) {
+  return at::tensor(batch.items, at::kLong).view({batch.rows, batch.width}).to(device);
 }
 
 class HllmRecommender : public Recommender {
@@ -25,12 +25,13 @@ class HllmRecommender : public Recommender {
   }
   bool reads_item_tokens() const override { return true; }
   at::Tensor user_states(const data::EvalBatch& batch, const at::Tensor& catalog) const override {
-    const at::Tensor items = eval_items(batch);
+    const at::Tensor items = eval_items(batch, catalog.device());
     const at::Tensor mask = items.ne(0);
     const at::Tensor sequences = catalog.index_select(0, items.view({-1})).view({batch.rows, batch.width, -1}) *
                                  mask.unsqueeze(-1).to(catalog.scalar_type());
     return model_.user_llm().forward(sequences, mask).select(1, batch.width - 1);
   }
+  void to(const at::Device& device) override { model_.to(device, at::kFloat); }
 
  private:
   HllmModel model_;
@@ -51,6 +52,7 @@ class IdRecommender : public Recommender {
   at::Tensor user_states(const data::EvalBatch& batch, const at::Tensor&) const override {
     return states(batch).select(1, batch.width - 1);
   }
+  void to(const at::Device& device) override { model_.to(device); }
 
  private:
   at::Tensor states(const data::EvalBatch& batch) const;
@@ -59,12 +61,14 @@ class IdRecommender : public Recommender {
 
 template <>
 at::Tensor IdRecommender<SasRecModel>::states(const data::EvalBatch& batch) const {
-  return model_.states(eval_items(batch));
+  return model_.states(eval_items(batch, model_.item_table().device()));
 }
 
 template <>
 at::Tensor IdRecommender<HstuModel>::states(const data::EvalBatch& batch) const {
-  return model_.states(eval_items(batch), at::tensor(batch.timestamps, at::kLong).view({batch.rows, batch.width}));
+  const at::Device device = model_.item_table().device();
+  return model_.states(eval_items(batch, device),
+                       at::tensor(batch.timestamps, at::kLong).view({batch.rows, batch.width}).to(device));
 }
 
 }  // namespace

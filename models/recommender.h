@@ -28,6 +28,8 @@ class Recommender {
   virtual bool reads_item_tokens() const = 0;
   // The state at the last history position of each row.   catalog: [num_items + 1, D]. Returns [B, D].
   virtual at::Tensor user_states(const data::EvalBatch& batch, const at::Tensor& catalog) const = 0;
+  // Moves the parameters to `device` (float32 kept: the engine trains in float32).
+  virtual void to(const at::Device& device) = 0;
 };
 
 // The recommender `config.model` describes. `vocab_size` and `prompt_tokens` come from the dataset.

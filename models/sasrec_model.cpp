@@ -8,6 +8,7 @@
 #include "common/error.h"
 #include "models/hllm_towers.h"
 #include "models/info_nce.h"
+#include "models/parameters.h"
 
 namespace hllm::models {
 
@@ -51,6 +52,15 @@ std::vector<std::pair<std::string, at::Tensor>> SasRecModel::named_parameters() 
   return out;
 }
 
+void SasRecModel::to(const at::Device& device) {
+  move_parameters({&item_table_, &positions_, &final_norm_weight_, &final_norm_bias_, &logit_scale_}, device);
+  for (auto& l : layers_) {
+    move_parameters({&l.norm1_weight, &l.norm1_bias, &l.in_proj, &l.in_bias, &l.out_proj, &l.out_bias, &l.norm2_weight,
+                     &l.norm2_bias, &l.ffn1, &l.ffn1_bias, &l.ffn2, &l.ffn2_bias},
+                    device);
+  }
+}
+
 at::Tensor SasRecModel::states(const at::Tensor& items) const {
   const int64_t B = items.size(0), S = items.size(1), D = config_.hidden_size, H = config_.num_heads, d = D / H;
   HLLM_CHECK(S <= config_.max_positions, "SASRec: ", S, " positions, the model has ", config_.max_positions);
@@ -74,12 +84,14 @@ at::Tensor SasRecModel::states(const at::Tensor& items) const {
 
 HllmOutput SasRecModel::forward(const data::Batch& batch, const NegativeGather& gather_negatives) const {
   const int64_t B = batch.rows, W = batch.width;
-  const at::Tensor items = at::tensor(batch.items, at::kLong).view({B, W});
+  const at::Device device = item_table_.device();
+  const at::Tensor items = at::tensor(batch.items, at::kLong).view({B, W}).to(device);
   const at::Tensor mask = items.ne(0);
   const at::Tensor states = this->states(items);
   // Same loss as HLLM: the ID table plays the item embeddings, so a negative's id is its row.
   const SequenceInputs inputs{at::embedding(item_table_, items), mask};
-  return hllm_loss(states, inputs, item_table_, at::tensor(batch.negatives, at::kLong), logit_scale_, gather_negatives);
+  return hllm_loss(states, inputs, item_table_, at::tensor(batch.negatives, at::kLong).to(device), logit_scale_,
+                   gather_negatives);
 }
 
 }  // namespace hllm::models

@@ -16,7 +16,8 @@ struct Placement {
   std::string hostname;
   int local_rank = 0;  // index among the ranks of this node
   int local_size = 1;  // ranks on this node
-  std::string device = "cpu";
+  int gpus = 0;        // GPUs this process can see (0 in CPU builds)
+  std::string device = "cpu";  // "cpu" or "cuda:<index>" (launcher/placement.h chooses)
 };
 
 class Topology {

@@ -43,8 +43,15 @@ std::string format_duration(double seconds) {
 }  // namespace
 
 Engine::Engine(const config::Config& config, const config::BatchSizes& batch, const parallel::Topology& topology,
-               const data::Dataset& dataset, std::string run_dir)
-    : config_(config), batch_(batch), topology_(topology), dataset_(dataset), run_dir_(std::move(run_dir)) {
+               const data::Dataset& dataset, std::string run_dir, DeviceGroups device_groups)
+    : config_(config),
+      batch_(batch),
+      topology_(topology),
+      dataset_(dataset),
+      run_dir_(std::move(run_dir)),
+      device_(topology.placement().device),
+      tensor_world_(device_groups.world ? *device_groups.world : topology.world()),
+      tensor_dp_(device_groups.dp ? *device_groups.dp : topology.dp_group()) {
   if (topology.pp() != 1) {
     throw InputError(detail::concat("parallel.pp = ", topology.pp(),
                                     ": pipeline parallelism is not in this build's engine yet; use parallel.pp = 1"));
@@ -58,6 +65,7 @@ Engine::Engine(const config::Config& config, const config::BatchSizes& batch, co
   for (const auto& id : dataset.meta().at("prompt_tokens")) prompt.push_back(id.get<int64_t>());
   const int64_t vocab = dataset.meta().at("tokenizer").at("vocab_size").get<int64_t>();
   model_ = models::make_recommender(config, dataset.num_items(), vocab, prompt);
+  model_->to(device_);
   if (!run_dir_.empty() && topology.rank() == 0) {
     std::filesystem::create_directories(run_dir_);
     std::ofstream(run_dir_ + "/config.json") << config::config_to_json(config).dump(2) << "\n";
@@ -80,7 +88,7 @@ at::Tensor Engine::catalog_embeddings() {
   // The Item LLM: the catalogue is cut into fixed chunks of items (the same for any world size, so every
   // item's embedding is computed the same way), each rank embeds a contiguous run of chunks, then all ranks
   // gather them.
-  parallel::Communicator& world = topology_.world();
+  parallel::Communicator& world = tensor_world_;
   const int64_t chunk = 256;
   const int64_t chunks = (items + chunk - 1) / chunk;
   auto first_item_of_rank = [&](int r) { return 1 + std::min(items, chunk * (chunks * r / world.size())); };
@@ -97,11 +105,15 @@ at::Tensor Engine::catalog_embeddings() {
                                             at::tensor(tokens, at::kLong)));
   }
   const int64_t hidden = model_->named_parameters().front().second.size(1);
-  const at::Tensor mine = parts.empty() ? at::zeros({0, hidden}) : at::cat(parts, 0).contiguous();
+  const at::Tensor mine =
+      parts.empty() ? at::zeros({0, hidden}, at::TensorOptions().device(device_)) : at::cat(parts, 0).contiguous();
   std::vector<int64_t> counts;
   for (int r = 0; r < world.size(); ++r) counts.push_back(hidden * (first_item_of_rank(r + 1) - first_item_of_rank(r)));
-  at::Tensor all = at::empty({items * hidden}, mine.options());
-  world.all_gather_v(mine.view({-1}), all, counts)->wait();
+  at::Tensor all = mine.view({-1});
+  if (world.size() > 1) {
+    all = at::empty({items * hidden}, mine.options());
+    world.all_gather_v(mine.view({-1}), all, counts)->wait();
+  }
   return at::cat({at::zeros({1, hidden}, all.options()), all.view({items, hidden})}, 0);
 }
 
@@ -150,7 +162,8 @@ std::map<std::string, double> Engine::evaluate_popularity(data::EvalSplit split)
 }
 
 TrainReport Engine::train() {
-  parallel::Communicator& dp = topology_.dp_group();
+  parallel::Communicator& dp = topology_.dp_group();        // host-side sums
+  parallel::Communicator& tensor_dp = tensor_dp_;            // gradients and negatives, on the device
   const bool speaker = topology_.rank() == 0;
   data::LoaderOptions loader_options;
   loader_options.max_item_list_len = config_.data.max_item_list_len;
@@ -172,9 +185,11 @@ TrainReport Engine::train() {
   adam.eps = config_.optimizer.params.eps;
   adam.weight_decay = config_.optimizer.params.weight_decay;
   AdamW optimizer(parameters, adam);
-  GradientAverager averager(dp, parameters);
+  GradientAverager averager(tensor_dp, parameters);
   models::NegativeGather gather;
-  if (topology_.dp() > 1) gather = [&dp](const at::Tensor& x) { return parallel::all_gather_with_grad(dp, x); };
+  if (topology_.dp() > 1) {
+    gather = [&tensor_dp](const at::Tensor& x) { return parallel::all_gather_with_grad(tensor_dp, x); };
+  }
 
   TrainReport report;
   int nan_in_a_row = 0;

@@ -5,6 +5,10 @@
 // catalogue is embedded once, split across all ranks and all-gathered; users are split across all ranks;
 // full ranking with history masking.
 //
+// Device: the rank's placement (topology.placement().device, "cpu" or "cuda:<i>"). The model and every
+// batch tensor live there; tensors cross ranks through DeviceGroups (NCCL on GPUs), host-side sums (loss,
+// sample counts, metric sums) through the topology's own communicators (MPI).
+//
 // Not in this build: pipeline parallelism (parallel.pp must be 1), ZeRO stages 1-3, bf16 mixed precision,
 // overlap of the gradient all_reduce with the backward. Each is refused with a message, not ignored.
 #pragma once
@@ -35,11 +39,19 @@ struct TrainReport {
   std::map<std::string, double> popularity_test;  // the baseline: items ranked by training frequency
 };
 
+// Communicators for tensors on the training device, over the same ranks as the topology's world and
+// data-parallel group: NCCL ones on GPUs (the launcher makes them). Left null, the topology's own serve
+// (CPU tensors); a group of one rank needs none.
+struct DeviceGroups {
+  parallel::Communicator* world = nullptr;
+  parallel::Communicator* dp = nullptr;
+};
+
 class Engine {
  public:
   // `run_dir` empty: write nothing (tests). Throws InputError for a configuration this build cannot run.
   Engine(const config::Config& config, const config::BatchSizes& batch, const parallel::Topology& topology,
-         const data::Dataset& dataset, std::string run_dir);
+         const data::Dataset& dataset, std::string run_dir, DeviceGroups device_groups = {});
 
   // Trains for train.epochs (or train.max_steps), validates every train.eval_interval steps and at the end,
   // tests at the end; rank 0 prints progress and writes metrics.jsonl and report.json. Collective.
@@ -66,6 +78,9 @@ class Engine {
   const parallel::Topology& topology_;
   const data::Dataset& dataset_;
   std::string run_dir_;
+  at::Device device_;
+  parallel::Communicator& tensor_world_;  // for device tensors (DeviceGroups)
+  parallel::Communicator& tensor_dp_;
   std::unique_ptr<models::Recommender> model_;
 };
 

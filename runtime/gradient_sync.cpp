@@ -67,11 +67,12 @@ void GradientAverager::average() {
 
 double clip_gradient_norm(const NamedTensors& parameters, double max_norm) {
   c10::NoGradGuard no_grad;
-  double squares = 0;
+  // Summed on the gradients' device and read once: one host synchronisation per step, not one per tensor.
+  std::vector<at::Tensor> squares;
   for (const auto& [name, p] : parameters) {
-    if (p.grad().defined()) squares += p.grad().to(at::kDouble).pow(2).sum().item<double>();
+    if (p.grad().defined()) squares.push_back(p.grad().to(at::kDouble).pow(2).sum());
   }
-  const double norm = std::sqrt(squares);
+  const double norm = squares.empty() ? 0.0 : std::sqrt(at::stack(squares).sum().item<double>());
   if (max_norm > 0 && norm > max_norm && std::isfinite(norm)) {
     const double scale = max_norm / (norm + 1e-6);
     for (const auto& [name, p] : parameters) {
@@ -82,10 +83,11 @@ double clip_gradient_norm(const NamedTensors& parameters, double max_norm) {
 }
 
 bool gradients_finite(const NamedTensors& parameters) {
+  std::vector<at::Tensor> finite;  // per tensor, read once (as clip_gradient_norm)
   for (const auto& [name, p] : parameters) {
-    if (p.grad().defined() && !at::isfinite(p.grad()).all().item<bool>()) return false;
+    if (p.grad().defined()) finite.push_back(at::isfinite(p.grad()).all());
   }
-  return true;
+  return finite.empty() || at::stack(finite).all().item<bool>();
 }
 
 }  // namespace hllm::runtime

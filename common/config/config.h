@@ -14,12 +14,15 @@ namespace hllm::config {
 struct ParallelConfig {
   int pp = 1;                // pipeline stages; dp = world_size / pp
   int intra_op_threads = 0;  // LibTorch threads per rank; 0 = cores / ranks on the node
+  std::string device = "auto";  // auto: a GPU per rank when every rank has one, else the CPU
 
   template <typename V>
   void visit(V& v) {
     v.field("pp", pp, "Pipeline-parallel stages. The data-parallel size is world_size / pp.", Limits::at_least(1));
     v.field("intra_op_threads", intra_op_threads,
             "LibTorch intra-op threads per rank; 0 = this node's cores divided by its ranks.", Limits::at_least(0));
+    v.field("device", device, "Where ranks train: cuda (one GPU per rank), cpu, or auto (cuda when every rank has a GPU of its own).",
+            Limits::choices({"auto", "cpu", "cuda"}));
   }
 };
 

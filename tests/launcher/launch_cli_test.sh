@@ -51,6 +51,11 @@ fi
 expect "hllm_plot on a directory that is not a run" 2 "a run directory?" -- "$1/hllm_plot" "$tmp/none"
 expect "ZeRO 3 is refused, not ignored" 2 "zero_optimization.stage = 3" -- \
   "$bin" --config "$src/configs/demo_sasrec.json" --set data.path="$dataset" --set zero_optimization.stage=3
+# Two ranks on this machine: one GPU each is impossible here (no GPU in CI, one on the lent GPU machine),
+# so parallel.device = cuda stops on every rank with one message.
+expect "cuda without a GPU per rank is refused" 2 "every rank needs a GPU of its own" -- \
+  mpirun_ -np 2 "$bin" --config "$src/configs/demo_sasrec.json" --set parallel.device=cuda --dry_run
+expect "cpu is accepted" 0 "cpu" -- "$bin" --config "$src/configs/demo_sasrec.json" --set parallel.device=cpu --dry_run
 
 # A failure on one rank only (a malformed local rank in its environment) must end the whole job, not hang
 # the other rank in its next collective; ctest's timeout catches a hang.
