@@ -13,8 +13,6 @@ fi
 export TORCH_PREFIX=$(python3 -c 'import torch; print(torch.utils.cmake_prefix_path)')
 export NCCL_ROOT=$(python3 -c 'import nvidia.nccl as n; print(list(n.__path__)[0])')
 export OPAL_PREFIX=$HLLM_DEPS_ROOT/usr        # Open MPI finds its components and help files here
-# PMIx looks for its plugins under its build-time path, where another PMIx may live.
-export PMIX_MCA_mca_base_component_path=$HLLM_DEPS_ROOT/usr/lib/x86_64-linux-gnu/pmix2/lib/pmix
 export PATH=$HLLM_DEPS_ROOT/usr/bin:$PATH
 export HLLM_GPU_LIBS=$HLLM_DEPS_ROOT/usr/lib/x86_64-linux-gnu:$HLLM_DEPS_ROOT/usr/lib/x86_64-linux-gnu/openmpi/lib:$(dirname "$TORCH_PREFIX")/../lib:$NCCL_ROOT/lib
 # mpirun is Debian's orterun under its Debian name.
