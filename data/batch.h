@@ -29,7 +29,8 @@ struct Batch {
   std::vector<int64_t> item_slots;      // [B, S+1] row of unique_items for each position, -1 for padding
   std::vector<int64_t> negative_slots;  // [N] row of unique_items for each negative
   std::vector<int64_t> token_offsets;   // [U+1] unique item u's tokens are tokens[offsets[u]:offsets[u+1]]
-  std::vector<int64_t> tokens;          // [T] text tokens (no prompt, truncated to the dataset's max_text_len)
+  std::vector<int64_t> tokens;          // [T] text tokens (no prompt, truncated to the dataset's max_text_len);
+                                        // none (offsets all 0) when LoaderOptions::read_item_tokens is off
 };
 
 }  // namespace hllm::data

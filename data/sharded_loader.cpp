@@ -97,8 +97,8 @@ Batch ShardedLoader::make_batch(int64_t epoch, int64_t batch_index) const {
   }
   std::vector<int64_t> negative_slots(negatives.size());
   for (size_t k = 0; k < negatives.size(); ++k) negative_slots[k] = slot_of(negatives[k]);
-  std::vector<int64_t> token_offsets, tokens;
-  tokens_->read(unique, &token_offsets, &tokens);
+  std::vector<int64_t> token_offsets(unique.size() + 1, 0), tokens;
+  if (options_.read_item_tokens) tokens_->read(unique, &token_offsets, &tokens);
 
   Batch batch;
   batch.epoch = epoch;

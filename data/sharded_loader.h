@@ -31,6 +31,7 @@ struct LoaderOptions {
   int prefetch = 2;              // batches prepared ahead; 0 = build on the calling thread
   int dp_rank = 0;
   int dp_size = 1;
+  bool read_item_tokens = true;  // false (ID models): batches carry no item text (token_offsets all 0)
 };
 
 // Where the loader stands: the next batch next() returns.

@@ -19,6 +19,7 @@
 #include "runtime/adamw.h"
 #include "runtime/gradient_sync.h"
 #include "runtime/lr_schedule.h"
+#include "runtime/progress.h"
 #include "runtime/ranking_metrics.h"
 
 namespace hllm::runtime {
@@ -30,14 +31,6 @@ double all_reduce_sum(parallel::Communicator& comm, double value) {
   at::Tensor t = at::full({1}, value, at::kDouble);
   comm.all_reduce(t, parallel::ReduceOp::kSum)->wait();
   return t.item<double>();
-}
-
-std::string format_duration(double seconds) {
-  const auto s = static_cast<int64_t>(seconds);
-  char text[32];
-  std::snprintf(text, sizeof(text), "%lld:%02lld:%02lld", static_cast<long long>(s / 3600),
-                static_cast<long long>(s / 60 % 60), static_cast<long long>(s % 60));
-  return text;
 }
 
 }  // namespace
@@ -172,6 +165,7 @@ TrainReport Engine::train() {
   loader_options.seed = static_cast<uint64_t>(config_.seed);
   loader_options.dp_rank = topology_.dp_index();
   loader_options.dp_size = topology_.dp();
+  loader_options.read_item_tokens = model_->reads_item_tokens();
   data::ShardedLoader loader(dataset_, loader_options);
 
   const int64_t accumulation = batch_.gradient_accumulation_steps;
@@ -195,7 +189,9 @@ TrainReport Engine::train() {
   int nan_in_a_row = 0;
   bool logged = false;
   double interval_loss = 0, interval_norm = 0;
-  int64_t interval_steps = 0, interval_samples = 0;
+  int64_t interval_steps = 0, interval_samples = 0, interval_tokens = 0;
+  double shown_loss = std::nan(""), shown_rate = 0;  // the progress bar's, from the last logged interval
+  ProgressBar bar(speaker && ProgressBar::stdout_is_terminal(), total);
   const auto start = Clock::now();
   auto interval_start = start;
   for (int64_t step = 0; step < total; ++step) {
@@ -206,6 +202,7 @@ TrainReport Engine::train() {
       (out.loss / static_cast<double>(accumulation)).backward();
       step_loss += out.loss.item<double>() / static_cast<double>(accumulation);
       interval_samples += batch.real_samples;
+      interval_tokens += static_cast<int64_t>(batch.tokens.size());  // item text read by the Item LLM
     }
     if (topology_.dp() > 1) averager.average();
     const double norm = clip_gradient_norm(parameters, config_.gradient_clipping);
@@ -216,6 +213,7 @@ TrainReport Engine::train() {
         throw Error(detail::concat("step ", step, ": ", nan_in_a_row,
                                    " optimizer steps in a row had NaN or Inf gradients; stopping (train.max_nan_steps)"));
       }
+      bar.clear();
       LOG(WARNING) << "step " << step << ": non-finite gradients, step skipped";
       continue;
     }
@@ -230,33 +228,45 @@ TrainReport Engine::train() {
     if ((step + 1) % config_.train.log_interval == 0 || last) {
       const double loss = all_reduce_sum(dp, interval_loss / std::max<int64_t>(1, interval_steps)) / topology_.dp();
       const double seconds = std::chrono::duration<double>(Clock::now() - interval_start).count();
-      const double samples = all_reduce_sum(topology_.world(), static_cast<double>(interval_samples)) / topology_.pp();
+      // Samples and text tokens of every rank (each data-parallel replica counted once).
+      at::Tensor counts = at::tensor({static_cast<double>(interval_samples), static_cast<double>(interval_tokens)}, at::kDouble);
+      topology_.world().all_reduce(counts, parallel::ReduceOp::kSum)->wait();
+      const double samples = counts[0].item<double>() / topology_.pp(), tokens = counts[1].item<double>() / topology_.pp();
       const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
       if (!logged) report.first_loss = loss;
       logged = true;
       report.last_loss = loss;
+      shown_loss = loss;
+      shown_rate = samples / seconds;
       if (speaker) {
-        std::printf("step %lld/%lld epoch %lld loss %.4f lr %.2e grad_norm %.3f samples/s %.0f ETA %s\n",
-                    static_cast<long long>(step + 1), static_cast<long long>(total),
-                    static_cast<long long>(loader.state().epoch), loss, lr, interval_norm / interval_steps,
-                    samples / seconds, format_duration(elapsed / (step + 1) * (total - step - 1)).c_str());
+        bar.clear();
+        std::printf("step %lld/%lld epoch %lld loss %.4f lr %.2e grad_norm %.3f samples/s %.0f", static_cast<long long>(step + 1),
+                    static_cast<long long>(total), static_cast<long long>(loader.state().epoch), loss, lr,
+                    interval_norm / interval_steps, samples / seconds);
+        if (tokens > 0) std::printf(" tokens/s %.0f", tokens / seconds);
+        std::printf(" ETA %s\n", format_duration(elapsed / (step + 1) * (total - step - 1)).c_str());
         std::fflush(stdout);
       }
-      log_record(nlohmann::json{{"step", step + 1}, {"epoch", loader.state().epoch}, {"loss", loss}, {"lr", lr},
-                                {"grad_norm", interval_norm / interval_steps}, {"samples_per_second", samples / seconds}}
-                     .dump());
+      nlohmann::json record{{"step", step + 1}, {"epoch", loader.state().epoch}, {"loss", loss}, {"lr", lr},
+                            {"grad_norm", interval_norm / interval_steps}, {"samples_per_second", samples / seconds}};
+      if (tokens > 0) record["tokens_per_second"] = tokens / seconds;
+      log_record(record.dump());
       interval_loss = interval_norm = 0;
-      interval_steps = interval_samples = 0;
+      interval_steps = interval_samples = interval_tokens = 0;
       interval_start = Clock::now();
     }
+    const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+    bar.update(step + 1, shown_loss, shown_rate, elapsed / (step + 1) * (total - step - 1));
     report.steps = step + 1;
     if (config_.train.eval_interval > 0 && (step + 1) % config_.train.eval_interval == 0 && !last) {
+      bar.clear();
       const auto valid = evaluate(data::EvalSplit::kValid);
       nlohmann::json record{{"step", step + 1}, {"split", "valid"}};
       for (const auto& [k, v] : valid) record[k] = v;
       log_record(record.dump());
     }
   }
+  bar.clear();
   report.seconds = std::chrono::duration<double>(Clock::now() - start).count();
   report.samples_per_second =
       static_cast<double>(report.steps * batch_.train_batch_size) / std::max(report.seconds, 1e-9);

@@ -179,6 +179,23 @@ TEST_F(LoaderTest, ResumeMidEpochGivesTheSameBatches) {
   EXPECT_THROW(uninterrupted.restore({0, per_epoch}), Error);
 }
 
+// ID models read no item text: the same batches, with empty token lists.
+TEST_F(LoaderTest, WithoutItemTokensTheBatchesAreTheSameButCarryNoText) {
+  const auto ds = dataset();
+  auto without = options();
+  without.read_item_tokens = false;
+  ShardedLoader a(ds, options()), b(ds, without);
+  for (int i = 0; i < 10; ++i) {
+    const Batch with_text = a.next(), no_text = b.next();
+    EXPECT_EQ(with_text.items, no_text.items);
+    EXPECT_EQ(with_text.negatives, no_text.negatives);
+    EXPECT_EQ(with_text.unique_items, no_text.unique_items);
+    EXPECT_FALSE(with_text.tokens.empty());
+    EXPECT_TRUE(no_text.tokens.empty());
+    EXPECT_EQ(no_text.token_offsets, std::vector<int64_t>(no_text.unique_items.size() + 1, 0));
+  }
+}
+
 TEST_F(LoaderTest, DistinctItemsMapBackToWindowsAndNegatives) {
   const auto ds = dataset();
   const auto all_tokens = ds.read_item_tokens();
