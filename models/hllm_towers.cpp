@@ -78,8 +78,8 @@ ItemBucket ItemLlm::bucket(const int64_t* o, const int64_t* t, const std::vector
   const at::Tensor embeddings = at::cat({token_embeddings, item.to(token_embeddings.scalar_type())}, 1);  // [U, T, D]
   bool padded = false;
   for (const auto u : items) padded = padded || o[u + 1] - o[u] != longest;
-  if (!padded) {  // every row full: plain causal, no mask to build (the fused kernels' fast path)
-    return {embeddings, at::Tensor(), at::arange(T, at::TensorOptions().dtype(at::kLong).device(device)).expand({U, T})};
+  if (!padded) {  // every row full: plain causal, no mask to build (the fused kernels' fast path), shared positions
+    return {embeddings, at::Tensor(), at::arange(T, at::TensorOptions().dtype(at::kLong).device(device))};
   }
   const auto [mask, positions] = left_padded_mask_and_positions(real.to(device));
   return {embeddings, mask, positions};

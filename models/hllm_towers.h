@@ -24,7 +24,7 @@ namespace hllm::models {
 struct ItemBucket {
   at::Tensor embeddings;  // [U_b, T_b, D]
   at::Tensor mask;        // [U_b, 1, T_b, T_b] bool; undefined when no row is padded (plain causal)
-  at::Tensor positions;   // [U_b, T_b] int64
+  at::Tensor positions;   // [U_b, T_b] int64; [T_b] (the same for every row) when the mask is undefined
 };
 
 // Items are sorted by length and cut into buckets of kItemsPerBucket: each pads only to its own longest.

@@ -1,0 +1,167 @@
+#!/usr/bin/env python3
+"""One HLLM training step in PyTorch eager, the same computation as the engine's (models/hllm_model.h,
+models/info_nce.h, runtime/adamw.h) written the way a PyTorch user would: the Item LLM on the batch's
+distinct items (prompt + text + a learned [ITEM] embedding, the [ITEM] position's final-norm state), the
+User LLM on the item embeddings of each sequence, cosine InfoNCE with a learned scale against the batch's
+negatives, backward, torch.optim.AdamW. float32 on the CPU, matmul-softmax attention as the engine's CPU
+path. Run by bench/step_bench with the same shapes and threads; prints "step_ms X".
+
+Debian's python3-torch (1.13, the same LibTorch as the C++ build): /usr/bin/python3 bench/reference/hllm_step.py
+"""
+import argparse
+import math
+import statistics
+import time
+
+import torch
+import torch.nn.functional as F
+
+PRESETS = {  # hidden, intermediate, layers, heads, kv_heads (models/presets.cpp)
+    "debug": (32, 64, 2, 4, 2),
+    "tiny": (128, 344, 4, 4, 4),
+    "1b": (2048, 5632, 22, 32, 4),
+    "7b": (4096, 11008, 32, 32, 32),
+}
+NCE_THRESHOLD = 0.99  # models/hllm_model.h kNceThreshold
+
+
+def decoder_parameters(preset, vocab, with_embedding):
+    hidden, inter, layers, heads, kv = PRESETS[preset]
+    d = hidden // heads
+
+    def w(*shape):
+        return (torch.randn(*shape) * 0.02).requires_grad_()
+
+    p = {"norm": torch.ones(hidden, requires_grad=True), "layers": []}
+    if with_embedding:
+        p["embed"] = w(vocab, hidden)
+    for _ in range(layers):
+        p["layers"].append({
+            "in_norm": torch.ones(hidden, requires_grad=True), "q": w(heads * d, hidden), "k": w(kv * d, hidden),
+            "v": w(kv * d, hidden), "o": w(hidden, heads * d), "post_norm": torch.ones(hidden, requires_grad=True),
+            "gate": w(inter, hidden), "up": w(inter, hidden), "down": w(hidden, inter)})
+    return p
+
+
+def rms_norm(x, weight, eps=1e-5):
+    return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + eps) * weight
+
+
+def rope_tables(positions, d, theta=10000.0):
+    inv_freq = 1.0 / theta ** (torch.arange(0, d, 2, dtype=torch.float32) / d)
+    angles = positions.float().unsqueeze(-1) * inv_freq
+    both = torch.cat([angles, angles], -1)
+    return both.cos(), both.sin()
+
+
+def rope(x, cos, sin):
+    half = x.shape[-1] // 2
+    return x * cos + torch.cat([-x[..., half:], x[..., :half]], -1) * sin
+
+
+def decoder(p, x, mask, cos, sin, heads, kv):
+    B, T, D = x.shape
+    d = D // heads
+    for layer in p["layers"]:
+        h = rms_norm(x, layer["in_norm"])
+        q = F.linear(h, layer["q"]).view(B, T, heads, d).transpose(1, 2)
+        k = F.linear(h, layer["k"]).view(B, T, kv, d).transpose(1, 2)
+        v = F.linear(h, layer["v"]).view(B, T, kv, d).transpose(1, 2)
+        q, k = rope(q, cos, sin), rope(k, cos, sin)
+        if heads != kv:
+            k, v = k.repeat_interleave(heads // kv, 1), v.repeat_interleave(heads // kv, 1)
+        scores = (q @ k.transpose(-2, -1)) / math.sqrt(d)
+        weights = torch.nan_to_num(torch.softmax(scores.masked_fill(~mask, float("-inf")), -1), 0.0)
+        x = x + F.linear((weights @ v).transpose(1, 2).reshape(B, T, D), layer["o"])
+        h = rms_norm(x, layer["post_norm"])
+        x = x + F.linear(F.silu(F.linear(h, layer["gate"])) * F.linear(h, layer["up"]), layer["down"])
+    return rms_norm(x, p["norm"])
+
+
+def info_nce(u, p, n, logit_scale):
+    u, p, n = (F.normalize(t, dim=-1, eps=1e-12) for t in (u, p, n))
+    scale = logit_scale.clamp(0.0, math.log(100.0)).exp()
+    positive = (u * p).sum(-1, keepdim=True) * scale
+    negative = (u @ n.t()) * scale
+    negative = negative.masked_fill((p.detach() @ n.detach().t()) > NCE_THRESHOLD, float("-inf"))
+    logits = torch.cat([positive, negative], -1)
+    return (torch.logsumexp(logits, -1) - logits[:, 0]).mean()
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--preset", default="tiny", choices=sorted(PRESETS))
+    ap.add_argument("--rows", type=int, default=8)
+    ap.add_argument("--window", type=int, default=11)
+    ap.add_argument("--text_tokens", type=int, default=32)
+    ap.add_argument("--prompt_tokens", type=int, default=12)
+    ap.add_argument("--negatives", type=int, default=64)
+    ap.add_argument("--unique_items", type=int, default=100)
+    ap.add_argument("--vocab", type=int, default=1000)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--steps", type=int, default=10)
+    ap.add_argument("--items_per_bucket", type=int, default=16,
+                    help="items run together through the Item LLM, as the engine's kItemsPerBucket")
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+
+    hidden, _, _, heads, kv = PRESETS[args.preset]
+    item_p = decoder_parameters(args.preset, args.vocab, with_embedding=True)
+    user_p = decoder_parameters(args.preset, args.vocab, with_embedding=False)
+    item_token = (torch.randn(hidden) * 0.02).requires_grad_()
+    logit_scale = torch.tensor(math.log(1 / 0.07), requires_grad=True)
+
+    def flat(p):
+        out = [p["norm"]] + [t for layer in p["layers"] for t in layer.values()]
+        return out + ([p["embed"]] if "embed" in p else [])
+
+    params = flat(item_p) + flat(user_p) + [item_token, logit_scale]
+    optimizer = torch.optim.AdamW([{"params": [t for t in params if t.dim() >= 2], "weight_decay": 0.01},
+                                   {"params": [t for t in params if t.dim() < 2], "weight_decay": 0.0}], lr=1e-4)
+
+    U, B, W = args.unique_items, args.rows, args.window
+    prompt = torch.arange(args.prompt_tokens) % (args.vocab - 2) + 2
+    text = torch.randint(1, args.vocab, (U, args.text_tokens))
+    item_slots = torch.randint(0, U, (B, W))
+    negative_slots = torch.randint(0, U, (args.negatives,))
+    mask = torch.ones(B, W, dtype=torch.bool)
+    d = hidden // heads
+
+    def step():
+        # Item LLM in buckets of items (all of one length here), the [ITEM] state out.
+        outputs = []
+        for first in range(0, U, args.items_per_bucket):
+            rows = text[first:first + args.items_per_bucket]
+            ids = torch.cat([prompt.expand(rows.shape[0], -1), rows], 1)
+            x = torch.cat([F.embedding(ids, item_p["embed"]), item_token.view(1, 1, -1).expand(rows.shape[0], 1, -1)], 1)
+            T = x.shape[1]
+            cos, sin = rope_tables(torch.arange(T), d)
+            causal = torch.ones(T, T, dtype=torch.bool).tril().view(1, 1, T, T)
+            outputs.append(decoder(item_p, x, causal, cos, sin, heads, kv)[:, -1])
+        items = torch.cat(outputs, 0)
+        # User LLM on the sequences (left-padding aware mask and positions, as the engine's).
+        sequences = items.index_select(0, item_slots.view(-1)).view(B, W, -1) * mask.unsqueeze(-1)
+        keys = torch.ones(W, W, dtype=torch.bool).tril().view(1, 1, W, W) & mask.view(B, 1, 1, W)
+        positions = (mask.long().cumsum(1) - 1).clamp_min(0)
+        ucos, usin = rope_tables(positions, d)
+        states = decoder(user_p, sequences, keys, ucos.unsqueeze(1), usin.unsqueeze(1), heads, kv)
+        valid = mask[:, :-1] & mask[:, 1:]
+        loss = info_nce(states[:, :-1][valid], sequences[:, 1:][valid], items.index_select(0, negative_slots),
+                        logit_scale)
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=False)
+
+    for _ in range(2):
+        step()
+    times = []
+    for _ in range(args.steps):
+        start = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - start)
+    print(f"step_ms {statistics.median(times) * 1e3:.3f} (torch {torch.__version__}, {torch.get_num_threads()} threads)")
+
+
+if __name__ == "__main__":
+    main()

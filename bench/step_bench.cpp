@@ -1,0 +1,169 @@
+// step_bench: one HLLM training step — Item LLM on the batch's distinct items, User LLM on the sequences,
+// InfoNCE against the batch's negatives, backward, AdamW — as the engine runs it (HllmModel::forward,
+// runtime::AdamW), beside the same step written in PyTorch eager (bench/reference/hllm_step.py, run by this
+// program with the same shapes and threads, so both are measured in one run), and beside the at::mm rate
+// of the layer's matrix shapes measured here too. Prints the time ratio, tokens/s and FLOP/s.
+//
+//   build/bin/step_bench [--presets tiny] [--rows 8] [--window 11] [--text_tokens 32] [--threads 2]
+//                        [--reference "/usr/bin/python3 bench/reference/hllm_step.py"]
+//
+// The batch: `rows` sequences of `window` items, every position real, items drawn from a catalogue of
+// `catalog` items, `negatives` negatives; every item has `text_tokens` text tokens (+ prompt + [ITEM]).
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+#include <gflags/gflags.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <map>
+#include <random>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "models/hllm_blocks.h"
+#include "models/hllm_model.h"
+#include "runtime/adamw.h"
+
+DEFINE_string(presets, "tiny", "Presets of both towers, comma-separated (debug, tiny, 1b, 7b).");
+DEFINE_int32(rows, 8, "Sequences per step (the demo: 4 per rank x 2 ranks).");
+DEFINE_int32(window, 11, "Items per sequence (data.max_item_list_len + 1).");
+DEFINE_int32(text_tokens, 32, "Text tokens per item (data.max_text_len).");
+DEFINE_int32(prompt_tokens, 12, "Prompt tokens.");
+DEFINE_int32(negatives, 64, "Negatives per step (data.num_negatives).");
+DEFINE_int32(catalog, 500, "Items in the catalogue the batch draws from.");
+DEFINE_int32(vocab, 1000, "Vocabulary size.");
+DEFINE_int32(threads, 2, "LibTorch intra-op threads (both programs).");
+DEFINE_int32(steps, 10, "Timed steps after 2 warm-up steps; the median is reported.");
+DEFINE_string(reference, "/usr/bin/python3 bench/reference/hllm_step.py",
+              "The PyTorch eager reference to run with the same flags; empty: skip it.");
+
+namespace hllm::bench {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+data::Batch make_batch() {
+  std::mt19937_64 rng(7);
+  std::uniform_int_distribution<int64_t> item(1, FLAGS_catalog), token(1, FLAGS_vocab - 1);
+  data::Batch b;
+  b.rows = FLAGS_rows;
+  b.width = FLAGS_window;
+  b.real_samples = FLAGS_rows;
+  for (int i = 0; i < FLAGS_rows * FLAGS_window; ++i) b.items.push_back(item(rng));
+  for (int k = 0; k < FLAGS_negatives; ++k) b.negatives.push_back(item(rng));
+  b.mask.assign(b.items.size(), 1);
+  std::set<int64_t> unique(b.items.begin(), b.items.end());
+  unique.insert(b.negatives.begin(), b.negatives.end());
+  b.unique_items.assign(unique.begin(), unique.end());
+  std::map<int64_t, int64_t> slot;
+  for (size_t u = 0; u < b.unique_items.size(); ++u) slot[b.unique_items[u]] = static_cast<int64_t>(u);
+  for (const auto i : b.items) b.item_slots.push_back(slot.at(i));
+  for (const auto n : b.negatives) b.negative_slots.push_back(slot.at(n));
+  b.token_offsets.push_back(0);
+  for (size_t u = 0; u < b.unique_items.size(); ++u) {
+    for (int t = 0; t < FLAGS_text_tokens; ++t) b.tokens.push_back(token(rng));
+    b.token_offsets.push_back(static_cast<int64_t>(b.tokens.size()));
+  }
+  return b;
+}
+
+double median_seconds(const std::function<void()>& fn, int warmup, int steps) {
+  for (int i = 0; i < warmup; ++i) fn();
+  std::vector<double> times;
+  for (int i = 0; i < steps; ++i) {
+    const auto start = Clock::now();
+    fn();
+    times.push_back(std::chrono::duration<double>(Clock::now() - start).count());
+  }
+  std::sort(times.begin(), times.end());
+  return times[times.size() / 2];
+}
+
+// The reference's "step_ms X" from its output; negative when it did not run.
+double run_reference(const std::string& preset, int64_t unique_items) {
+  if (FLAGS_reference.empty()) return -1;
+  std::ostringstream command;
+  command << FLAGS_reference << " --preset " << preset << " --rows " << FLAGS_rows << " --window " << FLAGS_window
+          << " --text_tokens " << FLAGS_text_tokens << " --prompt_tokens " << FLAGS_prompt_tokens << " --negatives "
+          << FLAGS_negatives << " --unique_items " << unique_items << " --vocab " << FLAGS_vocab << " --threads "
+          << FLAGS_threads << " --steps " << FLAGS_steps << " --items_per_bucket " << models::kItemsPerBucket << " 2>&1";
+  FILE* pipe = popen(command.str().c_str(), "r");
+  if (!pipe) return -1;
+  std::string output;
+  char buffer[512];
+  while (fgets(buffer, sizeof(buffer), pipe)) output += buffer;
+  const int status = pclose(pipe);
+  const auto at = output.find("step_ms ");
+  if (status != 0 || at == std::string::npos) {
+    std::printf("reference did not run (%s): %s\n", command.str().c_str(), output.c_str());
+    return -1;
+  }
+  return std::stod(output.substr(at + 8)) / 1e3;
+}
+
+void run_preset(const std::string& preset) {
+  std::vector<int64_t> prompt;
+  for (int i = 0; i < FLAGS_prompt_tokens; ++i) prompt.push_back(2 + i % (FLAGS_vocab - 2));
+  const auto model = models::HllmModel::from_presets(preset, preset, FLAGS_vocab, prompt, 1);
+  runtime::AdamW optimizer(model.named_parameters(), runtime::AdamWOptions{});
+  const data::Batch batch = make_batch();
+  const double seconds = median_seconds(
+      [&] {
+        model.forward(batch).loss.backward();
+        optimizer.step(1e-4);
+        optimizer.zero_grad();
+      },
+      2, FLAGS_steps);
+
+  // Work of the step: the blocks' own FLOP estimates (forward x 3 for forward + backward).
+  const int64_t U = static_cast<int64_t>(batch.unique_items.size());
+  models::ModelShapes shapes;
+  shapes.items = U;
+  shapes.item_tokens = FLAGS_prompt_tokens + FLAGS_text_tokens + 1;
+  shapes.sequences = FLAGS_rows;
+  shapes.sequence_length = FLAGS_window;
+  shapes.negatives = FLAGS_negatives;
+  double flops = 0;
+  for (const auto& block : models::hllm_blocks(model)) flops += block->cost(shapes).forward_flops;
+  flops *= 3;
+  const double tokens = static_cast<double>(U) * shapes.item_tokens + FLAGS_rows * FLAGS_window;
+
+  // The Item LLM layer's matrix shapes as plain products, for the machine's rate in this run.
+  const auto& config = model.item_llm().decoder().config();
+  const int64_t n = U * shapes.item_tokens, D = config.hidden_size, F = config.intermediate_size;
+  const at::Tensor a = at::randn({n, D}), wf = at::randn({D, F}), wd = at::randn({D, D});
+  const double mm_seconds = median_seconds(
+      [&] {
+        at::mm(a, wf);
+        at::mm(a, wd);
+      },
+      2, 20);
+  const double mm_rate = (2.0 * n * D * F + 2.0 * n * D * D) / mm_seconds;
+
+  const double reference = run_reference(preset, U);
+  std::printf("%-6s %d x %d items, %lld distinct x %lld tokens, %d threads\n", preset.c_str(), FLAGS_rows,
+              FLAGS_window, static_cast<long long>(U), static_cast<long long>(shapes.item_tokens), FLAGS_threads);
+  std::printf("  engine (C++)    step %8.2f ms  %9.0f tokens/s  %7.2f GFLOP/s  (%.2f of at::mm's %.2f GFLOP/s)\n",
+              seconds * 1e3, tokens / seconds, flops / seconds / 1e9, flops / seconds / mm_rate, mm_rate / 1e9);
+  if (reference > 0) {
+    std::printf("  PyTorch eager   step %8.2f ms  %9.0f tokens/s  %7.2f GFLOP/s\n", reference * 1e3, tokens / reference,
+                flops / reference / 1e9);
+    std::printf("  engine / eager time: %.3f (below 1: the engine is faster)\n", seconds / reference);
+  }
+  std::fflush(stdout);
+}
+
+}  // namespace
+}  // namespace hllm::bench
+
+int main(int argc, char** argv) {
+  gflags::SetUsageMessage("one HLLM training step: the engine beside PyTorch eager");
+  gflags::ParseCommandLineFlags(&argc, &argv, true);
+  at::set_num_threads(FLAGS_threads);
+  std::stringstream presets(FLAGS_presets);
+  for (std::string preset; std::getline(presets, preset, ',');) hllm::bench::run_preset(preset);
+  return 0;
+}
