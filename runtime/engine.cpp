@@ -179,7 +179,15 @@ TrainReport Engine::train() {
   adam.eps = config_.optimizer.params.eps;
   adam.weight_decay = config_.optimizer.params.weight_decay;
   AdamW optimizer(parameters, adam);
-  GradientAverager averager(tensor_dp, parameters);
+  // With several data-parallel ranks, buckets start reducing during the last micro-batch's backward. They
+  // get a communicator of their own: the backward also runs the negatives' gather (a collective on
+  // tensor_dp) at a point of the graph that differs between ranks (each has its own distinct items), and
+  // collectives on one communicator must come in the same order on every rank.
+  // (One rank reduces nothing: no communicator is made.)
+  std::unique_ptr<parallel::Communicator> gradient_comm;
+  if (topology_.dp() > 1) gradient_comm = tensor_dp.split(0, tensor_dp.rank());
+  GradientAverager averager(gradient_comm ? *gradient_comm : tensor_dp, parameters, 25 << 20,
+                            /*overlap=*/topology_.dp() > 1);
   models::NegativeGather gather;
   if (topology_.dp() > 1) {
     gather = [&tensor_dp](const at::Tensor& x) { return parallel::all_gather_with_grad(tensor_dp, x); };
@@ -199,6 +207,7 @@ TrainReport Engine::train() {
     for (int64_t micro = 0; micro < accumulation; ++micro) {
       const data::Batch batch = loader.next();
       const models::HllmOutput out = model_->loss(batch, gather);
+      if (micro + 1 == accumulation) averager.arm();  // this backward completes the step's gradients
       (out.loss / static_cast<double>(accumulation)).backward();
       step_loss += out.loss.item<double>() / static_cast<double>(accumulation);
       interval_samples += batch.real_samples;

@@ -9,8 +9,11 @@
 // batch tensor live there; tensors cross ranks through DeviceGroups (NCCL on GPUs), host-side sums (loss,
 // sample counts, metric sums) through the topology's own communicators (MPI).
 //
-// Not in this build: pipeline parallelism (parallel.pp must be 1), ZeRO stages 1-3, bf16 mixed precision,
-// overlap of the gradient all_reduce with the backward. Each is refused with a message, not ignored.
+// Gradients: averaged in buckets whose all_reduce starts during the last micro-batch's backward
+// (GradientAverager with overlap).
+//
+// Not in this build: pipeline parallelism (parallel.pp must be 1), ZeRO stages 1-3, bf16 mixed precision.
+// Each is refused with a message, not ignored.
 #pragma once
 
 #include <functional>

@@ -2,6 +2,11 @@
 
 #include <ATen/ATen.h>
 #include <c10/core/GradMode.h>
+#include <torch/csrc/autograd/function.h>
+#include <torch/csrc/autograd/function_hook.h>
+#include <torch/csrc/autograd/variable.h>
+
+#include <algorithm>
 
 #include <cmath>
 
@@ -9,12 +14,40 @@
 
 namespace hllm::runtime {
 
-GradientAverager::GradientAverager(parallel::Communicator& dp, NamedTensors parameters, int64_t bucket_bytes)
+// The hooks hold this, not the averager: the averager clears `owner` when it goes, so a backward after
+// that (the parameters may outlive it) finds nobody to call.
+struct GradientAverager::HookTarget {
+  GradientAverager* owner = nullptr;
+};
+
+namespace {
+
+class ReadyHook : public torch::autograd::FunctionPostHook {
+ public:
+  ReadyHook(std::shared_ptr<void> target, size_t parameter, void (*notify)(void*, size_t))
+      : target_(std::move(target)), parameter_(parameter), notify_(notify) {}
+  torch::autograd::variable_list operator()(const torch::autograd::variable_list& outputs,
+                                            const torch::autograd::variable_list& /*inputs*/) override {
+    notify_(target_.get(), parameter_);
+    return outputs;
+  }
+
+ private:
+  std::shared_ptr<void> target_;
+  size_t parameter_;
+  void (*notify_)(void*, size_t);
+};
+
+}  // namespace
+
+GradientAverager::GradientAverager(parallel::Communicator& dp, NamedTensors parameters, int64_t bucket_bytes,
+                                   bool overlap)
     : dp_(dp), parameters_(std::move(parameters)) {
   HLLM_CHECK(bucket_bytes > 0, "gradient buckets must be positive, got ", bucket_bytes);
+  bucket_of_.resize(parameters_.size());
   int64_t filled = 0;
-  for (size_t i = 0; i < parameters_.size(); ++i) {
-    const at::Tensor& p = parameters_[i].second;
+  for (size_t k = parameters_.size(); k-- > 0;) {  // last parameters first: their gradients come first
+    const at::Tensor& p = parameters_[k].second;
     const int64_t bytes = p.numel() * static_cast<int64_t>(p.element_size());
     const bool new_bucket = buckets_.empty() || filled + bytes > bucket_bytes ||
                             parameters_[buckets_.back().members.front()].second.scalar_type() != p.scalar_type();
@@ -22,7 +55,8 @@ GradientAverager::GradientAverager(parallel::Communicator& dp, NamedTensors para
       buckets_.emplace_back();
       filled = 0;
     }
-    buckets_.back().members.push_back(i);
+    buckets_.back().members.push_back(k);
+    bucket_of_[k] = buckets_.size() - 1;
     filled += bytes;
   }
   for (auto& bucket : buckets_) {
@@ -30,27 +64,75 @@ GradientAverager::GradientAverager(parallel::Communicator& dp, NamedTensors para
     for (const auto i : bucket.members) numel += parameters_[i].second.numel();
     bucket.flat = at::empty({numel}, parameters_[bucket.members.front()].second.options().requires_grad(false));
   }
+  works_.resize(buckets_.size());
+  ready_.assign(parameters_.size(), false);
+  reset_readiness();
+  if (!overlap) return;
+  hook_target_ = std::make_shared<HookTarget>();
+  hook_target_->owner = this;
+  auto notify = [](void* target, size_t parameter) {
+    if (auto* owner = static_cast<HookTarget*>(target)->owner) owner->on_ready(parameter);
+  };
+  for (size_t k = 0; k < parameters_.size(); ++k) {
+    const at::Tensor& p = parameters_[k].second;
+    HLLM_CHECK(p.requires_grad() && p.is_leaf(), "gradient overlap: parameter '", parameters_[k].first,
+               "' is not a trainable leaf");
+    std::shared_ptr<torch::autograd::Node> accumulator = torch::autograd::impl::grad_accumulator(p);
+    accumulator->add_post_hook(std::make_unique<ReadyHook>(hook_target_, k, notify));
+    accumulators_.push_back(std::move(accumulator));
+  }
+}
+
+GradientAverager::~GradientAverager() {
+  if (hook_target_) hook_target_->owner = nullptr;
+}
+
+void GradientAverager::arm() { armed_ = hook_target_ != nullptr; }
+
+void GradientAverager::reset_readiness() {
+  std::fill(ready_.begin(), ready_.end(), false);
+  for (auto& bucket : buckets_) bucket.waiting = bucket.members.size();
+  next_launch_ = 0;
+}
+
+void GradientAverager::on_ready(size_t parameter) {
+  if (!armed_ || ready_[parameter]) return;
+  ready_[parameter] = true;
+  --buckets_[bucket_of_[parameter]].waiting;
+  launch_ready_buckets();
+}
+
+void GradientAverager::launch_ready_buckets() {
+  while (next_launch_ < buckets_.size() && buckets_[next_launch_].waiting == 0) launch(next_launch_++);
+  // Started reductions progress only inside calls into the transport: give them a chance now.
+  for (size_t b = 0; b < next_launch_; ++b) works_[b]->is_completed();
+}
+
+void GradientAverager::launch(size_t b) {
+  c10::NoGradGuard no_grad;
+  Bucket& bucket = buckets_[b];
+  int64_t offset = 0;
+  for (const auto i : bucket.members) {
+    const at::Tensor& p = parameters_[i].second;
+    at::Tensor slot = bucket.flat.narrow(0, offset, p.numel());
+    if (p.grad().defined()) {
+      slot.copy_(p.grad().reshape({-1}));
+    } else {
+      slot.zero_();
+    }
+    offset += p.numel();
+  }
+  works_[b] = dp_.all_reduce(bucket.flat, parallel::ReduceOp::kAvg);
 }
 
 void GradientAverager::average() {
   c10::NoGradGuard no_grad;
-  std::vector<parallel::WorkHandle> works;
-  for (auto& bucket : buckets_) {
-    int64_t offset = 0;
-    for (const auto i : bucket.members) {
-      const at::Tensor& p = parameters_[i].second;
-      at::Tensor slot = bucket.flat.narrow(0, offset, p.numel());
-      if (p.grad().defined()) {
-        slot.copy_(p.grad().reshape({-1}));
-      } else {
-        slot.zero_();
-      }
-      offset += p.numel();
-    }
-    works.push_back(dp_.all_reduce(bucket.flat, parallel::ReduceOp::kAvg));
-  }
+  started_early_ = armed_ ? next_launch_ : 0;
+  // Whatever has not started (everything without overlap; with it, buckets holding parameters that this
+  // backward did not reach) starts now, in order.
+  while (next_launch_ < buckets_.size()) launch(next_launch_++);
   for (size_t b = 0; b < buckets_.size(); ++b) {
-    works[b]->wait();
+    works_[b]->wait();
     int64_t offset = 0;
     for (const auto i : buckets_[b].members) {
       at::Tensor p = parameters_[i].second;
@@ -62,7 +144,10 @@ void GradientAverager::average() {
       }
       offset += p.numel();
     }
+    works_[b].reset();
   }
+  armed_ = false;
+  reset_readiness();
 }
 
 double clip_gradient_norm(const NamedTensors& parameters, double max_norm) {

@@ -1,11 +1,13 @@
 // Data-parallel gradient handling (ZeRO stage 0): gradients averaged across the data-parallel group in
-// buckets (several all_reduces in flight at once), the global gradient norm with clipping, and the check
-// that every gradient is finite (the engine skips a step that is not).
+// buckets (several all_reduces in flight at once, and with `overlap` started during the backward), the
+// global gradient norm with clipping, and the check that every gradient is finite (the engine skips a
+// step that is not).
 #pragma once
 
 #include <ATen/core/Tensor.h>
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -18,23 +20,51 @@ using NamedTensors = std::vector<std::pair<std::string, at::Tensor>>;
 
 class GradientAverager {
  public:
-  // Parameters are packed, in order, into buckets of about `bucket_bytes` (per dtype).
-  GradientAverager(parallel::Communicator& dp, NamedTensors parameters, int64_t bucket_bytes = 25 << 20);
+  // Parameters are packed into buckets of about `bucket_bytes` (per dtype), last parameters first: the
+  // backward produces their gradients first. With `overlap`, an autograd hook on each parameter's gradient
+  // accumulator marks it ready during an armed backward, and a bucket's all_reduce starts as soon as all of
+  // its parameters are ready and every earlier bucket has started — so every rank issues the same
+  // collectives in the same order, whatever order its own backward finishes them in.
+  GradientAverager(parallel::Communicator& dp, NamedTensors parameters, int64_t bucket_bytes = 25 << 20,
+                   bool overlap = false);
+  ~GradientAverager();
+
+  // The next backward produces this step's final gradients (the last micro-batch of an accumulation):
+  // with overlap, reduce them while it runs. Without overlap, does nothing.
+  void arm();
 
   // After backward on every rank: every gradient becomes the mean over the group. Parameters without a
   // gradient count as zero (so all ranks reduce the same buckets). Collective.
   void average();
 
   size_t buckets() const { return buckets_.size(); }
+  // Buckets whose all_reduce started during the last armed backward (before average()).
+  size_t buckets_started_early() const { return started_early_; }
 
  private:
   struct Bucket {
     std::vector<size_t> members;  // indices into parameters_
     at::Tensor flat;
+    size_t waiting = 0;  // members not ready yet in the current armed backward
   };
+  struct HookTarget;  // what the autograd hooks call; outlives neither this nor the parameters
+
+  void on_ready(size_t parameter);
+  void launch_ready_buckets();
+  void launch(size_t bucket);
+  void reset_readiness();
+
   parallel::Communicator& dp_;
   NamedTensors parameters_;
   std::vector<Bucket> buckets_;
+  std::vector<size_t> bucket_of_;    // parameter index -> bucket
+  std::vector<bool> ready_;          // parameter index -> its final gradient is in
+  std::vector<parallel::WorkHandle> works_;  // per bucket, once started
+  size_t next_launch_ = 0;
+  size_t started_early_ = 0;
+  bool armed_ = false;
+  std::shared_ptr<HookTarget> hook_target_;
+  std::vector<std::shared_ptr<void>> accumulators_;  // kept alive: parameters only hold them weakly
 };
 
 // L2 norm of all gradients together (after averaging every rank holds the same gradients, so this is the

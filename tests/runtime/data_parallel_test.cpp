@@ -61,29 +61,61 @@ TEST(DataParallel, TwoRanksOnHalvesEqualOneProcessOnTheMean) {
     single_adamw.zero_grad();
   }
 
-  // Two thread ranks, one half each, gradients averaged in small buckets.
-  std::vector<std::vector<at::Tensor>> finals(2);
-  parallel::run_thread_ranks(2, [&](parallel::Communicator& dp) {
-    const auto model = make_model();
-    AdamW adamw(model.named_parameters(), options);
-    GradientAverager averager(dp, model.named_parameters(), /*bucket_bytes=*/4096);
-    EXPECT_GT(averager.buckets(), 1u);
-    for (int s = 0; s < steps; ++s) {
-      model.forward(half_batch(s, dp.rank())).loss.backward();
-      averager.average();
-      EXPECT_TRUE(gradients_finite(model.named_parameters()));
-      clip_gradient_norm(model.named_parameters(), 1.0);
-      adamw.step(options.lr);
-      adamw.zero_grad();
-    }
-    for (const auto& [name, t] : model.named_parameters()) finals[dp.rank()].push_back(t.detach().clone());
-  });
+  // Two thread ranks, one half each, gradients averaged in small buckets: after the backward, and with
+  // the reductions started during it (overlap) — the same arithmetic, so the same bits.
+  std::vector<at::Tensor> after_backward;
+  for (const bool overlap : {false, true}) {
+    std::vector<std::vector<at::Tensor>> finals(2);
+    parallel::run_thread_ranks(2, [&](parallel::Communicator& dp) {
+      const auto model = make_model();
+      AdamW adamw(model.named_parameters(), options);
+      GradientAverager averager(dp, model.named_parameters(), /*bucket_bytes=*/4096, overlap);
+      EXPECT_GT(averager.buckets(), 1u);
+      for (int s = 0; s < steps; ++s) {
+        averager.arm();
+        model.forward(half_batch(s, dp.rank())).loss.backward();
+        averager.average();
+        if (overlap) {
+          EXPECT_GT(averager.buckets_started_early(), 0u) << "no bucket started during the backward";
+        } else {
+          EXPECT_EQ(averager.buckets_started_early(), 0u);
+        }
+        EXPECT_TRUE(gradients_finite(model.named_parameters()));
+        clip_gradient_norm(model.named_parameters(), 1.0);
+        adamw.step(options.lr);
+        adamw.zero_grad();
+      }
+      for (const auto& [name, t] : model.named_parameters()) finals[dp.rank()].push_back(t.detach().clone());
+    });
 
-  const auto reference = single.named_parameters();
-  for (size_t i = 0; i < reference.size(); ++i) {
-    EXPECT_TRUE(at::equal(finals[0][i], finals[1][i])) << "ranks diverged on " << reference[i].first;
-    EXPECT_TRUE(at::allclose(finals[0][i], reference[i].second.detach(), 1e-4, 1e-6)) << reference[i].first;
+    const auto reference = single.named_parameters();
+    for (size_t i = 0; i < reference.size(); ++i) {
+      EXPECT_TRUE(at::equal(finals[0][i], finals[1][i])) << "ranks diverged on " << reference[i].first;
+      EXPECT_TRUE(at::allclose(finals[0][i], reference[i].second.detach(), 1e-4, 1e-6)) << reference[i].first;
+      if (overlap) {
+        EXPECT_TRUE(at::equal(finals[0][i], after_backward[i])) << "overlap changed " << reference[i].first;
+      }
+    }
+    if (!overlap) after_backward = finals[0];
   }
+}
+
+// Gradient accumulation with overlap: only the armed (last) backward starts reductions, and what is reduced
+// is the accumulated gradient; a parameter the backward never reaches still takes part (as zeros).
+TEST(DataParallel, OverlapReducesOnlyTheArmedBackwardAndCoversUnusedParameters) {
+  parallel::run_thread_ranks(2, [&](parallel::Communicator& dp) {
+    at::Tensor used = at::full({3}, 1.0).requires_grad_(true);
+    at::Tensor unused = at::zeros({2}).requires_grad_(true);
+    GradientAverager averager(dp, {{"used", used}, {"unused", unused}}, /*bucket_bytes=*/8, /*overlap=*/true);
+    ASSERT_EQ(averager.buckets(), 2u);
+    const double r = dp.rank() + 1;  // rank 0: 1, rank 1: 2
+    (used * r).sum().backward();       // micro-step 1: not armed, nothing starts
+    averager.arm();
+    (used * (10 * r)).sum().backward();  // micro-step 2: gradient now 11 r
+    averager.average();
+    EXPECT_TRUE(at::allclose(used.grad(), at::full({3}, 16.5)));  // mean of 11 and 22
+    EXPECT_TRUE(at::equal(unused.grad(), at::zeros({2})));
+  });
 }
 
 TEST(GradientSync, ClippingAndFiniteCheck) {
