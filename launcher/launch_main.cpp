@@ -5,6 +5,7 @@
 #include <gflags/gflags.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <iostream>
 #include <memory>
 
@@ -16,6 +17,7 @@
 #include "launcher/mpi_runtime.h"
 #include "launcher/placement.h"
 #include "runtime/engine.h"
+#include "runtime/progress.h"
 #include "parallel/comm/mpi_communicator.h"
 #include "parallel/comm/nccl_communicator.h"
 
@@ -73,6 +75,8 @@ int run(const LaunchOptions& options, parallel::Communicator& world) {
     device_groups = make_device_groups(*plan.topology);
     engine = std::make_unique<runtime::Engine>(plan.config, plan.batch, *plan.topology, *plan.dataset, run_dir,
                                                device_groups.groups());
+    engine->show_progress_bar(world.rank() == 0 && progress_bar_wanted(options.progress, runtime::ProgressBar::stdout_is_terminal(),
+                                                                        std::getenv("OMPI_COMM_WORLD_SIZE") != nullptr));
     if (world.rank() == 0) std::cout << "run directory: " << run_dir << std::endl;
   } catch (const InputError& e) {
     // Every rank has the same config and topology, so every rank refuses alike.

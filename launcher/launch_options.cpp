@@ -11,11 +11,14 @@ DEFINE_string(config, "", "Path of the JSON run configuration (see configs/READM
 DEFINE_string(set, "", "Override one config key: --set zero_optimization.stage=3. Repeatable; applied in order.");
 DEFINE_bool(dry_run, false, "Validate the config, build the topology, print the plan, and exit without training.");
 DEFINE_bool(log_all_ranks, false, "Log INFO on every rank (default: rank 0 only; other ranks log warnings and errors).");
+DEFINE_string(progress, "auto",
+              "Rank 0's progress display: bar (a live line), lines (plain lines only), or auto (bar on a terminal "
+              "when not under mpirun, which gives ranks a terminal even when the output goes to a file).");
 
 namespace hllm::launcher {
 namespace {
 
-const char* const kOwnFlags[] = {"config", "set", "dry_run", "log_all_ranks", "help"};
+const char* const kOwnFlags[] = {"config", "set", "dry_run", "log_all_ranks", "progress", "help"};
 
 // "--name=value", "--name value", "-name": returns name, or "" for a positional argument.
 std::string flag_name(const std::string& arg) {
@@ -91,6 +94,10 @@ LaunchOptions parse_launch_options(int* argc, char*** argv) {
   options.config_path = FLAGS_config;
   options.dry_run = FLAGS_dry_run;
   options.log_all_ranks = FLAGS_log_all_ranks;
+  options.progress = FLAGS_progress;
+  if (options.progress != "auto" && options.progress != "bar" && options.progress != "lines") {
+    throw InputError("--progress=" + options.progress + ": expected auto, bar or lines");
+  }
   for (const auto& item : options.overrides) {
     if (item.find('=') == std::string::npos || item.front() == '=') {
       throw InputError("--set " + item + ": expected key.path=value");
@@ -100,6 +107,12 @@ LaunchOptions parse_launch_options(int* argc, char*** argv) {
     throw InputError("--config is required: hllm_launch --config configs/demo.json (hllm_launch --help)");
   }
   return options;
+}
+
+bool progress_bar_wanted(const std::string& progress, bool stdout_is_terminal, bool under_mpirun) {
+  if (progress == "bar") return true;
+  if (progress == "lines") return false;
+  return stdout_is_terminal && !under_mpirun;
 }
 
 }  // namespace hllm::launcher

@@ -199,7 +199,7 @@ TrainReport Engine::train() {
   double interval_loss = 0, interval_norm = 0;
   int64_t interval_steps = 0, interval_samples = 0, interval_tokens = 0;
   double shown_loss = std::nan(""), shown_rate = 0;  // the progress bar's, from the last logged interval
-  ProgressBar bar(speaker && ProgressBar::stdout_is_terminal(), total);
+  ProgressBar bar(speaker && progress_bar_, total);
   const auto start = Clock::now();
   auto interval_start = start;
   for (int64_t step = 0; step < total; ++step) {

@@ -67,6 +67,8 @@ class Engine {
   std::map<std::string, double> evaluate_popularity(data::EvalSplit split);
 
   const models::Recommender& model() const { return *model_; }
+  // Rank 0 draws a live progress bar during train() (runtime/progress.h); off by default.
+  void show_progress_bar(bool show) { progress_bar_ = show; }
 
  private:
   at::Tensor catalog_embeddings();  // [num_items + 1, D], row 0 zero; the same on every rank
@@ -85,6 +87,7 @@ class Engine {
   parallel::Communicator& tensor_world_;  // for device tensors (DeviceGroups)
   parallel::Communicator& tensor_dp_;
   std::unique_ptr<models::Recommender> model_;
+  bool progress_bar_ = false;
 };
 
 }  // namespace hllm::runtime

@@ -1,7 +1,7 @@
 // ProgressBar: rank 0's live line on a terminal — one line redrawn in place (at most 5 times a second)
-// with the step, a bar, the latest logged loss, samples/s and ETA. Nothing happens when stdout is not a
-// terminal (a log file, a Slurm job), where the engine's plain progress lines are the record; the engine
-// prints those in both cases, clearing the bar first so that they never mix.
+// with the step, a bar, the latest logged loss, samples/s and ETA. The launcher decides whether to draw it
+// (--progress; not into a log file or a Slurm job), and the engine's plain progress lines are printed
+// either way, the bar cleared first so that they never mix.
 #pragma once
 
 #include <chrono>
@@ -13,7 +13,7 @@ namespace hllm::runtime {
 
 class ProgressBar {
  public:
-  // `enabled`: draw at all (rank 0 with a terminal on stdout; see stdout_is_terminal()).
+  // `enabled`: draw at all (rank 0, when the launcher wants a bar).
   ProgressBar(bool enabled, int64_t total_steps);
   ~ProgressBar();
 

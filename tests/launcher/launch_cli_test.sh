@@ -27,6 +27,7 @@ expect "unknown flag" 2 "did you mean '--dry_run'?" -- "$bin" --config "$src/con
 expect "missing config file" 2 "cannot open config file" -- "$bin" --config "$tmp/none.json" --dry_run
 expect "no --config" 2 "--config is required" -- "$bin" --dry_run
 expect "--help" 0 "--set" -- "$bin" --help
+expect "--progress takes auto, bar or lines" 2 "expected auto, bar or lines" -- "$bin" --config "$src/configs/demo.json" --progress=fancy --dry_run
 expect "single rank without mpirun" 0 "world_size 1 = pp 1 x dp 1" -- "$bin" --config "$src/configs/demo.json" --dry_run
 expect "batch sizes that disagree" 2 "the three sizes disagree" -- \
   "$bin" --config "$src/configs/demo.json" --set train_batch_size=7 --dry_run

@@ -1,5 +1,6 @@
-// The device choice of parallel.device (launcher/placement.h).
+// The device choice of parallel.device and the progress display choice of --progress (launcher/).
 #include "launcher/placement.h"
+#include "launcher/launch_options.h"
 
 #include <gtest/gtest.h>
 
@@ -27,6 +28,20 @@ TEST(ChooseDevice, CudaWithoutAGpuPerRankIsAnInputErrorThatSaysWhatToDo) {
   } catch (const InputError& e) {
     EXPECT_NE(std::string(e.what()).find("parallel.device = cpu"), std::string::npos) << e.what();
   }
+}
+
+}  // namespace
+}  // namespace hllm::launcher
+
+namespace hllm::launcher {
+namespace {
+
+TEST(ProgressBar, AutoDrawsOnlyOnATerminalOutsideMpirun) {
+  EXPECT_TRUE(progress_bar_wanted("auto", true, false));
+  EXPECT_FALSE(progress_bar_wanted("auto", true, true)) << "mpirun's ranks see a terminal even into a file";
+  EXPECT_FALSE(progress_bar_wanted("auto", false, false));
+  EXPECT_TRUE(progress_bar_wanted("bar", false, true));
+  EXPECT_FALSE(progress_bar_wanted("lines", true, false));
 }
 
 }  // namespace
