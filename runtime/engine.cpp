@@ -53,12 +53,22 @@ Engine::Engine(const config::Config& config, const config::BatchSizes& batch, co
     throw InputError(detail::concat("zero_optimization.stage = ", config.zero_optimization.stage,
                                     ": this build's engine trains with stage 0 (plain data parallel) only"));
   }
-  if (config.bf16.enabled) throw InputError("bf16.enabled: this build's engine trains in float32 only");
+  if (config.bf16.enabled && config.model.type != "hllm") {
+    throw InputError("bf16.enabled: SASRec and HSTU (small ID models) train in float32; bf16 is for HLLM's LLMs");
+  }
   std::vector<int64_t> prompt;
   for (const auto& id : dataset.meta().at("prompt_tokens")) prompt.push_back(id.get<int64_t>());
   const int64_t vocab = dataset.meta().at("tokenizer").at("vocab_size").get<int64_t>();
   model_ = models::make_recommender(config, dataset.num_items(), vocab, prompt);
   model_->to(device_);
+  if (config.bf16.enabled) {
+    // Compute in bfloat16; train() keeps float32 master weights. logit_scale stays float32 (the loss
+    // reads it in float32, and a bf16 exponent would round the temperature).
+    c10::NoGradGuard no_grad;
+    for (auto& [name, t] : model_->named_parameters()) {
+      if (name != "logit_scale") t.set_data(t.detach().to(at::kBFloat16));
+    }
+  }
   if (!run_dir_.empty() && topology.rank() == 0) {
     std::filesystem::create_directories(run_dir_);
     std::ofstream(run_dir_ + "/config.json") << config::config_to_json(config).dump(2) << "\n";
@@ -97,9 +107,11 @@ at::Tensor Engine::catalog_embeddings() {
     parts.push_back(model_->item_embeddings(from, from + static_cast<int64_t>(ids.size()), at::tensor(offsets, at::kLong),
                                             at::tensor(tokens, at::kLong)));
   }
-  const int64_t hidden = model_->named_parameters().front().second.size(1);
-  const at::Tensor mine =
-      parts.empty() ? at::zeros({0, hidden}, at::TensorOptions().device(device_)) : at::cat(parts, 0).contiguous();
+  // A rank without a chunk still gathers, in the dtype and on the device of the others' embeddings.
+  const at::Tensor& table = model_->named_parameters().front().second;  // the token table: [V, D]
+  const int64_t hidden = table.size(1);
+  const at::Tensor mine = parts.empty() ? at::zeros({0, hidden}, table.options().requires_grad(false))
+                                        : at::cat(parts, 0).contiguous();
   std::vector<int64_t> counts;
   for (int r = 0; r < world.size(); ++r) counts.push_back(hidden * (first_item_of_rank(r + 1) - first_item_of_rank(r)));
   at::Tensor all = mine.view({-1});
@@ -172,13 +184,35 @@ TrainReport Engine::train() {
   const int64_t steps_per_epoch = std::max<int64_t>(1, loader.batches_per_epoch() / accumulation);
   const int64_t total = config_.train.max_steps > 0 ? config_.train.max_steps : steps_per_epoch * config_.train.epochs;
   const auto parameters = model_->named_parameters();
+  // What the optimizer updates: the parameters themselves in float32 training; with bf16, float32 master
+  // copies of the bfloat16 ones, into which each micro-batch's gradients are added (so accumulation is
+  // float32 too) and from which the parameters are rounded after each step.
+  const bool mixed = config_.bf16.enabled;
+  NamedTensors updated;
+  for (const auto& [name, p] : parameters) {
+    updated.emplace_back(name, p.scalar_type() == at::kBFloat16 ? p.detach().to(at::kFloat) : p);
+  }
+  const auto gather_gradients_into_masters = [&] {
+    c10::NoGradGuard no_grad;
+    for (size_t i = 0; i < parameters.size(); ++i) {
+      const at::Tensor& p = parameters[i].second;
+      if (!mixed || p.scalar_type() != at::kBFloat16 || !p.grad().defined()) continue;
+      at::Tensor& master = updated[i].second;
+      if (master.grad().defined()) {
+        master.mutable_grad().add_(p.grad());
+      } else {
+        master.mutable_grad() = p.grad().to(at::kFloat);
+      }
+      p.mutable_grad().reset();
+    }
+  };
   AdamWOptions adam;
   adam.lr = config_.optimizer.params.lr;
   adam.beta1 = config_.optimizer.params.betas[0];
   adam.beta2 = config_.optimizer.params.betas[1];
   adam.eps = config_.optimizer.params.eps;
   adam.weight_decay = config_.optimizer.params.weight_decay;
-  AdamW optimizer(parameters, adam);
+  AdamW optimizer(updated, adam);
   // With several data-parallel ranks, buckets start reducing during the last micro-batch's backward. They
   // get a communicator of their own: the backward also runs the negatives' gather (a collective on
   // tensor_dp) at a point of the graph that differs between ranks (each has its own distinct items), and
@@ -186,8 +220,10 @@ TrainReport Engine::train() {
   // (One rank reduces nothing: no communicator is made.)
   std::unique_ptr<parallel::Communicator> gradient_comm;
   if (topology_.dp() > 1) gradient_comm = tensor_dp.split(0, tensor_dp.rank());
-  GradientAverager averager(gradient_comm ? *gradient_comm : tensor_dp, parameters, 25 << 20,
-                            /*overlap=*/topology_.dp() > 1);
+  // (Overlap needs the gradients final as the backward produces them: not with bf16, where they are still
+  // to be added into the masters.)
+  GradientAverager averager(gradient_comm ? *gradient_comm : tensor_dp, updated, 25 << 20,
+                            /*overlap=*/topology_.dp() > 1 && !mixed);
   models::NegativeGather gather;
   if (topology_.dp() > 1) {
     gather = [&tensor_dp](const at::Tensor& x) { return parallel::all_gather_with_grad(tensor_dp, x); };
@@ -209,13 +245,14 @@ TrainReport Engine::train() {
       const models::HllmOutput out = model_->loss(batch, gather);
       if (micro + 1 == accumulation) averager.arm();  // this backward completes the step's gradients
       (out.loss / static_cast<double>(accumulation)).backward();
+      gather_gradients_into_masters();
       step_loss += out.loss.item<double>() / static_cast<double>(accumulation);
       interval_samples += batch.real_samples;
       interval_tokens += static_cast<int64_t>(batch.tokens.size());  // item text read by the Item LLM
     }
     if (topology_.dp() > 1) averager.average();
-    const double norm = clip_gradient_norm(parameters, config_.gradient_clipping);
-    if (!gradients_finite(parameters)) {
+    const double norm = clip_gradient_norm(updated, config_.gradient_clipping);
+    if (!gradients_finite(updated)) {
       optimizer.zero_grad();
       ++report.skipped_steps;
       if (++nan_in_a_row >= config_.train.max_nan_steps) {
@@ -230,6 +267,12 @@ TrainReport Engine::train() {
     const double lr = learning_rate(config_.scheduler, adam.lr, step, total);
     optimizer.step(lr);
     optimizer.zero_grad();
+    if (mixed) {
+      c10::NoGradGuard no_grad;
+      for (size_t i = 0; i < parameters.size(); ++i) {
+        if (!updated[i].second.is_same(parameters[i].second)) parameters[i].second.detach().copy_(updated[i].second);
+      }
+    }
     interval_loss += step_loss;
     interval_norm += norm;
     ++interval_steps;

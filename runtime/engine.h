@@ -12,8 +12,11 @@
 // Gradients: averaged in buckets whose all_reduce starts during the last micro-batch's backward
 // (GradientAverager with overlap).
 //
-// Not in this build: pipeline parallelism (parallel.pp must be 1), ZeRO stages 1-3, bf16 mixed precision.
-// Each is refused with a message, not ignored.
+// bf16.enabled (HLLM): the LLMs compute in bfloat16 (norms, softmax and the loss in float32); gradients are
+// added into float32 master weights, which clipping, the NaN guard and AdamW work on.
+//
+// Not in this build: pipeline parallelism (parallel.pp must be 1), ZeRO stages 1-3. Each is refused with a
+// message, not ignored.
 #pragma once
 
 #include <functional>

@@ -287,12 +287,21 @@ class ThreadCommunicator : public Communicator {
     };
     auto run = [this, group, seq, n, finish = std::move(finish)] {
       std::vector<at::Tensor> inputs;
+      const char* op = nullptr;
       {
         std::unique_lock<std::mutex> lock(group->mutex);
         auto& slot = group->slots.at(seq);
         group->wait_until(lock, slot.op, [&] { return slot.posted == n; });
         inputs = slot.inputs;
+        op = slot.op;
         release_slot(seq, slot);
+      }
+      // Every rank must bring the same element type (MPI and NCCL would move bytes of the wrong type).
+      const at::Tensor& mine = inputs[rank_];
+      for (size_t r = 0; r < inputs.size(); ++r) {
+        HLLM_CHECK(!mine.defined() || !inputs[r].defined() || inputs[r].scalar_type() == mine.scalar_type(),
+                   op_context(op, *this), ": rank ", r, " sent ", inputs[r].scalar_type(), ", this rank ",
+                   mine.scalar_type());
       }
       finish(inputs);
     };

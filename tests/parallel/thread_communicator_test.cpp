@@ -30,6 +30,21 @@ TEST(ThreadCommunicator, MismatchedCollectivesAreReportedNotHung) {
                Error);
 }
 
+// Ranks gathering different element types (a bf16 rank and a float32 one) is a bug that MPI and NCCL
+// would turn into garbage bytes; the thread backend names it.
+TEST(ThreadCommunicator, RanksWithDifferentDtypesAreReported) {
+  try {
+    run_thread_ranks(2, [](Communicator& comm) {
+      const at::Tensor mine = at::ones({2}, comm.rank() == 0 ? at::kFloat : at::kBFloat16);
+      at::Tensor all = at::empty({4}, mine.options());
+      comm.all_gather_v(mine, all, {2, 2})->wait();
+    });
+    FAIL() << "expected an exception";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("BFloat16"), std::string::npos) << e.what();
+  }
+}
+
 TEST(ThreadCommunicator, FailingRankAbortsPeersInsteadOfHanging) {
   try {
     run_thread_ranks(3, [](Communicator& comm) {
