@@ -12,6 +12,7 @@
 #include "common/error.h"
 #include "common/logging.h"
 #include "common/exit_codes.h"
+#include "launcher/device_groups.h"
 #include "launcher/launch_options.h"
 #include "launcher/launch_plan.h"
 #include "launcher/mpi_runtime.h"
@@ -19,11 +20,6 @@
 #include "runtime/engine.h"
 #include "runtime/progress.h"
 #include "parallel/comm/mpi_communicator.h"
-#include "parallel/comm/nccl_communicator.h"
-
-#ifdef HLLM_WITH_CUDA
-#include <c10/cuda/CUDAFunctions.h>
-#endif
 
 // Last: pip builds of LibTorch define LOG/CHECK macros of their own (c10/util/Logging.h without glog);
 // glog's must be the definitions in force here.
@@ -31,25 +27,6 @@
 
 namespace hllm::launcher {
 namespace {
-
-// On a GPU: this rank's CUDA device made current, and NCCL communicators over the world and the
-// data-parallel group for the engine's device tensors. On the CPU: none (the MPI ones serve).
-struct DeviceCommunicators {
-  std::unique_ptr<parallel::Communicator> world, dp;
-  runtime::DeviceGroups groups() const { return {world.get(), dp.get()}; }
-};
-
-DeviceCommunicators make_device_groups(const parallel::Topology& topology) {
-  DeviceCommunicators out;
-  const at::Device device(topology.placement().device);
-  if (!device.is_cuda()) return out;
-#ifdef HLLM_WITH_CUDA
-  c10::cuda::set_device(device.index());
-  out.world = parallel::make_nccl_communicator(topology.world(), device.index());
-  out.dp = parallel::make_nccl_communicator(topology.dp_group(), device.index());
-#endif
-  return out;
-}
 
 int run(const LaunchOptions& options, parallel::Communicator& world) {
   const parallel::Placement placement = detect_placement(world);

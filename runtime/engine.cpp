@@ -15,6 +15,7 @@
 #include "data/item_token_reader.h"
 #include "data/sharded_loader.h"
 #include "data/user_reader.h"
+#include "models/hf_weights.h"
 #include "parallel/comm/differentiable_gather.h"
 #include "runtime/adamw.h"
 #include "runtime/gradient_sync.h"
@@ -26,6 +27,20 @@ namespace hllm::runtime {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+
+// Model selection, as in the paper: the best validation NDCG@200.
+constexpr const char* kSelectionMetric = "ndcg@200";
+
+std::vector<at::Tensor> snapshot(const std::vector<std::pair<std::string, at::Tensor>>& parameters) {
+  std::vector<at::Tensor> out;
+  for (const auto& [name, t] : parameters) out.push_back(t.detach().to(at::kCPU, /*non_blocking=*/false, /*copy=*/true));
+  return out;
+}
+
+void restore(const std::vector<std::pair<std::string, at::Tensor>>& parameters, const std::vector<at::Tensor>& saved) {
+  c10::NoGradGuard no_grad;
+  for (size_t i = 0; i < parameters.size(); ++i) parameters[i].second.detach().copy_(saved[i]);
+}
 
 double all_reduce_sum(parallel::Communicator& comm, double value) {
   at::Tensor t = at::full({1}, value, at::kDouble);
@@ -73,6 +88,14 @@ Engine::Engine(const config::Config& config, const config::BatchSizes& batch, co
     std::filesystem::create_directories(run_dir_);
     std::ofstream(run_dir_ + "/config.json") << config::config_to_json(config).dump(2) << "\n";
     std::ofstream(run_dir_ + "/metrics.jsonl", std::ios::trunc);
+  }
+}
+
+void Engine::load_parameters(const std::string& directory) {
+  const models::HfWeights weights(directory);
+  c10::NoGradGuard no_grad;
+  for (const auto& [name, t] : model_->named_parameters()) {
+    t.detach().copy_(weights.load(name, t.sizes().vec(), t.scalar_type()));
   }
 }
 
@@ -184,6 +207,11 @@ TrainReport Engine::train() {
   const int64_t steps_per_epoch = std::max<int64_t>(1, loader.batches_per_epoch() / accumulation);
   const int64_t total = config_.train.max_steps > 0 ? config_.train.max_steps : steps_per_epoch * config_.train.epochs;
   const auto parameters = model_->named_parameters();
+  struct Best {
+    int64_t step = 0;  // 0: no validation during training yet
+    std::map<std::string, double> valid;
+    std::vector<at::Tensor> parameters;
+  } best;
   // What the optimizer updates: the parameters themselves in float32 training; with bf16, float32 master
   // copies of the bfloat16 ones, into which each micro-batch's gradients are added (so accumulation is
   // float32 too) and from which the parameters are rounded after each step.
@@ -316,26 +344,43 @@ TrainReport Engine::train() {
       nlohmann::json record{{"step", step + 1}, {"split", "valid"}};
       for (const auto& [k, v] : valid) record[k] = v;
       log_record(record.dump());
+      if (best.step == 0 || valid.at(kSelectionMetric) > best.valid.at(kSelectionMetric)) {
+        best = {step + 1, valid, snapshot(parameters)};  // the same on every rank: all saw the same metrics
+      }
     }
   }
   bar.clear();
   report.seconds = std::chrono::duration<double>(Clock::now() - start).count();
   report.samples_per_second =
       static_cast<double>(report.steps * batch_.train_batch_size) / std::max(report.seconds, 1e-9);
-  const at::Tensor catalog = catalog_embeddings();  // embedded once for both splits
+  // The best model by valid NDCG@200 (the last one unless an earlier validation beat it) is tested and kept.
+  at::Tensor catalog = catalog_embeddings();  // embedded once for both splits
   report.valid = evaluate_with(catalog, data::EvalSplit::kValid);
-  report.test = evaluate_with(catalog, data::EvalSplit::kTest);
-  report.popularity_test = evaluate_popularity(data::EvalSplit::kTest);
-  for (const auto& [split, metrics] : {std::pair{"valid", &report.valid}, std::pair{"test", &report.test}}) {
-    nlohmann::json record{{"step", report.steps}, {"split", split}};
-    for (const auto& [k, v] : *metrics) record[k] = v;
+  report.best_step = report.steps;
+  const auto log_split = [&](const char* split, int64_t step, const std::map<std::string, double>& metrics) {
+    nlohmann::json record{{"step", step}, {"split", split}};
+    for (const auto& [k, v] : metrics) record[k] = v;
     log_record(record.dump());
+  };
+  log_split("valid", report.steps, report.valid);
+  if (best.step > 0 && best.valid.at(kSelectionMetric) > report.valid.at(kSelectionMetric)) {
+    restore(parameters, best.parameters);
+    catalog = catalog_embeddings();
+    report.valid = best.valid;
+    report.best_step = best.step;
   }
+  report.test = evaluate_with(catalog, data::EvalSplit::kTest);
+  log_split("test", report.best_step, report.test);  // the test record carries the step of the tested model
+  report.popularity_test = evaluate_popularity(data::EvalSplit::kTest);
   if (!run_dir_.empty() && speaker) {
+    // Every data-parallel rank holds the same parameters: rank 0 writes them (hllm_eval reads them back).
+    std::filesystem::create_directories(run_dir_ + "/model");
+    models::save_safetensors(run_dir_ + "/model/model.safetensors", parameters);
     nlohmann::ordered_json out;
     out["model"] = config_.model.type;
     out["world_size"] = topology_.world_size();
     out["steps"] = report.steps;
+    out["best_step"] = report.best_step;
     out["skipped_steps"] = report.skipped_steps;
     out["wall_seconds"] = report.seconds;
     out["samples_per_second"] = report.samples_per_second;

@@ -40,7 +40,8 @@ struct TrainReport {
   double samples_per_second = 0;  // all ranks
   double first_loss = 0;          // mean over the first log interval
   double last_loss = 0;           // mean over the last log interval
-  std::map<std::string, double> valid;
+  int64_t best_step = 0;  // the step whose parameters were tested and saved (best valid NDCG@200)
+  std::map<std::string, double> valid;  // of the best step
   std::map<std::string, double> test;
   std::map<std::string, double> popularity_test;  // the baseline: items ranked by training frequency
 };
@@ -60,8 +61,14 @@ class Engine {
          const data::Dataset& dataset, std::string run_dir, DeviceGroups device_groups = {});
 
   // Trains for train.epochs (or train.max_steps), validates every train.eval_interval steps and at the end,
-  // tests at the end; rank 0 prints progress and writes metrics.jsonl and report.json. Collective.
+  // then tests the best model by valid NDCG@200 (the last one unless an earlier validation beat it: its
+  // parameters are kept in host memory). Rank 0 prints progress and writes metrics.jsonl, report.json and
+  // the tested parameters (model/model.safetensors, by name). Collective.
   TrainReport train();
+
+  // Replaces the parameters with those saved by train() in `directory` (model.safetensors); throws
+  // InputError naming the file and tensor when one is missing or of another shape.
+  void load_parameters(const std::string& directory);
 
   // Recall@K / NDCG@K (K = 5, 10, 50, 200) of the current parameters. Collective over the world.
   std::map<std::string, double> evaluate(data::EvalSplit split);

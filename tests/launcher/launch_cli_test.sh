@@ -42,6 +42,19 @@ expect "a few training steps on 2 ranks" 0 "test (popularity baseline)" -- \
   mpirun_ -np 2 "$bin" --config "$src/configs/demo_sasrec.json" --set data.path="$dataset" --set train.max_steps=20 \
     --set run.dir="$tmp/run"
 [ -f "$tmp/run/report.json" ] && [ -s "$tmp/run/metrics.jsonl" ] || { echo "FAIL: no report.json / metrics.jsonl"; failures=$((failures + 1)); }
+# hllm_eval on the saved model, on 1 and 3 ranks: the test metrics of report.json, to the printed digits.
+want=$(python3 -c "import json,sys; print('%.4f' % json.load(open(sys.argv[1]))['test']['recall@10'])" "$tmp/run/report.json")
+expect "hllm_eval on 1 rank" 0 "test (popularity baseline)" -- "$1/hllm_eval" "$tmp/run"
+got=$(awk '$1 == "test" && $2 ~ /^[0-9]/ {print $2}' "$tmp/out")
+[ "$got" = "$want" ] || { echo "FAIL: hllm_eval test R@10 $got, report.json $want"; failures=$((failures + 1)); }
+expect "hllm_eval on 3 ranks" 0 "test (popularity baseline)" -- mpirun_ -np 3 "$1/hllm_eval" "$tmp/run"
+got=$(awk '$1 == "test" && $2 ~ /^[0-9]/ {print $2}' "$tmp/out")
+[ "$got" = "$want" ] || { echo "FAIL: hllm_eval on 3 ranks: test R@10 $got, report.json $want"; failures=$((failures + 1)); }
+expect "hllm_eval with a config the model does not fit names file and tensor" 2 "model.safetensors: tensor 'item_table' has shape" -- \
+  "$1/hllm_eval" "$tmp/run" --set model.hidden_size=8
+cp -r "$tmp/run" "$tmp/nomodel" && rm -rf "$tmp/nomodel/model"
+expect "hllm_eval of a run without model/" 2 "model" -- "$1/hllm_eval" "$tmp/nomodel"
+expect "hllm_eval of a directory that is not a run" 2 "cannot open config file" -- "$1/hllm_eval" "$tmp/none"
 if command -v gnuplot > /dev/null; then
   expect "hllm_plot draws the run" 0 "training.png" -- "$1/hllm_plot" "$tmp/run"
   [ -s "$tmp/run/training.png" ] || { echo "FAIL: no training.png"; failures=$((failures + 1)); }

@@ -7,7 +7,11 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <mutex>
+
+#include <nlohmann/json.hpp>
 
 #include "common/config/config_loader.h"
 #include "common/error.h"
@@ -95,6 +99,38 @@ TEST(Engine, TrainsOnTheGpuAsOnTheCpu) {
     EXPECT_NEAR(gpu.test.at("recall@200"), cpu.test.at("recall@200"), 0.05) << model;
     EXPECT_NEAR(gpu.valid.at("ndcg@10"), cpu.valid.at("ndcg@10"), 0.05) << model;
   }
+}
+
+// The tested model is the best by valid NDCG@200 among every validation (periodic and final), and it is
+// the one saved for hllm_eval.
+TEST(Engine, TestsAndSavesTheBestValidatedModel) {
+  ASSERT_FALSE(dataset_path().empty()) << "HLLM_TEST_DATASET is not set";
+  const std::string run_dir = (std::filesystem::temp_directory_path() / "hllm_engine_best").string();
+  std::filesystem::remove_all(run_dir);
+  const auto config = config_for("sasrec", {"train.max_steps=60", "train.eval_interval=10", "optimizer.params.lr=0.05"});
+  const auto dataset = data::Dataset::open(dataset_path());
+  TrainReport report;
+  parallel::run_thread_ranks(1, [&](parallel::Communicator& comm) {
+    const parallel::Topology topology(comm, 1, parallel::Placement{});
+    Engine engine(config, config::resolve_batch_sizes(config, 1), topology, dataset, run_dir);
+    report = engine.train();
+  });
+  double best = -1;
+  int64_t best_step = 0;
+  std::ifstream metrics(run_dir + "/metrics.jsonl");
+  for (std::string line; std::getline(metrics, line);) {
+    const auto record = nlohmann::json::parse(line);
+    if (record.value("split", "") != "valid") continue;
+    if (record["ndcg@200"].get<double>() > best) {
+      best = record["ndcg@200"].get<double>();
+      best_step = record["step"].get<int64_t>();
+    }
+  }
+  EXPECT_GT(best, 0);
+  EXPECT_DOUBLE_EQ(report.valid.at("ndcg@200"), best);
+  EXPECT_EQ(report.best_step, best_step);
+  EXPECT_TRUE(std::filesystem::exists(run_dir + "/model/model.safetensors"));
+  std::filesystem::remove_all(run_dir);
 }
 
 TEST(Engine, RefusesWhatThisBuildCannotRun) {

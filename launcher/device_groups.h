@@ -1,0 +1,21 @@
+// On a GPU: the rank's CUDA device made current, and NCCL communicators over the world and the
+// data-parallel group for the engine's device tensors. On the CPU: none (the engine uses the MPI ones).
+#pragma once
+
+#include <memory>
+
+#include "parallel/comm/communicator.h"
+#include "parallel/topology.h"
+#include "runtime/engine.h"
+
+namespace hllm::launcher {
+
+struct DeviceCommunicators {
+  std::unique_ptr<parallel::Communicator> world, dp;
+  runtime::DeviceGroups groups() const { return {world.get(), dp.get()}; }
+};
+
+// Collective over the topology's world when its device is CUDA.
+DeviceCommunicators make_device_groups(const parallel::Topology& topology);
+
+}  // namespace hllm::launcher
