@@ -100,6 +100,31 @@ TEST(DataParallel, TwoRanksOnHalvesEqualOneProcessOnTheMean) {
   }
 }
 
+// Gradient accumulation as the engine does it (each micro-batch's loss / accumulation, backward, one
+// optimizer step) equals one step on the mean loss of the same micro-batches: 4 x 1 == 1 x 4, to float32
+// rounding (as the two-rank test: 1e-4 relative, 1e-6 absolute after 3 steps; the sums are only ordered
+// differently, and Adam divides by small second moments).
+TEST(DataParallel, FourAccumulatedMicroBatchesEqualOneStepOnTheirMean) {
+  AdamWOptions options;
+  options.lr = 0.01;
+  options.eps = 1e-3;  // as above: keeps rounding noise in near-zero gradients from deciding the step
+  const auto accumulated = make_model();
+  const auto whole = make_model();
+  AdamW accumulated_adamw(accumulated.named_parameters(), options), whole_adamw(whole.named_parameters(), options);
+  for (int s = 0; s < 3; ++s) {
+    for (int micro = 0; micro < 4; ++micro) (accumulated.forward(half_batch(4 * s + micro, micro % 2)).loss / 4.0).backward();
+    at::Tensor mean = whole.forward(half_batch(4 * s, 0)).loss;
+    for (int micro = 1; micro < 4; ++micro) mean = mean + whole.forward(half_batch(4 * s + micro, micro % 2)).loss;
+    (mean / 4.0).backward();
+    for (auto* pair : {&accumulated_adamw, &whole_adamw}) {
+      pair->step(options.lr);
+      pair->zero_grad();
+    }
+  }
+  const auto a = accumulated.named_parameters(), b = whole.named_parameters();
+  for (size_t i = 0; i < a.size(); ++i) EXPECT_TRUE(at::allclose(a[i].second, b[i].second, 1e-4, 1e-6)) << a[i].first;
+}
+
 // Gradient accumulation with overlap: only the armed (last) backward starts reductions, and what is reduced
 // is the accumulated gradient; a parameter the backward never reaches still takes part (as zeros).
 TEST(DataParallel, OverlapReducesOnlyTheArmedBackwardAndCoversUnusedParameters) {
