@@ -6,6 +6,7 @@
 #include <ATen/Context.h>
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -131,6 +132,27 @@ TEST(Engine, TestsAndSavesTheBestValidatedModel) {
   EXPECT_EQ(report.best_step, best_step);
   EXPECT_TRUE(std::filesystem::exists(run_dir + "/model/model.safetensors"));
   std::filesystem::remove_all(run_dir);
+}
+
+// The NaN/Inf guard: with a NaN parameter every step's gradients are NaN, so each step is skipped and
+// counted, and train.max_nan_steps of them in a row stop the run with an error that names the key.
+TEST(Engine, NonFiniteGradientsAreSkippedThenStopTheRun) {
+  ASSERT_FALSE(dataset_path().empty()) << "HLLM_TEST_DATASET is not set";
+  const auto poison_and_train = [](Engine& e) {
+    for (const auto& [name, t] : e.model().named_parameters()) {
+      if (name == "logit_scale") t.detach().fill_(std::nan(""));
+    }
+    return e.train();
+  };
+  const TrainReport skipped =
+      on_ranks<TrainReport>(1, config_for("sasrec", {"train.max_steps=4", "train.max_nan_steps=10"}), poison_and_train);
+  EXPECT_EQ(skipped.skipped_steps, 4);
+  try {
+    on_ranks<TrainReport>(1, config_for("sasrec", {"train.max_steps=10", "train.max_nan_steps=3"}), poison_and_train);
+    FAIL() << "expected the run to stop";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("train.max_nan_steps"), std::string::npos) << e.what();
+  }
 }
 
 TEST(Engine, RefusesWhatThisBuildCannotRun) {
