@@ -16,66 +16,32 @@ import time
 import torch
 import torch.nn.functional as F
 
-PRESETS = {  # hidden, intermediate, layers, heads, kv_heads (models/presets.cpp)
-    "debug": (32, 64, 2, 4, 2),
-    "tiny": (128, 344, 4, 4, 4),
-    "1b": (2048, 5632, 22, 32, 4),
-    "7b": (4096, 11008, 32, 32, 32),
-}
-NCE_THRESHOLD = 0.99  # models/hllm_model.h kNceThreshold
+from llama_layers import PRESETS, decoder, layer_parameters, rms_norm, rope_tables
+
+NCE_THRESHOLD = 0.99  # models/info_nce.h kNceThreshold
 
 
 def decoder_parameters(preset, vocab, with_embedding):
-    hidden, inter, layers, heads, kv = PRESETS[preset]
-    d = hidden // heads
+    hidden = PRESETS[preset][0]
 
     def w(*shape):
         return (torch.randn(*shape) * 0.02).requires_grad_()
 
-    p = {"norm": torch.ones(hidden, requires_grad=True), "layers": []}
+    def ones(n):
+        return torch.ones(n, requires_grad=True)
+
+    p = {"norm": ones(hidden), "layers": layer_parameters(preset, w, ones)}
     if with_embedding:
         p["embed"] = w(vocab, hidden)
-    for _ in range(layers):
-        p["layers"].append({
-            "in_norm": torch.ones(hidden, requires_grad=True), "q": w(heads * d, hidden), "k": w(kv * d, hidden),
-            "v": w(kv * d, hidden), "o": w(hidden, heads * d), "post_norm": torch.ones(hidden, requires_grad=True),
-            "gate": w(inter, hidden), "up": w(inter, hidden), "down": w(hidden, inter)})
     return p
 
 
-def rms_norm(x, weight, eps=1e-5):
-    return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + eps) * weight
-
-
-def rope_tables(positions, d, theta=10000.0):
-    inv_freq = 1.0 / theta ** (torch.arange(0, d, 2, dtype=torch.float32) / d)
-    angles = positions.float().unsqueeze(-1) * inv_freq
-    both = torch.cat([angles, angles], -1)
-    return both.cos(), both.sin()
-
-
-def rope(x, cos, sin):
-    half = x.shape[-1] // 2
-    return x * cos + torch.cat([-x[..., half:], x[..., :half]], -1) * sin
-
-
-def decoder(p, x, mask, cos, sin, heads, kv):
-    B, T, D = x.shape
-    d = D // heads
-    for layer in p["layers"]:
-        h = rms_norm(x, layer["in_norm"])
-        q = F.linear(h, layer["q"]).view(B, T, heads, d).transpose(1, 2)
-        k = F.linear(h, layer["k"]).view(B, T, kv, d).transpose(1, 2)
-        v = F.linear(h, layer["v"]).view(B, T, kv, d).transpose(1, 2)
-        q, k = rope(q, cos, sin), rope(k, cos, sin)
-        if heads != kv:
-            k, v = k.repeat_interleave(heads // kv, 1), v.repeat_interleave(heads // kv, 1)
-        scores = (q @ k.transpose(-2, -1)) / math.sqrt(d)
-        weights = torch.nan_to_num(torch.softmax(scores.masked_fill(~mask, float("-inf")), -1), 0.0)
-        x = x + F.linear((weights @ v).transpose(1, 2).reshape(B, T, D), layer["o"])
-        h = rms_norm(x, layer["post_norm"])
-        x = x + F.linear(F.silu(F.linear(h, layer["gate"])) * F.linear(h, layer["up"]), layer["down"])
-    return rms_norm(x, p["norm"])
+def masked_attention(mask):
+    """The engine's CPU attention: scores, -inf where the mask forbids, softmax, rows with nothing -> 0."""
+    def attention(q, k, v):
+        scores = (q @ k.transpose(-2, -1)) / math.sqrt(q.shape[-1])
+        return torch.nan_to_num(torch.softmax(scores.masked_fill(~mask, float("-inf")), -1), 0.0) @ v
+    return attention
 
 
 def info_nce(u, p, n, logit_scale):
@@ -138,14 +104,16 @@ def main():
             T = x.shape[1]
             cos, sin = rope_tables(torch.arange(T), d)
             causal = torch.ones(T, T, dtype=torch.bool).tril().view(1, 1, T, T)
-            outputs.append(decoder(item_p, x, causal, cos, sin, heads, kv)[:, -1])
+            hidden_states = decoder(item_p["layers"], x, cos, sin, heads, kv, masked_attention(causal))
+            outputs.append(rms_norm(hidden_states, item_p["norm"])[:, -1])
         items = torch.cat(outputs, 0)
         # User LLM on the sequences (left-padding aware mask and positions, as the engine's).
         sequences = items.index_select(0, item_slots.view(-1)).view(B, W, -1) * mask.unsqueeze(-1)
         keys = torch.ones(W, W, dtype=torch.bool).tril().view(1, 1, W, W) & mask.view(B, 1, 1, W)
         positions = (mask.long().cumsum(1) - 1).clamp_min(0)
         ucos, usin = rope_tables(positions, d)
-        states = decoder(user_p, sequences, keys, ucos.unsqueeze(1), usin.unsqueeze(1), heads, kv)
+        states = rms_norm(decoder(user_p["layers"], sequences, ucos.unsqueeze(1), usin.unsqueeze(1), heads, kv,
+                                  masked_attention(keys)), user_p["norm"])
         valid = mask[:, :-1] & mask[:, 1:]
         loss = info_nce(states[:, :-1][valid], sequences[:, 1:][valid], items.index_select(0, negative_slots),
                         logit_scale)

@@ -14,16 +14,11 @@ import time
 import torch
 import torch.nn.functional as F
 
-PRESETS = {  # hidden, intermediate, layers, heads, kv_heads (models/presets.cpp)
-    "tiny": (128, 344, 4, 4, 4),
-    "1b": (2048, 5632, 22, 32, 4),
-    "7b": (4096, 11008, 32, 32, 32),
-}
+from llama_layers import PRESETS, decoder, layer_parameters, rms_norm, rope_tables
 
 
 def make_parameters(preset, vocab, dtype, device):
-    hidden, inter, layers, heads, kv = PRESETS[preset]
-    d = hidden // heads
+    hidden = PRESETS[preset][0]
 
     def w(*shape):
         return (torch.randn(*shape, device=device) * 0.02).to(dtype).requires_grad_()
@@ -31,50 +26,24 @@ def make_parameters(preset, vocab, dtype, device):
     def ones(n):
         return torch.ones(n, device=device, dtype=dtype).requires_grad_()
 
-    p = {"embed": w(vocab, hidden), "norm": ones(hidden), "item": w(hidden), "layers": []}
-    for _ in range(layers):
-        p["layers"].append({
-            "in_norm": ones(hidden), "q": w(heads * d, hidden), "k": w(kv * d, hidden), "v": w(kv * d, hidden),
-            "o": w(hidden, heads * d), "post_norm": ones(hidden), "gate": w(inter, hidden), "up": w(inter, hidden),
-            "down": w(hidden, inter)})
-    return p
+    return {"embed": w(vocab, hidden), "norm": ones(hidden), "item": w(hidden),
+            "layers": layer_parameters(preset, w, ones)}
 
 
-def rms_norm(x, weight, eps=1e-5):
-    x32 = x.float()
-    return (x32 * torch.rsqrt(x32.pow(2).mean(-1, keepdim=True) + eps) * weight.float()).to(x.dtype)
-
-
-def rope(x, cos, sin):
-    half = x.shape[-1] // 2
-    x32 = x.float()
-    rotated = torch.cat([-x32[..., half:], x32[..., :half]], -1)
-    return (x32 * cos + rotated * sin).to(x.dtype)
+def causal_attention(q, k, v):
+    if hasattr(F, "scaled_dot_product_attention"):  # torch >= 2: the fused kernels
+        return F.scaled_dot_product_attention(q, k, v, is_causal=True)
+    T = q.shape[-2]
+    scores = (q.float() @ k.float().transpose(-2, -1)) / q.shape[-1] ** 0.5
+    scores = scores.masked_fill(~torch.ones(T, T, dtype=torch.bool, device=q.device).tril(), float("-inf"))
+    return (torch.softmax(scores, -1) @ v.float()).to(q.dtype)
 
 
 def item_embeddings(p, tokens, heads, kv):
-    B, T1 = tokens.shape
+    B = tokens.shape[0]
     x = torch.cat([F.embedding(tokens, p["embed"]), p["item"].view(1, 1, -1).expand(B, 1, -1)], 1)
-    T = T1 + 1
-    D = x.shape[-1]
-    d = D // heads
-    inv_freq = 1.0 / (10000.0 ** (torch.arange(0, d, 2, device=x.device, dtype=torch.float32) / d))
-    angles = torch.arange(T, device=x.device, dtype=torch.float32)[:, None] * inv_freq
-    both = torch.cat([angles, angles], -1)
-    cos, sin = both.cos(), both.sin()
-    for layer in p["layers"]:
-        h = rms_norm(x, layer["in_norm"])
-        q = F.linear(h, layer["q"]).view(B, T, heads, d).transpose(1, 2)
-        k = F.linear(h, layer["k"]).view(B, T, kv, d).transpose(1, 2)
-        v = F.linear(h, layer["v"]).view(B, T, kv, d).transpose(1, 2)
-        q, k = rope(q, cos, sin), rope(k, cos, sin)
-        if heads != kv:
-            k, v = k.repeat_interleave(heads // kv, 1), v.repeat_interleave(heads // kv, 1)
-        a = F.scaled_dot_product_attention(q, k, v, is_causal=True)
-        x = x + F.linear(a.transpose(1, 2).reshape(B, T, heads * d), layer["o"])
-        h = rms_norm(x, layer["post_norm"])
-        x = x + F.linear(F.silu(F.linear(h, layer["gate"])) * F.linear(h, layer["up"]), layer["down"])
-    return rms_norm(x, p["norm"])[:, -1]
+    cos, sin = rope_tables(torch.arange(x.shape[1], device=x.device), x.shape[-1] // heads)
+    return rms_norm(decoder(p["layers"], x, cos, sin, heads, kv, causal_attention), p["norm"])[:, -1]
 
 
 def main():
