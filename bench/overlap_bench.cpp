@@ -1,0 +1,116 @@
+// overlap_bench: a data-parallel HLLM training step with the gradient all_reduce started during the
+// backward (GradientAverager with overlap, as the engine runs it) against the same step reducing after
+// the backward, alternated step by step in one run. Prints the median step time of each and their ratio.
+//
+//   mpirun -np 2 build/bin/overlap_bench [--preset tiny] [--rows 4] [--steps 20] [--bucket_mib 4]
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+#include <gflags/gflags.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <map>
+#include <random>
+#include <set>
+#include <vector>
+
+#include "launcher/mpi_runtime.h"
+#include "models/hllm_model.h"
+#include "parallel/comm/differentiable_gather.h"
+#include "parallel/comm/mpi_communicator.h"
+#include "runtime/adamw.h"
+#include "runtime/gradient_sync.h"
+
+DEFINE_string(preset, "tiny", "Preset of both towers.");
+DEFINE_int32(rows, 4, "Sequences per rank (the demo's micro batch).");
+DEFINE_int32(window, 11, "Items per sequence.");
+DEFINE_int32(text_tokens, 32, "Text tokens per item.");
+DEFINE_int32(negatives, 64, "Negatives per rank.");
+DEFINE_int32(steps, 20, "Timed steps of each kind (alternating), after 2 warm-up steps of each.");
+DEFINE_int32(bucket_mib, 4, "Gradient bucket size in MiB (Open MPI here is slow above 4 MiB).");
+DEFINE_int32(threads, 1, "LibTorch intra-op threads per rank.");
+
+namespace hllm::bench {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+data::Batch make_batch(int rank, int step) {
+  std::mt19937_64 rng(1000 * rank + step);
+  std::uniform_int_distribution<int64_t> item(1, 500), token(1, 999);
+  data::Batch b;
+  b.rows = FLAGS_rows;
+  b.width = FLAGS_window;
+  b.real_samples = FLAGS_rows;
+  for (int i = 0; i < FLAGS_rows * FLAGS_window; ++i) b.items.push_back(item(rng));
+  for (int k = 0; k < FLAGS_negatives; ++k) b.negatives.push_back(item(rng));
+  b.mask.assign(b.items.size(), 1);
+  std::set<int64_t> unique(b.items.begin(), b.items.end());
+  unique.insert(b.negatives.begin(), b.negatives.end());
+  b.unique_items.assign(unique.begin(), unique.end());
+  std::map<int64_t, int64_t> slot;
+  for (size_t u = 0; u < b.unique_items.size(); ++u) slot[b.unique_items[u]] = static_cast<int64_t>(u);
+  for (const auto i : b.items) b.item_slots.push_back(slot.at(i));
+  for (const auto n : b.negatives) b.negative_slots.push_back(slot.at(n));
+  b.token_offsets.push_back(0);
+  for (size_t u = 0; u < b.unique_items.size(); ++u) {
+    for (int t = 0; t < FLAGS_text_tokens; ++t) b.tokens.push_back(token(rng));
+    b.token_offsets.push_back(static_cast<int64_t>(b.tokens.size()));
+  }
+  return b;
+}
+
+void run(parallel::Communicator& world) {
+  at::set_num_threads(FLAGS_threads);
+  const auto model = models::HllmModel::from_presets(FLAGS_preset, FLAGS_preset, 1000, {2, 3, 4, 5}, 1);
+  const auto parameters = model.named_parameters();
+  runtime::AdamW adamw(parameters, runtime::AdamWOptions{});
+  // As the engine: buckets on their own communicator, negatives gathered on the group's.
+  const auto gradient_comm = world.split(0, world.rank());
+  const int64_t bucket = int64_t{FLAGS_bucket_mib} << 20;
+  runtime::GradientAverager overlapped(*gradient_comm, parameters, bucket, /*overlap=*/true);
+  runtime::GradientAverager after(*gradient_comm, parameters, bucket, /*overlap=*/false);
+  const models::NegativeGather gather = [&world](const at::Tensor& x) { return parallel::all_gather_with_grad(world, x); };
+
+  std::vector<double> times[2];
+  size_t early = 0;
+  for (int s = 0; s < 2 * (FLAGS_steps + 2); ++s) {
+    const bool overlap = s % 2 == 0;
+    const data::Batch batch = make_batch(world.rank(), s);
+    world.barrier()->wait();
+    const auto start = Clock::now();
+    const auto out = model.forward(batch, gather);
+    if (overlap) overlapped.arm();
+    out.loss.backward();
+    (overlap ? overlapped : after).average();
+    runtime::clip_gradient_norm(parameters, 1.0);
+    adamw.step(1e-4);
+    adamw.zero_grad();
+    world.barrier()->wait();
+    if (s >= 4) times[overlap ? 0 : 1].push_back(std::chrono::duration<double>(Clock::now() - start).count());
+    if (overlap) early += overlapped.buckets_started_early();
+  }
+  for (auto& t : times) std::sort(t.begin(), t.end());
+  const double with = times[0][times[0].size() / 2], without = times[1][times[1].size() / 2];
+  if (world.rank() == 0) {
+    std::printf("%s, %d ranks, %d x %d items, %zu buckets of <= %d MiB, %d thread(s) per rank\n", FLAGS_preset.c_str(),
+                world.size(), FLAGS_rows, FLAGS_window, overlapped.buckets(), FLAGS_bucket_mib, FLAGS_threads);
+    std::printf("  reduce during the backward: step %8.2f ms (median of %zu; %.1f buckets a step started early)\n",
+                with * 1e3, times[0].size(), static_cast<double>(early) / (FLAGS_steps + 2));
+    std::printf("  reduce after the backward:  step %8.2f ms (median of %zu)\n", without * 1e3, times[1].size());
+    std::printf("  during / after: %.3f\n", with / without);
+  }
+}
+
+}  // namespace
+}  // namespace hllm::bench
+
+int main(int argc, char** argv) {
+  gflags::ParseCommandLineFlags(&argc, &argv, true);
+  hllm::launcher::MpiRuntime mpi(&argc, &argv);
+  auto world = hllm::parallel::make_mpi_world_communicator();
+  hllm::bench::run(*world);
+  world.reset();
+  return 0;
+}
