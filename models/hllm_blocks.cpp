@@ -1,5 +1,7 @@
 #include "models/hllm_blocks.h"
 
+#include "models/model_plan.h"
+
 #include <ATen/ATen.h>
 
 #include "common/error.h"
@@ -72,16 +74,9 @@ class DecoderLayerBlock : public NamedBlock {
 
   BlockCost cost(const ModelShapes& s) const override {
     const bool item = prefix_ == "item";
-    const double rows = static_cast<double>(item ? s.items : s.sequences);
-    const double T = static_cast<double>(item ? s.item_tokens : s.sequence_length);
-    const double n = rows * T, D = config_.hidden_size, F = config_.intermediate_size;
-    const double H = config_.num_attention_heads, Hkv = config_.num_key_value_heads, d = config_.head_dim();
-    BlockCost c;
-    // q, k, v, o projections, the three SwiGLU matrices, and scores + weighted sum of attention.
-    c.forward_flops = 2 * n * D * (H * d + 2 * Hkv * d) + 2 * n * H * d * D + 2 * n * 3 * D * F + 4 * rows * H * T * T * d;
-    c.parameters = numel_of(parameters_);
-    // Inputs of every matrix product and norm, the attention probabilities, the SwiGLU intermediates.
-    c.activation_bytes = static_cast<int64_t>((n * (6 * D + 3 * F) + rows * H * T * T) * s.bytes_per_value);
+    BlockCost c = decoder_layer_cost(config_, static_cast<double>(item ? s.items : s.sequences),
+                                     static_cast<double>(item ? s.item_tokens : s.sequence_length), s.bytes_per_value);
+    c.parameters = numel_of(parameters_);  // the tensors at hand (the formula's count, unless some were dropped)
     return c;
   }
   // Runs the layer on every bucket of its tower (<prefix>_x.<b>).

@@ -9,6 +9,7 @@
 #include "common/error.h"
 #include "models/presets.h"
 #include "models/hllm_blocks.h"
+#include "models/model_plan.h"
 #include "models/hstu_model.h"
 #include "models/sasrec_model.h"
 #include "tests/models/hand_batch.h"
@@ -237,6 +238,23 @@ TEST(HllmBlocks, CostsFollowTheShapes) {
     for (const auto& [name, t] : model.named_parameters()) n += t.numel();
     return n;
   }());
+}
+
+// The planner's parameter counts (models/model_plan.h, no tensors) are the built model's.
+TEST(ModelPlan, ParameterCountsMatchTheBuiltModel) {
+  for (const std::string preset : {"debug", "tiny"}) {
+    const HllmModel model = HllmModel::from_presets(preset, preset, 64, {1, 2}, 3);
+    int64_t built = 0;
+    for (const auto& [name, t] : model.named_parameters()) built += t.numel();
+    const auto config = preset_config(preset, 64);
+    EXPECT_EQ(hllm_parameters(config, config), built) << preset;
+  }
+  LlamaConfig qwen = preset_config("debug", 64);
+  qwen.attention_bias = true;
+  auto decoder = LlamaDecoder::random(qwen, 1);
+  int64_t built = 0;
+  for (const auto& [name, t] : decoder.named_parameters()) built += t.numel();
+  EXPECT_EQ(tower_parameters(qwen, true) + (qwen.tie_word_embeddings ? 0 : qwen.vocab_size * qwen.hidden_size), built);
 }
 
 }  // namespace

@@ -1,0 +1,36 @@
+#include "models/model_plan.h"
+
+namespace hllm::models {
+
+int64_t decoder_layer_parameters(const LlamaConfig& c) {
+  const int64_t D = c.hidden_size, F = c.intermediate_size, d = c.head_dim();
+  const int64_t q = c.num_attention_heads * d, kv = c.num_key_value_heads * d;
+  int64_t n = D * q + 2 * D * kv + q * D + 3 * D * F + 2 * D;  // q, k, v, o; gate, up, down; two norms
+  if (c.attention_bias) n += q + 2 * kv;
+  return n;
+}
+
+BlockCost decoder_layer_cost(const LlamaConfig& c, double rows, double T, int64_t bytes_per_value) {
+  const double n = rows * T, D = c.hidden_size, F = c.intermediate_size;
+  const double H = c.num_attention_heads, Hkv = c.num_key_value_heads, d = c.head_dim();
+  BlockCost cost;
+  // q, k, v, o projections, the three SwiGLU matrices, and scores + weighted sum of attention.
+  cost.forward_flops = 2 * n * D * (H * d + 2 * Hkv * d) + 2 * n * H * d * D + 2 * n * 3 * D * F + 4 * rows * H * T * T * d;
+  cost.parameters = decoder_layer_parameters(c);
+  // Inputs of every matrix product and norm, the attention probabilities (as the CPU path keeps them; fused
+  // GPU kernels keep O(T) instead), the SwiGLU intermediates.
+  cost.activation_bytes = static_cast<int64_t>((n * (6 * D + 3 * F) + rows * H * T * T) * bytes_per_value);
+  return cost;
+}
+
+int64_t tower_parameters(const LlamaConfig& c, bool with_token_table) {
+  int64_t n = c.num_hidden_layers * decoder_layer_parameters(c) + c.hidden_size;  // layers + final norm
+  if (with_token_table) n += c.vocab_size * c.hidden_size;
+  return n;
+}
+
+int64_t hllm_parameters(const LlamaConfig& item, const LlamaConfig& user) {
+  return tower_parameters(item, true) + tower_parameters(user, false) + item.hidden_size + 1;
+}
+
+}  // namespace hllm::models

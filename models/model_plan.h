@@ -1,0 +1,25 @@
+// Sizes of a model for a configuration, computed from the shapes alone (no tensors): parameter counts
+// and the per-layer cost (FLOPs, kept activation bytes). The blocks' cost() (models/hllm_blocks.h) and the
+// planner (tools/hllm_plan) use the same formulas, so what the planner says is what the engine's cost
+// model says.
+#pragma once
+
+#include <cstdint>
+
+#include "models/layered_model.h"
+#include "models/llama_config.h"
+
+namespace hllm::models {
+
+// One decoder layer: its parameters, forward FLOPs and activation bytes for `rows` sequences of `tokens`.
+BlockCost decoder_layer_cost(const LlamaConfig& config, double rows, double tokens, int64_t bytes_per_value);
+int64_t decoder_layer_parameters(const LlamaConfig& config);
+
+// A tower's parameters: the token table (Item LLM only; the User LLM reads embeddings), the layers and the
+// final norm. `with_token_table`: the Item LLM keeps its table, the User LLM does not.
+int64_t tower_parameters(const LlamaConfig& config, bool with_token_table);
+
+// HLLM: both towers plus [ITEM] (D) and logit_scale (1).
+int64_t hllm_parameters(const LlamaConfig& item, const LlamaConfig& user);
+
+}  // namespace hllm::models

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# hllm_plan as a user runs it: HLLM-7B + 7B on 64 GPUs of 80 GiB, whose numbers can be checked by hand
+# (Ψ = 13.084 B; ZeRO-3 model states 16Ψ/64 = 3.05 GiB), and bad input.
+# Usage: plan_cli_test.sh BUILD_BIN_DIR SOURCE_DIR
+set -u
+bin=$1/hllm_plan
+src=$2
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+source "$(dirname "$0")/../cli_expect.sh"
+
+expect "7b + 7b parameters" 0 "Ψ = 13.084 B" -- "$bin" --config "$src/configs/hllm_7b_books.json" --world 64
+expect "ZeRO-3 model states on 64 ranks" 0 "stage 3  16Ψ/N             3.05 GiB" -- \
+  "$bin" --config "$src/configs/hllm_7b_books.json" --world 64
+expect "7b + 7b fits with stage 3 and checkpointing" 0 "stage 3, checkpointing every block:      58.72 GiB  fits" -- \
+  "$bin" --config "$src/configs/hllm_7b_books.json" --world 64
+expect "stage 0 does not fit" 0 "stage 0, checkpointing every block:     250.63 GiB  does not fit" -- \
+  "$bin" --config "$src/configs/hllm_7b_books.json" --world 64
+expect "--set applies" 0 "ZeRO stage 1" -- "$bin" --config "$src/configs/hllm_7b_books.json" --world 8 \
+  --set zero_optimization.stage=1
+expect "no --config" 2 "--config is required" -- "$bin" --world 4
+expect "SASRec is not HLLM" 2 "plans HLLM" -- "$bin" --config "$src/configs/demo_sasrec.json" --world 2
+expect "an unknown preset is named" 2 "unknown model preset '13b'" -- \
+  "$bin" --config "$src/configs/demo.json" --world 2 --set model.item='"13b"'
+finish

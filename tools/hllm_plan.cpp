@@ -1,0 +1,159 @@
+// hllm_plan: what an HLLM configuration needs per rank on N ranks, computed from the shapes alone (no
+// model is built, so 7B + 7B plans on a laptop): parameters Ψ, model-state bytes for each ZeRO stage
+// (16Ψ, 4Ψ + 12Ψ/N, 2Ψ + 14Ψ/N, 16Ψ/N with bf16 and Adam), activation bytes of one micro-batch with and
+// without checkpointing every block, communication per step (2Ψ, 3Ψ elements), and whether the configured
+// stage fits in the GPU's memory. Formulas: models/model_plan.h (the same the blocks' cost() uses).
+//
+//   hllm_plan --config FILE [--set key=value ...] --world N [--gpu_gib 80] [--prompt_tokens 12] [--vocab 32000]
+#include <gflags/gflags.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "common/config/batch_sizes.h"
+#include "common/config/config_loader.h"
+#include "common/error.h"
+#include "common/exit_codes.h"
+#include "models/llama_config.h"
+#include "models/model_plan.h"
+#include "models/presets.h"
+
+DEFINE_string(config, "", "The run's JSON configuration.");
+DEFINE_int32(world, 1, "Ranks (GPUs) to plan for.");
+DEFINE_double(gpu_gib, 80, "Memory of one GPU in GiB.");
+DEFINE_double(reserve_gib, 2, "GiB of each GPU not available to the model (CUDA context, NCCL buffers).");
+DEFINE_int32(prompt_tokens, 12, "Tokens of the item prompt (the tokenizer decides; 12 is HLLM's prompt in Llama's).");
+DEFINE_int32(vocab, 32000, "Vocabulary of preset towers (Hugging Face towers bring their own).");
+
+namespace hllm::tools {
+namespace {
+
+constexpr double kGiB = 1024.0 * 1024.0 * 1024.0;
+
+models::LlamaConfig tower_config(const std::string& source) {
+  if (std::filesystem::is_directory(source)) return models::read_hf_config(source + "/config.json");
+  return models::preset_config(source, FLAGS_vocab);
+}
+
+std::string billions(double n) {
+  char text[32];
+  std::snprintf(text, sizeof(text), "%.3f B", n / 1e9);
+  return text;
+}
+
+int run(const std::vector<std::string>& overrides) {
+  const config::Config config = config::load_config_file(FLAGS_config, overrides);
+  if (config.model.type != "hllm") throw InputError("hllm_plan plans HLLM (model.type = hllm), not " + config.model.type);
+  if (config.parallel.pp != 1) {
+    throw InputError("hllm_plan plans parallel.pp = 1 for now (the pipeline cut comes with pipeline parallelism)");
+  }
+  if (FLAGS_world < 1) throw InputError("--world must be at least 1");
+  const int N = FLAGS_world;
+  const config::BatchSizes batch = config::resolve_batch_sizes(config, N);
+  const models::LlamaConfig item = tower_config(config.model.item), user = tower_config(config.model.user);
+  const double psi = static_cast<double>(models::hllm_parameters(item, user));
+  const bool bf16 = config.bf16.enabled;
+  const int stage = config.zero_optimization.stage;
+
+  std::printf("HLLM: Item LLM %s + User LLM %s, world %d (pp 1 x dp %d), %s, ZeRO stage %d\n",
+              config.model.item.c_str(), config.model.user.c_str(), N, N, bf16 ? "bf16" : "fp32", stage);
+  std::printf("parameters: Ψ = %s (Item LLM %s, of which token table %s; User LLM %s; [ITEM] + logit_scale %lld)\n",
+              billions(psi).c_str(), billions(models::tower_parameters(item, true)).c_str(),
+              billions(static_cast<double>(item.vocab_size) * item.hidden_size).c_str(),
+              billions(models::tower_parameters(user, false)).c_str(), static_cast<long long>(item.hidden_size + 1));
+
+  // One micro-batch per rank: B sequences of W items; the Item LLM encodes at most B W + N distinct items
+  // of T tokens (prompt + text + [ITEM]); the loss sees the negatives of every rank.
+  const int64_t B = batch.micro_batch_per_rank, W = config.data.max_item_list_len + 1;
+  const int64_t U = B * W + config.data.num_negatives;
+  const int64_t T = FLAGS_prompt_tokens + config.data.max_text_len + 1;
+  const int64_t value_bytes = bf16 ? 2 : 4;
+  std::printf("micro-batch per rank: %lld sequences x %lld items; Item LLM: at most %lld distinct items x %lld tokens "
+              "(prompt %d + text %d + [ITEM]); %d negatives per rank, %lld after gathering\n",
+              static_cast<long long>(B), static_cast<long long>(W), static_cast<long long>(U), static_cast<long long>(T),
+              FLAGS_prompt_tokens, config.data.max_text_len, config.data.num_negatives,
+              static_cast<long long>(config.data.num_negatives) * N);
+
+  // Model states (ZeRO, Rajbhandari et al.): parameters p, gradients g, optimizer o bytes per parameter.
+  const double p = value_bytes, g = value_bytes, o = bf16 ? 12 : 8;  // fp32 master (bf16) + Adam m, v
+  const double states[4] = {(p + g + o) * psi, (p + g) * psi + o * psi / N, p * psi + (g + o) * psi / N,
+                            (p + g + o) * psi / N};
+  const char* formulas[4][2] = {{"16Ψ", "16Ψ"}, {"4Ψ + 12Ψ/N", "8Ψ + 8Ψ/N"}, {"2Ψ + 14Ψ/N", "4Ψ + 12Ψ/N"},
+                                {"16Ψ/N", "16Ψ/N"}};
+  std::printf("\nmodel states per rank (bytes per parameter: parameters %.0f, gradients %.0f, optimizer %.0f%s):\n", p, g, o,
+              bf16 ? " = fp32 master 4 + Adam 8" : " = Adam 8");
+  for (int s = 0; s < 4; ++s) {
+    std::printf("  stage %d  %-12s %10.2f GiB%s\n", s, formulas[s][bf16 ? 0 : 1], states[s] / kGiB,
+                s == stage ? "   <- configured" : "");
+  }
+
+  // Activations of one micro-batch: every layer's kept tensors, or with checkpointing every block only the
+  // block inputs plus one block's tensors while it is recomputed.
+  const auto item_layer = models::decoder_layer_cost(item, static_cast<double>(U), static_cast<double>(T), value_bytes);
+  const auto user_layer = models::decoder_layer_cost(user, static_cast<double>(B), static_cast<double>(W), value_bytes);
+  const double item_input = static_cast<double>(U) * T * item.hidden_size * value_bytes;
+  const double user_input = static_cast<double>(B) * W * user.hidden_size * value_bytes;
+  const double loss = static_cast<double>(B) * W * (config.data.num_negatives * N + 1) * 4;  // float32 logits
+  const double stored = item.num_hidden_layers * static_cast<double>(item_layer.activation_bytes) +
+                        user.num_hidden_layers * static_cast<double>(user_layer.activation_bytes) + item_input + loss;
+  const double checkpointed = item.num_hidden_layers * item_input + user.num_hidden_layers * user_input + loss +
+                              std::max<double>(item_layer.activation_bytes, user_layer.activation_bytes);
+  std::printf("\nactivations per rank, one micro-batch (attention probabilities counted as T x T, as the CPU path keeps "
+              "them):\n  stored:                      %10.2f GiB  (Item LLM layer %.2f GiB x %lld, User LLM layer %.3f GiB x %lld)\n"
+              "  checkpointing every block:   %10.2f GiB  (block inputs + one block recomputed)\n",
+              stored / kGiB, item_layer.activation_bytes / kGiB, static_cast<long long>(item.num_hidden_layers),
+              user_layer.activation_bytes / kGiB, static_cast<long long>(user.num_hidden_layers), checkpointed / kGiB);
+
+  const double grad_bytes = g;
+  std::printf("\ncommunication per rank and step (ZeRO's data movement): stages 0-2: 2Ψ = %.2f G elements (%.1f GiB in %s); "
+              "stage 3: 3Ψ = %.2f G elements (%.1f GiB)\n",
+              2 * psi / 1e9, 2 * psi * grad_bytes / kGiB, bf16 ? "bf16" : "fp32", 3 * psi / 1e9, 3 * psi * grad_bytes / kGiB);
+
+  const double budget = (FLAGS_gpu_gib - FLAGS_reserve_gib) * kGiB;
+  std::printf("\nfits in %.0f GiB per GPU (%.0f GiB reserved)?\n", FLAGS_gpu_gib, FLAGS_reserve_gib);
+  for (int s = 0; s < 4; ++s) {
+    for (const bool ckpt : {false, true}) {
+      const double total = states[s] + (ckpt ? checkpointed : stored);
+      std::printf("  stage %d, %-26s %10.2f GiB  %s%s\n", s, ckpt ? "checkpointing every block:" : "stored activations:",
+                  total / kGiB, total <= budget ? "fits" : "does not fit", s == stage ? "   <- configured stage" : "");
+    }
+  }
+  return kExitOk;
+}
+
+}  // namespace
+}  // namespace hllm::tools
+
+int main(int argc, char** argv) {
+  // --set is repeatable: taken out of argv before gflags sees it.
+  std::vector<std::string> overrides;
+  std::vector<char*> kept{argv[0]};
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if (arg == "--set" && i + 1 < argc) {
+      overrides.push_back(argv[++i]);
+    } else if (arg.rfind("--set=", 0) == 0) {
+      overrides.push_back(arg.substr(6));
+    } else {
+      kept.push_back(argv[i]);
+    }
+  }
+  int kept_argc = static_cast<int>(kept.size());
+  char** kept_argv = kept.data();
+  gflags::SetUsageMessage("hllm_plan --config FILE --world N [--gpu_gib 80]: per-rank memory and communication of a plan");
+  gflags::ParseCommandLineFlags(&kept_argc, &kept_argv, true);
+  if (FLAGS_config.empty()) {
+    std::cerr << "hllm_plan: --config is required (hllm_plan --help)" << std::endl;
+    return hllm::kExitBadInput;
+  }
+  try {
+    return hllm::tools::run(overrides);
+  } catch (const hllm::InputError& e) {
+    std::cerr << "hllm_plan: " << e.what() << std::endl;
+    return hllm::kExitBadInput;
+  }
+}
