@@ -52,8 +52,9 @@ int run(const LaunchOptions& options, parallel::Communicator& world) {
     device_groups = make_device_groups(*plan.topology);
     engine = std::make_unique<runtime::Engine>(plan.config, plan.batch, *plan.topology, *plan.dataset, run_dir,
                                                device_groups.groups());
-    engine->show_progress_bar(world.rank() == 0 && progress_bar_wanted(options.progress, runtime::ProgressBar::stdout_is_terminal(),
-                                                                        std::getenv("OMPI_COMM_WORLD_SIZE") != nullptr));
+    const bool under_mpirun = std::getenv("OMPI_COMM_WORLD_SIZE") != nullptr;
+    engine->show_progress_bar(world.rank() == 0 &&
+                              progress_bar_wanted(options.progress, runtime::ProgressBar::stdout_is_terminal(), under_mpirun));
     if (world.rank() == 0) std::cout << "run directory: " << run_dir << std::endl;
   } catch (const InputError& e) {
     // Every rank has the same config and topology, so every rank refuses alike.
