@@ -16,13 +16,11 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
-#include <map>
-#include <random>
-#include <set>
 #include <sstream>
 #include <string>
 #include <vector>
 
+#include "bench/synthetic_batch.h"
 #include "models/hllm_blocks.h"
 #include "models/hllm_model.h"
 #include "runtime/adamw.h"
@@ -46,28 +44,7 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 data::Batch make_batch() {
-  std::mt19937_64 rng(7);
-  std::uniform_int_distribution<int64_t> item(1, FLAGS_catalog), token(1, FLAGS_vocab - 1);
-  data::Batch b;
-  b.rows = FLAGS_rows;
-  b.width = FLAGS_window;
-  b.real_samples = FLAGS_rows;
-  for (int i = 0; i < FLAGS_rows * FLAGS_window; ++i) b.items.push_back(item(rng));
-  for (int k = 0; k < FLAGS_negatives; ++k) b.negatives.push_back(item(rng));
-  b.mask.assign(b.items.size(), 1);
-  std::set<int64_t> unique(b.items.begin(), b.items.end());
-  unique.insert(b.negatives.begin(), b.negatives.end());
-  b.unique_items.assign(unique.begin(), unique.end());
-  std::map<int64_t, int64_t> slot;
-  for (size_t u = 0; u < b.unique_items.size(); ++u) slot[b.unique_items[u]] = static_cast<int64_t>(u);
-  for (const auto i : b.items) b.item_slots.push_back(slot.at(i));
-  for (const auto n : b.negatives) b.negative_slots.push_back(slot.at(n));
-  b.token_offsets.push_back(0);
-  for (size_t u = 0; u < b.unique_items.size(); ++u) {
-    for (int t = 0; t < FLAGS_text_tokens; ++t) b.tokens.push_back(token(rng));
-    b.token_offsets.push_back(static_cast<int64_t>(b.tokens.size()));
-  }
-  return b;
+  return synthetic_batch({FLAGS_rows, FLAGS_window, FLAGS_text_tokens, FLAGS_negatives, FLAGS_catalog, FLAGS_vocab}, 7);
 }
 
 double median_seconds(const std::function<void()>& fn, int warmup, int steps) {

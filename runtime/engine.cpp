@@ -221,10 +221,11 @@ TrainReport Engine::train() {
     updated.emplace_back(name, p.scalar_type() == at::kBFloat16 ? p.detach().to(at::kFloat) : p);
   }
   const auto gather_gradients_into_masters = [&] {
+    if (!mixed) return;  // float32: the parameters are their own masters
     c10::NoGradGuard no_grad;
     for (size_t i = 0; i < parameters.size(); ++i) {
       const at::Tensor& p = parameters[i].second;
-      if (!mixed || p.scalar_type() != at::kBFloat16 || !p.grad().defined()) continue;
+      if (p.scalar_type() != at::kBFloat16 || !p.grad().defined()) continue;
       at::Tensor& master = updated[i].second;
       if (master.grad().defined()) {
         master.mutable_grad().add_(p.grad());
