@@ -32,6 +32,9 @@ class HstuModel {
   HstuModel(const HstuConfig& config, uint64_t seed);
 
   HllmOutput forward(const data::Batch& batch, const NegativeGather& gather_negatives = {}) const;
+  // The same on tensors on the model's device: items and timestamps [B, W], negatives [N] (item ids).
+  HllmOutput forward(const at::Tensor& items, const at::Tensor& timestamps, const at::Tensor& negatives,
+                     const NegativeGather& gather_negatives) const;
   // States for left-padded ids [B, S] (0 = padding) and their timestamps [B, S] (seconds). [B, S, D]
   at::Tensor states(const at::Tensor& items, const at::Tensor& timestamps) const;
   std::vector<std::pair<std::string, at::Tensor>> named_parameters() const;

@@ -3,6 +3,7 @@
 #include <ATen/ATen.h>
 
 #include "common/error.h"
+#include "models/hllm_blocks.h"
 #include "models/hstu_model.h"
 #include "models/sasrec_model.h"
 
@@ -24,6 +25,10 @@ class HllmRecommender : public Recommender {
     return model_.item_llm().forward(offsets, tokens);
   }
   bool reads_item_tokens() const override { return true; }
+  Blocks blocks(const NegativeGather& gather) const override { return hllm_blocks(model_, gather); }
+  Activations block_inputs(const data::Batch& batch) const override {
+    return hllm_activations(batch, model_.logit_scale().device());
+  }
   at::Tensor user_states(const data::EvalBatch& batch, const at::Tensor& catalog) const override {
     const at::Tensor items = eval_items(batch, catalog.device());
     const at::Tensor mask = items.ne(0);
@@ -37,6 +42,37 @@ class HllmRecommender : public Recommender {
   HllmModel model_;
 };
 
+// A small ID model as one block: its whole loss, from the batch's ids ("items", "negatives" and, for
+// HSTU, "timestamps").
+template <typename Model>
+class WholeModelBlock : public Block {
+ public:
+  WholeModelBlock(const Model& model, NegativeGather gather) : model_(model), gather_(std::move(gather)) {}
+  const std::string& name() const override { return name_; }
+  std::vector<std::pair<std::string, at::Tensor>> parameters() const override { return model_.named_parameters(); }
+  BlockCost cost(const ModelShapes&) const override {
+    BlockCost c;
+    for (const auto& [name, t] : model_.named_parameters()) c.parameters += t.numel();
+    return c;
+  }
+  void forward(Activations& a) const override;
+
+ private:
+  const std::string name_ = "model";
+  const Model& model_;
+  NegativeGather gather_;
+};
+
+template <>
+void WholeModelBlock<SasRecModel>::forward(Activations& a) const {
+  a["loss"] = model_.forward(a.at("items"), a.at("negatives"), gather_).loss;
+}
+
+template <>
+void WholeModelBlock<HstuModel>::forward(Activations& a) const {
+  a["loss"] = model_.forward(a.at("items"), a.at("timestamps"), a.at("negatives"), gather_).loss;
+}
+
 template <typename Model>
 class IdRecommender : public Recommender {
  public:
@@ -49,6 +85,20 @@ class IdRecommender : public Recommender {
     return model_.item_table().narrow(0, first, end - first);
   }
   bool reads_item_tokens() const override { return false; }
+  Blocks blocks(const NegativeGather& gather) const override {
+    Blocks out;
+    out.push_back(std::make_unique<WholeModelBlock<Model>>(model_, gather));
+    return out;
+  }
+  Activations block_inputs(const data::Batch& batch) const override {
+    const at::Device device = model_.item_table().device();
+    Activations a{{"items", at::tensor(batch.items, at::kLong).view({batch.rows, batch.width}).to(device)},
+                  {"negatives", at::tensor(batch.negatives, at::kLong).to(device)}};
+    if (!batch.timestamps.empty()) {
+      a["timestamps"] = at::tensor(batch.timestamps, at::kLong).view({batch.rows, batch.width}).to(device);
+    }
+    return a;
+  }
   at::Tensor user_states(const data::EvalBatch& batch, const at::Tensor&) const override {
     return states(batch).select(1, batch.width - 1);
   }

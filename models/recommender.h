@@ -13,6 +13,7 @@
 #include "data/batch.h"
 #include "data/eval_loader.h"
 #include "models/hllm_model.h"
+#include "models/layered_model.h"
 
 namespace hllm::models {
 
@@ -28,6 +29,11 @@ class Recommender {
   virtual bool reads_item_tokens() const = 0;
   // The state at the last history position of each row.   catalog: [num_items + 1, D]. Returns [B, D].
   virtual at::Tensor user_states(const data::EvalBatch& batch, const at::Tensor& catalog) const = 0;
+  // The model as blocks (models/layered_model.h), for ZeRO and activation checkpointing: running them on
+  // block_inputs(batch) leaves the loss of loss(batch, gather) in activations["loss"]. HLLM is its chain of
+  // embedding, decoder layers, norms and loss; SASRec and HSTU (small) are one block.
+  virtual Blocks blocks(const NegativeGather& gather_negatives) const = 0;
+  virtual Activations block_inputs(const data::Batch& batch) const = 0;
   // Moves the parameters to `device` (float32 kept: the engine trains in float32).
   virtual void to(const at::Device& device) = 0;
 };

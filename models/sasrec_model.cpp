@@ -83,15 +83,18 @@ at::Tensor SasRecModel::states(const at::Tensor& items) const {
 }
 
 HllmOutput SasRecModel::forward(const data::Batch& batch, const NegativeGather& gather_negatives) const {
-  const int64_t B = batch.rows, W = batch.width;
   const at::Device device = item_table_.device();
-  const at::Tensor items = at::tensor(batch.items, at::kLong).view({B, W}).to(device);
+  return forward(at::tensor(batch.items, at::kLong).view({batch.rows, batch.width}).to(device),
+                 at::tensor(batch.negatives, at::kLong).to(device), gather_negatives);
+}
+
+HllmOutput SasRecModel::forward(const at::Tensor& items, const at::Tensor& negatives,
+                                const NegativeGather& gather_negatives) const {
   const at::Tensor mask = items.ne(0);
   const at::Tensor states = this->states(items);
   // Same loss as HLLM: the ID table plays the item embeddings, so a negative's id is its row.
   const SequenceInputs inputs{at::embedding(item_table_, items), mask};
-  return hllm_loss(states, inputs, item_table_, at::tensor(batch.negatives, at::kLong).to(device), logit_scale_,
-                   gather_negatives);
+  return hllm_loss(states, inputs, item_table_, negatives, logit_scale_, gather_negatives);
 }
 
 }  // namespace hllm::models

@@ -27,6 +27,8 @@ class SasRecModel {
   SasRecModel(const SasRecConfig& config, uint64_t seed);
 
   HllmOutput forward(const data::Batch& batch, const NegativeGather& gather_negatives = {}) const;
+  // The same on tensors on the model's device: items [B, W] (0 = padding), negatives [N] (item ids).
+  HllmOutput forward(const at::Tensor& items, const at::Tensor& negatives, const NegativeGather& gather_negatives) const;
   // User states for left-padded item ids [B, S] (0 = padding).   Returns [B, S, D].
   at::Tensor states(const at::Tensor& items) const;
   const at::Tensor& item_table() const { return item_table_; }  // [num_items + 1, D]

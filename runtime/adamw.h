@@ -29,7 +29,10 @@ bool no_weight_decay(const std::string& name, const at::Tensor& parameter);
 
 class AdamW {
  public:
-  AdamW(std::vector<std::pair<std::string, at::Tensor>> parameters, const AdamWOptions& options);
+  // `decay`: whether each parameter is decayed; empty = by no_weight_decay(name, tensor). ZeRO passes it
+  // because its tensors are flat pieces of parameters, whose shape no longer tells.
+  AdamW(std::vector<std::pair<std::string, at::Tensor>> parameters, const AdamWOptions& options,
+        std::vector<bool> decay = {});
 
   // One update with learning rate `lr` (the schedule's value for this step). Parameters without a
   // gradient are left alone. No autograd is recorded.
@@ -43,6 +46,7 @@ class AdamW {
 
  private:
   std::vector<std::pair<std::string, at::Tensor>> parameters_;
+  std::vector<bool> decay_;
   AdamWOptions options_;
   int64_t steps_ = 0;
   std::map<std::string, std::pair<at::Tensor, at::Tensor>> state_;

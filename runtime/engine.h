@@ -15,14 +15,18 @@
 // bf16.enabled (HLLM): the LLMs compute in bfloat16 (norms, softmax and the loss in float32); gradients are
 // added into float32 master weights, which clipping, the NaN guard and AdamW work on.
 //
-// Not in this build: pipeline parallelism (parallel.pp must be 1), ZeRO stages 1-3. Each is refused with a
-// message, not ignored.
+// ZeRO stages 1-3 (zero_optimization.stage) and activation checkpointing (HLLM's decoder layers) run the
+// model as blocks through parallel/zero/BlockRunner, with AdamW on this rank's shards (ZeroOptimizer).
+// The memory a rank holds is measured in the first step (TrainReport::memory, logged, and in report.json).
+//
+// Not in this build: pipeline parallelism (parallel.pp must be 1): refused with a message, not ignored.
 #pragma once
 
 #include <functional>
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "common/config/batch_sizes.h"
 #include "common/config/config.h"
@@ -32,6 +36,21 @@
 #include "parallel/topology.h"
 
 namespace hllm::runtime {
+
+// What one rank holds, measured during the first step.
+struct MemoryReport {
+  // Model states between the backward and the optimizer step, counted from the live tensors.
+  int64_t parameter_bytes = 0;
+  int64_t gradient_bytes = 0;
+  int64_t optimizer_bytes = 0;  // float32 masters (when not the parameters themselves) + Adam moments
+  // Bytes the device's allocator gained during a forward and still held at its end: what is kept for the
+  // backward (largest micro-batch of the first step; on the CPU the process heap, see memory_probe.h).
+  int64_t activation_bytes = 0;
+  // ZeRO's collectives in the first step, as full-buffer elements (stage 3: ~3Ψ; stages 1-2: 2Ψ).
+  int64_t gathered_elements = 0;
+  int64_t reduced_elements = 0;
+  int64_t model_state_bytes() const { return parameter_bytes + gradient_bytes + optimizer_bytes; }
+};
 
 struct TrainReport {
   int64_t steps = 0;
@@ -44,6 +63,8 @@ struct TrainReport {
   std::map<std::string, double> valid;  // of the best step
   std::map<std::string, double> test;
   std::map<std::string, double> popularity_test;  // the baseline: items ranked by training frequency
+  std::vector<double> local_losses;  // every step's loss on this rank's own micro-batches
+  MemoryReport memory;
 };
 
 // Communicators for tensors on the training device, over the same ranks as the topology's world and

@@ -28,12 +28,38 @@ struct ParallelConfig {
 
 struct ZeroConfig {
   int stage = 0;  // 0 plain data parallel, 1 + optimizer state, 2 + gradients, 3 + parameters
+  // Stage 3: parameters (elements) gathered ahead of the block that needs them; the gather of the next
+  // block(s) runs while the current one computes. 0 = no prefetch.
+  double stage3_prefetch_bucket_size = 5e7;
+  // Stage 3: at most this many parameter elements gathered at once by prefetching (the block being
+  // computed is always gathered, whatever its size).
+  double stage3_max_live_parameters = 1e9;
 
   template <typename V>
   void visit(V& v) {
     v.field("stage", stage,
             "ZeRO stage: 0 plain data parallel, 1 shards optimizer state, 2 also gradients, 3 also parameters.",
             Limits::range(0, 3));
+    v.field("stage3_prefetch_bucket_size", stage3_prefetch_bucket_size,
+            "Stage 3: parameter elements whose gather is issued ahead of the block being computed; 0 = none.",
+            Limits::at_least(0));
+    v.field("stage3_max_live_parameters", stage3_max_live_parameters,
+            "Stage 3: prefetching stops before more than this many parameter elements would be gathered at once.",
+            Limits::at_least(0));
+  }
+};
+
+struct ActivationCheckpointingConfig {
+  std::string policy = "none";  // none | every_block | every_kth_block
+  int every = 2;                // every_kth_block: recompute blocks 0, k, 2k, ... of the decoder layers
+
+  template <typename V>
+  void visit(V& v) {
+    v.field("policy", policy,
+            "HLLM decoder layers whose activations are recomputed in the backward instead of kept: none, every_block, "
+            "or every_kth_block (layers 0, k, 2k, ... of each tower).",
+            Limits::choices({"none", "every_block", "every_kth_block"}));
+    v.field("every", every, "k of every_kth_block.", Limits::at_least(1));
   }
 };
 
@@ -184,6 +210,7 @@ struct Config {
   double gradient_clipping = 1.0;          // global L2 norm; 0 = off
   Bf16Config bf16;
   ZeroConfig zero_optimization;
+  ActivationCheckpointingConfig activation_checkpointing;
   OptimizerConfig optimizer;
   SchedulerConfig scheduler;
   ParallelConfig parallel;
@@ -208,6 +235,7 @@ struct Config {
             Limits::at_least(0));
     v.section("bf16", bf16, "bfloat16 mixed precision.");
     v.section("zero_optimization", zero_optimization, "ZeRO sharding.");
+    v.section("activation_checkpointing", activation_checkpointing, "Recomputing activations in the backward.");
     v.section("optimizer", optimizer, "Optimizer (DeepSpeed's layout).");
     v.section("scheduler", scheduler, "Learning-rate schedule.");
     v.section("parallel", parallel, "Process grid: world = pp x dp.");

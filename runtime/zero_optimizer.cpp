@@ -1,0 +1,85 @@
+#include "runtime/zero_optimizer.h"
+
+#include <ATen/ATen.h>
+#include <c10/core/GradMode.h>
+
+#include <cmath>
+
+namespace hllm::runtime {
+
+ZeroOptimizer::ZeroOptimizer(parallel::zero::BlockRunner& runner, const AdamWOptions& options,
+                             parallel::Communicator& dp)
+    : runner_(runner), dp_(dp) {
+  c10::NoGradGuard no_grad;
+  std::vector<std::pair<std::string, at::Tensor>> pieces;
+  std::vector<bool> decay;
+  auto& units = runner.units();
+  for (size_t u = 0; u < units.size(); ++u) {
+    const auto& unit = units[u];
+    const at::Tensor& shard = unit.shard();
+    masters_.push_back(shard.scalar_type() == at::kFloat ? shard : shard.to(at::kFloat));
+    const int64_t begin = unit.layout().shard_range(unit.rank()).first;
+    for (const auto& segment : unit.layout().segments_of(unit.rank())) {
+      const auto& [name, parameter] = unit.parameters()[segment.parameter];
+      at::Tensor piece = masters_[u].narrow(0, segment.buffer_offset - begin, segment.length);
+      piece.mutable_grad() = runner.gradient_shards()[u].narrow(0, segment.buffer_offset - begin, segment.length);
+      pieces.emplace_back(name, piece);
+      decay.push_back(!no_weight_decay(name, parameter));
+    }
+  }
+  adam_ = std::make_unique<AdamW>(std::move(pieces), options, std::move(decay));
+}
+
+double ZeroOptimizer::clip_gradient_norm(double max_norm) {
+  c10::NoGradGuard no_grad;
+  auto& grads = runner_.gradient_shards();
+  if (grads.empty()) return 0;
+  std::vector<at::Tensor> squares;
+  for (const auto& g : grads) squares.push_back(g.to(at::kDouble).pow(2).sum());
+  at::Tensor total = at::stack(squares).sum().reshape({1});
+  dp_.all_reduce(total, parallel::ReduceOp::kSum)->wait();
+  const double norm = std::sqrt(total.item<double>());
+  if (max_norm > 0 && norm > max_norm && std::isfinite(norm)) {
+    const double scale = max_norm / (norm + 1e-6);
+    for (auto& g : grads) g.mul_(scale);
+  }
+  return norm;
+}
+
+bool ZeroOptimizer::gradients_finite() {
+  c10::NoGradGuard no_grad;
+  auto& grads = runner_.gradient_shards();
+  if (grads.empty()) return true;
+  std::vector<at::Tensor> bad;
+  for (const auto& g : grads) bad.push_back(at::isfinite(g).logical_not().any());
+  at::Tensor any_bad = at::stack(bad).any().to(at::kFloat).reshape({1});
+  dp_.all_reduce(any_bad, parallel::ReduceOp::kMax)->wait();
+  return any_bad.item<float>() == 0;
+}
+
+void ZeroOptimizer::step(double lr) {
+  adam_->step(lr);
+  c10::NoGradGuard no_grad;
+  auto& units = runner_.units();
+  for (size_t u = 0; u < units.size(); ++u) {
+    const at::Tensor& shard = units[u].shard();
+    if (!masters_[u].is_same(shard)) shard.copy_(masters_[u]);
+  }
+  runner_.refresh_parameters();
+}
+
+void ZeroOptimizer::zero_grad() {
+  for (auto& g : runner_.gradient_shards()) g.zero_();
+}
+
+int64_t ZeroOptimizer::optimizer_bytes() const {
+  int64_t bytes = 0;
+  const auto& units = runner_.units();
+  for (size_t u = 0; u < units.size(); ++u) {
+    if (!masters_[u].is_same(units[u].shard())) bytes += masters_[u].numel() * 4;
+  }
+  for (const auto& [name, moments] : adam_->state()) bytes += (moments.first.numel() + moments.second.numel()) * 4;
+  return bytes;
+}
+
+}  // namespace hllm::runtime

@@ -1,0 +1,42 @@
+// ZeroOptimizer: AdamW on this rank's shards (ZeRO stages 1-3). Each unit's shard has a float32 master
+// (the shard itself in float32 training; a float32 copy of the bfloat16 shard under bf16) and Adam
+// moments for the shard only. The optimizer sees the pieces of parameters inside the shard (by parameter
+// name, decayed as the whole parameter would be), with the runner's float32 gradient shards as gradients.
+// Clipping and the finite check are global: squared norms and flags are summed over the data-parallel
+// group. After the update the shards are written back in the compute dtype and, for stages 1-2, gathered
+// into the full parameters.
+#pragma once
+
+#include <ATen/core/Tensor.h>
+
+#include <memory>
+#include <vector>
+
+#include "parallel/comm/communicator.h"
+#include "parallel/zero/block_runner.h"
+#include "runtime/adamw.h"
+
+namespace hllm::runtime {
+
+class ZeroOptimizer {
+ public:
+  // `dp`: a communicator over the data-parallel group for tensors on the training device.
+  ZeroOptimizer(parallel::zero::BlockRunner& runner, const AdamWOptions& options, parallel::Communicator& dp);
+
+  // The global L2 norm of the (averaged) gradients; scaled to max_norm when above it and max_norm > 0.
+  double clip_gradient_norm(double max_norm);
+  bool gradients_finite();
+  void step(double lr);
+  void zero_grad();
+
+  // Bytes of float32 masters that are not the shard itself, plus Adam's moments (this rank).
+  int64_t optimizer_bytes() const;
+
+ private:
+  parallel::zero::BlockRunner& runner_;
+  parallel::Communicator& dp_;
+  std::vector<at::Tensor> masters_;  // per unit, float32 [shard_numel]
+  std::unique_ptr<AdamW> adam_;
+};
+
+}  // namespace hllm::runtime
