@@ -23,7 +23,8 @@ struct TrainedRun {
 };
 
 // 6 optimizer steps of 2 micro-batches each, a loss per step, the parameters at the end.
-TrainedRun train_run(const std::string& model, int world, std::vector<std::string> settings) {
+TrainedRun train_run(const std::string& model, int world, std::vector<std::string> settings,
+                     const std::string& device = "cpu") {
   settings.insert(settings.end(), {"train.max_steps=6", "train.log_interval=3", "optimizer.params.lr=0.003",
                                    "gradient_accumulation_steps=2"});
   return on_ranks<TrainedRun>(world, config_for(model, settings), [](Engine& engine) {
@@ -36,7 +37,7 @@ TrainedRun train_run(const std::string& model, int world, std::vector<std::strin
       run.parameter_count += static_cast<double>(t.numel());
     }
     return run;
-  });
+  }, device);
 }
 
 // Losses within `tolerance` relative, parameters within `tolerance` absolute (they are O(0.1)).
@@ -105,6 +106,19 @@ TEST(Zero, BaselinesAndBfloat16TrainUnderStageThree) {
   // reduce-scatter), so they agree to bf16's precision.
   const TrainedRun plain = train_run("hllm", 2, {"bf16.enabled=true"});
   const TrainedRun zero = train_run("hllm", 2, {"bf16.enabled=true", "zero_optimization.stage=3"});
+  for (size_t i = 0; i < plain.losses.size(); ++i) EXPECT_NEAR(zero.losses[i], plain.losses[i], 2e-2 * plain.losses[i]);
+}
+
+// On a GPU (dp = 1): ZeRO-3 with every block recomputed trains as stage 0, in float32 and in bf16.
+TEST(Zero, StageThreeWithCheckpointingOnTheGpu) {
+  if (!at::hasCUDA()) GTEST_SKIP() << "no CUDA device on this machine";
+  ASSERT_FALSE(dataset_path().empty()) << "HLLM_TEST_DATASET is not set";
+  const std::vector<std::string> zero3 = {"zero_optimization.stage=3", "activation_checkpointing.policy=every_block"};
+  expect_same_training(train_run("hllm", 1, {}, "cuda:0"), train_run("hllm", 1, zero3, "cuda:0"), 1e-4, "cuda float32");
+  auto bf16 = zero3;
+  bf16.push_back("bf16.enabled=true");
+  const TrainedRun plain = train_run("hllm", 1, {"bf16.enabled=true"}, "cuda:0");
+  const TrainedRun zero = train_run("hllm", 1, bf16, "cuda:0");
   for (size_t i = 0; i < plain.losses.size(); ++i) EXPECT_NEAR(zero.losses[i], plain.losses[i], 2e-2 * plain.losses[i]);
 }
 
