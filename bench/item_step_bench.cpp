@@ -6,7 +6,11 @@
 // eager; bench/gpu_item_step.sh runs both in one command).
 //
 //   build/bin/item_step_bench [--preset 1b] [--items 16] [--text_tokens 256] [--dtype bf16] [--device cuda]
-//                             [--find_max_items]
+//                             [--find_max_items] [--recompute]
+//
+// --recompute runs the Item LLM as the engine's blocks (models/hllm_blocks.h: embedding, layers, final
+// norm) with every decoder layer checkpointed (parallel/recompute.h), in buckets of 16 items as training
+// does, to find how much larger a micro-batch fits when only each layer's input is kept.
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <gflags/gflags.h>
@@ -22,8 +26,11 @@
 #include <c10/cuda/CUDAFunctions.h>
 #endif
 
+#include "models/hllm_blocks.h"
+#include "models/hllm_model.h"
 #include "models/hllm_towers.h"
 #include "models/presets.h"
+#include "parallel/recompute.h"
 
 DEFINE_string(preset, "1b", "Item LLM preset (models/presets.h).");
 DEFINE_int32(items, 16, "Items per micro-batch.");
@@ -34,6 +41,7 @@ DEFINE_string(device, "cuda", "cuda or cpu.");
 DEFINE_int32(steps, 20, "Timed steps (after 3 warm-up steps); the median is reported.");
 DEFINE_double(peak_tflops, 989.0, "Peak dense TFLOP/s of the device in --dtype (H100 SXM bf16: 989).");
 DEFINE_bool(find_max_items, false, "Also find the largest --items that fits in device memory (doubling).");
+DEFINE_bool(recompute, false, "Checkpoint every decoder layer (the engine's blocks, buckets of 16 items).");
 DEFINE_int32(threads, 0, "CPU intra-op threads; 0 = LibTorch's default.");
 
 namespace hllm::bench {
@@ -63,8 +71,24 @@ StepSetup make_items(int64_t items, const models::ItemLlm& model, const at::Devi
   return s;
 }
 
+// With --recompute: the Item LLM's blocks of an HLLM model (whose User LLM is not run).
+models::Blocks item_blocks;
+
 void step(const models::ItemLlm& model, const StepSetup& s) {
-  const at::Tensor embeddings = model.forward(s.offsets, s.tokens, /*items_per_bucket=*/s.offsets.size(0));
+  at::Tensor embeddings;
+  if (item_blocks.empty()) {
+    embeddings = model.forward(s.offsets, s.tokens, /*items_per_bucket=*/s.offsets.size(0));
+  } else {
+    models::Activations a{{"token_offsets", s.offsets}, {"tokens", s.tokens}};
+    for (const auto& block : item_blocks) {
+      if (block->name().rfind("item_layer.", 0) == 0) {
+        parallel::recomputed_forward(*block, a, {});
+      } else {
+        block->forward(a);
+      }
+    }
+    embeddings = a.at("item_embeddings");
+  }
   (embeddings.to(at::kFloat) * s.probe).sum().backward();
   for (const auto& [name, t] : model.named_parameters()) t.mutable_grad().reset();  // set_to_none
 }
@@ -90,9 +114,17 @@ int run() {
   const at::Device device(FLAGS_device);
   const at::ScalarType dtype = FLAGS_dtype == "bf16" ? at::kBFloat16 : at::kFloat;
   models::LlamaDecoder decoder = models::LlamaDecoder::random(models::preset_config(FLAGS_preset, FLAGS_vocab), 1);
-  models::ItemLlm model(std::move(decoder), {}, 2);
-  model.to(device, dtype);
+  models::HllmModel hllm(models::ItemLlm(std::move(decoder), {}, 2),
+                        models::UserLlm(models::LlamaDecoder::random(models::preset_config("debug", FLAGS_vocab), 3)));
+  hllm.to(device, dtype);
+  const models::ItemLlm& model = hllm.item_llm();
   for (const auto& [name, t] : model.named_parameters()) t.requires_grad_(true);
+  if (FLAGS_recompute) {
+    for (auto& block : models::hllm_blocks(hllm)) {
+      const bool item = block->name().rfind("item_", 0) == 0;
+      if (item) item_blocks.push_back(std::move(block));
+    }
+  }
 
   int64_t matrix_parameters = 0;
   for (const auto& [name, t] : model.named_parameters()) {
@@ -103,8 +135,8 @@ int run() {
   const double seconds = median_step_seconds(model, setup, device);
   const double tokens = static_cast<double>(FLAGS_items) * tokens_per_item;
   const double mfu = 6.0 * matrix_parameters * tokens / seconds / (FLAGS_peak_tflops * 1e12);
-  std::printf("engine  preset %s  %s  %s  items %d x %lld tokens  P %.3fB  step %.2f ms  %.0f tokens/s  MFU %.3f\n",
-              FLAGS_preset.c_str(), FLAGS_device.c_str(), FLAGS_dtype.c_str(), FLAGS_items,
+  std::printf("engine%s  preset %s  %s  %s  items %d x %lld tokens  P %.3fB  step %.2f ms  %.0f tokens/s  MFU %.3f\n",
+              FLAGS_recompute ? " (recompute)" : "", FLAGS_preset.c_str(), FLAGS_device.c_str(), FLAGS_dtype.c_str(), FLAGS_items,
               static_cast<long long>(tokens_per_item), matrix_parameters / 1e9, seconds * 1e3, tokens / seconds, mfu);
   std::fflush(stdout);
 
@@ -122,8 +154,9 @@ int run() {
 #ifdef HLLM_WITH_CUDA
         c10::cuda::CUDACachingAllocator::emptyCache();
 #endif
-        std::printf("engine  largest micro-batch that fits: %lld items (%lld out of memory), no activation "
-                    "checkpointing\n", static_cast<long long>(fits), static_cast<long long>(items));
+        std::printf("engine  largest micro-batch that fits: %lld items (%lld out of memory), %s\n",
+                    static_cast<long long>(fits), static_cast<long long>(items),
+                    FLAGS_recompute ? "every layer recomputed" : "no activation checkpointing");
         break;
       }
     }

@@ -35,5 +35,9 @@ stage nccl_communicator_test 60 build-cuda/bin/nccl_communicator_test
 unset LD_LIBRARY_PATH
 stage item_step 240 bench/gpu_item_step.sh --preset 1b --items 16 --text_tokens 256 --find_max_items
 export LD_LIBRARY_PATH=$HLLM_GPU_LIBS
+stage item_step_recompute 120 build-cuda/bin/item_step_bench --preset 1b --items 16 --text_tokens 256 --find_max_items \
+  --recompute --steps 5
 stage build_all 400 scripts/gpu/build.sh
 stage ctest 300 ctest --test-dir build-cuda --output-on-failure --parallel 8
+stage zero_gpu 120 env HLLM_TEST_DATASET="$PWD/build-cuda/tests/loader_dataset" build-cuda/bin/engine_test \
+  --gtest_filter='Zero.StageThree*:Engine.TrainsOnTheGpu*'
