@@ -114,8 +114,11 @@ int run() {
   const at::Device device(FLAGS_device);
   const at::ScalarType dtype = FLAGS_dtype == "bf16" ? at::kBFloat16 : at::kFloat;
   models::LlamaDecoder decoder = models::LlamaDecoder::random(models::preset_config(FLAGS_preset, FLAGS_vocab), 1);
+  // The HLLM model around it only lends its blocks; its User LLM (one layer of the same width) never runs.
+  models::LlamaConfig user_config = models::preset_config(FLAGS_preset, FLAGS_vocab);
+  user_config.num_hidden_layers = 1;
   models::HllmModel hllm(models::ItemLlm(std::move(decoder), {}, 2),
-                        models::UserLlm(models::LlamaDecoder::random(models::preset_config("debug", FLAGS_vocab), 3)));
+                         models::UserLlm(models::LlamaDecoder::random(user_config, 3)));
   hllm.to(device, dtype);
   const models::ItemLlm& model = hllm.item_llm();
   for (const auto& [name, t] : model.named_parameters()) t.requires_grad_(true);

@@ -12,7 +12,7 @@ int64_t allocated_bytes(const at::Device& device) {
 #ifdef HLLM_WITH_CUDA
   if (device.is_cuda()) {
     const auto stats = c10::cuda::CUDACachingAllocator::getDeviceStats(device.index());
-    return stats.allocated_bytes[static_cast<size_t>(c10::cuda::CUDACachingAllocator::StatType::AGGREGATE)].current;
+    return stats.allocated_bytes[0].current;  // [0]: the aggregate over pool kinds
   }
 #endif
   (void)device;

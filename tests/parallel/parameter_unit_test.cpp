@@ -4,6 +4,7 @@
 #include "parallel/zero/parameter_unit.h"
 
 #include <ATen/ATen.h>
+#include <c10/core/GradMode.h>
 #include <gtest/gtest.h>
 
 #include "common/error.h"
@@ -38,7 +39,7 @@ TEST(ParameterUnit, GathersTheOriginalValuesOnUnevenShards) {
       EXPECT_EQ(flat.sum().item<float>(), 5.0f);
       EXPECT_EQ(flat.numel(), unit.layout().buffer_numel());
       {
-        at::NoGradGuard no_grad;
+        c10::NoGradGuard no_grad;
         parameters[2].second.fill_(0.5);
       }
       unit.release(/*keep_changes=*/true);
