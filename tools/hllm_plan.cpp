@@ -1,6 +1,7 @@
 // hllm_plan: what an HLLM configuration needs per rank on N ranks, computed from the shapes alone (no
 // model is built, so 7B + 7B plans on a laptop): parameters Ψ, model-state bytes for each ZeRO stage
-// (16Ψ, 4Ψ + 12Ψ/N, 2Ψ + 14Ψ/N, 16Ψ/N with bf16 and Adam), activation bytes of one micro-batch with and
+// (this engine's bytes, parallel/zero/model_state_bytes.h, beside ZeRO's paper's 16Ψ, 4Ψ + 12Ψ/N,
+// 2Ψ + 14Ψ/N, 16Ψ/N), activation bytes of one micro-batch with and
 // without checkpointing every block, communication per step (2Ψ, 3Ψ elements), and whether the configured
 // stage fits in the GPU's memory. Formulas: models/model_plan.h (the same the blocks' cost() uses).
 //
@@ -21,6 +22,7 @@
 #include "models/llama_config.h"
 #include "models/model_plan.h"
 #include "models/presets.h"
+#include "parallel/zero/model_state_bytes.h"
 
 DEFINE_string(config, "", "The run's JSON configuration.");
 DEFINE_int32(world, 1, "Ranks (GPUs) to plan for.");
@@ -78,18 +80,26 @@ int run(const std::vector<std::string>& overrides) {
               FLAGS_prompt_tokens, config.data.max_text_len, config.data.num_negatives,
               static_cast<long long>(config.data.num_negatives) * N);
 
-  // Model states (ZeRO, Rajbhandari et al.): parameters p, gradients g, optimizer o bytes per parameter.
-  const double p = value_bytes, g = value_bytes, o = bf16 ? 12 : 8;  // fp32 master (bf16) + Adam m, v
-  const double states[4] = {(p + g + o) * psi, (p + g) * psi + o * psi / N, p * psi + (g + o) * psi / N,
-                            (p + g + o) * psi / N};
-  const char* formulas[4][2] = {{"16Ψ", "16Ψ"}, {"4Ψ + 12Ψ/N", "8Ψ + 8Ψ/N"}, {"2Ψ + 14Ψ/N", "4Ψ + 12Ψ/N"},
-                                {"16Ψ/N", "16Ψ/N"}};
-  std::printf("\nmodel states per rank (bytes per parameter: parameters %.0f, gradients %.0f, optimizer %.0f%s):\n", p, g, o,
-              bf16 ? " = fp32 master 4 + Adam 8" : " = Adam 8");
+  // Model states: what this engine holds (parallel/zero/model_state_bytes.h, the formula the engine's
+  // measurement is tested against), beside ZeRO's paper (Rajbhandari et al.: fp16 gradients, Adam).
+  double states[4];
+  const char* ours[4][2] = {{"18Ψ", "16Ψ"}, {"4Ψ + 16Ψ/N", "8Ψ + 12Ψ/N"}, {"2Ψ + 16Ψ/N", "4Ψ + 12Ψ/N"},
+                            {"18Ψ/N", "16Ψ/N"}};
+  const char* paper[4] = {"16Ψ", "4Ψ + 12Ψ/N", "2Ψ + 14Ψ/N", "16Ψ/N"};
+  const double paper_bytes[4] = {16 * psi, 4 * psi + 12 * psi / N, 2 * psi + 14 * psi / N, 16 * psi / N};
+  std::printf("\nmodel states per rank (%s parameters; float32 gradients where they accumulate; Adam's two float32 "
+              "moments%s):\n",
+              bf16 ? "bfloat16" : "float32", bf16 ? " and float32 master weights" : "");
+  std::printf("  stage  %-12s %12s %12s %12s %12s   ZeRO paper (mixed precision)\n", "formula", "parameters",
+              "gradients", "optimizer", "total");
   for (int s = 0; s < 4; ++s) {
-    std::printf("  stage %d  %-12s %10.2f GiB%s\n", s, formulas[s][bf16 ? 0 : 1], states[s] / kGiB,
-                s == stage ? "   <- configured" : "");
+    const auto b = parallel::zero::model_state_bytes(s, psi, N, bf16);
+    states[s] = b.total();
+    std::printf("  %d      %-12s %8.2f GiB %8.2f GiB %8.2f GiB %8.2f GiB   %-12s %8.2f GiB%s\n", s, ours[s][bf16 ? 0 : 1],
+                b.parameters / kGiB, b.gradients / kGiB, b.optimizer / kGiB, b.total() / kGiB, paper[s],
+                paper_bytes[s] / kGiB, s == stage ? "   <- configured" : "");
   }
+  const double g = bf16 ? 2 : 4;  // bytes of a gradient or parameter element on the wire
 
   // Activations of one micro-batch: every layer's kept tensors, or with checkpointing every block only the
   // block inputs plus one block's tensors while it is recomputed.

@@ -13,10 +13,14 @@
 namespace hllm::parallel::zero {
 namespace {
 
+// Distinct values without the global generator, which thread ranks would race on.
 std::vector<std::pair<std::string, at::Tensor>> uneven_parameters() {
-  at::manual_seed(3);
-  return {{"a", at::randn({7, 3}).requires_grad_()}, {"b", at::randn({5}).requires_grad_()},
-          {"c", at::randn({2, 11}).requires_grad_()}};
+  const auto values = [](std::vector<int64_t> shape, double start) {
+    int64_t n = 1;
+    for (const auto d : shape) n *= d;
+    return (at::arange(n, at::kFloat) * 0.37 + start).sin().view(shape).requires_grad_();
+  };
+  return {{"a", values({7, 3}, 0.1)}, {"b", values({5}, 2.0)}, {"c", values({2, 11}, -1.0)}};
 }
 
 TEST(ParameterUnit, GathersTheOriginalValuesOnUnevenShards) {

@@ -122,7 +122,8 @@ TEST(Engine, NonFiniteGradientsAreSkippedThenStopTheRun) {
 
 TEST(Engine, RefusesWhatThisBuildCannotRun) {
   ASSERT_FALSE(dataset_path().empty()) << "HLLM_TEST_DATASET is not set";
-  for (const std::string setting : {"zero_optimization.stage=3", "bf16.enabled=true"}) {  // bf16: HLLM only
+  // bf16 and activation checkpointing are for HLLM only.
+  for (const std::string setting : {"activation_checkpointing.policy=every_block", "bf16.enabled=true"}) {
     EXPECT_THROW(on_ranks<int>(1, config_for("sasrec", {setting}), [](Engine&) { return 0; }), InputError) << setting;
   }
 }
