@@ -16,15 +16,10 @@
 #include "data/sharded_loader.h"
 #include "data/user_reader.h"
 #include "models/hf_weights.h"
-#include "parallel/comm/differentiable_gather.h"
-#include "runtime/adamw.h"
-#include "runtime/gradient_sync.h"
-#include "parallel/zero/block_runner.h"
 #include "runtime/lr_schedule.h"
-#include "runtime/memory_probe.h"
 #include "runtime/progress.h"
 #include "runtime/ranking_metrics.h"
-#include "runtime/zero_optimizer.h"
+#include "runtime/training_step.h"
 
 namespace hllm::runtime {
 namespace {
@@ -44,25 +39,6 @@ void restore(const std::vector<std::pair<std::string, at::Tensor>>& parameters, 
   c10::NoGradGuard no_grad;
   for (size_t i = 0; i < parameters.size(); ++i) parameters[i].second.detach().copy_(saved[i]);
 }
-
-// Which blocks recompute their activations in the backward: HLLM's decoder layers, every one or every
-// k-th of each tower (the embedding, norms and the loss are cheap to keep; the loss also communicates).
-std::vector<bool> recompute_flags(const models::Blocks& blocks, const config::ActivationCheckpointingConfig& c) {
-  std::vector<bool> flags;
-  for (const auto& block : blocks) {
-    const std::string& name = block->name();
-    const auto dot = name.rfind("_layer.");
-    bool recompute = false;
-    if (dot != std::string::npos && c.policy != "none") {
-      const int layer = std::stoi(name.substr(dot + 7));
-      recompute = c.policy == "every_block" || layer % c.every == 0;
-    }
-    flags.push_back(recompute);
-  }
-  return flags;
-}
-
-int64_t bytes_of(const at::Tensor& t) { return t.defined() ? t.numel() * static_cast<int64_t>(t.element_size()) : 0; }
 
 double all_reduce_sum(parallel::Communicator& comm, double value) {
   at::Tensor t = at::full({1}, value, at::kDouble);
@@ -234,105 +210,8 @@ TrainReport Engine::train() {
     std::map<std::string, double> valid;
     std::vector<at::Tensor> parameters;
   } best;
-  // What the optimizer updates: the parameters themselves in float32 training; with bf16, float32 master
-  // copies of the bfloat16 ones, into which each micro-batch's gradients are added (so accumulation is
-  // float32 too) and from which the parameters are rounded after each step.
-  const bool mixed = config_.bf16.enabled;
-  const int stage = config_.zero_optimization.stage;
-  models::NegativeGather gather;
-  if (topology_.dp() > 1) {
-    gather = [&tensor_dp](const at::Tensor& x) { return parallel::all_gather_with_grad(tensor_dp, x); };
-  }
-  AdamWOptions adam;
-  adam.lr = config_.optimizer.params.lr;
-  adam.beta1 = config_.optimizer.params.betas[0];
-  adam.beta2 = config_.optimizer.params.betas[1];
-  adam.eps = config_.optimizer.params.eps;
-  adam.weight_decay = config_.optimizer.params.weight_decay;
-
-  // ZeRO (stage >= 1) and activation checkpointing run the model as blocks (parallel/zero/block_runner.h);
-  // plain data parallel without checkpointing runs the model's own forward. ZeRO's gathers and reductions
-  // get communicators of their own (splits of the dp group), apart from the negatives' gather.
-  models::Blocks blocks;
-  std::unique_ptr<parallel::Communicator> zero_gather_comm, zero_reduce_comm;
-  std::unique_ptr<parallel::zero::BlockRunner> runner;
-  std::unique_ptr<ZeroOptimizer> zero;
-  if (stage > 0 || config_.activation_checkpointing.policy != "none") {
-    blocks = model_->blocks(gather);
-    parallel::zero::RunnerOptions options;
-    options.stage = stage;
-    options.recompute = recompute_flags(blocks, config_.activation_checkpointing);
-    options.prefetch_elements = config_.zero_optimization.stage3_prefetch_bucket_size;
-    options.max_live_elements = config_.zero_optimization.stage3_max_live_parameters;
-    if (stage > 0) {
-      zero_gather_comm = tensor_dp.split(1, tensor_dp.rank());
-      zero_reduce_comm = tensor_dp.split(2, tensor_dp.rank());
-      int64_t in_blocks = 0, in_model = 0;
-      for (const auto& block : blocks) {
-        for (const auto& [name, t] : block->parameters()) in_blocks += t.numel();
-      }
-      for (const auto& [name, t] : parameters) in_model += t.numel();
-      HLLM_ASSERT(in_blocks == in_model, "the model's blocks hold ", in_blocks, " parameters, the model ", in_model);
-    }
-    runner = std::make_unique<parallel::zero::BlockRunner>(blocks, options, topology_.dp(), topology_.dp_index(),
-                                                           zero_gather_comm.get(), zero_reduce_comm.get());
-    if (stage > 0) zero = std::make_unique<ZeroOptimizer>(*runner, adam, tensor_dp);
-  }
-
-  // Stage 0: what the optimizer updates are the parameters themselves in float32 training; with bf16,
-  // float32 master copies of the bfloat16 ones, into which each micro-batch's gradients are added (so
-  // accumulation is float32 too) and from which the parameters are rounded after each step.
-  NamedTensors updated;
-  std::unique_ptr<AdamW> optimizer;
-  std::unique_ptr<GradientAverager> averager;
-  std::unique_ptr<parallel::Communicator> gradient_comm;
-  if (stage == 0) {
-    for (const auto& [name, p] : parameters) {
-      updated.emplace_back(name, p.scalar_type() == at::kBFloat16 ? p.detach().to(at::kFloat) : p);
-    }
-    optimizer = std::make_unique<AdamW>(updated, adam);
-    // With several data-parallel ranks, buckets start reducing during the last micro-batch's backward.
-    // They get a communicator of their own: the backward also runs the negatives' gather (a collective on
-    // tensor_dp) at a point of the graph that differs between ranks (each has its own distinct items),
-    // and collectives on one communicator must come in the same order on every rank. (One rank reduces
-    // nothing: no communicator is made.)
-    if (topology_.dp() > 1) gradient_comm = tensor_dp.split(0, tensor_dp.rank());
-    // (Overlap needs the gradients final as the backward produces them: not with bf16, where they are
-    // still to be added into the masters.)
-    averager = std::make_unique<GradientAverager>(gradient_comm ? *gradient_comm : tensor_dp, updated, 25 << 20,
-                                                  /*overlap=*/topology_.dp() > 1 && !mixed);
-  }
-  const auto gather_gradients_into_masters = [&] {
-    if (!mixed || stage > 0) return;  // float32: the parameters are their own masters; ZeRO has its own
-    c10::NoGradGuard no_grad;
-    for (size_t i = 0; i < parameters.size(); ++i) {
-      const at::Tensor& p = parameters[i].second;
-      if (p.scalar_type() != at::kBFloat16 || !p.grad().defined()) continue;
-      at::Tensor& master = updated[i].second;
-      if (master.grad().defined()) {
-        master.mutable_grad().add_(p.grad());
-      } else {
-        master.mutable_grad() = p.grad().to(at::kFloat);
-      }
-      p.mutable_grad().reset();
-    }
-  };
-  // Model states as held between the backward and the optimizer step (after the first step's backward).
-  const auto measure_model_states = [&](MemoryReport& m) {
-    if (stage == 0) {
-      for (const auto& [name, p] : parameters) m.parameter_bytes += bytes_of(p);
-      for (size_t i = 0; i < updated.size(); ++i) {
-        m.gradient_bytes += bytes_of(updated[i].second.grad());
-        if (!updated[i].second.is_same(parameters[i].second)) m.optimizer_bytes += bytes_of(updated[i].second);
-      }
-      for (const auto& [name, moments] : optimizer->state()) m.optimizer_bytes += bytes_of(moments.first) + bytes_of(moments.second);
-      return;
-    }
-    for (const auto& unit : runner->units()) m.parameter_bytes += unit.parameter_bytes();
-    for (const auto& g : runner->gradient_shards()) m.gradient_bytes += bytes_of(g);
-    m.gradient_bytes += runner->full_gradient_bytes();
-    m.optimizer_bytes = zero->optimizer_bytes();
-  };
+  TrainingStep training(config_, *model_, tensor_dp);
+  const double peak_lr = config_.optimizer.params.lr;
 
   TrainReport report;
   int nan_in_a_row = 0;
@@ -344,42 +223,11 @@ TrainReport Engine::train() {
   const auto start = Clock::now();
   auto interval_start = start;
   for (int64_t step = 0; step < total; ++step) {
-    double step_loss = 0;
-    for (int64_t micro = 0; micro < accumulation; ++micro) {
-      const data::Batch batch = loader.next();
-      const bool completes_step = micro + 1 == accumulation;
-      const int64_t before_forward = step == 0 ? allocated_bytes(device_) : 0;
-      at::Tensor loss;
-      if (runner) {
-        models::Activations activations = model_->block_inputs(batch);
-        runner->forward(activations);
-        loss = activations.at("loss");
-      } else {
-        loss = model_->loss(batch, gather).loss;
-      }
-      if (step == 0) {  // what the forward keeps for the backward
-        report.memory.activation_bytes =
-            std::max(report.memory.activation_bytes, allocated_bytes(device_) - before_forward);
-      }
-      if (averager && completes_step) averager->arm();  // this backward completes the step's gradients
-      if (runner) runner->begin_backward(completes_step);
-      (loss / static_cast<double>(accumulation)).backward();
-      if (runner) runner->end_backward(completes_step);
-      gather_gradients_into_masters();
-      step_loss += loss.item<double>() / static_cast<double>(accumulation);
-      interval_samples += batch.real_samples;
-      interval_tokens += static_cast<int64_t>(batch.tokens.size());  // item text read by the Item LLM
-    }
-    if (averager && topology_.dp() > 1) averager->average();
-    if (step == 0) measure_model_states(report.memory);
-    const double norm = zero ? zero->clip_gradient_norm(config_.gradient_clipping)
-                             : clip_gradient_norm(updated, config_.gradient_clipping);
-    if (!(zero ? zero->gradients_finite() : gradients_finite(updated))) {
-      if (zero) {
-        zero->zero_grad();
-      } else {
-        optimizer->zero_grad();
-      }
+    const double lr = learning_rate(config_.scheduler, peak_lr, step, total);
+    const StepResult result = training.run([&loader] { return loader.next(); }, accumulation, lr);
+    interval_samples += result.samples;
+    interval_tokens += result.tokens;
+    if (result.skipped) {
       ++report.skipped_steps;
       if (++nan_in_a_row >= config_.train.max_nan_steps) {
         throw Error(detail::concat("step ", step, ": ", nan_in_a_row,
@@ -390,31 +238,14 @@ TrainReport Engine::train() {
       continue;
     }
     nan_in_a_row = 0;
-    const double lr = learning_rate(config_.scheduler, adam.lr, step, total);
-    if (zero) {
-      zero->step(lr);
-      zero->zero_grad();
-    } else {
-      optimizer->step(lr);
-      optimizer->zero_grad();
-    }
-    if (mixed && !zero) {
-      c10::NoGradGuard no_grad;
-      for (size_t i = 0; i < parameters.size(); ++i) {
-        if (!updated[i].second.is_same(parameters[i].second)) parameters[i].second.detach().copy_(updated[i].second);
-      }
-    }
+    const double step_loss = result.loss, norm = result.grad_norm;
     if (step == 0) {
-      if (runner) {
-        report.memory.gathered_elements = runner->communication().gathered;
-        report.memory.reduced_elements = runner->communication().reduced;
-      }
-      const MemoryReport& m = report.memory;
+      const MemoryReport& m = training.memory();
       const double mib = 1024.0 * 1024.0;
-      LOG(INFO) << "memory per rank (ZeRO stage " << stage << ", checkpointing " << config_.activation_checkpointing.policy
-                << "): parameters " << m.parameter_bytes / mib << " MiB, gradients " << m.gradient_bytes / mib
-                << " MiB, optimizer " << m.optimizer_bytes / mib << " MiB, model states "
-                << (m.parameter_bytes + m.gradient_bytes + m.optimizer_bytes) / mib << " MiB; activations of a micro-batch "
+      LOG(INFO) << "memory per rank (ZeRO stage " << config_.zero_optimization.stage << ", checkpointing "
+                << config_.activation_checkpointing.policy << "): parameters " << m.parameter_bytes / mib
+                << " MiB, gradients " << m.gradient_bytes / mib << " MiB, optimizer " << m.optimizer_bytes / mib
+                << " MiB, model states " << m.model_state_bytes() / mib << " MiB; activations of a micro-batch "
                 << m.activation_bytes / mib << " MiB";
     }
     report.local_losses.push_back(step_loss);
@@ -457,7 +288,7 @@ TrainReport Engine::train() {
     report.steps = step + 1;
     if (config_.train.eval_interval > 0 && (step + 1) % config_.train.eval_interval == 0 && !last) {
       bar.clear();
-      if (runner) runner->gather_all();  // stage 3: evaluation and the snapshot read the full parameters
+      training.gather_parameters();  // stage 3: evaluation and the snapshot read the full parameters
       const auto valid = evaluate(data::EvalSplit::kValid);
       nlohmann::json record{{"step", step + 1}, {"split", "valid"}};
       for (const auto& [k, v] : valid) record[k] = v;
@@ -465,7 +296,7 @@ TrainReport Engine::train() {
       if (best.step == 0 || valid.at(kSelectionMetric) > best.valid.at(kSelectionMetric)) {
         best = {step + 1, valid, snapshot(parameters)};  // the same on every rank: all saw the same metrics
       }
-      if (runner) runner->release_all();
+      training.release_parameters();
     }
   }
   bar.clear();
@@ -474,9 +305,8 @@ TrainReport Engine::train() {
       static_cast<double>(report.steps * batch_.train_batch_size) / std::max(report.seconds, 1e-9);
   // The best model by valid NDCG@200 (the last one unless an earlier validation beat it) is tested and kept.
   // Stage 3: from here on the parameters stay whole (evaluation, the best model, saving); the runner goes.
-  if (runner) runner->gather_all();
-  zero.reset();
-  runner.reset();
+  training.finish();
+  report.memory = training.memory();
   at::Tensor catalog = catalog_embeddings();  // embedded once for both splits
   report.valid = evaluate_with(catalog, data::EvalSplit::kValid);
   report.best_step = report.steps;

@@ -34,23 +34,9 @@
 #include "data/eval_loader.h"
 #include "models/recommender.h"
 #include "parallel/topology.h"
+#include "runtime/training_step.h"
 
 namespace hllm::runtime {
-
-// What one rank holds, measured during the first step.
-struct MemoryReport {
-  // Model states between the backward and the optimizer step, counted from the live tensors.
-  int64_t parameter_bytes = 0;
-  int64_t gradient_bytes = 0;
-  int64_t optimizer_bytes = 0;  // float32 masters (when not the parameters themselves) + Adam moments
-  // Bytes the device's allocator gained during a forward and still held at its end: what is kept for the
-  // backward (largest micro-batch of the first step; on the CPU the process heap, see memory_probe.h).
-  int64_t activation_bytes = 0;
-  // ZeRO's collectives in the first step, as full-buffer elements (stage 3: ~3Ψ; stages 1-2: 2Ψ).
-  int64_t gathered_elements = 0;
-  int64_t reduced_elements = 0;
-  int64_t model_state_bytes() const { return parameter_bytes + gradient_bytes + optimizer_bytes; }
-};
 
 struct TrainReport {
   int64_t steps = 0;

@@ -1,0 +1,222 @@
+#include "runtime/training_step.h"
+
+#include <ATen/ATen.h>
+#include <c10/core/GradMode.h>
+
+#include <algorithm>
+#include <string>
+
+#include "common/error.h"
+#include "parallel/comm/differentiable_gather.h"
+#include "parallel/zero/block_runner.h"
+#include "runtime/adamw.h"
+#include "runtime/gradient_sync.h"
+#include "runtime/memory_probe.h"
+#include "runtime/zero_optimizer.h"
+
+namespace hllm::runtime {
+namespace {
+
+// Which blocks recompute their activations in the backward: HLLM's decoder layers, every one or every
+// k-th of each tower (the embedding, norms and the loss are cheap to keep; the loss also communicates).
+std::vector<bool> recompute_flags(const models::Blocks& blocks, const config::ActivationCheckpointingConfig& c) {
+  std::vector<bool> flags;
+  for (const auto& block : blocks) {
+    const std::string& name = block->name();
+    const auto at = name.rfind("_layer.");
+    bool recompute = false;
+    if (at != std::string::npos && c.policy != "none") {
+      const int layer = std::stoi(name.substr(at + 7));
+      recompute = c.policy == "every_block" || layer % c.every == 0;
+    }
+    flags.push_back(recompute);
+  }
+  return flags;
+}
+
+int64_t bytes_of(const at::Tensor& t) { return t.defined() ? t.numel() * static_cast<int64_t>(t.element_size()) : 0; }
+
+AdamWOptions adam_options(const config::Config& config) {
+  AdamWOptions adam;
+  adam.lr = config.optimizer.params.lr;
+  adam.beta1 = config.optimizer.params.betas[0];
+  adam.beta2 = config.optimizer.params.betas[1];
+  adam.eps = config.optimizer.params.eps;
+  adam.weight_decay = config.optimizer.params.weight_decay;
+  return adam;
+}
+
+}  // namespace
+
+TrainingStep::TrainingStep(const config::Config& config, models::Recommender& model, parallel::Communicator& tensor_dp)
+    : config_(config),
+      model_(model),
+      tensor_dp_(tensor_dp),
+      stage_(config.zero_optimization.stage),
+      mixed_(config.bf16.enabled),
+      parameters_(model.named_parameters()) {
+  const int dp = tensor_dp.size();
+  if (dp > 1) gather_ = [&tensor_dp](const at::Tensor& x) { return parallel::all_gather_with_grad(tensor_dp, x); };
+  const AdamWOptions adam = adam_options(config);
+
+  // ZeRO (stage >= 1) and activation checkpointing run the model as blocks; plain data parallel without
+  // checkpointing runs the model's own forward. ZeRO's gathers and reductions get communicators of their
+  // own (splits of the dp group), apart from the negatives' gather.
+  if (stage_ > 0 || config.activation_checkpointing.policy != "none") {
+    blocks_ = model.blocks(gather_);
+    parallel::zero::RunnerOptions options;
+    options.stage = stage_;
+    options.recompute = recompute_flags(blocks_, config.activation_checkpointing);
+    options.prefetch_elements = config.zero_optimization.stage3_prefetch_bucket_size;
+    options.max_live_elements = config.zero_optimization.stage3_max_live_parameters;
+    if (stage_ > 0) {
+      zero_gather_comm_ = tensor_dp.split(1, tensor_dp.rank());
+      zero_reduce_comm_ = tensor_dp.split(2, tensor_dp.rank());
+      int64_t in_blocks = 0, in_model = 0;
+      for (const auto& block : blocks_) {
+        for (const auto& [name, t] : block->parameters()) in_blocks += t.numel();
+      }
+      for (const auto& [name, t] : parameters_) in_model += t.numel();
+      HLLM_ASSERT(in_blocks == in_model, "the model's blocks hold ", in_blocks, " parameters, the model ", in_model);
+    }
+    runner_ = std::make_unique<parallel::zero::BlockRunner>(blocks_, options, dp, tensor_dp.rank(),
+                                                            zero_gather_comm_.get(), zero_reduce_comm_.get());
+    if (stage_ > 0) zero_ = std::make_unique<ZeroOptimizer>(*runner_, adam, tensor_dp);
+  }
+  if (stage_ > 0) return;
+  // Stage 0: what the optimizer updates are the parameters themselves in float32 training; with bf16,
+  // float32 master copies of the bfloat16 ones, into which each micro-batch's gradients are added (so
+  // accumulation is float32 too) and from which the parameters are rounded after each step.
+  for (const auto& [name, p] : parameters_) {
+    updated_.emplace_back(name, p.scalar_type() == at::kBFloat16 ? p.detach().to(at::kFloat) : p);
+  }
+  optimizer_ = std::make_unique<AdamW>(updated_, adam);
+  // With several data-parallel ranks, buckets start reducing during the last micro-batch's backward. They
+  // get a communicator of their own: the backward also runs the negatives' gather (a collective on
+  // tensor_dp) at a point of the graph that differs between ranks (each has its own distinct items), and
+  // collectives on one communicator must come in the same order on every rank. (One rank reduces
+  // nothing: no communicator is made.)
+  if (dp > 1) gradient_comm_ = tensor_dp.split(0, tensor_dp.rank());
+  // (Overlap needs the gradients final as the backward produces them: not with bf16, where they are still
+  // to be added into the masters.)
+  averager_ = std::make_unique<GradientAverager>(gradient_comm_ ? *gradient_comm_ : tensor_dp, updated_, 25 << 20,
+                                                 /*overlap=*/dp > 1 && !mixed_);
+}
+
+TrainingStep::~TrainingStep() = default;
+
+void TrainingStep::add_gradients_into_masters() {
+  if (!mixed_ || stage_ > 0) return;  // float32: the parameters are their own masters; ZeRO has its own
+  c10::NoGradGuard no_grad;
+  for (size_t i = 0; i < parameters_.size(); ++i) {
+    const at::Tensor& p = parameters_[i].second;
+    if (p.scalar_type() != at::kBFloat16 || !p.grad().defined()) continue;
+    at::Tensor& master = updated_[i].second;
+    if (master.grad().defined()) {
+      master.mutable_grad().add_(p.grad());
+    } else {
+      master.mutable_grad() = p.grad().to(at::kFloat);
+    }
+    p.mutable_grad().reset();
+  }
+}
+
+void TrainingStep::measure_model_states() {
+  MemoryReport& m = memory_;
+  if (stage_ == 0) {
+    for (const auto& [name, p] : parameters_) m.parameter_bytes += bytes_of(p);
+    for (size_t i = 0; i < updated_.size(); ++i) {
+      m.gradient_bytes += bytes_of(updated_[i].second.grad());
+      if (!updated_[i].second.is_same(parameters_[i].second)) m.optimizer_bytes += bytes_of(updated_[i].second);
+    }
+    for (const auto& [name, moments] : optimizer_->state()) m.optimizer_bytes += bytes_of(moments.first) + bytes_of(moments.second);
+    return;
+  }
+  for (const auto& unit : runner_->units()) m.parameter_bytes += unit.parameter_bytes();
+  for (const auto& g : runner_->gradient_shards()) m.gradient_bytes += bytes_of(g);
+  m.gradient_bytes += runner_->full_gradient_bytes();
+  m.optimizer_bytes = zero_->optimizer_bytes();
+}
+
+StepResult TrainingStep::run(const std::function<data::Batch()>& next_batch, int64_t accumulation, double lr) {
+  StepResult result;
+  const at::Device device = parameters_.front().second.device();
+  for (int64_t micro = 0; micro < accumulation; ++micro) {
+    const data::Batch batch = next_batch();
+    const bool completes_step = micro + 1 == accumulation;
+    const int64_t before_forward = first_ ? allocated_bytes(device) : 0;
+    at::Tensor loss;
+    if (runner_) {
+      models::Activations activations = model_.block_inputs(batch);
+      runner_->forward(activations);
+      loss = activations.at("loss");
+    } else {
+      loss = model_.loss(batch, gather_).loss;
+    }
+    if (first_) {  // what the forward keeps for the backward
+      memory_.activation_bytes = std::max(memory_.activation_bytes, allocated_bytes(device) - before_forward);
+    }
+    if (averager_ && completes_step) averager_->arm();  // this backward completes the step's gradients
+    if (runner_) runner_->begin_backward(completes_step);
+    (loss / static_cast<double>(accumulation)).backward();
+    if (runner_) runner_->end_backward(completes_step);
+    add_gradients_into_masters();
+    result.loss += loss.item<double>() / static_cast<double>(accumulation);
+    result.samples += batch.real_samples;
+    result.tokens += static_cast<int64_t>(batch.tokens.size());
+  }
+  if (averager_ && tensor_dp_.size() > 1) averager_->average();
+  if (first_) measure_model_states();
+  result.grad_norm = zero_ ? zero_->clip_gradient_norm(config_.gradient_clipping)
+                           : clip_gradient_norm(updated_, config_.gradient_clipping);
+  result.skipped = !(zero_ ? zero_->gradients_finite() : gradients_finite(updated_));
+  if (!result.skipped) {
+    if (zero_) {
+      zero_->step(lr);
+    } else {
+      optimizer_->step(lr);
+    }
+    if (mixed_ && !zero_) {
+      c10::NoGradGuard no_grad;
+      for (size_t i = 0; i < parameters_.size(); ++i) {
+        if (!updated_[i].second.is_same(parameters_[i].second)) parameters_[i].second.detach().copy_(updated_[i].second);
+      }
+    }
+  }
+  if (zero_) {
+    zero_->zero_grad();
+  } else {
+    optimizer_->zero_grad();
+  }
+  if (first_ && runner_) {
+    memory_.gathered_elements = runner_->communication().gathered;
+    memory_.reduced_elements = runner_->communication().reduced;
+  }
+  first_ = false;
+  return result;
+}
+
+void TrainingStep::gather_parameters() {
+  if (runner_) runner_->gather_all();
+}
+
+void TrainingStep::release_parameters() {
+  if (runner_) runner_->release_all();
+}
+
+void TrainingStep::finish() {
+  if (runner_) runner_->gather_all();
+  zero_.reset();
+  runner_.reset();
+}
+
+std::pair<int64_t, int64_t> TrainingStep::communication() const {
+  if (!runner_) return {0, 0};
+  return {runner_->communication().gathered, runner_->communication().reduced};
+}
+
+void TrainingStep::reset_communication() {
+  if (runner_) runner_->reset_communication();
+}
+
+}  // namespace hllm::runtime

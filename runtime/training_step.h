@@ -1,0 +1,97 @@
+// TrainingStep: one optimizer step of a recommender on this rank — the forward and backward of each
+// micro-batch, the gradients made the data-parallel mean, clipping, the NaN/Inf guard and AdamW — in
+// whichever way the configuration asks:
+//   ZeRO stage 0   the model's own forward; GradientAverager (buckets reduced during the last backward);
+//                  AdamW on the parameters, or on float32 masters under bf16;
+//   stages 1-3     the model as blocks through parallel/zero/BlockRunner; ZeroOptimizer on the shards;
+//   checkpointing  blocks too, with HLLM's decoder layers recomputed in the backward (any stage).
+// The engine runs it per step; bench/zero_bench times it per configuration.
+#pragma once
+
+#include <ATen/core/Tensor.h>
+
+#include <functional>
+#include <memory>
+#include <vector>
+
+#include "common/config/config.h"
+#include "data/batch.h"
+#include "models/recommender.h"
+#include "parallel/comm/communicator.h"
+
+namespace hllm::parallel::zero {
+class BlockRunner;
+}
+
+namespace hllm::runtime {
+
+class AdamW;
+class GradientAverager;
+class ZeroOptimizer;
+
+// What one rank holds, measured during the first step.
+struct MemoryReport {
+  // Model states between the backward and the optimizer step, counted from the live tensors.
+  int64_t parameter_bytes = 0;
+  int64_t gradient_bytes = 0;
+  int64_t optimizer_bytes = 0;  // float32 masters (when not the parameters themselves) + Adam moments
+  // Bytes the device's allocator gained during a forward and still held at its end: what is kept for the
+  // backward (largest micro-batch of the first step; on the CPU the process heap, see memory_probe.h).
+  int64_t activation_bytes = 0;
+  // ZeRO's collectives in the first step, as full-buffer elements (stage 3: ~3Ψ; stages 1-2: 2Ψ).
+  int64_t gathered_elements = 0;
+  int64_t reduced_elements = 0;
+  int64_t model_state_bytes() const { return parameter_bytes + gradient_bytes + optimizer_bytes; }
+};
+
+struct StepResult {
+  double loss = 0;       // mean over the micro-batches of this rank
+  double grad_norm = 0;  // of the averaged gradients, before clipping
+  bool skipped = false;  // non-finite gradients: no update
+  int64_t samples = 0;   // real samples of this rank's micro-batches
+  int64_t tokens = 0;    // item-text tokens the Item LLM read
+};
+
+class TrainingStep {
+ public:
+  // `tensor_dp`: the data-parallel group for tensors on the model's device. The model must outlive this.
+  TrainingStep(const config::Config& config, models::Recommender& model, parallel::Communicator& tensor_dp);
+  ~TrainingStep();
+
+  // One optimizer step over `accumulation` micro-batches from next_batch(), with learning rate `lr`.
+  StepResult run(const std::function<data::Batch()>& next_batch, int64_t accumulation, double lr);
+
+  // Stage 3: every parameter whole (evaluation, snapshots) / sharded again. No-ops otherwise. Collective.
+  void gather_parameters();
+  void release_parameters();
+  // Ends training: the parameters stay whole from here on (stage 3 gathers them once more).
+  void finish();
+
+  const MemoryReport& memory() const { return memory_; }
+  // ZeRO's collectives since the last reset (full-buffer elements); zero at stage 0.
+  std::pair<int64_t, int64_t> communication() const;
+  void reset_communication();
+
+ private:
+  void add_gradients_into_masters();
+  void measure_model_states();
+
+  const config::Config& config_;
+  models::Recommender& model_;
+  parallel::Communicator& tensor_dp_;
+  int stage_;
+  bool mixed_;
+  std::vector<std::pair<std::string, at::Tensor>> parameters_;
+  models::NegativeGather gather_;
+  models::Blocks blocks_;
+  std::unique_ptr<parallel::Communicator> zero_gather_comm_, zero_reduce_comm_, gradient_comm_;
+  std::unique_ptr<parallel::zero::BlockRunner> runner_;
+  std::unique_ptr<ZeroOptimizer> zero_;
+  std::vector<std::pair<std::string, at::Tensor>> updated_;  // stage 0: what AdamW updates
+  std::unique_ptr<AdamW> optimizer_;
+  std::unique_ptr<GradientAverager> averager_;
+  bool first_ = true;
+  MemoryReport memory_;
+};
+
+}  // namespace hllm::runtime
