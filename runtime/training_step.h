@@ -68,6 +68,8 @@ class TrainingStep {
   void finish();
 
   const MemoryReport& memory() const { return memory_; }
+  // The ZeRO / checkpointing runner, or null (stage 0 without checkpointing).
+  const parallel::zero::BlockRunner* runner() const { return runner_.get(); }
   // ZeRO's collectives since the last reset (full-buffer elements); zero at stage 0.
   std::pair<int64_t, int64_t> communication() const;
   void reset_communication();
