@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "bench/synthetic_batch.h"
+#include "launcher/heap_tuning.h"
 #include "launcher/mpi_runtime.h"
 #include "models/hllm_model.h"
 #include "parallel/comm/differentiable_gather.h"
@@ -85,6 +86,7 @@ void run(parallel::Communicator& world) {
 }  // namespace hllm::bench
 
 int main(int argc, char** argv) {
+  hllm::launcher::keep_freed_memory_in_heap();  // as hllm_launch
   gflags::ParseCommandLineFlags(&argc, &argv, true);
   hllm::launcher::MpiRuntime mpi(&argc, &argv);
   auto world = hllm::parallel::make_mpi_world_communicator();

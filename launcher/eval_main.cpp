@@ -15,6 +15,7 @@
 #include "common/error.h"
 #include "common/exit_codes.h"
 #include "common/logging.h"
+#include "launcher/heap_tuning.h"
 #include "launcher/device_groups.h"
 #include "launcher/launch_plan.h"
 #include "launcher/mpi_runtime.h"
@@ -107,6 +108,7 @@ int run(const EvalOptions& eval, parallel::Communicator& world) {
 }  // namespace hllm::launcher
 
 int main(int argc, char** argv) {
+  hllm::launcher::keep_freed_memory_in_heap();  // a step reuses its memory instead of faulting it in again
   using namespace hllm::launcher;
   EvalOptions options;
   try {

@@ -12,6 +12,7 @@
 #include "common/error.h"
 #include "common/logging.h"
 #include "common/exit_codes.h"
+#include "launcher/heap_tuning.h"
 #include "launcher/device_groups.h"
 #include "launcher/launch_options.h"
 #include "launcher/launch_plan.h"
@@ -79,6 +80,7 @@ int run(const LaunchOptions& options, parallel::Communicator& world) {
 }  // namespace hllm::launcher
 
 int main(int argc, char** argv) {
+  hllm::launcher::keep_freed_memory_in_heap();  // a step reuses its memory instead of faulting it in again
   using namespace hllm::launcher;
   using hllm::kExitOk;
   using hllm::kExitBadInput;

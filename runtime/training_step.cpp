@@ -210,9 +210,8 @@ void TrainingStep::finish() {
   runner_.reset();
 }
 
-std::pair<int64_t, int64_t> TrainingStep::communication() const {
-  if (!runner_) return {0, 0};
-  return {runner_->communication().gathered, runner_->communication().reduced};
+parallel::zero::CommunicationCount TrainingStep::communication() const {
+  return runner_ ? runner_->communication() : parallel::zero::CommunicationCount{};
 }
 
 void TrainingStep::reset_communication() {

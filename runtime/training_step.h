@@ -18,10 +18,8 @@
 #include "data/batch.h"
 #include "models/recommender.h"
 #include "parallel/comm/communicator.h"
+#include "parallel/zero/block_runner.h"
 
-namespace hllm::parallel::zero {
-class BlockRunner;
-}
 
 namespace hllm::runtime {
 
@@ -70,8 +68,9 @@ class TrainingStep {
   const MemoryReport& memory() const { return memory_; }
   // The ZeRO / checkpointing runner, or null (stage 0 without checkpointing).
   const parallel::zero::BlockRunner* runner() const { return runner_.get(); }
-  // ZeRO's collectives since the last reset (full-buffer elements); zero at stage 0.
-  std::pair<int64_t, int64_t> communication() const;
+  // ZeRO's collectives since the last reset (full-buffer elements, seconds blocked on them); zero at
+  // stage 0.
+  parallel::zero::CommunicationCount communication() const;
   void reset_communication();
 
  private:

@@ -6,6 +6,7 @@
 #include <torch/csrc/autograd/function_hook.h>
 #include <torch/csrc/autograd/variable.h>
 
+#include <chrono>
 #include <functional>
 
 #include "common/error.h"
@@ -20,6 +21,14 @@ struct BlockRunner::HookTarget {
 };
 
 namespace {
+
+// Runs fn, adding the seconds it blocked to *seconds.
+template <typename F>
+void timed_wait(double* seconds, F&& fn) {
+  const auto start = std::chrono::steady_clock::now();
+  fn();
+  *seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
 
 class CallbackHook : public torch::autograd::FunctionPostHook {
  public:
@@ -132,7 +141,9 @@ void BlockRunner::issue_gather(size_t unit) {
 }
 
 void BlockRunner::wait_gathered(size_t unit) {
-  if (units_[unit].state() == UnitState::kGathering) units_[unit].finish_gather();
+  if (units_[unit].state() == UnitState::kGathering) {
+    timed_wait(&communication_.wait_seconds, [&] { units_[unit].finish_gather(); });
+  }
   HLLM_ASSERT(units_[unit].state() == UnitState::kGathered, "ZeRO unit '", units_[unit].name(), "' is ",
               to_string(units_[unit].state()), " when its block runs");
 }
@@ -205,7 +216,7 @@ void BlockRunner::launch_reduction(size_t u) {
 
 void BlockRunner::finish_reduction() {
   PendingReduce& front = pending_.front();
-  front.work->wait();
+  timed_wait(&communication_.wait_seconds, [&] { front.work->wait(); });
   gradient_shards_[front.unit].add_(front.output);
   pending_.pop_front();
 }
@@ -250,7 +261,7 @@ void BlockRunner::release_all(bool keep_changes) {
 void BlockRunner::refresh_parameters() {
   if (options_.stage == 0 || options_.stage == 3) return;
   for (auto& unit : units_) {
-    unit.refresh(*gather_);
+    timed_wait(&communication_.wait_seconds, [&] { unit.refresh(*gather_); });
     communication_.gathered += unit.layout().buffer_numel();
   }
 }

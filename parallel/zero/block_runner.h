@@ -46,6 +46,7 @@ struct RunnerOptions {
 struct CommunicationCount {
   int64_t gathered = 0;  // all_gather output elements (stage 3: forward and backward; stages 1-2: refresh)
   int64_t reduced = 0;   // reduce_scatter input elements
+  double wait_seconds = 0;  // time this rank blocked waiting for them (communication not hidden)
 };
 
 class BlockRunner {
