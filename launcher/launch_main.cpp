@@ -12,7 +12,10 @@
 #include "common/error.h"
 #include "common/logging.h"
 #include "common/exit_codes.h"
+#include "checkpoint/checkpoint_reader.h"
 #include "launcher/heap_tuning.h"
+#include "launcher/stop_signals.h"
+#include "parallel/comm/broadcast_string.h"
 #include "launcher/device_groups.h"
 #include "launcher/launch_options.h"
 #include "launcher/launch_plan.h"
@@ -57,12 +60,41 @@ int run(const LaunchOptions& options, parallel::Communicator& world) {
     engine->show_progress_bar(world.rank() == 0 &&
                               progress_bar_wanted(options.progress, runtime::ProgressBar::stdout_is_terminal(), under_mpirun));
     if (world.rank() == 0) std::cout << "run directory: " << run_dir << std::endl;
+    engine->stop_when(&install_stop_signals());
+    // --resume: rank 0 picks the checkpoint (auto: the newest that verifies, saying which newer ones it
+    // skipped) and every rank loads the same one.
+    std::string resume, refused;
+    if (world.rank() == 0 && options.resume == "auto") {
+      std::vector<std::string> skipped;
+      resume = checkpoint::latest_valid_checkpoint(engine->checkpoint_root(), &skipped);
+      for (const auto& why : skipped) LOG(WARNING) << "skipping a checkpoint that does not verify: " << why;
+      std::cout << (resume.empty() ? "no committed checkpoint under " + engine->checkpoint_root() + ": starting fresh"
+                                   : "resuming from " + resume)
+                << std::endl;
+    } else if (world.rank() == 0 && options.resume != "none") {
+      resume = options.resume;
+      try {
+        checkpoint::Checkpoint(resume).verify();  // refused, naming the file, before any rank loads it
+      } catch (const InputError& e) {
+        refused = e.what();
+      }
+    }
+    // Every rank learns rank 0's choice, or its refusal (then all stop alike).
+    const std::string decision = parallel::broadcast_string(world, refused.empty() ? "+" + resume : "-" + refused, 0);
+    if (decision[0] == '-') throw InputError("--resume " + options.resume + ": " + decision.substr(1));
+    resume = decision.substr(1);
+    if (!resume.empty()) engine->resume_from(resume);
   } catch (const InputError& e) {
     // Every rank has the same config and topology, so every rank refuses alike.
     if (world.rank() == 0) std::cerr << "hllm_launch: " << e.what() << std::endl;
     return kExitBadInput;
   }
   const runtime::TrainReport report = engine->train();
+  if (report.preempted) {
+    if (world.rank() == 0) std::printf("stopped at step %lld; checkpoint %s\n", static_cast<long long>(report.steps),
+                                       report.last_checkpoint.c_str());
+    return kExitPreempted;
+  }
   if (world.rank() == 0) {
     std::printf("trained %lld steps in %.1f s (%.0f samples/s, %lld skipped)\n", static_cast<long long>(report.steps),
                 report.seconds, report.samples_per_second, static_cast<long long>(report.skipped_steps));
@@ -85,6 +117,7 @@ int main(int argc, char** argv) {
   using hllm::kExitOk;
   using hllm::kExitBadInput;
   using hllm::kExitFailure;
+  using hllm::kExitPreempted;
   gflags::SetUsageMessage("mpirun -np N hllm_launch --config FILE [--set key.path=value ...] [--dry_run]");
   LaunchOptions options;
   try {

@@ -15,10 +15,14 @@ DEFINE_string(progress, "auto",
               "Rank 0's progress display: bar (a live line), lines (plain lines only), or auto (bar on a terminal "
               "when not under mpirun, which gives ranks a terminal even when the output goes to a file).");
 
+DEFINE_string(resume, "none",
+              "auto: continue from the newest committed checkpoint that verifies under checkpoint.dir (start fresh "
+              "when there is none); a checkpoint directory: continue from it; none: start fresh.");
+
 namespace hllm::launcher {
 namespace {
 
-const char* const kOwnFlags[] = {"config", "set", "dry_run", "log_all_ranks", "progress", "help"};
+const char* const kOwnFlags[] = {"config", "set", "dry_run", "log_all_ranks", "progress", "resume", "help"};
 
 // "--name=value", "--name value", "-name": returns name, or "" for a positional argument.
 std::string flag_name(const std::string& arg) {
@@ -50,7 +54,8 @@ std::string launch_usage() {
     out << "\n";
   }
   out << "  --help\n      Print this text and exit.\n\n"
-      << "Exit codes: 0 finished, 1 a rank failed (the job is aborted), 2 bad command line or config.\n";
+      << "Exit codes: 0 finished, 1 a rank failed (the job is aborted), 2 bad command line or config, 3 stopped by\n"
+      << "SIGTERM or SIGUSR1 after committing a checkpoint (resume with --resume auto).\n";
   return out.str();
 }
 
@@ -95,6 +100,7 @@ LaunchOptions parse_launch_options(int* argc, char*** argv) {
   options.dry_run = FLAGS_dry_run;
   options.log_all_ranks = FLAGS_log_all_ranks;
   options.progress = FLAGS_progress;
+  options.resume = FLAGS_resume;
   if (options.progress != "auto" && options.progress != "bar" && options.progress != "lines") {
     throw InputError("--progress=" + options.progress + ": expected auto, bar or lines");
   }

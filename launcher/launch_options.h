@@ -13,6 +13,7 @@ struct LaunchOptions {
   bool dry_run = false;
   bool log_all_ranks = false;
   std::string progress = "auto";  // auto, bar, lines (see progress_bar_wanted)
+  std::string resume = "none";    // none, auto, or a checkpoint directory
   bool help = false;
 };
 

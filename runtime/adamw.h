@@ -40,6 +40,7 @@ class AdamW {
   void zero_grad();
 
   int64_t steps() const { return steps_; }
+  void set_steps(int64_t steps) { steps_ = steps; }  // resuming: the bias corrections continue
   const AdamWOptions& options() const { return options_; }
   // Moment tensors by parameter name (for checkpoints): {exp_avg, exp_avg_sq}.
   const std::map<std::string, std::pair<at::Tensor, at::Tensor>>& state() const { return state_; }

@@ -20,6 +20,8 @@
 #include "runtime/progress.h"
 #include "runtime/ranking_metrics.h"
 #include "runtime/training_step.h"
+#include "checkpoint/checkpoint_reader.h"
+#include "checkpoint/checkpoint_writer.h"
 
 namespace hllm::runtime {
 namespace {
@@ -85,7 +87,6 @@ Engine::Engine(const config::Config& config, const config::BatchSizes& batch, co
   if (!run_dir_.empty() && topology.rank() == 0) {
     std::filesystem::create_directories(run_dir_);
     std::ofstream(run_dir_ + "/config.json") << config::config_to_json(config).dump(2) << "\n";
-    std::ofstream(run_dir_ + "/metrics.jsonl", std::ios::trunc);
   }
 }
 
@@ -95,6 +96,11 @@ void Engine::load_parameters(const std::string& directory) {
   for (const auto& [name, t] : model_->named_parameters()) {
     t.detach().copy_(weights.load(name, t.sizes().vec(), t.scalar_type()));
   }
+}
+
+std::string Engine::checkpoint_root() const {
+  if (!config_.checkpoint.dir.empty()) return config_.checkpoint.dir;
+  return (run_dir_.empty() ? std::string("runs/") + config_.name : run_dir_) + "/checkpoints";
 }
 
 void Engine::log_record(const std::string& json_line) {
@@ -219,10 +225,124 @@ TrainReport Engine::train() {
   double interval_loss = 0, interval_norm = 0;
   int64_t interval_steps = 0, interval_samples = 0, interval_tokens = 0;
   double shown_loss = std::nan(""), shown_rate = 0;  // the progress bar's, from the last logged interval
+
+  // Checkpoints: everything the rest of the run depends on — the training state (parameters, masters,
+  // moments, optimizer steps), the loader's position, the step, the best validation so far and its
+  // parameters, and the open log interval's sums — so a resumed run continues bit for bit.
+  const auto save = [&](int64_t steps_done) {
+    checkpoint::CheckpointContent content = training.state();
+    const data::LoaderState position = loader.state();
+    content.scalars["step"] = steps_done;
+    content.scalars["loader"] = {{"epoch", position.epoch}, {"batch", position.batch}};
+    content.scalars["skipped_steps"] = report.skipped_steps;
+    content.scalars["nan_in_a_row"] = nan_in_a_row;
+    content.scalars["log"] = {{"logged", logged}, {"first_loss", report.first_loss}, {"grad_norm", interval_norm},
+                              {"steps", interval_steps}};
+    // The open interval's sums of this rank's own losses, samples and tokens: a row per rank.
+    const int world_size = topology_.world_size();
+    content.pieces.push_back({"log.rank_sums", {world_size, 3}, int64_t{3} * topology_.rank(),
+                              at::tensor({interval_loss, static_cast<double>(interval_samples),
+                                          static_cast<double>(interval_tokens)}, at::kDouble)});
+    content.scalars["best"] = {{"step", best.step}, {"valid", best.valid}};
+    const int rank = topology_.rank(), world = topology_.world_size();
+    for (size_t i = 0; i < best.parameters.size(); ++i) {  // every rank holds them: each saves a slice
+      const at::Tensor flat = best.parameters[i].view({-1});
+      const int64_t n = flat.numel(), from = n * rank / world, to = n * (rank + 1) / world;
+      content.pieces.push_back({"best." + parameters[i].first, best.parameters[i].sizes().vec(), from,
+                                flat.narrow(0, from, to - from)});
+    }
+    checkpoint::SaveOptions options;
+    options.root = checkpoint_root();
+    options.step = steps_done;
+    options.keep_last = config_.checkpoint.keep_last;
+    options.info = {{"world_size", topology_.world_size()}, {"dp", topology_.dp()}, {"pp", topology_.pp()},
+                    {"zero_stage", config_.zero_optimization.stage}, {"config", config::config_to_json(config_)}};
+    report.last_checkpoint = checkpoint::save_checkpoint(content, options, topology_.world());
+    LOG(INFO) << "checkpoint committed: " << report.last_checkpoint;
+  };
+  int64_t first_step = 0;
+  if (!resume_from_.empty()) {
+    const checkpoint::Checkpoint from(resume_from_);
+    training.load_state(from);
+    const auto& s = from.scalars();
+    first_step = s.at("step").get<int64_t>();
+    loader.restore({s.at("loader").at("epoch").get<int64_t>(), s.at("loader").at("batch").get<int64_t>()});
+    report.skipped_steps = s.at("skipped_steps").get<int64_t>();
+    nan_in_a_row = s.at("nan_in_a_row").get<int>();
+    const auto& log = s.at("log");
+    logged = log.at("logged").get<bool>();
+    report.first_loss = log.at("first_loss").get<double>();
+    interval_norm = log.at("grad_norm").get<double>();
+    interval_steps = log.at("steps").get<int64_t>();
+    // This rank's row when the world is the same; otherwise every rank takes the mean row.
+    const int64_t saved_world = from.info().at("world_size").get<int64_t>();
+    at::Tensor sums = at::empty({saved_world * 3}, at::kDouble);
+    from.read({"log.rank_sums", {saved_world, 3}, 0, sums});
+    const at::Tensor row = saved_world == topology_.world_size() ? sums.view({-1, 3})[topology_.rank()]
+                                                                 : sums.view({-1, 3}).mean(0);
+    interval_loss = row[0].item<double>();
+    interval_samples = static_cast<int64_t>(row[1].item<double>());
+    interval_tokens = static_cast<int64_t>(row[2].item<double>());
+    best.step = s.at("best").at("step").get<int64_t>();
+    best.valid = s.at("best").at("valid").get<std::map<std::string, double>>();
+    if (best.step > 0) {
+      for (const auto& [name, p] : parameters) {
+        at::Tensor whole = at::empty(p.sizes(), p.options().device(at::kCPU));
+        from.read({"best." + name, p.sizes().vec(), 0, whole.view({-1})});
+        best.parameters.push_back(whole);
+      }
+    }
+    report.resumed_from = first_step;
+    if (speaker) LOG(INFO) << "resumed from " << resume_from_ << " at step " << first_step << " of " << total;
+  }
+  // metrics.jsonl: a fresh run starts it; a resumed one keeps the records up to its checkpoint's step
+  // (an interrupted run may have logged beyond it).
+  if (!run_dir_.empty() && speaker) {
+    std::vector<std::string> kept;
+    if (first_step > 0) {
+      std::ifstream in(run_dir_ + "/metrics.jsonl");
+      for (std::string line; std::getline(in, line);) {
+        if (!line.empty() && nlohmann::json::parse(line).value("step", int64_t{0}) <= first_step) kept.push_back(line);
+      }
+    }
+    std::ofstream out(run_dir_ + "/metrics.jsonl", std::ios::trunc);
+    for (const auto& line : kept) out << line << "\n";
+  }
+
   ProgressBar bar(speaker && progress_bar_, total);
   const auto start = Clock::now();
   auto interval_start = start;
-  for (int64_t step = 0; step < total; ++step) {
+  auto last_save = start;
+  const bool watch = stop_flag_ != nullptr || config_.checkpoint.interval_minutes > 0;
+  // At a step boundary: save when due, and stop (true) when any rank was asked to — all ranks agree first.
+  const auto boundary = [&](int64_t steps_done) {
+    bool stop = false, timed = false;
+    if (watch) {
+      const double minutes = std::chrono::duration<double>(Clock::now() - last_save).count() / 60;
+      at::Tensor flags = at::tensor({stop_flag_ && stop_flag_->load() != 0 ? 1.0 : 0.0,
+                                     config_.checkpoint.interval_minutes > 0 && topology_.rank() == 0 &&
+                                             minutes >= config_.checkpoint.interval_minutes ? 1.0 : 0.0},
+                                    at::kDouble);
+      topology_.world().all_reduce(flags, parallel::ReduceOp::kMax)->wait();
+      stop = flags[0].item<double>() > 0;
+      timed = flags[1].item<double>() > 0;
+    }
+    const bool by_steps = config_.checkpoint.interval_steps > 0 && steps_done % config_.checkpoint.interval_steps == 0;
+    if (stop || timed || by_steps) {
+      bar.clear();
+      save(steps_done);
+      last_save = Clock::now();
+    }
+    return stop;
+  };
+  for (int64_t step = first_step; step < total; ++step) {
+    if (step > first_step && boundary(step)) {
+      report.preempted = true;
+      report.steps = step;
+      report.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+      if (speaker) LOG(WARNING) << "stopped at step " << step << " on request, checkpoint committed; resume with --resume auto";
+      return report;
+    }
     const double lr = learning_rate(config_.scheduler, peak_lr, step, total);
     const StepResult result = training.run([&loader] { return loader.next(); }, accumulation, lr);
     interval_samples += result.samples;
@@ -299,10 +419,16 @@ TrainReport Engine::train() {
       training.release_parameters();
     }
   }
+  report.steps = std::max(report.steps, total);
+  if (boundary(total)) {  // asked to stop during the last step: it is saved; the evaluation is left out
+    report.preempted = true;
+    report.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+    return report;
+  }
   bar.clear();
   report.seconds = std::chrono::duration<double>(Clock::now() - start).count();
   report.samples_per_second =
-      static_cast<double>(report.steps * batch_.train_batch_size) / std::max(report.seconds, 1e-9);
+      static_cast<double>((report.steps - first_step) * batch_.train_batch_size) / std::max(report.seconds, 1e-9);
   // The best model by valid NDCG@200 (the last one unless an earlier validation beat it) is tested and kept.
   // Stage 3: from here on the parameters stay whole (evaluation, the best model, saving); the runner goes.
   training.finish();

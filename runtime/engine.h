@@ -22,6 +22,7 @@
 // Not in this build: pipeline parallelism (parallel.pp must be 1): refused with a message, not ignored.
 #pragma once
 
+#include <atomic>
 #include <functional>
 #include <map>
 #include <memory>
@@ -49,7 +50,10 @@ struct TrainReport {
   std::map<std::string, double> valid;  // of the best step
   std::map<std::string, double> test;
   std::map<std::string, double> popularity_test;  // the baseline: items ranked by training frequency
-  std::vector<double> local_losses;  // every step's loss on this rank's own micro-batches
+  std::vector<double> local_losses;  // every step's loss on this rank's own micro-batches (since the resume)
+  int64_t resumed_from = 0;          // the checkpoint's step, 0 when the run started fresh
+  bool preempted = false;            // stopped on request after committing a checkpoint; no evaluation ran
+  std::string last_checkpoint;       // the newest checkpoint this run committed ("" if none)
   MemoryReport memory;
 };
 
@@ -84,6 +88,15 @@ class Engine {
   std::map<std::string, double> evaluate_popularity(data::EvalSplit split);
 
   const models::Recommender& model() const { return *model_; }
+  // train() continues from this committed checkpoint (a directory written by a run of the same model, on
+  // any data-parallel size or ZeRO stage): parameters, optimizer, loader position, step, best model.
+  void resume_from(std::string checkpoint_directory) { resume_from_ = std::move(checkpoint_directory); }
+  // When *flag becomes non-zero on any rank, train() commits a checkpoint at the next step boundary and
+  // returns with report.preempted (the launcher's SIGTERM / SIGUSR1 handler sets it).
+  void stop_when(const std::atomic<int>* flag) { stop_flag_ = flag; }
+  // Where checkpoints go: checkpoint.dir, or <run_dir>/checkpoints.
+  std::string checkpoint_root() const;
+
   // Rank 0 draws a live progress bar during train() (runtime/progress.h); off by default.
   void show_progress_bar(bool show) { progress_bar_ = show; }
 
@@ -105,6 +118,8 @@ class Engine {
   parallel::Communicator& tensor_dp_;
   std::unique_ptr<models::Recommender> model_;
   bool progress_bar_ = false;
+  std::string resume_from_;
+  const std::atomic<int>* stop_flag_ = nullptr;
 };
 
 }  // namespace hllm::runtime

@@ -196,6 +196,58 @@ StepResult TrainingStep::run(const std::function<data::Batch()>& next_batch, int
   return result;
 }
 
+// Stage 0: every rank holds every tensor whole. Saving: rank r of the group writes the r-th of dp equal
+// slices of each; loading: the whole tensors.
+std::vector<checkpoint::StatePiece> TrainingStep::stage0_pieces(bool whole) {
+  const int dp = tensor_dp_.size(), rank = tensor_dp_.rank();
+  std::vector<checkpoint::StatePiece> pieces;
+  const auto add = [&](const std::string& name, const at::Tensor& t) {
+    const at::Tensor flat = t.detach().view({-1});
+    const int64_t n = flat.numel();
+    const int64_t begin = whole ? 0 : n * rank / dp, end = whole ? n : n * (rank + 1) / dp;
+    pieces.push_back({name, t.sizes().vec(), begin, flat.narrow(0, begin, end - begin)});
+  };
+  for (size_t i = 0; i < parameters_.size(); ++i) {
+    const std::string& name = parameters_[i].first;
+    add("param." + name, parameters_[i].second);
+    if (!updated_[i].second.is_same(parameters_[i].second)) add("master." + name, updated_[i].second);
+    const auto& [m, v] = optimizer_->state().at(name);
+    add("adam.m." + name, m);
+    add("adam.v." + name, v);
+  }
+  return pieces;
+}
+
+checkpoint::CheckpointContent TrainingStep::state() {
+  checkpoint::CheckpointContent content;
+  content.pieces = zero_ ? zero_->state_pieces() : stage0_pieces(/*whole=*/false);
+  content.scalars["optimizer_steps"] = zero_ ? zero_->adam().steps() : optimizer_->steps();
+  return content;
+}
+
+void TrainingStep::load_state(const checkpoint::Checkpoint& checkpoint) {
+  c10::NoGradGuard no_grad;
+  bool masters_loaded = true;
+  for (const auto& piece : zero_ ? zero_->state_pieces() : stage0_pieces(/*whole=*/true)) {
+    if (piece.name.rfind("master.", 0) == 0 && !checkpoint.has(piece.name)) {
+      checkpoint.read(piece, "param." + piece.name.substr(7));  // a float32 run saved no masters
+      masters_loaded = false;
+    } else {
+      checkpoint.read(piece);
+    }
+  }
+  const int64_t steps = checkpoint.scalars().at("optimizer_steps").get<int64_t>();
+  if (zero_) {
+    zero_->adam().set_steps(steps);
+    zero_->after_load(masters_loaded);
+  } else {
+    optimizer_->set_steps(steps);
+    for (size_t i = 0; i < parameters_.size(); ++i) {  // bf16: the parameters are their masters, rounded
+      if (!updated_[i].second.is_same(parameters_[i].second)) parameters_[i].second.detach().copy_(updated_[i].second);
+    }
+  }
+}
+
 void TrainingStep::gather_parameters() {
   if (runner_) runner_->gather_all();
 }

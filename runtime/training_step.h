@@ -14,6 +14,8 @@
 #include <memory>
 #include <vector>
 
+#include "checkpoint/checkpoint_reader.h"
+#include "checkpoint/state.h"
 #include "common/config/config.h"
 #include "data/batch.h"
 #include "models/recommender.h"
@@ -65,6 +67,14 @@ class TrainingStep {
   // Ends training: the parameters stay whole from here on (stage 3 gathers them once more).
   void finish();
 
+  // Checkpointing (checkpoint/state.h): this rank's share of the parameters, float32 masters (bf16) and
+  // Adam's moments as pieces of global tensors, and the optimizer's step count. Stage 0 replicas each
+  // save a 1/dp slice of every tensor; ZeRO ranks save their shards.
+  checkpoint::CheckpointContent state();
+  // Loads the same from a checkpoint written by any data-parallel size or ZeRO stage (a float32
+  // checkpoint gives bf16 masters from its parameters). Collective (stages 1-2 gather the parameters).
+  void load_state(const checkpoint::Checkpoint& checkpoint);
+
   const MemoryReport& memory() const { return memory_; }
   // The ZeRO / checkpointing runner, or null (stage 0 without checkpointing).
   const parallel::zero::BlockRunner* runner() const { return runner_.get(); }
@@ -75,6 +85,7 @@ class TrainingStep {
 
  private:
   void add_gradients_into_masters();
+  std::vector<checkpoint::StatePiece> stage0_pieces(bool whole);
   void measure_model_states();
 
   const config::Config& config_;

@@ -83,3 +83,44 @@ int64_t ZeroOptimizer::optimizer_bytes() const {
 }
 
 }  // namespace hllm::runtime
+
+namespace hllm::runtime {
+
+std::vector<checkpoint::StatePiece> ZeroOptimizer::state_pieces() {
+  std::vector<checkpoint::StatePiece> pieces;
+  auto& units = runner_.units();
+  for (size_t u = 0; u < units.size(); ++u) {
+    const auto& unit = units[u];
+    const int64_t begin = unit.layout().shard_range(unit.rank()).first;
+    const bool separate_master = !masters_[u].is_same(unit.shard());
+    for (const auto& segment : unit.layout().segments_of(unit.rank())) {
+      const auto& [name, parameter] = unit.parameters()[segment.parameter];
+      const std::vector<int64_t> shape = parameter.sizes().vec();
+      const int64_t at = segment.buffer_offset - begin;
+      pieces.push_back({"param." + name, shape, segment.parameter_offset, unit.shard().narrow(0, at, segment.length)});
+      if (separate_master) {
+        pieces.push_back({"master." + name, shape, segment.parameter_offset, masters_[u].narrow(0, at, segment.length)});
+      }
+      const auto& [m, v] = adam_->state().at(name);
+      pieces.push_back({"adam.m." + name, shape, segment.parameter_offset, m});
+      pieces.push_back({"adam.v." + name, shape, segment.parameter_offset, v});
+    }
+  }
+  return pieces;
+}
+
+void ZeroOptimizer::after_load(bool masters_loaded) {
+  c10::NoGradGuard no_grad;
+  auto& units = runner_.units();
+  for (size_t u = 0; u < units.size(); ++u) {
+    if (masters_[u].is_same(units[u].shard())) continue;
+    if (masters_loaded) {
+      units[u].shard().copy_(masters_[u]);
+    } else {
+      masters_[u].copy_(units[u].shard());
+    }
+  }
+  runner_.refresh_parameters();
+}
+
+}  // namespace hllm::runtime

@@ -12,6 +12,7 @@
 #include <memory>
 #include <vector>
 
+#include "checkpoint/state.h"
 #include "parallel/comm/communicator.h"
 #include "parallel/zero/block_runner.h"
 #include "runtime/adamw.h"
@@ -28,6 +29,14 @@ class ZeroOptimizer {
   bool gradients_finite();
   void step(double lr);
   void zero_grad();
+
+  // This rank's state as pieces of global tensors (checkpoint/state.h): per parameter piece of the shard,
+  // "param.<name>" (compute dtype), "master.<name>" (bf16 only), "adam.m.<name>", "adam.v.<name>".
+  std::vector<checkpoint::StatePiece> state_pieces();
+  // After the pieces were loaded: masters from the shards or the shards from the masters, the full
+  // parameters of stages 1-2 gathered again. `masters_loaded`: the masters were read (else from params).
+  void after_load(bool masters_loaded);
+  AdamW& adam() { return *adam_; }
 
   // Bytes of float32 masters that are not the shard itself, plus Adam's moments (this rank).
   int64_t optimizer_bytes() const;

@@ -201,6 +201,24 @@ struct RunConfig {
   }
 };
 
+struct CheckpointConfig {
+  std::string dir;             // "" = <run directory>/checkpoints
+  int interval_steps = 0;      // 0 = not by steps
+  double interval_minutes = 0;  // 0 = not by time
+  int keep_last = 2;
+
+  template <typename V>
+  void visit(V& v) {
+    v.field("dir", dir, "Where checkpoints are written; empty = <run directory>/checkpoints.");
+    v.field("interval_steps", interval_steps, "Save every this many optimizer steps; 0 = not by steps.",
+            Limits::at_least(0));
+    v.field("interval_minutes", interval_minutes, "Save when this many minutes passed since the last save; 0 = not by time.",
+            Limits::at_least(0));
+    v.field("keep_last", keep_last, "Committed checkpoints kept (older ones are deleted); 0 = keep all.",
+            Limits::at_least(0));
+  }
+};
+
 struct Config {
   std::string name = "run";
   int64_t seed = 42;
@@ -218,6 +236,7 @@ struct Config {
   TrainConfig train;
   DataConfig data;
   RunConfig run;
+  CheckpointConfig checkpoint;
 
   template <typename V>
   void visit(V& v) {
@@ -243,6 +262,7 @@ struct Config {
     v.section("train", train, "Training loop.");
     v.section("data", data, "Dataset and sample shapes.");
     v.section("run", run, "Run directory.");
+    v.section("checkpoint", checkpoint, "Checkpoints: when to save, where, how many to keep.");
   }
 };
 

@@ -1,0 +1,27 @@
+// The on-disk format of a checkpoint (version 1), under a root directory (checkpoint.dir):
+//
+//   root/step_<N>/rank_<r>.safetensors   this rank's pieces: one 1-D tensor "<name>@<offset>" per piece, in
+//                                        the piece's dtype (float32 or bfloat16), readable by any
+//                                        safetensors tool (safetensors: the format model weights already
+//                                        use, memory-mapped, no library beyond a JSON parser needed)
+//   root/step_<N>/manifest.json          {"format": "hllm-checkpoint", "version": 1, "step": N,
+//                                         "scalars": {...}, "info": {config, world size, topology},
+//                                         "files": [{"name", "bytes", "crc32"}],
+//                                         "tensors": {name: {"shape", "dtype", "chunks": [{"file", "key",
+//                                                             "offset", "length"}]}}}
+//   root/latest                          the name of the newest committed step directory
+//
+// Commit protocol: every rank writes and fsyncs its file in step_<N>.tmp/; after a barrier rank 0 writes
+// the manifest (with every file's size and CRC-32), fsyncs it, renames the directory to step_<N>, fsyncs
+// the root, and replaces `latest` by writing latest.tmp and renaming it. A directory without a manifest,
+// or named *.tmp, was never committed and is never loaded.
+#pragma once
+
+namespace hllm::checkpoint {
+
+constexpr const char* kFormatName = "hllm-checkpoint";
+constexpr int kFormatVersion = 1;
+constexpr const char* kManifest = "manifest.json";
+constexpr const char* kLatest = "latest";
+
+}  // namespace hllm::checkpoint

@@ -1,0 +1,117 @@
+#include "checkpoint/checkpoint_reader.h"
+
+#include <ATen/ATen.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "checkpoint/checkpoint_format.h"
+#include "checkpoint/committed_steps.h"
+#include "common/error.h"
+#include "data/file_checksum.h"
+#include "models/safetensors_file.h"
+
+namespace hllm::checkpoint {
+namespace fs = std::filesystem;
+namespace {
+
+at::ScalarType scalar_type(const std::string& dtype, const std::string& origin) {
+  if (dtype == "F32") return at::kFloat;
+  if (dtype == "BF16") return at::kBFloat16;
+  if (dtype == "F64") return at::kDouble;
+  throw InputError(origin + ": checkpoint tensor of dtype " + dtype + " (expected F32, BF16 or F64)");
+}
+
+}  // namespace
+
+Checkpoint::Checkpoint(std::string directory) : directory_(std::move(directory)) {
+  const std::string path = directory_ + "/" + kManifest;
+  std::ifstream in(path);
+  if (!in) throw InputError("checkpoint " + directory_ + ": no " + kManifest + " (not a committed checkpoint)");
+  try {
+    manifest_ = nlohmann::json::parse(in);
+  } catch (const std::exception& e) {
+    throw InputError(path + ": not valid JSON (" + e.what() + ")");
+  }
+  if (manifest_.value("format", "") != kFormatName || manifest_.value("version", 0) != kFormatVersion) {
+    throw InputError(detail::concat(path, ": format '", manifest_.value("format", ""), "' version ",
+                                    manifest_.value("version", 0), ", this build reads '", kFormatName, "' version ",
+                                    kFormatVersion));
+  }
+}
+
+Checkpoint::~Checkpoint() = default;
+
+void Checkpoint::verify() const {
+  for (const auto& f : manifest_.at("files")) {
+    const std::string path = directory_ + "/" + f.at("name").get<std::string>();
+    std::error_code ec;
+    const auto bytes = fs::file_size(path, ec);
+    if (ec) throw InputError(path + ": missing (" + ec.message() + ")");
+    if (bytes != f.at("bytes").get<uint64_t>()) {
+      throw InputError(detail::concat(path, ": ", bytes, " bytes, the manifest says ", f.at("bytes").get<uint64_t>(),
+                                      " (truncated or overwritten)"));
+    }
+    const std::string crc = data::file_crc32(path);
+    if (crc != f.at("crc32").get<std::string>()) {
+      throw InputError(path + ": CRC-32 " + crc + ", the manifest says " + f.at("crc32").get<std::string>() +
+                       " (damaged)");
+    }
+  }
+}
+
+const models::SafetensorsFile& Checkpoint::file(const std::string& name) const {
+  auto& slot = files_[name];
+  if (!slot) slot = models::SafetensorsFile::open(directory_ + "/" + name);
+  return *slot;
+}
+
+void Checkpoint::read(const StatePiece& piece, const std::string& from) const {
+  const std::string& name = from.empty() ? piece.name : from;
+  const auto& tensors = manifest_.at("tensors");
+  if (!tensors.contains(name)) throw InputError("checkpoint " + directory_ + " has no tensor '" + name + "'");
+  const auto& t = tensors.at(name);
+  const auto shape = t.at("shape").get<std::vector<int64_t>>();
+  if (shape != piece.shape) {
+    throw InputError(detail::concat("checkpoint ", directory_, ": tensor '", name, "' has shape ",
+                                    at::IntArrayRef(shape), ", this run's has ", at::IntArrayRef(piece.shape)));
+  }
+  const at::ScalarType dtype = scalar_type(t.at("dtype").get<std::string>(), directory_);
+  const int64_t begin = piece.offset, end = piece.offset + piece.values.numel();
+  int64_t covered = 0;
+  for (const auto& chunk : t.at("chunks")) {
+    const int64_t c_begin = chunk.at("offset").get<int64_t>(), c_end = c_begin + chunk.at("length").get<int64_t>();
+    const int64_t lo = std::max(begin, c_begin), hi = std::min(end, c_end);
+    if (lo >= hi) continue;
+    const auto& f = file(chunk.at("file").get<std::string>());
+    const models::StTensor* stored = f.find(chunk.at("key").get<std::string>());
+    if (!stored || stored->numel() != c_end - c_begin) {
+      throw InputError(detail::concat(f.path(), ": no piece '", chunk.at("key").get<std::string>(), "' of ",
+                                      c_end - c_begin, " elements, as the manifest says"));
+    }
+    const at::Tensor source = at::from_blob(const_cast<uint8_t*>(f.data(*stored)), {c_end - c_begin},
+                                            at::TensorOptions().dtype(dtype));
+    piece.values.narrow(0, lo - begin, hi - lo).copy_(source.narrow(0, lo - c_begin, hi - lo));
+    covered += hi - lo;
+  }
+  if (covered != end - begin) {
+    throw InputError(detail::concat("checkpoint ", directory_, ": tensor '", name, "' elements [", begin, ", ", end,
+                                    ") are not all stored (", covered, " found)"));
+  }
+}
+
+std::string latest_valid_checkpoint(const std::string& root, std::vector<std::string>* skipped) {
+  const auto steps = committed_steps(root);
+  for (auto it = steps.rbegin(); it != steps.rend(); ++it) {
+    const std::string directory = (fs::path(root) / step_directory_name(*it)).string();
+    try {
+      Checkpoint(directory).verify();
+      return directory;
+    } catch (const InputError& e) {
+      if (skipped) skipped->push_back(e.what());
+    }
+  }
+  return "";
+}
+
+}  // namespace hllm::checkpoint

@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# Preemption and crashes as a user meets them, under mpirun with 2 ranks:
+#  - SIGTERM mid-run: the job commits a checkpoint at the next step boundary and exits 3;
+#  - kill -9 of one rank: the job ends non-zero within 30 s instead of hanging;
+#  - after each, --resume auto continues and finishes with the uninterrupted run's losses, bit for bit;
+#  - --resume of a damaged checkpoint is refused naming the file; --resume auto skips it for the previous.
+# Usage: resume_cli_test.sh BUILD_BIN_DIR SOURCE_DIR "MPIEXEC FLAGS" DATASET_DIR
+set -u
+bin=$1/hllm_launch
+src=$2
+read -r -a mpi_flags <<< "$3"
+dataset=$4
+tmp=$(mktemp -d)
+trap 'pkill -9 -f "$tmp" 2> /dev/null; rm -rf "$tmp"' EXIT
+source "$(dirname "$0")/../cli_expect.sh"
+
+launch() {  # launch RUN_NAME [flags...]: the same training in every run, its own run directory
+  local name=$1
+  shift
+  mpirun "${mpi_flags[@]}" -np 2 "$bin" --config "$src/configs/demo.json" --set data.path="$dataset" \
+    --set train.max_steps=40 --set train.log_interval=5 --set train.eval_interval=0 \
+    --set checkpoint.interval_steps=10 --set run.dir="$tmp/$name" "$@"
+}
+losses() { grep -o '"loss":[^,]*' "$tmp/$1/metrics.jsonl"; }
+wait_for_step() {  # wait_for_step RUN STEP: until metrics.jsonl has logged STEP (at most 120 s)
+  for _ in $(seq 600); do
+    grep -q "\"step\":$2," "$tmp/$1/metrics.jsonl" 2> /dev/null && return 0
+    sleep 0.2
+  done
+  return 1
+}
+
+launch whole > "$tmp/whole.log" 2>&1 || { echo "FAIL: the uninterrupted run"; cat "$tmp/whole.log"; exit 1; }
+
+# SIGTERM to both ranks (as Slurm sends it) after step 15 is logged.
+launch term > "$tmp/term.log" 2>&1 &
+job=$!
+wait_for_step term 15 || echo "FAIL: the run never reached step 15"
+pkill -TERM -f "^$bin .*run.dir=$tmp/term"  # the ranks (mpirun itself would end the job on SIGTERM)
+wait $job
+rc=$?
+if [ "$rc" -eq 3 ] && grep -q "stopped at step" "$tmp/term.log" && [ -f "$tmp/term/checkpoints/latest" ]; then
+  echo "ok: SIGTERM commits a checkpoint and exits 3 ($(cat "$tmp/term/checkpoints/latest"))"
+else
+  echo "FAIL: SIGTERM (exit $rc)"; sed 's/^/    /' "$tmp/term.log"; failures=$((failures + 1))
+fi
+expect "--resume auto after SIGTERM finishes" 0 "resuming from $tmp/term/checkpoints/step_" -- launch term --resume auto
+if [ "$(losses term)" = "$(losses whole)" ]; then echo "ok: the resumed run logs the uninterrupted run's losses"
+else echo "FAIL: losses differ"; diff <(losses whole) <(losses term); failures=$((failures + 1)); fi
+
+# kill -9 of one rank after step 25: the job must end, not hang.
+launch kill > "$tmp/kill.log" 2>&1 &
+job=$!
+wait_for_step kill 25 || echo "FAIL: the run never reached step 25"
+start=$SECONDS
+pkill -9 -o -f "^$bin .*run.dir=$tmp/kill"
+wait $job
+rc=$?
+if [ "$rc" -ne 0 ] && [ $((SECONDS - start)) -le 30 ]; then
+  echo "ok: kill -9 of a rank ends the job (exit $rc in $((SECONDS - start)) s)"
+else
+  echo "FAIL: kill -9 (exit $rc after $((SECONDS - start)) s)"; failures=$((failures + 1))
+fi
+expect "--resume auto after kill -9 finishes" 0 "resuming from $tmp/kill/checkpoints/step_00000020" -- launch kill --resume auto
+if [ "$(losses kill)" = "$(losses whole)" ]; then echo "ok: the relaunched run logs the uninterrupted run's losses"
+else echo "FAIL: losses differ after kill -9"; diff <(losses whole) <(losses kill); failures=$((failures + 1)); fi
+
+# Damage: the newest checkpoint of the finished run is refused by path and skipped by auto.
+newest=$tmp/whole/checkpoints/$(cat "$tmp/whole/checkpoints/latest")
+printf 'x' | dd of="$newest/rank_1.safetensors" bs=1 seek=200 conv=notrunc 2> /dev/null
+expect "--resume of a damaged checkpoint names the file" 2 "rank_1.safetensors: CRC-32" -- launch whole --resume "$newest"
+expect "--resume auto skips it for the previous one" 0 "skipping a checkpoint that does not verify" -- \
+  launch whole --resume auto
+finish

@@ -1,0 +1,169 @@
+// Checkpoints through the engine, on thread ranks: a run resumed from an intermediate checkpoint gives
+// the uninterrupted run's losses and parameters bit for bit (ZeRO stages 0 and 3); a stop request commits
+// a checkpoint at the next step boundary; a checkpoint saved at dp = 2 loads at other dp sizes and ZeRO
+// stages into exactly the same state; a damaged newest checkpoint is skipped for the previous one.
+#include <ATen/ATen.h>
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "checkpoint/checkpoint_reader.h"
+#include "checkpoint/committed_steps.h"
+#include "common/error.h"
+#include "tests/runtime/engine_fixture.h"
+
+namespace hllm::runtime {
+namespace {
+namespace fs = std::filesystem;
+
+struct Outcome {
+  TrainReport report;
+  std::vector<at::Tensor> parameters;
+};
+
+Outcome train_with(int world, std::vector<std::string> settings, const std::string& resume = "",
+                   const std::atomic<int>* stop = nullptr) {
+  settings.insert(settings.begin(), {"train.max_steps=8", "train.log_interval=2", "optimizer.params.lr=0.003"});
+  return on_ranks<Outcome>(world, config_for("hllm", settings), [&](Engine& engine) {
+    if (!resume.empty()) engine.resume_from(resume);
+    if (stop) engine.stop_when(stop);
+    Outcome out;
+    out.report = engine.train();
+    for (const auto& [name, t] : engine.model().named_parameters()) out.parameters.push_back(t.detach().clone());
+    return out;
+  });
+}
+
+std::string scratch(const std::string& name) {
+  const fs::path dir = fs::temp_directory_path() / ("hllm_resume_test_" + name);
+  fs::remove_all(dir);
+  return dir.string();
+}
+
+void expect_identical(const std::vector<at::Tensor>& a, const std::vector<at::Tensor>& b, const std::string& what) {
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t i = 0; i < a.size(); ++i) EXPECT_TRUE(at::equal(a[i], b[i])) << what << ": parameter " << i;
+}
+
+TEST(Resume, ContinuesBitForBitFromAnIntermediateCheckpoint) {
+  ASSERT_FALSE(dataset_path().empty()) << "HLLM_TEST_DATASET is not set";
+  for (const std::string stage : {"0", "3"}) {
+    const std::string dir = scratch("bitwise" + stage);
+    const std::vector<std::string> settings = {"zero_optimization.stage=" + stage, "checkpoint.interval_steps=3",
+                                               "checkpoint.keep_last=0", "checkpoint.dir=" + dir};
+    const Outcome whole = train_with(2, settings);
+    EXPECT_EQ(checkpoint::committed_steps(dir), (std::vector<int64_t>{3, 6}));
+    const Outcome resumed = train_with(2, settings, dir + "/" + checkpoint::step_directory_name(3));
+    EXPECT_EQ(resumed.report.resumed_from, 3);
+    ASSERT_EQ(resumed.report.local_losses.size(), 5u);
+    for (size_t i = 0; i < 5; ++i) {
+      EXPECT_EQ(resumed.report.local_losses[i], whole.report.local_losses[i + 3]) << "stage " << stage << " step " << i + 3;
+    }
+    EXPECT_EQ(resumed.report.last_loss, whole.report.last_loss);
+    expect_identical(whole.parameters, resumed.parameters, "stage " + stage);
+    EXPECT_EQ(resumed.report.test, whole.report.test) << "the same model tests the same";
+  }
+}
+
+TEST(Resume, AStopRequestCommitsACheckpointAtTheNextStepBoundary) {
+  ASSERT_FALSE(dataset_path().empty()) << "HLLM_TEST_DATASET is not set";
+  const std::string dir = scratch("stop");
+  const std::vector<std::string> settings = {"checkpoint.dir=" + dir};
+  std::atomic<int> stop{1};  // already asked: the first boundary (after step 1) stops
+  const Outcome stopped = train_with(2, settings, "", &stop);
+  EXPECT_TRUE(stopped.report.preempted);
+  EXPECT_EQ(stopped.report.steps, 1);
+  std::vector<std::string> skipped;
+  const std::string latest = checkpoint::latest_valid_checkpoint(dir, &skipped);
+  EXPECT_EQ(latest, stopped.report.last_checkpoint);
+  EXPECT_TRUE(skipped.empty());
+  const Outcome resumed = train_with(2, settings, latest);
+  const Outcome whole = train_with(2, {});
+  expect_identical(whole.parameters, resumed.parameters, "stopped and resumed");
+}
+
+// Every tensor of two checkpoints, read whole.
+void expect_same_state(const std::string& a_dir, const std::string& b_dir, const std::vector<std::string>& names,
+                       const std::vector<std::vector<int64_t>>& shapes, const std::string& what) {
+  const checkpoint::Checkpoint a(a_dir), b(b_dir);
+  for (size_t i = 0; i < names.size(); ++i) {
+    for (const std::string kind : {"param.", "adam.m.", "adam.v."}) {
+      int64_t n = 1;
+      for (const auto d : shapes[i]) n *= d;
+      at::Tensor x = at::empty({n}), y = at::empty({n});
+      a.read({kind + names[i], shapes[i], 0, x});
+      b.read({kind + names[i], shapes[i], 0, y});
+      EXPECT_TRUE(at::equal(x, y)) << what << ": " << kind << names[i];
+    }
+  }
+  EXPECT_EQ(a.scalars().at("optimizer_steps"), b.scalars().at("optimizer_steps")) << what;
+}
+
+TEST(Resume, LoadsOnOtherDataParallelSizesAndZeroStages) {
+  ASSERT_FALSE(dataset_path().empty()) << "HLLM_TEST_DATASET is not set";
+  const std::string saved = scratch("reshard_saved");
+  const std::vector<std::string> at_four = {"train.max_steps=4", "checkpoint.interval_steps=4"};
+  auto first = at_four;
+  first.push_back("checkpoint.dir=" + saved);
+  const Outcome original = train_with(2, first);  // dp 2, stage 0
+  const std::string checkpoint_dir = saved + "/" + checkpoint::step_directory_name(4);
+  std::vector<std::string> names;
+  std::vector<std::vector<int64_t>> shapes;
+  on_ranks<int>(1, config_for("hllm"), [&](Engine& engine) {
+    for (const auto& [name, t] : engine.model().named_parameters()) {
+      names.push_back(name);
+      shapes.push_back(t.sizes().vec());
+    }
+    return 0;
+  });
+  // Resumed at its last step, each layout trains no further and saves what it loaded.
+  for (const auto& [world, stage] : std::vector<std::pair<int, int>>{{1, 0}, {1, 3}, {2, 3}, {4, 2}, {4, 1}}) {
+    const std::string what = "dp " + std::to_string(world) + ", stage " + std::to_string(stage);
+    const std::string again = scratch("reshard_" + std::to_string(world) + "_" + std::to_string(stage));
+    auto settings = at_four;
+    settings.push_back("checkpoint.dir=" + again);
+    settings.push_back("zero_optimization.stage=" + std::to_string(stage));
+    const Outcome loaded = train_with(world, settings, checkpoint_dir);
+    expect_identical(original.parameters, loaded.parameters, what);
+    expect_same_state(checkpoint_dir, again + "/" + checkpoint::step_directory_name(4), names, shapes, what);
+  }
+}
+
+TEST(Resume, ADamagedNewestCheckpointFallsBackToThePreviousOne) {
+  ASSERT_FALSE(dataset_path().empty()) << "HLLM_TEST_DATASET is not set";
+  const std::string dir = scratch("damaged");
+  train_with(2, {"train.max_steps=4", "checkpoint.interval_steps=2", "checkpoint.keep_last=0", "checkpoint.dir=" + dir});
+  const std::string newest = dir + "/" + checkpoint::step_directory_name(4);
+  const std::string previous = dir + "/" + checkpoint::step_directory_name(2);
+  std::vector<std::string> skipped;
+  EXPECT_EQ(checkpoint::latest_valid_checkpoint(dir, &skipped), newest);
+  {  // one byte changed in a rank's file
+    std::fstream f(newest + "/rank_1.safetensors", std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(-3, std::ios::end);
+    f.put('\x7f');
+  }
+  EXPECT_EQ(checkpoint::latest_valid_checkpoint(dir, &skipped), previous);
+  ASSERT_EQ(skipped.size(), 1u);
+  EXPECT_NE(skipped[0].find("rank_1.safetensors: CRC-32"), std::string::npos) << skipped[0];
+  fs::resize_file(newest + "/rank_0.safetensors", 100);  // truncated
+  skipped.clear();
+  EXPECT_EQ(checkpoint::latest_valid_checkpoint(dir, &skipped), previous);
+  EXPECT_NE(skipped.at(0).find("truncated"), std::string::npos) << skipped[0];
+  // A save that died before its commit leaves step_<N>.tmp: never a candidate.
+  fs::create_directories(dir + "/step_00000006.tmp");
+  EXPECT_EQ(checkpoint::committed_steps(dir), (std::vector<int64_t>{2, 4}));
+  // Loading the damaged one directly is refused, naming the file.
+  try {
+    checkpoint::Checkpoint(newest).verify();
+    ADD_FAILURE() << "a truncated checkpoint verified";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("rank_0.safetensors"), std::string::npos) << e.what();
+  }
+}
+
+}  // namespace
+}  // namespace hllm::runtime
