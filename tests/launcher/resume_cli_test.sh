@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Preemption and crashes as a user meets them, under mpirun with 2 ranks:
-#  - SIGTERM mid-run: the job commits a checkpoint at the next step boundary and exits 3;
+#  - SIGTERM to the ranks, or SIGUSR1 to mpirun, mid-run: the job commits a checkpoint at the next step
+#    boundary and exits 3;
 #  - kill -9 of one rank: the job ends non-zero within 30 s instead of hanging;
 #  - after each, --resume auto continues and finishes with the uninterrupted run's losses, bit for bit;
 #  - --resume of a damaged checkpoint is refused naming the file; --resume auto skips it for the previous.
@@ -47,6 +48,16 @@ fi
 expect "--resume auto after SIGTERM finishes" 0 "resuming from $tmp/term/checkpoints/step_" -- launch term --resume auto
 if [ "$(losses term)" = "$(losses whole)" ]; then echo "ok: the resumed run logs the uninterrupted run's losses"
 else echo "FAIL: losses differ"; diff <(losses whole) <(losses term); failures=$((failures + 1)); fi
+
+# SIGUSR1 to mpirun (Slurm's --signal=B:USR1@120 through launcher/slurm/hllm.sbatch): forwarded to the ranks.
+launch usr1 > "$tmp/usr1.log" 2>&1 &
+job=$!
+wait_for_step usr1 5 || echo "FAIL: the run never reached step 5"
+pkill -USR1 -f "^mpirun .*run.dir=$tmp/usr1"
+wait $job
+rc=$?
+if [ "$rc" -eq 3 ] && [ -f "$tmp/usr1/checkpoints/latest" ]; then echo "ok: SIGUSR1 to mpirun commits and exits 3"
+else echo "FAIL: SIGUSR1 to mpirun (exit $rc)"; sed 's/^/    /' "$tmp/usr1.log"; failures=$((failures + 1)); fi
 
 # kill -9 of one rank after step 25: the job must end, not hang.
 launch kill > "$tmp/kill.log" 2>&1 &
