@@ -21,7 +21,7 @@
 #include "runtime/ranking_metrics.h"
 #include "runtime/training_step.h"
 #include "checkpoint/checkpoint_reader.h"
-#include "checkpoint/checkpoint_writer.h"
+#include "checkpoint/async_checkpointer.h"
 
 namespace hllm::runtime {
 namespace {
@@ -229,7 +229,18 @@ TrainReport Engine::train() {
   // Checkpoints: everything the rest of the run depends on — the training state (parameters, masters,
   // moments, optimizer steps), the loader's position, the step, the best validation so far and its
   // parameters, and the open log interval's sums — so a resumed run continues bit for bit.
+  // Saves are written by a background thread while training goes on (checkpoint/async_checkpointer.h).
+  checkpoint::AsyncCheckpointer saver(topology_.world());
+  const auto finish_saving = [&] {
+    const std::string committed = saver.wait();
+    const std::string error = saver.take_error();
+    if (!error.empty()) LOG(ERROR) << "checkpoint not committed: " << error;
+    if (committed.empty()) return;
+    report.last_checkpoint = committed;
+    LOG(INFO) << "checkpoint committed: " << committed;
+  };
   const auto save = [&](int64_t steps_done) {
+    finish_saving();  // the previous save, before the next snapshot
     checkpoint::CheckpointContent content = training.state();
     const data::LoaderState position = loader.state();
     content.scalars["step"] = steps_done;
@@ -257,8 +268,7 @@ TrainReport Engine::train() {
     options.keep_last = config_.checkpoint.keep_last;
     options.info = {{"world_size", topology_.world_size()}, {"dp", topology_.dp()}, {"pp", topology_.pp()},
                     {"zero_stage", config_.zero_optimization.stage}, {"config", config::config_to_json(config_)}};
-    report.last_checkpoint = checkpoint::save_checkpoint(content, options, topology_.world());
-    LOG(INFO) << "checkpoint committed: " << report.last_checkpoint;
+    saver.save(content, options);
   };
   int64_t first_step = 0;
   if (!resume_from_.empty()) {
@@ -337,6 +347,7 @@ TrainReport Engine::train() {
   };
   for (int64_t step = first_step; step < total; ++step) {
     if (step > first_step && boundary(step)) {
+      finish_saving();
       report.preempted = true;
       report.steps = step;
       report.seconds = std::chrono::duration<double>(Clock::now() - start).count();
@@ -420,7 +431,9 @@ TrainReport Engine::train() {
     }
   }
   report.steps = std::max(report.steps, total);
-  if (boundary(total)) {  // asked to stop during the last step: it is saved; the evaluation is left out
+  const bool stop = boundary(total);
+  finish_saving();
+  if (stop) {  // asked to stop during the last step: it is saved; the evaluation is left out
     report.preempted = true;
     report.seconds = std::chrono::duration<double>(Clock::now() - start).count();
     return report;

@@ -165,5 +165,19 @@ TEST(Resume, ADamagedNewestCheckpointFallsBackToThePreviousOne) {
   }
 }
 
+// A save that fails (here: the checkpoint directory cannot be created) is reported and never committed;
+// training goes on and finishes.
+TEST(Resume, AFailedSaveIsReportedAndTrainingGoesOn) {
+  ASSERT_FALSE(dataset_path().empty()) << "HLLM_TEST_DATASET is not set";
+  const std::string blocker = scratch("blocker");
+  std::ofstream(blocker) << "a file where a directory should be";
+  const Outcome run = train_with(2, {"train.max_steps=4", "checkpoint.interval_steps=2",
+                                     "checkpoint.dir=" + blocker + "/checkpoints"});
+  EXPECT_EQ(run.report.steps, 4);
+  EXPECT_TRUE(run.report.last_checkpoint.empty());
+  EXPECT_FALSE(run.report.test.empty()) << "the run finished with its evaluation";
+  fs::remove(blocker);
+}
+
 }  // namespace
 }  // namespace hllm::runtime

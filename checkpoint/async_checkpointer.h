@@ -1,0 +1,48 @@
+// Asynchronous saving: save() copies this rank's pieces off the training tensors (the only part the
+// training loop waits for) and a background thread writes and commits them (save_checkpoint) while
+// training goes on. The thread has a communicator of its own (a split of the world), so its collectives
+// never interleave with training's. The next save() first waits for the previous one; a save that failed
+// is reported then (logged with its error; it was never committed) and training continues. wait() blocks
+// until the last save is committed (end of training, preemption).
+#pragma once
+
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+
+#include "checkpoint/checkpoint_writer.h"
+
+namespace hllm::checkpoint {
+
+class AsyncCheckpointer {
+ public:
+  // Collective over `world` (the split).
+  explicit AsyncCheckpointer(parallel::Communicator& world);
+  ~AsyncCheckpointer();  // waits for a save in progress
+
+  // Snapshots `content` (copies of the pieces on the host) and starts writing it. Collective.
+  void save(const CheckpointContent& content, const SaveOptions& options);
+  // Blocks until the last save finished; returns the directory it committed, once ("" when it failed,
+  // none ran, or it was returned before).
+  std::string wait();
+  // The last failure's message, cleared by reading ("" when none).
+  std::string take_error();
+
+ private:
+  void run();
+
+  std::unique_ptr<parallel::Communicator> comm_;
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  std::optional<std::pair<CheckpointContent, SaveOptions>> job_;
+  bool busy_ = false;
+  bool stopping_ = false;
+  std::string committed_;
+  std::string error_;
+  std::thread worker_;
+};
+
+}  // namespace hllm::checkpoint
