@@ -34,6 +34,8 @@ class Checkpoint {
   const nlohmann::json& scalars() const { return manifest_.at("scalars"); }
   const nlohmann::json& info() const { return manifest_.at("info"); }
   bool has(const std::string& name) const { return manifest_.at("tensors").contains(name); }
+  // Every tensor: name -> {"shape", "dtype", "chunks"}.
+  const nlohmann::json& tensors() const { return manifest_.at("tensors"); }
 
   // Fills `piece.values` with elements [offset, offset + numel) of tensor `from` (default: piece.name),
   // converted to the piece's dtype and device. Throws InputError when the tensor is absent, has another

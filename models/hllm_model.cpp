@@ -1,10 +1,12 @@
 #include "models/hllm_model.h"
 
 #include <ATen/ATen.h>
+#include <c10/core/GradMode.h>
 
 #include <filesystem>
 
 #include "common/error.h"
+#include "models/hf_weights.h"
 #include "models/info_nce.h"
 #include "models/presets.h"
 
@@ -40,12 +42,26 @@ HllmModel HllmModel::from_presets(const std::string& item_preset, const std::str
 
 HllmModel HllmModel::from_sources(const std::string& item_source, const std::string& user_source, int64_t vocab_size,
                                   std::vector<int64_t> prompt_tokens, uint64_t seed) {
-  auto tower = [&](const std::string& source, uint64_t tower_seed) {
-    if (std::filesystem::is_directory(source)) return LlamaDecoder::from_hf(source);
+  auto tower = [&](const std::string& source, uint64_t tower_seed, bool token_table) {
+    if (std::filesystem::is_directory(source)) return LlamaDecoder::from_hf(source, at::kFloat, token_table);
     return LlamaDecoder::random(preset_config(source, vocab_size), tower_seed);
   };
-  HllmModel model(ItemLlm(tower(item_source, seed), std::move(prompt_tokens), seed + 2),
-                  UserLlm(tower(user_source, seed + 1)));
+  HllmModel model(ItemLlm(tower(item_source, seed, true), std::move(prompt_tokens), seed + 2),
+                  UserLlm(tower(user_source, seed + 1, false)));
+  // Towers exported by hllm_export carry HLLM's own trained tensors beside the Hugging Face ones:
+  // [ITEM] in the Item LLM's directory, logit_scale in the User LLM's.
+  const auto adopt = [&](const std::string& source, const std::string& stored, const std::string& parameter) {
+    if (!std::filesystem::is_directory(source)) return;
+    const HfWeights weights(source);
+    if (!weights.has(stored)) return;
+    for (auto& [name, tensor] : model.named_parameters()) {
+      if (name != parameter) continue;
+      c10::NoGradGuard no_grad;
+      tensor.copy_(weights.load(stored, tensor.sizes().vec(), tensor.scalar_type()));
+    }
+  };
+  adopt(item_source, "item_token", "item.item_token");
+  adopt(user_source, "logit_scale", "logit_scale");
   for (auto& [name, tensor] : model.named_parameters()) tensor.requires_grad_(true);
   return model;
 }

@@ -98,14 +98,16 @@ LlamaDecoder LlamaDecoder::random(const LlamaConfig& config, uint64_t seed, at::
   return decoder;
 }
 
-LlamaDecoder LlamaDecoder::from_hf(const std::string& directory, at::ScalarType dtype) {
+LlamaDecoder LlamaDecoder::from_hf(const std::string& directory, at::ScalarType dtype, bool token_table) {
   LlamaDecoder decoder;
   decoder.config_ = read_hf_config(directory);
   const LlamaConfig& c = decoder.config_;
   const HfWeights weights(directory);
   const int64_t D = c.hidden_size, F = c.intermediate_size, d = c.head_dim();
   const int64_t H = c.num_attention_heads, Hkv = c.num_key_value_heads;
-  decoder.embed_tokens_ = weights.load("model.embed_tokens.weight", {c.vocab_size, D}, dtype);
+  if (token_table || weights.has("model.embed_tokens.weight")) {
+    decoder.embed_tokens_ = weights.load("model.embed_tokens.weight", {c.vocab_size, D}, dtype);
+  }
   for (int64_t i = 0; i < c.num_hidden_layers; ++i) {
     DecoderLayer l;
     l.input_norm = weights.load(layer_name(i, "input_layernorm.weight"), {D}, dtype);

@@ -42,7 +42,9 @@ class LlamaDecoder {
   static LlamaDecoder random(const LlamaConfig& config, uint64_t seed, at::ScalarType dtype = at::kFloat);
   // Weights from a Hugging Face directory (config.json + safetensors). Throws InputError for an
   // unsupported type, dtype, missing or mis-shaped tensor.
-  static LlamaDecoder from_hf(const std::string& directory, at::ScalarType dtype = at::kFloat);
+  // `token_table`: false for a tower that reads embeddings (HLLM's User LLM): a directory without
+  // model.embed_tokens.weight (as hllm_export writes it) is then accepted.
+  static LlamaDecoder from_hf(const std::string& directory, at::ScalarType dtype = at::kFloat, bool token_table = true);
 
   const LlamaConfig& config() const { return config_; }
   const std::vector<DecoderLayer>& layers() const { return layers_; }

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <functional>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -184,21 +185,30 @@ const StTensor* SafetensorsFile::find(const std::string& name) const {
 
 void write_safetensors(const std::string& path, const std::vector<StWriteTensor>& tensors,
                        const std::map<std::string, std::string>& metadata) {
-  std::vector<const StWriteTensor*> sorted;
-  for (const auto& t : tensors) sorted.push_back(&t);
-  std::sort(sorted.begin(), sorted.end(), [](const StWriteTensor* a, const StWriteTensor* b) { return a->name < b->name; });
+  write_safetensors_streaming(path, tensors, metadata, [&](size_t i, void* destination, size_t bytes) {
+    std::memcpy(destination, tensors[i].data, bytes);
+  });
+}
+
+void write_safetensors_streaming(const std::string& path, const std::vector<StWriteTensor>& tensors,
+                                 const std::map<std::string, std::string>& metadata,
+                                 const std::function<void(size_t, void*, size_t)>& fill) {
+  std::vector<size_t> order(tensors.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return tensors[a].name < tensors[b].name; });
   nlohmann::ordered_json header = nlohmann::ordered_json::object();
   if (!metadata.empty()) header["__metadata__"] = metadata;
-  uint64_t offset = 0;
-  std::vector<uint64_t> sizes;
-  for (const auto* t : sorted) {
-    HLLM_CHECK(t->name != "__metadata__", "a tensor cannot be named __metadata__");
+  uint64_t offset = 0, largest = 0;
+  std::vector<uint64_t> sizes(tensors.size());
+  for (const size_t i : order) {
+    const StWriteTensor& t = tensors[i];
+    HLLM_CHECK(t.name != "__metadata__", "a tensor cannot be named __metadata__");
     int64_t numel = 1;
-    for (const auto d : t->shape) numel *= d;
-    const uint64_t bytes = static_cast<uint64_t>(numel) * dtype_size(t->dtype);
-    header[t->name] = {{"dtype", dtype_name(t->dtype)}, {"shape", t->shape}, {"data_offsets", {offset, offset + bytes}}};
-    sizes.push_back(bytes);
-    offset += bytes;
+    for (const auto d : t.shape) numel *= d;
+    sizes[i] = static_cast<uint64_t>(numel) * dtype_size(t.dtype);
+    header[t.name] = {{"dtype", dtype_name(t.dtype)}, {"shape", t.shape}, {"data_offsets", {offset, offset + sizes[i]}}};
+    offset += sizes[i];
+    largest = std::max(largest, sizes[i]);
   }
   std::string text = header.dump();
   text.append((8 - text.size() % 8) % 8, ' ');  // data section 8-byte aligned
@@ -211,8 +221,10 @@ void write_safetensors(const std::string& path, const std::vector<StWriteTensor>
     for (int i = 0; i < 8; ++i) length[i] = static_cast<uint8_t>(n >> (8 * i));
     out.write(reinterpret_cast<const char*>(length), 8);
     out.write(text.data(), static_cast<std::streamsize>(text.size()));
-    for (size_t i = 0; i < sorted.size(); ++i) {
-      out.write(static_cast<const char*>(sorted[i]->data), static_cast<std::streamsize>(sizes[i]));
+    std::vector<uint8_t> buffer(largest);  // one tensor at a time
+    for (const size_t i : order) {
+      fill(i, buffer.data(), sizes[i]);
+      out.write(reinterpret_cast<const char*>(buffer.data()), static_cast<std::streamsize>(sizes[i]));
     }
     HLLM_CHECK(out.good(), "cannot write '", temp, "'");
   }

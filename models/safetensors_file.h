@@ -13,6 +13,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -76,5 +77,11 @@ struct StWriteTensor {
 // into place.
 void write_safetensors(const std::string& path, const std::vector<StWriteTensor>& tensors,
                        const std::map<std::string, std::string>& metadata = {});
+
+// The same, with each tensor's bytes asked for when it is written (`data` is not read): fill(i, buffer,
+// bytes) writes tensors[i]'s bytes. Memory is bounded by the largest tensor, not the file.
+void write_safetensors_streaming(const std::string& path, const std::vector<StWriteTensor>& tensors,
+                                 const std::map<std::string, std::string>& metadata,
+                                 const std::function<void(size_t, void*, size_t)>& fill);
 
 }  // namespace hllm::models

@@ -4,7 +4,8 @@
 #    boundary and exits 3;
 #  - kill -9 of one rank: the job ends non-zero within 30 s instead of hanging;
 #  - after each, --resume auto continues and finishes with the uninterrupted run's losses, bit for bit;
-#  - --resume of a damaged checkpoint is refused naming the file; --resume auto skips it for the previous.
+#  - --resume of a damaged checkpoint is refused naming the file; --resume auto skips it for the previous;
+#  - hllm_export writes the towers of the newest checkpoint that verifies.
 # Usage: resume_cli_test.sh BUILD_BIN_DIR SOURCE_DIR "MPIEXEC FLAGS" DATASET_DIR
 set -u
 bin=$1/hllm_launch
@@ -82,4 +83,11 @@ printf 'x' | dd of="$newest/rank_1.safetensors" bs=1 seek=200 conv=notrunc 2> /d
 expect "--resume of a damaged checkpoint names the file" 2 "rank_1.safetensors: CRC-32" -- launch whole --resume "$newest"
 expect "--resume auto skips it for the previous one" 0 "skipping a checkpoint that does not verify" -- \
   launch whole --resume auto
+
+# hllm_export of the run's checkpoint root (the resumed run above saved step 40 again): two HF directories.
+expect "hllm_export writes the Item and User LLMs" 0 "exported $tmp/whole/checkpoints/step_00000040" -- "$1/hllm_export" "$tmp/whole/checkpoints" "$tmp/export"
+[ -s "$tmp/export/item/model.safetensors" ] && [ -s "$tmp/export/user/config.json" ] ||
+  { echo "FAIL: the export is incomplete"; failures=$((failures + 1)); }
+expect "hllm_export refuses an existing output" 2 "exists" -- "$1/hllm_export" "$tmp/whole/checkpoints" "$tmp/export"
+expect "hllm_export of a directory without a checkpoint" 2 "no manifest.json" -- "$1/hllm_export" "$tmp/none" "$tmp/x"
 finish

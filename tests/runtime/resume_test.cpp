@@ -13,6 +13,7 @@
 
 #include "checkpoint/checkpoint_reader.h"
 #include "checkpoint/committed_steps.h"
+#include "checkpoint/hf_export.h"
 #include "common/error.h"
 #include "tests/runtime/engine_fixture.h"
 
@@ -162,6 +163,24 @@ TEST(Resume, ADamagedNewestCheckpointFallsBackToThePreviousOne) {
     ADD_FAILURE() << "a truncated checkpoint verified";
   } catch (const InputError& e) {
     EXPECT_NE(std::string(e.what()).find("rank_0.safetensors"), std::string::npos) << e.what();
+  }
+}
+
+// hllm_export's directories start a new run (model.item / model.user) that evaluates exactly as the run
+// that saved the checkpoint.
+TEST(Resume, ExportedTowersEvaluateAsTheCheckpoint) {
+  ASSERT_FALSE(dataset_path().empty()) << "HLLM_TEST_DATASET is not set";
+  const std::string dir = scratch("export"), out = scratch("export_out");
+  for (const std::string stage : {"3"}) {  // the checkpoint holds shards: export joins them
+    const Outcome trained = train_with(2, {"train.max_steps=4", "checkpoint.interval_steps=4", "checkpoint.dir=" + dir,
+                                           "zero_optimization.stage=" + stage});
+    checkpoint::export_hf(dir + "/" + checkpoint::step_directory_name(4), out);
+    EXPECT_THROW(checkpoint::export_hf(dir + "/" + checkpoint::step_directory_name(4), out), InputError)
+        << "an existing output directory is refused";
+    const auto exported = on_ranks<std::map<std::string, double>>(  // 2 ranks, as the metric sums were reduced
+        2, config_for("hllm", {"model.item=" + out + "/item", "model.user=" + out + "/user"}),
+        [](Engine& engine) { return engine.evaluate(data::EvalSplit::kTest); });
+    EXPECT_EQ(exported, trained.report.test);
   }
 }
 
