@@ -20,6 +20,7 @@
 #include <filesystem>
 #include <vector>
 
+#include "bench/barrier_timing.h"
 #include "bench/synthetic_batch.h"
 #include "checkpoint/async_checkpointer.h"
 #include "checkpoint/checkpoint_writer.h"
@@ -38,21 +39,6 @@ DEFINE_int32(threads, 1, "LibTorch intra-op threads per rank.");
 
 namespace hllm::bench {
 namespace {
-
-using Clock = std::chrono::steady_clock;
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
-
-double timed(parallel::Communicator& world, const std::function<void()>& fn) {
-  world.barrier()->wait();
-  const auto start = Clock::now();
-  fn();
-  world.barrier()->wait();
-  return std::chrono::duration<double>(Clock::now() - start).count();
-}
 
 void raw_write(const std::string& path, const at::Tensor& bytes) {
   const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
@@ -87,9 +73,9 @@ void run(parallel::Communicator& world) {
     options.root = root;
     options.step = r + 1;
     options.keep_last = 1;
-    saves.push_back(timed(world, [&] { checkpoint::save_checkpoint(content, options, world); }));
+    saves.push_back(timed_between_barriers(world, [&] { checkpoint::save_checkpoint(content, options, world); }));
     const std::string raw = FLAGS_dir + "/raw_" + std::to_string(world.rank());
-    raws.push_back(timed(world, [&] { raw_write(raw, content.pieces[0].values); }));
+    raws.push_back(timed_between_barriers(world, [&] { raw_write(raw, content.pieces[0].values); }));
     std::filesystem::remove(raw);
   }
   const double bytes = static_cast<double>(elements) * 4 * world.size();
@@ -106,7 +92,7 @@ void run(parallel::Communicator& world) {
     const bool save = s % 2 == 1;
     const data::Batch batch = synthetic_batch(shape, static_cast<uint64_t>(100 * world.rank() + s));
     saver.wait();  // the previous save is not part of this step
-    const double t = timed(world, [&] {
+    const double t = timed_between_barriers(world, [&] {
       if (save) {
         checkpoint::CheckpointContent state = step.state();
         state_bytes = 0;

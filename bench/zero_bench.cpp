@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/barrier_timing.h"
 #include "bench/synthetic_batch.h"
 #include "common/config/config_loader.h"
 #include "launcher/heap_tuning.h"
@@ -38,8 +39,6 @@ DEFINE_int32(threads, 1, "LibTorch intra-op threads per rank.");
 namespace hllm::bench {
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
 struct Setup {
   std::string name;
   config::Config config;
@@ -50,25 +49,12 @@ struct Setup {
   std::vector<double> waits;  // seconds blocked on ZeRO's collectives, per step
 };
 
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
-
-double timed(parallel::Communicator& world, const std::function<void()>& fn) {
-  world.barrier()->wait();
-  const auto start = Clock::now();
-  fn();
-  world.barrier()->wait();
-  return std::chrono::duration<double>(Clock::now() - start).count();
-}
-
 // The collectives of one step of `setup` alone: per unit a reduce-scatter and one all_gather (stages
 // 1-2) or two (stage 3); stage 0 all_reduces every gradient.
 double communication_alone(parallel::Communicator& world, const Setup& setup, int64_t psi) {
   const auto* runner = setup.step->runner();
   const int stage = setup.config.zero_optimization.stage;
-  return timed(world, [&] {
+  return timed_between_barriers(world, [&] {
     if (stage == 0) {
       at::Tensor all = at::zeros({psi});
       world.all_reduce(all, parallel::ReduceOp::kAvg)->wait();
@@ -110,8 +96,8 @@ void run(parallel::Communicator& world) {
     const data::Batch batch = synthetic_batch(shape, static_cast<uint64_t>(1000 * world.rank() + round));
     for (auto& s : setups) {
       s.step->reset_communication();
-      const double t = timed(world, [&] { s.step->run([&] { return batch; }, 1, 1e-4); });
-      const double solo = timed(world, [&] { s.solo->run([&] { return batch; }, 1, 1e-4); });
+      const double t = timed_between_barriers(world, [&] { s.step->run([&] { return batch; }, 1, 1e-4); });
+      const double solo = timed_between_barriers(world, [&] { s.solo->run([&] { return batch; }, 1, 1e-4); });
       if (round < 2) continue;
       s.times.push_back(t);
       s.solo_times.push_back(solo);
