@@ -43,6 +43,7 @@ int run(const LaunchOptions& options, parallel::Communicator& world) {
     return kExitBadInput;
   }
   at::set_num_threads(plan.intra_op_threads);
+  parallel::set_mpi_timeout_seconds(plan.config.comm.timeout_s);
   if (world.rank() == 0) std::cout << describe_plan(plan, options.dry_run) << std::flush;
   if (options.dry_run) {
     LOG(INFO) << "dry run: config and topology are valid; nothing was trained";

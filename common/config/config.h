@@ -201,6 +201,18 @@ struct RunConfig {
   }
 };
 
+struct CommConfig {
+  double timeout_s = 1800;  // 0 = wait forever
+
+  template <typename V>
+  void visit(V& v) {
+    v.field("timeout_s", timeout_s,
+            "Seconds a collective may make no progress before the job is aborted, naming the operation and rank "
+            "(MPI; NCCL has no timeout here). 0 = wait forever.",
+            Limits::at_least(0));
+  }
+};
+
 struct CheckpointConfig {
   std::string dir;             // "" = <run directory>/checkpoints
   int interval_steps = 0;      // 0 = not by steps
@@ -237,6 +249,7 @@ struct Config {
   DataConfig data;
   RunConfig run;
   CheckpointConfig checkpoint;
+  CommConfig comm;
 
   template <typename V>
   void visit(V& v) {
@@ -263,6 +276,7 @@ struct Config {
     v.section("data", data, "Dataset and sample shapes.");
     v.section("run", run, "Run directory.");
     v.section("checkpoint", checkpoint, "Checkpoints: when to save, where, how many to keep.");
+    v.section("comm", comm, "Communication.");
   }
 };
 

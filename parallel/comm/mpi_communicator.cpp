@@ -3,8 +3,11 @@
 #include <ATen/ATen.h>
 #include <mpi.h>
 
+#include <atomic>
+#include <chrono>
 #include <climits>
 #include <functional>
+#include <thread>
 #include <vector>
 
 #include "common/error.h"
@@ -37,12 +40,19 @@ MPI_Datatype transfer_type(const at::Tensor& tensor) {
 
 MPI_Op mpi_op(ReduceOp op) { return op == ReduceOp::kMax ? MPI_MAX : MPI_SUM; }
 
+std::atomic<double> timeout_seconds{0.0};
+
 class MpiWork : public Work {
  public:
   MpiWork(std::string context, std::vector<at::Tensor> buffers) : context_(std::move(context)),
                                                                    buffers_(std::move(buffers)) {}
   ~MpiWork() override {
-    // A request must not outlive its buffers: finish it, but never throw from a destructor.
+    // A request must not outlive its buffers: finish it, but never throw from a destructor. One that timed
+    // out is left to MPI with its buffers (the job is being aborted; waiting would hang again).
+    if (abandoned_) {
+      new std::vector<at::Tensor>(std::move(buffers_));  // deliberately leaked: MPI may still write into them
+      return;
+    }
     if (!done_ && !requests_.empty()) {
       MPI_Waitall(static_cast<int>(requests_.size()), requests_.data(), MPI_STATUSES_IGNORE);
     }
@@ -57,9 +67,24 @@ class MpiWork : public Work {
 
   void wait() override {
     if (done_) return;
-    const int rc = MPI_Waitall(static_cast<int>(requests_.size()), requests_.data(), MPI_STATUSES_IGNORE);
-    HLLM_CHECK(rc == MPI_SUCCESS, context_, ": MPI_Waitall failed: ", mpi_error_text(rc));
-    finish();
+    const double timeout = timeout_seconds.load();
+    if (timeout <= 0) {
+      const int rc = MPI_Waitall(static_cast<int>(requests_.size()), requests_.data(), MPI_STATUSES_IGNORE);
+      HLLM_CHECK(rc == MPI_SUCCESS, context_, ": MPI_Waitall failed: ", mpi_error_text(rc));
+      finish();
+      abandoned_ = false;  // waited for after all
+      return;
+    }
+    // Polled, as MPI_Waitall polls too, against a deadline.
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout);
+    while (!is_completed()) {
+      if (std::chrono::steady_clock::now() > deadline) {
+        abandoned_ = true;
+        throw Error(detail::concat(context_, ": no progress for ", timeout, " s (comm.timeout_s); a rank of the group ",
+                                   "is stuck, slow or gone"));
+      }
+      std::this_thread::yield();
+    }
   }
 
   bool is_completed() override {
@@ -79,6 +104,7 @@ class MpiWork : public Work {
   }
 
   std::string context_;
+  bool abandoned_ = false;  // timed out: never waited for again
   std::vector<at::Tensor> buffers_;  // kept alive until the requests complete
   std::vector<MPI_Request> requests_;
   std::vector<int> ints_;  // counts and displacements of v-collectives, alive until completion
@@ -269,6 +295,8 @@ class MpiCommunicator : public Communicator {
 };
 
 }  // namespace
+
+void set_mpi_timeout_seconds(double seconds) { timeout_seconds.store(seconds); }
 
 std::unique_ptr<Communicator> make_mpi_world_communicator(const MpiOptions& options) {
   int initialized = 0;

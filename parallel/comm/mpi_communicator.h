@@ -19,6 +19,12 @@ struct MpiOptions {
   int64_t all_reduce_piece_bytes = 4 << 20;
 };
 
+// How long wait() lets an MPI operation make no progress before it throws hllm::Error naming the
+// operation, the rank and the group (the launcher then aborts the job): a rank that hangs or a node that
+// is gone stops the job instead of holding every other rank forever. 0 = wait forever (the default until
+// the launcher sets comm.timeout_s). Process-wide, like MPI itself; safe to call from any thread.
+void set_mpi_timeout_seconds(double seconds);
+
 // A duplicate of MPI_COMM_WORLD (so library traffic never matches user traffic).
 std::unique_ptr<Communicator> make_mpi_world_communicator(const MpiOptions& options = {});
 

@@ -2,7 +2,8 @@
 # Preemption and crashes as a user meets them, under mpirun with 2 ranks:
 #  - SIGTERM to the ranks, or SIGUSR1 to mpirun, mid-run: the job commits a checkpoint at the next step
 #    boundary and exits 3;
-#  - kill -9 of one rank: the job ends non-zero within 30 s instead of hanging;
+#  - kill -9 of one rank: the job ends non-zero within 30 s instead of hanging; a rank that hangs
+#    (SIGSTOP) ends it after comm.timeout_s with the operation named;
 #  - after each, --resume auto continues and finishes with the uninterrupted run's losses, bit for bit;
 #  - --resume of a damaged checkpoint is refused naming the file; --resume auto skips it for the previous;
 #  - hllm_export writes the towers of the newest checkpoint that verifies.
@@ -59,6 +60,21 @@ wait $job
 rc=$?
 if [ "$rc" -eq 3 ] && [ -f "$tmp/usr1/checkpoints/latest" ]; then echo "ok: SIGUSR1 to mpirun commits and exits 3"
 else echo "FAIL: SIGUSR1 to mpirun (exit $rc)"; sed 's/^/    /' "$tmp/usr1.log"; failures=$((failures + 1)); fi
+
+# A rank that hangs (SIGSTOP): the others give up after comm.timeout_s, naming the operation, and the job ends.
+launch hang --set comm.timeout_s=3 > "$tmp/hang.log" 2>&1 &
+job=$!
+wait_for_step hang 5 || echo "FAIL: the run never reached step 5"
+start=$SECONDS
+pkill -STOP -o -f "^$bin .*run.dir=$tmp/hang"
+wait $job
+rc=$?
+pkill -9 -f "^$bin .*run.dir=$tmp/hang" 2> /dev/null
+if [ "$rc" -ne 0 ] && [ $((SECONDS - start)) -le 60 ] && grep -q "no progress for 3 s (comm.timeout_s)" "$tmp/hang.log"; then
+  echo "ok: a hung rank ends the job after comm.timeout_s (exit $rc in $((SECONDS - start)) s)"
+else
+  echo "FAIL: a hung rank (exit $rc after $((SECONDS - start)) s)"; sed 's/^/    /' "$tmp/hang.log"; failures=$((failures + 1))
+fi
 
 # kill -9 of one rank after step 25: the job must end, not hang.
 launch kill > "$tmp/kill.log" 2>&1 &

@@ -4,6 +4,9 @@
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <thread>
+
 #include "common/error.h"
 #include "tests/parallel/collective_checks.h"
 #include "tests/parallel/mpi_test_world.h"
@@ -53,6 +56,32 @@ TEST(MpiCommunicator, MpiErrorNamesTheCallAndRank) {
         << message;
     EXPECT_NE(message.find("tag"), std::string::npos) << message;
   }
+  world.barrier()->wait();
+}
+
+// A collective that one rank joins late fails on the others after comm.timeout_s, naming the operation
+// and the rank, instead of waiting forever.
+TEST(MpiCommunicator, ACollectiveWithoutProgressTimesOut) {
+  Communicator& world = mpi_world();
+  set_mpi_timeout_seconds(0.3);
+  at::Tensor t = at::ones({4});
+  if (world.rank() == world.size() - 1) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // late, but it comes
+    world.all_reduce(t, ReduceOp::kSum)->wait();
+  } else {
+    auto work = world.all_reduce(t, ReduceOp::kSum);
+    try {
+      work->wait();
+      ADD_FAILURE() << "a collective without progress did not time out";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("all_reduce on rank " + std::to_string(world.rank())), std::string::npos)
+          << e.what();
+      EXPECT_NE(std::string(e.what()).find("no progress for 0.3 s"), std::string::npos) << e.what();
+    }
+    set_mpi_timeout_seconds(0);
+    work->wait();  // the late rank arrived: the operation completes
+  }
+  set_mpi_timeout_seconds(0);
   world.barrier()->wait();
 }
 
