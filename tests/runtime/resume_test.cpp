@@ -207,6 +207,14 @@ TEST(Resume, ExportedTowersEvaluateAsTheCheckpoint) {
   }
 }
 
+// checkpoint.interval_minutes: rank 0's clock decides for all (here: due at every step boundary).
+TEST(Resume, SavesByTheClock) {
+  ASSERT_FALSE(dataset_path().empty()) << "HLLM_TEST_DATASET is not set";
+  const std::string dir = scratch("clock");
+  train_with(2, {"train.max_steps=3", "checkpoint.interval_minutes=1e-7", "checkpoint.keep_last=0", "checkpoint.dir=" + dir});
+  EXPECT_EQ(checkpoint::committed_steps(dir), (std::vector<int64_t>{1, 2, 3}));
+}
+
 // A save that fails (here: the checkpoint directory cannot be created) is reported and never committed;
 // training goes on and finishes.
 TEST(Resume, AFailedSaveIsReportedAndTrainingGoesOn) {
