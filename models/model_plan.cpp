@@ -33,4 +33,25 @@ int64_t hllm_parameters(const LlamaConfig& item, const LlamaConfig& user) {
   return tower_parameters(item, true) + tower_parameters(user, false) + item.hidden_size + 1;
 }
 
+std::vector<std::pair<std::string, double>> hllm_block_flops(const LlamaConfig& item, const LlamaConfig& user,
+                                                             const ModelShapes& s) {
+  std::vector<std::pair<std::string, double>> out{{"item_embedding", 0.0}};
+  for (int64_t i = 0; i < item.num_hidden_layers; ++i) {
+    out.emplace_back("item_layer." + std::to_string(i),
+                     decoder_layer_cost(item, static_cast<double>(s.items), static_cast<double>(s.item_tokens),
+                                        s.bytes_per_value).forward_flops);
+  }
+  out.emplace_back("item_output", 0.0);
+  out.emplace_back("user_input", 0.0);
+  for (int64_t i = 0; i < user.num_hidden_layers; ++i) {
+    out.emplace_back("user_layer." + std::to_string(i),
+                     decoder_layer_cost(user, static_cast<double>(s.sequences), static_cast<double>(s.sequence_length),
+                                        s.bytes_per_value).forward_flops);
+  }
+  out.emplace_back("user_output", 0.0);
+  const double M = static_cast<double>(s.sequences * s.sequence_length);
+  out.emplace_back("loss", 2 * M * static_cast<double>(s.negatives + 1) * static_cast<double>(user.hidden_size));
+  return out;
+}
+
 }  // namespace hllm::models

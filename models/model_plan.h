@@ -5,6 +5,9 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "models/layered_model.h"
 #include "models/llama_config.h"
@@ -21,5 +24,14 @@ int64_t tower_parameters(const LlamaConfig& config, bool with_token_table);
 
 // HLLM: both towers plus [ITEM] (D) and logit_scale (1).
 int64_t hllm_parameters(const LlamaConfig& item, const LlamaConfig& user);
+
+}  // namespace hllm::models
+
+namespace hllm::models {
+
+// The forward FLOPs of HLLM's blocks (models/hllm_blocks.h), in their order, from the shapes alone: what
+// the pipeline's cut balances. The same numbers as the blocks' cost().forward_flops.
+std::vector<std::pair<std::string, double>> hllm_block_flops(const LlamaConfig& item, const LlamaConfig& user,
+                                                             const ModelShapes& shapes);
 
 }  // namespace hllm::models

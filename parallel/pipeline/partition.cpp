@@ -1,0 +1,67 @@
+#include "parallel/pipeline/partition.h"
+
+#include <algorithm>
+#include <limits>
+#include <numeric>
+
+#include "common/error.h"
+
+namespace hllm::parallel {
+
+double StageCut::max_cost() const { return cost.empty() ? 0 : *std::max_element(cost.begin(), cost.end()); }
+
+double StageCut::imbalance() const {
+  const double total = std::accumulate(cost.begin(), cost.end(), 0.0);
+  return total > 0 ? max_cost() / (total / static_cast<double>(cost.size())) : 1.0;
+}
+
+StageCut manual_cut(const std::vector<double>& costs, const std::vector<size_t>& first) {
+  if (first.empty() || first[0] != 0) throw InputError("a pipeline cut's first stage must start at block 0");
+  for (size_t s = 0; s < first.size(); ++s) {
+    if (first[s] >= costs.size() || (s > 0 && first[s] <= first[s - 1])) {
+      throw InputError(detail::concat("pipeline cut: stage ", s, " starts at block ", first[s],
+                                      "; stage starts must increase and stay below ", costs.size(), " blocks"));
+    }
+  }
+  StageCut cut;
+  cut.first = first;
+  for (size_t s = 0; s < first.size(); ++s) {
+    const size_t end = s + 1 < first.size() ? first[s + 1] : costs.size();
+    cut.cost.push_back(std::accumulate(costs.begin() + static_cast<long>(first[s]), costs.begin() + static_cast<long>(end), 0.0));
+  }
+  return cut;
+}
+
+StageCut balanced_cut(const std::vector<double>& costs, int stages) {
+  const size_t n = costs.size();
+  if (stages < 1 || static_cast<size_t>(stages) > n) {
+    throw InputError(detail::concat("cannot cut ", n, " blocks into ", stages, " pipeline stages (1 to ", n, ")"));
+  }
+  std::vector<double> prefix(n + 1, 0.0);
+  for (size_t i = 0; i < n; ++i) prefix[i + 1] = prefix[i] + costs[i];
+  // best[k][i]: the smallest possible largest stage cost when the first i blocks form k stages.
+  const double inf = std::numeric_limits<double>::infinity();
+  const auto K = static_cast<size_t>(stages);
+  std::vector<std::vector<double>> best(K + 1, std::vector<double>(n + 1, inf));
+  std::vector<std::vector<size_t>> start(K + 1, std::vector<size_t>(n + 1, 0));
+  best[0][0] = 0;
+  for (size_t k = 1; k <= K; ++k) {
+    for (size_t i = k; i <= n; ++i) {
+      for (size_t j = k - 1; j < i; ++j) {  // the k-th stage is [j, i)
+        const double candidate = std::max(best[k - 1][j], prefix[i] - prefix[j]);
+        if (candidate < best[k][i]) {
+          best[k][i] = candidate;
+          start[k][i] = j;
+        }
+      }
+    }
+  }
+  std::vector<size_t> first(K);
+  for (size_t k = K, i = n; k > 0; --k) {
+    first[k - 1] = start[k][i];
+    i = start[k][i];
+  }
+  return manual_cut(costs, first);
+}
+
+}  // namespace hllm::parallel

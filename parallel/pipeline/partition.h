@@ -1,0 +1,28 @@
+// Cutting a chain of blocks into pipeline stages: contiguous ranges, each non-empty, chosen to make the
+// most expensive stage as cheap as possible (the pipeline runs at the pace of its slowest stage). Pure.
+// HLLM's Item LLM reads (window + negatives) x text-length tokens per sample and the User LLM only the
+// window, so an "Item LLM | User LLM" cut is badly unbalanced; the costs come from the blocks' cost()
+// for the configured shapes (models/layered_model.h).
+#pragma once
+
+#include <cstddef>
+#include <vector>
+
+namespace hllm::parallel {
+
+struct StageCut {
+  std::vector<size_t> first;  // first block of each stage; stage s is [first[s], first[s + 1]) (last: to the end)
+  std::vector<double> cost;   // each stage's total cost
+  double max_cost() const;
+  double imbalance() const;  // max / mean stage cost (1 = perfect)
+};
+
+// The cut of `costs` (one per block, >= 0) into `stages` contiguous non-empty ranges minimising the largest
+// stage cost (exact, by dynamic programming). Throws hllm::InputError when stages < 1 or > blocks.
+StageCut balanced_cut(const std::vector<double>& costs, int stages);
+
+// A cut given by hand: `first` lists each stage's first block (first[0] must be 0, strictly increasing, all
+// below the block count). Throws InputError naming the bad index otherwise.
+StageCut manual_cut(const std::vector<double>& costs, const std::vector<size_t>& first);
+
+}  // namespace hllm::parallel
