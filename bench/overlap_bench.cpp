@@ -12,12 +12,10 @@
 #include <cstdio>
 #include <vector>
 
+#include "bench/mpi_bench_main.h"
 #include "bench/synthetic_batch.h"
-#include "launcher/heap_tuning.h"
-#include "launcher/mpi_runtime.h"
 #include "models/hllm_model.h"
 #include "parallel/comm/differentiable_gather.h"
-#include "parallel/comm/mpi_communicator.h"
 #include "runtime/adamw.h"
 #include "runtime/gradient_sync.h"
 
@@ -85,12 +83,4 @@ void run(parallel::Communicator& world) {
 }  // namespace
 }  // namespace hllm::bench
 
-int main(int argc, char** argv) {
-  hllm::launcher::keep_freed_memory_in_heap();  // as hllm_launch
-  gflags::ParseCommandLineFlags(&argc, &argv, true);
-  hllm::launcher::MpiRuntime mpi(&argc, &argv);
-  auto world = hllm::parallel::make_mpi_world_communicator();
-  hllm::bench::run(*world);
-  world.reset();
-  return 0;
-}
+int main(int argc, char** argv) { return hllm::bench::mpi_bench_main(argc, argv, hllm::bench::run); }

@@ -20,11 +20,9 @@
 #include <vector>
 
 #include "bench/barrier_timing.h"
+#include "bench/mpi_bench_main.h"
 #include "bench/synthetic_batch.h"
 #include "common/config/config_loader.h"
-#include "launcher/heap_tuning.h"
-#include "launcher/mpi_runtime.h"
-#include "parallel/comm/mpi_communicator.h"
 #include "parallel/zero/block_runner.h"
 #include "runtime/training_step.h"
 
@@ -140,12 +138,4 @@ void run(parallel::Communicator& world) {
 }  // namespace
 }  // namespace hllm::bench
 
-int main(int argc, char** argv) {
-  hllm::launcher::keep_freed_memory_in_heap();  // as hllm_launch
-  gflags::ParseCommandLineFlags(&argc, &argv, true);
-  hllm::launcher::MpiRuntime mpi(&argc, &argv);
-  auto world = hllm::parallel::make_mpi_world_communicator();
-  hllm::bench::run(*world);
-  world.reset();
-  return 0;
-}
+int main(int argc, char** argv) { return hllm::bench::mpi_bench_main(argc, argv, hllm::bench::run); }
