@@ -10,6 +10,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include "checkpoint/async_checkpointer.h"
+#include "checkpoint/checkpoint_reader.h"
 #include "common/config/config_loader.h"
 #include "common/error.h"
 #include "data/item_token_reader.h"
@@ -20,8 +22,6 @@
 #include "runtime/progress.h"
 #include "runtime/ranking_metrics.h"
 #include "runtime/training_step.h"
-#include "checkpoint/checkpoint_reader.h"
-#include "checkpoint/async_checkpointer.h"
 
 namespace hllm::runtime {
 namespace {

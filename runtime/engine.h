@@ -1,4 +1,4 @@
-// Engine: trains and evaluates a recommender (HLLM, SASRec or HSTU) with data parallelism (ZeRO stage 0):
+// Engine: trains and evaluates a recommender (HLLM, SASRec or HSTU) with data parallelism:
 // each data-parallel rank reads its own batches, negatives are gathered across the group with gradient,
 // gradients are averaged in buckets, clipped, checked for NaN/Inf (the step is skipped; too many in a row
 // is an error), and AdamW steps with the warmup schedule. Evaluation follows the paper's protocol: the
@@ -9,8 +9,8 @@
 // batch tensor live there; tensors cross ranks through DeviceGroups (NCCL on GPUs), host-side sums (loss,
 // sample counts, metric sums) through the topology's own communicators (MPI).
 //
-// Gradients: averaged in buckets whose all_reduce starts during the last micro-batch's backward
-// (GradientAverager with overlap).
+// One optimizer step is runtime/TrainingStep: at ZeRO stage 0 gradients are averaged in buckets whose
+// all_reduce starts during the last micro-batch's backward (GradientAverager with overlap).
 //
 // bf16.enabled (HLLM): the LLMs compute in bfloat16 (norms, softmax and the loss in float32); gradients are
 // added into float32 master weights, which clipping, the NaN guard and AdamW work on.
@@ -18,6 +18,10 @@
 // ZeRO stages 1-3 (zero_optimization.stage) and activation checkpointing (HLLM's decoder layers) run the
 // model as blocks through parallel/zero/BlockRunner, with AdamW on this rank's shards (ZeroOptimizer).
 // The memory a rank holds is measured in the first step (TrainReport::memory, logged, and in report.json).
+//
+// Checkpoints (checkpoint/): saved asynchronously every checkpoint.interval_steps / interval_minutes and
+// when stop_when()'s flag is raised on any rank (then train() returns with report.preempted);
+// resume_from() continues exactly from one, on any dp size or ZeRO stage.
 //
 // Not in this build: pipeline parallelism (parallel.pp must be 1): refused with a message, not ignored.
 #pragma once

@@ -82,9 +82,6 @@ int64_t ZeroOptimizer::optimizer_bytes() const {
   return bytes;
 }
 
-}  // namespace hllm::runtime
-
-namespace hllm::runtime {
 
 std::vector<checkpoint::StatePiece> ZeroOptimizer::state_pieces() {
   std::vector<checkpoint::StatePiece> pieces;
