@@ -18,6 +18,7 @@ DeviceCommunicators make_device_groups(const parallel::Topology& topology) {
   c10::cuda::set_device(device.index());
   out.world = parallel::make_nccl_communicator(topology.world(), device.index());
   out.dp = parallel::make_nccl_communicator(topology.dp_group(), device.index());
+  if (topology.pp() > 1) out.pp = parallel::make_nccl_communicator(topology.pp_group(), device.index());
 #endif
   return out;
 }

@@ -1,5 +1,5 @@
-// On a GPU: the rank's CUDA device made current, and NCCL communicators over the world and the
-// data-parallel group for the engine's device tensors. On the CPU: none (the engine uses the MPI ones).
+// On a GPU: the rank's CUDA device made current, and NCCL communicators over the world, the
+// data-parallel group and the pipeline (with pp > 1) for the engine's device tensors. On the CPU: none (the engine uses the MPI ones).
 #pragma once
 
 #include <memory>
@@ -11,8 +11,8 @@
 namespace hllm::launcher {
 
 struct DeviceCommunicators {
-  std::unique_ptr<parallel::Communicator> world, dp;
-  runtime::DeviceGroups groups() const { return {world.get(), dp.get()}; }
+  std::unique_ptr<parallel::Communicator> world, dp, pp;
+  runtime::DeviceGroups groups() const { return {world.get(), dp.get(), pp.get()}; }
 };
 
 // Collective over the topology's world when its device is CUDA.

@@ -22,6 +22,15 @@ const at::Tensor& need(const Activations& a, const std::string& key, const std::
   return it->second;
 }
 
+// A tower's per-bucket tensors, once its output block has read them: no later block does, so a pipeline
+// stage does not pass them on (the autograd graph keeps what the backward needs).
+void erase_tower(Activations& a, const std::string& prefix, int64_t buckets) {
+  for (int64_t b = 0; b < buckets; ++b) {
+    for (const char* kind : {"_x.", "_mask.", "_cos.", "_sin."}) a.erase(prefix + kind + std::to_string(b));
+  }
+  a.erase(prefix + "_buckets");
+}
+
 // A block with a name and a fixed parameter list.
 class NamedBlock : public Block {
  public:
@@ -56,6 +65,8 @@ class ItemEmbeddingBlock : public NamedBlock {
     }
     a["item_buckets"] = at::full({}, static_cast<int64_t>(in.buckets.size()), at::kLong);
     a["item_inverse_order"] = in.inverse_order;
+    a.erase("token_offsets");  // read by no later block: a pipeline stage does not pass them on
+    a.erase("tokens");
   }
 
  private:
@@ -114,6 +125,8 @@ class ItemOutputBlock : public NamedBlock {
     }
     a["item_embeddings"] =
         item_rows(outputs, need(a, "item_inverse_order", name_), config.hidden_size, item_.decoder().final_norm());
+    erase_tower(a, "item", buckets);
+    a.erase("item_inverse_order");
   }
 
  private:
@@ -136,6 +149,8 @@ class UserInputBlock : public NamedBlock {
     a["user_cos.0"] = rope.cos;
     a["user_sin.0"] = rope.sin;
     a["user_buckets"] = at::full({}, int64_t{1}, at::kLong);
+    a.erase("item_slots");
+    a.erase("mask");
   }
 
  private:
@@ -153,6 +168,7 @@ class UserOutputBlock : public NamedBlock {
   void forward(Activations& a) const override {
     a["user_states"] =
         rms_norm(need(a, "user_x.0", name_), user_.decoder().final_norm(), user_.decoder().config().rms_norm_eps);
+    erase_tower(a, "user", 1);
   }
 
  private:

@@ -10,7 +10,10 @@
 //   user_output         user_x.0                     -> user_states
 //   loss                user_states, user_sequences, user_mask, item_embeddings, negative_slots -> loss, top_1/5/10
 //
-// The blocks share the model's tensors, so running them gives the model's forward exactly.
+// The blocks share the model's tensors, so running them gives the model's forward exactly. Inputs no later
+// block reads are erased by the block that reads them last (tokens, a tower's per-bucket tensors, the
+// slots and mask once the sequences are built), so what crosses a pipeline stage boundary is only what
+// the rest of the chain needs.
 #pragma once
 
 #include "data/batch.h"

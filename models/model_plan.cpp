@@ -55,3 +55,18 @@ std::vector<std::pair<std::string, double>> hllm_block_flops(const LlamaConfig& 
 }
 
 }  // namespace hllm::models
+
+namespace hllm::models {
+
+ModelShapes hllm_micro_batch_shapes(const config::Config& config, int64_t micro_batch, int dp, int64_t prompt_tokens) {
+  ModelShapes s;
+  s.sequences = micro_batch;
+  s.sequence_length = config.data.max_item_list_len + 1;
+  s.items = micro_batch * s.sequence_length + config.data.num_negatives;
+  s.item_tokens = prompt_tokens + config.data.max_text_len + 1;
+  s.negatives = static_cast<int64_t>(config.data.num_negatives) * dp;
+  s.bytes_per_value = config.bf16.enabled ? 2 : 4;
+  return s;
+}
+
+}  // namespace hllm::models

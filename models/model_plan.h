@@ -9,6 +9,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/config/config.h"
 #include "models/layered_model.h"
 #include "models/llama_config.h"
 
@@ -33,5 +34,15 @@ namespace hllm::models {
 // the pipeline's cut balances. The same numbers as the blocks' cost().forward_flops.
 std::vector<std::pair<std::string, double>> hllm_block_flops(const LlamaConfig& item, const LlamaConfig& user,
                                                              const ModelShapes& shapes);
+
+}  // namespace hllm::models
+
+namespace hllm::models {
+
+// The shapes of one data-parallel rank's micro-batch of `micro_batch` sequences for `config` (HLLM): W =
+// max_item_list_len + 1 items per sequence, at most micro_batch W + num_negatives distinct items of
+// prompt + text + [ITEM] tokens, the negatives of all `dp` ranks in the loss. What the pipeline's cut
+// and the planner estimate with.
+ModelShapes hllm_micro_batch_shapes(const config::Config& config, int64_t micro_batch, int dp, int64_t prompt_tokens);
 
 }  // namespace hllm::models

@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <numeric>
 
 #include "checkpoint/async_checkpointer.h"
 #include "checkpoint/checkpoint_reader.h"
@@ -18,6 +19,8 @@
 #include "data/sharded_loader.h"
 #include "data/user_reader.h"
 #include "models/hf_weights.h"
+#include "models/model_plan.h"
+#include "parallel/pipeline/pipeline_forward.h"
 #include "runtime/lr_schedule.h"
 #include "runtime/progress.h"
 #include "runtime/ranking_metrics.h"
@@ -59,10 +62,11 @@ Engine::Engine(const config::Config& config, const config::BatchSizes& batch, co
       run_dir_(std::move(run_dir)),
       device_(topology.placement().device),
       tensor_world_(device_groups.world ? *device_groups.world : topology.world()),
-      tensor_dp_(device_groups.dp ? *device_groups.dp : topology.dp_group()) {
-  if (topology.pp() != 1) {
-    throw InputError(detail::concat("parallel.pp = ", topology.pp(),
-                                    ": pipeline parallelism is not in this build's engine yet; use parallel.pp = 1"));
+      tensor_dp_(device_groups.dp ? *device_groups.dp : topology.dp_group()),
+      tensor_pp_(device_groups.pp ? *device_groups.pp : topology.pp_group()) {
+  if (topology.pp() > 1 && config.model.type != "hllm") {
+    throw InputError(detail::concat("parallel.pp = ", topology.pp(), ": pipeline parallelism cuts HLLM's chain of blocks; ",
+                                    config.model.type, " is small and runs as one block: use parallel.pp = 1"));
   }
   if (config.activation_checkpointing.policy != "none" && config.model.type != "hllm") {
     throw InputError("activation_checkpointing.policy = " + config.activation_checkpointing.policy +
@@ -84,16 +88,163 @@ Engine::Engine(const config::Config& config, const config::BatchSizes& batch, co
       if (name != "logit_scale") t.set_data(t.detach().to(at::kBFloat16));
     }
   }
+  owned_ = model_->named_parameters();
+  if (topology.pp() > 1) set_up_pipeline(static_cast<int64_t>(prompt.size()));
   if (!run_dir_.empty() && topology.rank() == 0) {
     std::filesystem::create_directories(run_dir_);
     std::ofstream(run_dir_ + "/config.json") << config::config_to_json(config).dump(2) << "\n";
   }
 }
 
+void Engine::set_up_pipeline(int64_t prompt_tokens) {
+  const int pp = topology_.pp(), stage = topology_.stage_id();
+  models::Blocks blocks = model_->blocks({});
+  const models::ModelShapes shapes =
+      models::hllm_micro_batch_shapes(config_, batch_.micro_batch_per_rank, topology_.dp(), prompt_tokens);
+  std::vector<double> flops;
+  std::vector<models::BlockCost> costs;
+  for (size_t b = 0; b < blocks.size(); ++b) {
+    costs.push_back(blocks[b]->cost(shapes));
+    flops.push_back(costs.back().forward_flops);
+    const std::string& name = blocks[b]->name();
+    if (name == "item_output") item_end_ = b + 1;
+    if (name == "user_input") user_begin_ = b;
+    if (name == "user_output") user_end_ = b + 1;
+  }
+  if (pp > static_cast<int>(blocks.size())) {
+    throw InputError(detail::concat("parallel.pp = ", pp, ": the model has only ", blocks.size(), " blocks to cut"));
+  }
+  const auto& manual = config_.parallel.pipeline_cut;
+  if (manual.empty()) {
+    // Balanced over groups that each hold parameters: a parameter-free block (user_input) joins the next
+    // one, so no stage is left with nothing to train.
+    std::vector<size_t> group_first;
+    std::vector<double> group_flops;
+    std::vector<int64_t> group_parameters;
+    for (size_t b = 0; b < blocks.size(); ++b) {
+      if (group_first.empty() || costs[b - 1].parameters > 0) {
+        group_first.push_back(b);
+        group_flops.push_back(0);
+        group_parameters.push_back(0);
+      }
+      group_flops.back() += flops[b];
+      group_parameters.back() += costs[b].parameters;
+    }
+    if (group_first.size() > 1 && group_parameters.back() == 0) {  // a parameter-free tail joins the group before
+      group_flops[group_flops.size() - 2] += group_flops.back();
+      group_first.pop_back();
+      group_flops.pop_back();
+    }
+    if (pp > static_cast<int>(group_first.size())) {
+      throw InputError(detail::concat("parallel.pp = ", pp, ": the model has only ", group_first.size(),
+                                      " blocks with parameters to cut between"));
+    }
+    std::vector<size_t> first;
+    for (const size_t g : parallel::balanced_cut(group_flops, pp).first) first.push_back(group_first[g]);
+    cut_ = parallel::manual_cut(flops, first);
+  } else {
+    if (static_cast<int>(manual.size()) != pp - 1) {
+      throw InputError(detail::concat("parallel.pipeline_cut lists ", manual.size(), " blocks; with parallel.pp = ", pp,
+                                      " it needs ", pp - 1, " (the first block of stages 1 .. ", pp - 1, ")"));
+    }
+    std::vector<size_t> first{0};
+    for (const int64_t b : manual) {
+      if (b <= 0) throw InputError(detail::concat("parallel.pipeline_cut: block ", b, " must be > 0 (stage 0 starts at 0)"));
+      first.push_back(static_cast<size_t>(b));
+    }
+    cut_ = parallel::manual_cut(flops, first);
+  }
+  // Every stage trains parameters (a stage of only parameter-free blocks has nothing to optimise).
+  std::string table = detail::concat("pipeline: ", pp, " stages, schedule ", config_.parallel.pipeline_schedule,
+                                     ", cut ", manual.empty() ? "balanced by estimated FLOPs" : "by parallel.pipeline_cut",
+                                     " (imbalance ", cut_.imbalance(), ")");
+  const double total_flops = std::accumulate(flops.begin(), flops.end(), 0.0);
+  for (int s = 0; s < pp; ++s) {
+    int64_t parameters = 0, activation_bytes = 0;
+    for (size_t b = cut_.first[s]; b < cut_.end(s); ++b) {
+      parameters += costs[b].parameters;
+      activation_bytes += costs[b].activation_bytes;
+    }
+    if (parameters == 0) {
+      throw InputError(detail::concat("pipeline stage ", s, " (blocks ", cut_.first[s], " .. ", cut_.end(s) - 1,
+                                      ") holds no parameters; choose another parallel.pipeline_cut"));
+    }
+    table += detail::concat("\n  stage ", s, ": blocks ", cut_.first[s], " .. ", cut_.end(s) - 1, " (",
+                            blocks[cut_.first[s]]->name(), " .. ", blocks[cut_.end(s) - 1]->name(), "), ",
+                            cut_.cost[s] / 1e9, " GFLOP forward per micro-batch (",
+                            static_cast<int>(100 * cut_.cost[s] / std::max(total_flops, 1.0)), "%), ", parameters,
+                            " parameters, ", activation_bytes / (1024.0 * 1024.0), " MiB activations per micro-batch");
+  }
+  if (topology_.rank() == 0) LOG(INFO) << table;
+  // Every parameter's shape, dtype and stage (rank 0 assembles the saved model from them), then only this
+  // stage's blocks and parameters stay.
+  const auto all = model_->named_parameters();
+  std::map<std::string, at::Tensor> by_name(all.begin(), all.end());
+  catalog_width_ = all.front().second.size(1);  // the token table: [vocab, D]
+  owned_.clear();
+  for (size_t b = 0; b < blocks.size(); ++b) {
+    const int s = cut_.stage_of(b);
+    for (const auto& [name, t] : blocks[b]->parameters()) {
+      parameter_specs_.push_back({name, t.sizes().vec(), t.scalar_type(), s});
+      if (s == stage) owned_.emplace_back(name, t);
+      by_name.erase(name);
+    }
+  }
+  HLLM_ASSERT(by_name.empty(), "parameter '", by_name.empty() ? "" : by_name.begin()->first, "' is in no block");
+  for (size_t b = cut_.first[stage]; b < cut_.end(stage); ++b) stage_blocks_.push_back(std::move(blocks[b]));
+  c10::NoGradGuard no_grad;
+  for (const auto& spec : parameter_specs_) {
+    if (spec.stage == stage) continue;
+    for (const auto& [name, t] : all) {
+      if (name == spec.name) t.set_data(at::empty({0}, t.options()));  // another stage's: its memory goes
+    }
+  }
+}
+
+PipelineStage Engine::pipeline_stage() {
+  if (topology_.pp() == 1) return {};
+  PipelineStage stage;
+  stage.tensors = &tensor_pp_;
+  stage.host = &topology_.pp_group();
+  stage.first_block = cut_.first[topology_.stage_id()];
+  stage.end_block = cut_.end(topology_.stage_id());
+  stage.schedule =
+      config_.parallel.pipeline_schedule == "gpipe" ? parallel::ScheduleKind::kGPipe : parallel::ScheduleKind::kOneFOneB;
+  return stage;
+}
+
+void Engine::save_model(const std::string& path) {
+  const bool speaker = topology_.rank() == 0;
+  if (topology_.pp() == 1) {  // every data-parallel rank holds the same parameters
+    if (speaker) models::save_safetensors(path, model_->named_parameters());
+    return;
+  }
+  // The pipeline of data-parallel index 0 holds every stage once: its later stages send their parameters
+  // to its first stage (rank 0), which writes them all.
+  if (topology_.dp_index() != 0) return;
+  const int stage = topology_.stage_id();
+  if (stage != 0) {
+    for (const auto& [name, t] : owned_) tensor_pp_.send(t.detach().contiguous().view({-1}), 0)->wait();
+    return;
+  }
+  std::vector<std::pair<std::string, at::Tensor>> tensors;
+  size_t mine = 0;
+  for (const auto& spec : parameter_specs_) {
+    if (spec.stage == 0) {
+      tensors.push_back(owned_[mine++]);
+      continue;
+    }
+    at::Tensor t = at::empty(spec.shape, at::TensorOptions(spec.dtype).device(device_));
+    tensor_pp_.recv(t.view({-1}), spec.stage)->wait();
+    tensors.emplace_back(spec.name, t);
+  }
+  models::save_safetensors(path, tensors);
+}
+
 void Engine::load_parameters(const std::string& directory) {
   const models::HfWeights weights(directory);
   c10::NoGradGuard no_grad;
-  for (const auto& [name, t] : model_->named_parameters()) {
+  for (const auto& [name, t] : owned_) {
     t.detach().copy_(weights.load(name, t.sizes().vec(), t.scalar_type()));
   }
 }
@@ -116,49 +267,83 @@ at::Tensor Engine::catalog_embeddings() {
     return at::cat({at::zeros({1, table.size(1)}, table.options()), table}, 0);
   }
   // The Item LLM: the catalogue is cut into fixed chunks of items (the same for any world size, so every
-  // item's embedding is computed the same way), each rank embeds a contiguous run of chunks, then all ranks
-  // gather them.
-  parallel::Communicator& world = tensor_world_;
+  // item's embedding is computed the same way), each model replica (a rank; under pp, a pipeline) embeds a
+  // contiguous run of chunks, then they gather them. Under pp the chunks pass through the stages that hold
+  // the Item LLM, and the stage that finishes it shares the catalogue with the other stages.
+  const bool pipelined = topology_.pp() > 1;
+  parallel::Communicator& replicas = pipelined ? tensor_dp_ : tensor_world_;
+  const int stage = topology_.stage_id();
+  const int embedder = pipelined ? cut_.stage_of(item_end_ - 1) : 0;
   const int64_t chunk = 256;
   const int64_t chunks = (items + chunk - 1) / chunk;
-  auto first_item_of_rank = [&](int r) { return 1 + std::min(items, chunk * (chunks * r / world.size())); };
-  const int64_t first = first_item_of_rank(world.rank());
-  const int64_t end = first_item_of_rank(world.rank() + 1);
+  auto first_item_of = [&](int r) { return 1 + std::min(items, chunk * (chunks * r / replicas.size())); };
+  const int64_t first = first_item_of(replicas.rank());
+  const int64_t end = first_item_of(replicas.rank() + 1);
   const data::ItemTokenReader reader(dataset_);
   std::vector<at::Tensor> parts;
   for (int64_t from = first; from < end; from += chunk) {
-    std::vector<int64_t> ids;
-    for (int64_t i = from; i < std::min(end, from + chunk); ++i) ids.push_back(i);
     std::vector<int64_t> offsets, tokens;
-    reader.read(ids, &offsets, &tokens);
-    parts.push_back(model_->item_embeddings(from, from + static_cast<int64_t>(ids.size()), at::tensor(offsets, at::kLong),
-                                            at::tensor(tokens, at::kLong)));
+    const int64_t count = std::min(end, from + chunk) - from;
+    if (stage == 0) {  // the only stage that reads item text
+      std::vector<int64_t> ids(static_cast<size_t>(count));
+      std::iota(ids.begin(), ids.end(), from);
+      reader.read(ids, &offsets, &tokens);
+    }
+    const at::Tensor offsets_tensor = at::tensor(offsets, at::kLong), tokens_tensor = at::tensor(tokens, at::kLong);
+    if (!pipelined) {
+      parts.push_back(model_->item_embeddings(from, from + count, offsets_tensor, tokens_tensor));
+      continue;
+    }
+    models::Activations inputs;
+    if (stage == 0) inputs = {{"token_offsets", offsets_tensor.to(device_)}, {"tokens", tokens_tensor.to(device_)}};
+    models::Activations out =
+        parallel::pipeline_forward(tensor_pp_, cut_, stage_blocks_, 0, item_end_, std::move(inputs), {}, device_);
+    if (stage == embedder) parts.push_back(out.at("item_embeddings"));
   }
-  // A rank without a chunk still gathers, in the dtype and on the device of the others' embeddings.
-  const at::Tensor& table = model_->named_parameters().front().second;  // the token table: [V, D]
-  const int64_t hidden = table.size(1);
-  const at::Tensor mine = parts.empty() ? at::zeros({0, hidden}, table.options().requires_grad(false))
-                                        : at::cat(parts, 0).contiguous();
-  std::vector<int64_t> counts;
-  for (int r = 0; r < world.size(); ++r) counts.push_back(hidden * (first_item_of_rank(r + 1) - first_item_of_rank(r)));
-  at::Tensor all = mine.view({-1});
-  if (world.size() > 1) {
-    all = at::empty({items * hidden}, mine.options());
-    world.all_gather_v(mine.view({-1}), all, counts)->wait();
+  at::Tensor all;
+  if (stage == embedder) {
+    // A replica without a chunk still gathers, in the dtype and on the device of the others' embeddings.
+    const at::Tensor& table = owned_.front().second;  // the embedder's first parameter: float32 or bf16 as the model
+    const int64_t hidden = pipelined ? catalog_width_ : table.size(1);
+    const at::Tensor mine = parts.empty() ? at::zeros({0, hidden}, table.options().requires_grad(false))
+                                          : at::cat(parts, 0).contiguous();
+    std::vector<int64_t> counts;
+    for (int r = 0; r < replicas.size(); ++r) counts.push_back(hidden * (first_item_of(r + 1) - first_item_of(r)));
+    all = mine.view({-1});
+    if (replicas.size() > 1) {
+      all = at::empty({items * hidden}, mine.options());
+      replicas.all_gather_v(mine.view({-1}), all, counts)->wait();
+    }
+    all = all.view({items, hidden});
   }
-  return at::cat({at::zeros({1, hidden}, all.options()), all.view({items, hidden})}, 0);
+  if (pipelined) {  // the other stages learn the dtype, then receive the table
+    at::Tensor dtype = at::full({1}, stage == embedder ? static_cast<int64_t>(all.scalar_type()) : 0,
+                                at::TensorOptions(at::kLong).device(device_));
+    tensor_pp_.broadcast(dtype, embedder)->wait();
+    if (stage != embedder) {
+      all = at::empty({items, catalog_width_},
+                      at::TensorOptions(static_cast<at::ScalarType>(dtype.cpu().item<int64_t>())).device(device_));
+    }
+    tensor_pp_.broadcast(all, embedder)->wait();
+  }
+  return at::cat({at::zeros({1, all.size(1)}, all.options()), all}, 0);
 }
 
 std::map<std::string, double> Engine::rank_users(data::EvalSplit split,
                                                  const std::function<at::Tensor(const data::EvalBatch&)>& score_rows) {
   c10::NoGradGuard no_grad;
   parallel::Communicator& world = topology_.world();
-  const data::EvalLoader loader(dataset_, split, world.rank(), world.size(), config_.train.eval_batch_size,
+  // Users are split over the model's replicas: the ranks, or under pp the pipelines (each of whose stages
+  // walks the same batches).
+  const bool pipelined = topology_.pp() > 1;
+  const data::EvalLoader loader(dataset_, split, pipelined ? topology_.dp_index() : world.rank(),
+                                pipelined ? topology_.dp() : world.size(), config_.train.eval_batch_size,
                                 config_.data.max_item_list_len);
   RankingMetrics metrics;
   for (int64_t b = 0; b < loader.num_batches(); ++b) {
     const data::EvalBatch batch = loader.batch(b);
-    metrics.add(score_rows(batch), batch.targets, batch.history_offsets, batch.history_items);
+    const at::Tensor scores = score_rows(batch);
+    if (scores.defined()) metrics.add(scores, batch.targets, batch.history_offsets, batch.history_items);
   }
   at::Tensor sums = at::tensor(metrics.sums(), at::kDouble);
   world.all_reduce(sums, parallel::ReduceOp::kSum)->wait();
@@ -171,9 +356,25 @@ std::map<std::string, double> Engine::evaluate(data::EvalSplit split) { return e
 std::map<std::string, double> Engine::evaluate_with(const at::Tensor& catalog, data::EvalSplit split) {
   c10::NoGradGuard no_grad;
   const at::Tensor unit_catalog = catalog / catalog.norm(2, {-1}, true).clamp_min(1e-12);
-  return rank_users(split, [&](const data::EvalBatch& batch) {
-    const at::Tensor states = model_->user_states(batch, catalog);
+  const auto score = [&](const at::Tensor& states) {
     return at::matmul(states / states.norm(2, {-1}, true).clamp_min(1e-12), unit_catalog.t());
+  };
+  if (topology_.pp() == 1) {
+    return rank_users(split, [&](const data::EvalBatch& batch) { return score(model_->user_states(batch, catalog)); });
+  }
+  // Under pp the users pass through the stages that hold the User LLM; the one that finishes it scores.
+  const int stage = topology_.stage_id();
+  return rank_users(split, [&](const data::EvalBatch& batch) {
+    models::Activations inputs;
+    if (stage == cut_.stage_of(user_begin_)) {
+      const at::Tensor items = at::tensor(batch.items, at::kLong).view({batch.rows, batch.width}).to(device_);
+      inputs = {{"item_embeddings", catalog}, {"item_slots", items}, {"mask", items.ne(0)}};
+    }
+    // Only the sequences go on, not the catalogue.
+    const models::Activations out =
+        parallel::pipeline_forward(tensor_pp_, cut_, stage_blocks_, user_begin_, user_end_, std::move(inputs),
+                                   {"item_embeddings", "user_sequences", "user_sequence_mask"}, device_);
+    return out.empty() ? at::Tensor() : score(out.at("user_states").select(1, batch.width - 1));
   });
 }
 
@@ -190,7 +391,10 @@ std::map<std::string, double> Engine::evaluate_popularity(data::EvalSplit split)
   }
   world.all_reduce(popularity, parallel::ReduceOp::kSum)->wait();
   popularity = popularity.view({1, -1});
-  return rank_users(split, [&](const data::EvalBatch& batch) { return popularity.expand({batch.rows, -1}); });
+  const bool scores = topology_.is_last_stage();  // one stage of each pipeline counts
+  return rank_users(split, [&](const data::EvalBatch& batch) {
+    return scores ? popularity.expand({batch.rows, -1}) : at::Tensor();
+  });
 }
 
 TrainReport Engine::train() {
@@ -205,18 +409,20 @@ TrainReport Engine::train() {
   loader_options.dp_rank = topology_.dp_index();
   loader_options.dp_size = topology_.dp();
   loader_options.read_item_tokens = model_->reads_item_tokens();
+  // Under pp only the first stage reads batches; the others keep the loader for its counts and position.
+  if (!topology_.is_first_stage()) loader_options.prefetch = 0;
   data::ShardedLoader loader(dataset_, loader_options);
 
   const int64_t accumulation = batch_.gradient_accumulation_steps;
   const int64_t steps_per_epoch = std::max<int64_t>(1, loader.batches_per_epoch() / accumulation);
   const int64_t total = config_.train.max_steps > 0 ? config_.train.max_steps : steps_per_epoch * config_.train.epochs;
-  const auto parameters = model_->named_parameters();
+  TrainingStep training(config_, *model_, tensor_dp, pipeline_stage());
+  const auto& parameters = training.parameters();  // this rank's: every one, or its pipeline stage's
   struct Best {
     int64_t step = 0;  // 0: no validation during training yet
     std::map<std::string, double> valid;
     std::vector<at::Tensor> parameters;
   } best;
-  TrainingStep training(config_, *model_, tensor_dp);
   const double peak_lr = config_.optimizer.params.lr;
 
   TrainReport report;
@@ -255,8 +461,8 @@ TrainReport Engine::train() {
                               at::tensor({interval_loss, static_cast<double>(interval_samples),
                                           static_cast<double>(interval_tokens)}, at::kDouble)});
     content.scalars["best"] = {{"step", best.step}, {"valid", best.valid}};
-    const int rank = topology_.rank(), world = topology_.world_size();
-    for (size_t i = 0; i < best.parameters.size(); ++i) {  // every rank holds them: each saves a slice
+    const int rank = topology_.dp_index(), world = topology_.dp();
+    for (size_t i = 0; i < best.parameters.size(); ++i) {  // every rank of the stage holds them: each saves a slice
       const at::Tensor flat = best.parameters[i].view({-1});
       const int64_t n = flat.numel(), from = n * rank / world, to = n * (rank + 1) / world;
       content.pieces.push_back({"best." + parameters[i].first, best.parameters[i].sizes().vec(), from,
@@ -387,10 +593,10 @@ TrainReport Engine::train() {
     if ((step + 1) % config_.train.log_interval == 0 || last) {
       const double loss = all_reduce_sum(dp, interval_loss / std::max<int64_t>(1, interval_steps)) / topology_.dp();
       const double seconds = std::chrono::duration<double>(Clock::now() - interval_start).count();
-      // Samples and text tokens of every rank (each data-parallel replica counted once).
+      // Samples and text tokens of every data-parallel replica (under pp, counted by the first stages).
       at::Tensor counts = at::tensor({static_cast<double>(interval_samples), static_cast<double>(interval_tokens)}, at::kDouble);
       topology_.world().all_reduce(counts, parallel::ReduceOp::kSum)->wait();
-      const double samples = counts[0].item<double>() / topology_.pp(), tokens = counts[1].item<double>() / topology_.pp();
+      const double samples = counts[0].item<double>(), tokens = counts[1].item<double>();
       const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
       if (!logged) report.first_loss = loss;
       logged = true;
@@ -464,13 +670,15 @@ TrainReport Engine::train() {
   report.test = evaluate_with(catalog, data::EvalSplit::kTest);
   log_split("test", report.best_step, report.test);  // the test record carries the step of the tested model
   report.popularity_test = evaluate_popularity(data::EvalSplit::kTest);
+  if (!run_dir_.empty()) {  // rank 0 writes the parameters (hllm_eval reads them back)
+    if (speaker) std::filesystem::create_directories(run_dir_ + "/model");
+    save_model(run_dir_ + "/model/model.safetensors");
+  }
   if (!run_dir_.empty() && speaker) {
-    // Every data-parallel rank holds the same parameters: rank 0 writes them (hllm_eval reads them back).
-    std::filesystem::create_directories(run_dir_ + "/model");
-    models::save_safetensors(run_dir_ + "/model/model.safetensors", parameters);
     nlohmann::ordered_json out;
     out["model"] = config_.model.type;
     out["world_size"] = topology_.world_size();
+    out["pp"] = topology_.pp();
     out["steps"] = report.steps;
     out["best_step"] = report.best_step;
     out["skipped_steps"] = report.skipped_steps;

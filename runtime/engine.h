@@ -23,7 +23,12 @@
 // when stop_when()'s flag is raised on any rank (then train() returns with report.preempted);
 // resume_from() continues exactly from one, on any dp size or ZeRO stage.
 //
-// Not in this build: pipeline parallelism (parallel.pp must be 1): refused with a message, not ignored.
+// Pipeline parallelism (parallel.pp > 1, HLLM): the chain of blocks is cut into pp stages (balanced by the
+// blocks' estimated FLOPs for the configured shapes, or parallel.pipeline_cut), printed at start. A rank
+// holds and trains only its stage's parameters (the others' storage is freed), runs micro-batches by the
+// configured schedule (TrainingStep), and evaluates by passing catalogue chunks and users through the
+// stages (parallel/pipeline/pipeline_forward.h). Checkpoints name global tensors, so a run resumes at
+// another pp.
 #pragma once
 
 #include <atomic>
@@ -38,6 +43,7 @@
 #include "data/dataset.h"
 #include "data/eval_loader.h"
 #include "models/recommender.h"
+#include "parallel/pipeline/partition.h"
 #include "parallel/topology.h"
 #include "runtime/training_step.h"
 
@@ -67,6 +73,7 @@ struct TrainReport {
 struct DeviceGroups {
   parallel::Communicator* world = nullptr;
   parallel::Communicator* dp = nullptr;
+  parallel::Communicator* pp = nullptr;
 };
 
 class Engine {
@@ -92,6 +99,8 @@ class Engine {
   std::map<std::string, double> evaluate_popularity(data::EvalSplit split);
 
   const models::Recommender& model() const { return *model_; }
+  // Pipeline parallelism: the stage cut (empty with pp = 1).
+  const parallel::StageCut& stage_cut() const { return cut_; }
   // train() continues from this committed checkpoint (a directory written by a run of the same model, on
   // any data-parallel size or ZeRO stage): parameters, optimizer, loader position, step, best model.
   void resume_from(std::string checkpoint_directory) { resume_from_ = std::move(checkpoint_directory); }
@@ -105,11 +114,17 @@ class Engine {
   void show_progress_bar(bool show) { progress_bar_ = show; }
 
  private:
+  // Pipeline: the cut, this stage's blocks; the other stages' parameters freed.
+  void set_up_pipeline(int64_t prompt_tokens);
+  runtime::PipelineStage pipeline_stage();
   at::Tensor catalog_embeddings();  // [num_items + 1, D], row 0 zero; the same on every rank
   std::map<std::string, double> evaluate_with(const at::Tensor& catalog, data::EvalSplit split);
-  // Ranks every evaluation user with score_rows(batch) -> [B, num_items + 1]; metrics summed over ranks.
+  // Ranks every evaluation user with score_rows(batch) -> [B, num_items + 1] (undefined on a pipeline stage
+  // that does not score); metrics summed over ranks.
   std::map<std::string, double> rank_users(data::EvalSplit split,
                                            const std::function<at::Tensor(const data::EvalBatch&)>& score_rows);
+  // model.safetensors with every parameter (under pp, gathered stage by stage to rank 0). Collective.
+  void save_model(const std::string& path);
   void log_record(const std::string& json_line);
 
   const config::Config& config_;
@@ -120,7 +135,23 @@ class Engine {
   at::Device device_;
   parallel::Communicator& tensor_world_;  // for device tensors (DeviceGroups)
   parallel::Communicator& tensor_dp_;
+  parallel::Communicator& tensor_pp_;
   std::unique_ptr<models::Recommender> model_;
+  // The parameters this rank holds: every one, or its pipeline stage's.
+  std::vector<std::pair<std::string, at::Tensor>> owned_;
+  // Pipeline: the cut, this stage's blocks (evaluation), the chain's landmarks, every parameter's shape,
+  // dtype and stage (the final save), the catalogue's width and dtype.
+  parallel::StageCut cut_;
+  models::Blocks stage_blocks_;
+  size_t item_end_ = 0, user_begin_ = 0, user_end_ = 0;
+  struct ParameterSpec {
+    std::string name;
+    std::vector<int64_t> shape;
+    at::ScalarType dtype;
+    int stage;
+  };
+  std::vector<ParameterSpec> parameter_specs_;
+  int64_t catalog_width_ = 0;
   bool progress_bar_ = false;
   std::string resume_from_;
   const std::atomic<int>* stop_flag_ = nullptr;

@@ -67,12 +67,15 @@ class GradientAverager {
   std::vector<std::shared_ptr<void>> accumulators_;  // kept alive: parameters only hold them weakly
 };
 
-// L2 norm of all gradients together (after averaging every rank holds the same gradients, so this is the
-// global norm). When max_norm > 0 and the norm exceeds it, gradients are scaled to max_norm. Returns the
-// norm before clipping.
-double clip_gradient_norm(const NamedTensors& parameters, double max_norm);
+// `value` reduced over `group` (host scalars; a null group: the value itself). Collective.
+double reduce_scalar(parallel::Communicator* group, double value, parallel::ReduceOp op);
 
-// True when every gradient is finite.
-bool gradients_finite(const NamedTensors& parameters);
+// L2 norm of all gradients together (after averaging every rank holds the same gradients, so this is the
+// global norm; `pipeline`, when given, adds the other stages' squares). When max_norm > 0 and the norm
+// exceeds it, gradients are scaled to max_norm. Returns the norm before clipping.
+double clip_gradient_norm(const NamedTensors& parameters, double max_norm, parallel::Communicator* pipeline = nullptr);
+
+// True when every gradient is finite (on every stage of `pipeline`, when given).
+bool gradients_finite(const NamedTensors& parameters, parallel::Communicator* pipeline = nullptr);
 
 }  // namespace hllm::runtime

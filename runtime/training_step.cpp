@@ -48,10 +48,12 @@ AdamWOptions adam_options(const config::Config& config) {
 
 }  // namespace
 
-TrainingStep::TrainingStep(const config::Config& config, models::Recommender& model, parallel::Communicator& tensor_dp)
+TrainingStep::TrainingStep(const config::Config& config, models::Recommender& model, parallel::Communicator& tensor_dp,
+                           PipelineStage pipeline)
     : config_(config),
       model_(model),
       tensor_dp_(tensor_dp),
+      pipeline_stage_(pipeline),
       stage_(config.zero_optimization.stage),
       mixed_(config.bf16.enabled),
       parameters_(model.named_parameters()) {
@@ -59,11 +61,22 @@ TrainingStep::TrainingStep(const config::Config& config, models::Recommender& mo
   if (dp > 1) gather_ = [&tensor_dp](const at::Tensor& x) { return parallel::all_gather_with_grad(tensor_dp, x); };
   const AdamWOptions adam = adam_options(config);
 
-  // ZeRO (stage >= 1) and activation checkpointing run the model as blocks; plain data parallel without
-  // checkpointing runs the model's own forward. ZeRO's gathers and reductions get communicators of their
-  // own (splits of the dp group), apart from the negatives' gather.
-  if (stage_ > 0 || config.activation_checkpointing.policy != "none") {
+  // ZeRO (stage >= 1), activation checkpointing and pipeline stages run the model as blocks; plain data
+  // parallel without checkpointing runs the model's own forward. ZeRO's gathers and reductions get
+  // communicators of their own (splits of the dp group), apart from the negatives' gather.
+  if (stage_ > 0 || config.activation_checkpointing.policy != "none" || pipeline.active()) {
     blocks_ = model.blocks(gather_);
+    if (pipeline.active()) {  // this stage's blocks, and the parameters they hold, are this rank's
+      HLLM_CHECK(pipeline.first_block < pipeline.end_block && pipeline.end_block <= blocks_.size(),
+                 "pipeline stage of blocks [", pipeline.first_block, ", ", pipeline.end_block, ") of ", blocks_.size());
+      models::Blocks mine;
+      for (size_t b = pipeline.first_block; b < pipeline.end_block; ++b) mine.push_back(std::move(blocks_[b]));
+      blocks_ = std::move(mine);
+      parameters_.clear();
+      for (const auto& block : blocks_) {
+        for (auto& named : block->parameters()) parameters_.push_back(std::move(named));
+      }
+    }
     parallel::zero::RunnerOptions options;
     options.stage = stage_;
     options.recompute = recompute_flags(blocks_, config.activation_checkpointing);
@@ -81,7 +94,11 @@ TrainingStep::TrainingStep(const config::Config& config, models::Recommender& mo
     }
     runner_ = std::make_unique<parallel::zero::BlockRunner>(blocks_, options, dp, tensor_dp.rank(),
                                                             zero_gather_comm_.get(), zero_reduce_comm_.get());
-    if (stage_ > 0) zero_ = std::make_unique<ZeroOptimizer>(*runner_, adam, tensor_dp);
+    if (pipeline.active()) {
+      const at::Device device = model.named_parameters().front().second.device();
+      executor_ = std::make_unique<parallel::PipelineExecutor>(*pipeline.tensors, *runner_, pipeline.schedule, device);
+    }
+    if (stage_ > 0) zero_ = std::make_unique<ZeroOptimizer>(*runner_, adam, tensor_dp, pipeline.host);
   }
   if (stage_ > 0) return;
   // Stage 0: what the optimizer updates are the parameters themselves in float32 training; with bf16,
@@ -138,10 +155,36 @@ void TrainingStep::measure_model_states() {
   m.optimizer_bytes = zero_->optimizer_bytes();
 }
 
+void TrainingStep::run_pipeline(const std::function<data::Batch()>& next_batch, int64_t accumulation,
+                                StepResult* result) {
+  const at::Device device = model_.named_parameters().front().second.device();
+  const int64_t before = first_ ? allocated_bytes(device) : 0;
+  parallel::MicroBatchHooks hooks;
+  if (executor_->stage() == 0) {
+    hooks.load = [&](int) {
+      const data::Batch batch = next_batch();
+      result->samples += batch.real_samples;
+      result->tokens += static_cast<int64_t>(batch.tokens.size());
+      return model_.block_inputs(batch);
+    };
+  }
+  hooks.before_backward = [&](int, bool completes_step) {
+    // What the stage holds for its backwards (under 1F1B, up to pp - stage micro-batches).
+    if (first_) memory_.activation_bytes = std::max(memory_.activation_bytes, allocated_bytes(device) - before);
+    if (averager_ && completes_step) averager_->arm();
+  };
+  hooks.after_backward = [&](int, bool) { add_gradients_into_masters(); };
+  double sum = 0;
+  for (const double loss : executor_->run(static_cast<int>(accumulation), hooks)) sum += loss;
+  // The last stage computed the losses; every stage reports them.
+  result->loss = reduce_scalar(pipeline_stage_.host, sum / static_cast<double>(accumulation), parallel::ReduceOp::kSum);
+}
+
 StepResult TrainingStep::run(const std::function<data::Batch()>& next_batch, int64_t accumulation, double lr) {
   StepResult result;
-  const at::Device device = parameters_.front().second.device();
-  for (int64_t micro = 0; micro < accumulation; ++micro) {
+  const at::Device device = model_.named_parameters().front().second.device();
+  if (executor_) run_pipeline(next_batch, accumulation, &result);
+  for (int64_t micro = 0; !executor_ && micro < accumulation; ++micro) {
     const data::Batch batch = next_batch();
     const bool completes_step = micro + 1 == accumulation;
     const int64_t before_forward = first_ ? allocated_bytes(device) : 0;
@@ -168,8 +211,8 @@ StepResult TrainingStep::run(const std::function<data::Batch()>& next_batch, int
   if (averager_ && tensor_dp_.size() > 1) averager_->average();
   if (first_) measure_model_states();
   result.grad_norm = zero_ ? zero_->clip_gradient_norm(config_.gradient_clipping)
-                           : clip_gradient_norm(updated_, config_.gradient_clipping);
-  result.skipped = !(zero_ ? zero_->gradients_finite() : gradients_finite(updated_));
+                           : clip_gradient_norm(updated_, config_.gradient_clipping, pipeline_stage_.host);
+  result.skipped = !(zero_ ? zero_->gradients_finite() : gradients_finite(updated_, pipeline_stage_.host));
   if (!result.skipped) {
     if (zero_) {
       zero_->step(lr);
@@ -258,6 +301,7 @@ void TrainingStep::release_parameters() {
 
 void TrainingStep::finish() {
   if (runner_) runner_->gather_all();
+  executor_.reset();
   zero_.reset();
   runner_.reset();
 }

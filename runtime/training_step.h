@@ -5,6 +5,11 @@
 //                  AdamW on the parameters, or on float32 masters under bf16;
 //   stages 1-3     the model as blocks through parallel/zero/BlockRunner; ZeroOptimizer on the shards;
 //   checkpointing  blocks too, with HLLM's decoder layers recomputed in the backward (any stage).
+//   pipeline       (parallel.pp > 1) this rank runs one stage: its range of the blocks through a
+//                  BlockRunner (any ZeRO stage, over the stage's data-parallel group), micro-batches by
+//                  parallel/pipeline/PipelineExecutor; only the stage's parameters are trained here, the
+//                  gradient norm and the NaN/Inf guard are summed over the pipeline, and the loss comes
+//                  from the last stage.
 // The engine runs it per step; bench/zero_bench times it per configuration.
 #pragma once
 
@@ -20,6 +25,8 @@
 #include "data/batch.h"
 #include "models/recommender.h"
 #include "parallel/comm/communicator.h"
+#include "parallel/pipeline/pipeline_executor.h"
+#include "parallel/pipeline/schedule.h"
 #include "parallel/zero/block_runner.h"
 
 
@@ -44,18 +51,29 @@ struct MemoryReport {
   int64_t model_state_bytes() const { return parameter_bytes + gradient_bytes + optimizer_bytes; }
 };
 
+// This rank's stage of a pipeline (parallel.pp > 1).
+struct PipelineStage {
+  parallel::Communicator* tensors = nullptr;  // the stages of this rank's pipeline, for device tensors
+  parallel::Communicator* host = nullptr;     // the same ranks, for host scalars (norms, flags, the loss)
+  size_t first_block = 0, end_block = 0;      // this stage's blocks: [first, end) of model.blocks()
+  parallel::ScheduleKind schedule = parallel::ScheduleKind::kOneFOneB;
+  bool active() const { return tensors != nullptr; }
+};
+
 struct StepResult {
-  double loss = 0;       // mean over the micro-batches of this rank
+  double loss = 0;       // mean over the micro-batches of this rank (of its pipeline, under pp)
   double grad_norm = 0;  // of the averaged gradients, before clipping
   bool skipped = false;  // non-finite gradients: no update
-  int64_t samples = 0;   // real samples of this rank's micro-batches
-  int64_t tokens = 0;    // item-text tokens the Item LLM read
+  int64_t samples = 0;   // real samples of this rank's micro-batches (under pp: counted by the first stage)
+  int64_t tokens = 0;    // item-text tokens the Item LLM read (idem)
 };
 
 class TrainingStep {
  public:
-  // `tensor_dp`: the data-parallel group for tensors on the model's device. The model must outlive this.
-  TrainingStep(const config::Config& config, models::Recommender& model, parallel::Communicator& tensor_dp);
+  // `tensor_dp`: the data-parallel group for tensors on the model's device (under pp, of this stage). The
+  // model must outlive this.
+  TrainingStep(const config::Config& config, models::Recommender& model, parallel::Communicator& tensor_dp,
+               PipelineStage pipeline = {});
   ~TrainingStep();
 
   // One optimizer step over `accumulation` micro-batches from next_batch(), with learning rate `lr`.
@@ -76,8 +94,12 @@ class TrainingStep {
   void load_state(const checkpoint::Checkpoint& checkpoint);
 
   const MemoryReport& memory() const { return memory_; }
-  // The ZeRO / checkpointing runner, or null (stage 0 without checkpointing).
+  // The ZeRO / checkpointing runner, or null (stage 0 without checkpointing, no pipeline).
   const parallel::zero::BlockRunner* runner() const { return runner_.get(); }
+  // The pipeline's executor (its last step's timing), or null without a pipeline.
+  const parallel::PipelineExecutor* pipeline() const { return executor_.get(); }
+  // The parameters this rank trains: every one, or its pipeline stage's.
+  const std::vector<std::pair<std::string, at::Tensor>>& parameters() const { return parameters_; }
   // ZeRO's collectives since the last reset (full-buffer elements, seconds blocked on them); zero at
   // stage 0.
   parallel::zero::CommunicationCount communication() const;
@@ -85,12 +107,14 @@ class TrainingStep {
 
  private:
   void add_gradients_into_masters();
+  void run_pipeline(const std::function<data::Batch()>& next_batch, int64_t accumulation, StepResult* result);
   std::vector<checkpoint::StatePiece> stage0_pieces(bool whole);
   void measure_model_states();
 
   const config::Config& config_;
   models::Recommender& model_;
   parallel::Communicator& tensor_dp_;
+  PipelineStage pipeline_stage_;
   int stage_;
   bool mixed_;
   std::vector<std::pair<std::string, at::Tensor>> parameters_;
@@ -98,6 +122,7 @@ class TrainingStep {
   models::Blocks blocks_;
   std::unique_ptr<parallel::Communicator> zero_gather_comm_, zero_reduce_comm_, gradient_comm_;
   std::unique_ptr<parallel::zero::BlockRunner> runner_;
+  std::unique_ptr<parallel::PipelineExecutor> executor_;
   std::unique_ptr<ZeroOptimizer> zero_;
   std::vector<std::pair<std::string, at::Tensor>> updated_;  // stage 0: what AdamW updates
   std::unique_ptr<AdamW> optimizer_;

@@ -5,11 +5,13 @@
 
 #include <cmath>
 
+#include "runtime/gradient_sync.h"
+
 namespace hllm::runtime {
 
 ZeroOptimizer::ZeroOptimizer(parallel::zero::BlockRunner& runner, const AdamWOptions& options,
-                             parallel::Communicator& dp)
-    : runner_(runner), dp_(dp) {
+                             parallel::Communicator& dp, parallel::Communicator* pipeline)
+    : runner_(runner), dp_(dp), pipeline_(pipeline) {
   c10::NoGradGuard no_grad;
   std::vector<std::pair<std::string, at::Tensor>> pieces;
   std::vector<bool> decay;
@@ -33,12 +35,15 @@ ZeroOptimizer::ZeroOptimizer(parallel::zero::BlockRunner& runner, const AdamWOpt
 double ZeroOptimizer::clip_gradient_norm(double max_norm) {
   c10::NoGradGuard no_grad;
   auto& grads = runner_.gradient_shards();
-  if (grads.empty()) return 0;
-  std::vector<at::Tensor> squares;
-  for (const auto& g : grads) squares.push_back(g.to(at::kDouble).pow(2).sum());
-  at::Tensor total = at::stack(squares).sum().reshape({1});
-  dp_.all_reduce(total, parallel::ReduceOp::kSum)->wait();
-  const double norm = std::sqrt(total.item<double>());
+  double squares = 0;  // a pipeline stage may hold no parameters; it still joins the pipeline's sum
+  if (!grads.empty()) {
+    std::vector<at::Tensor> parts;
+    for (const auto& g : grads) parts.push_back(g.to(at::kDouble).pow(2).sum());
+    at::Tensor total = at::stack(parts).sum().reshape({1});
+    dp_.all_reduce(total, parallel::ReduceOp::kSum)->wait();
+    squares = total.item<double>();
+  }
+  const double norm = std::sqrt(reduce_scalar(pipeline_, squares, parallel::ReduceOp::kSum));
   if (max_norm > 0 && norm > max_norm && std::isfinite(norm)) {
     const double scale = max_norm / (norm + 1e-6);
     for (auto& g : grads) g.mul_(scale);
@@ -49,12 +54,15 @@ double ZeroOptimizer::clip_gradient_norm(double max_norm) {
 bool ZeroOptimizer::gradients_finite() {
   c10::NoGradGuard no_grad;
   auto& grads = runner_.gradient_shards();
-  if (grads.empty()) return true;
-  std::vector<at::Tensor> bad;
-  for (const auto& g : grads) bad.push_back(at::isfinite(g).logical_not().any());
-  at::Tensor any_bad = at::stack(bad).any().to(at::kFloat).reshape({1});
-  dp_.all_reduce(any_bad, parallel::ReduceOp::kMax)->wait();
-  return any_bad.item<float>() == 0;
+  double bad_here = 0;
+  if (!grads.empty()) {
+    std::vector<at::Tensor> bad;
+    for (const auto& g : grads) bad.push_back(at::isfinite(g).logical_not().any());
+    at::Tensor any_bad = at::stack(bad).any().to(at::kFloat).reshape({1});
+    dp_.all_reduce(any_bad, parallel::ReduceOp::kMax)->wait();
+    bad_here = any_bad.item<float>();
+  }
+  return reduce_scalar(pipeline_, bad_here, parallel::ReduceOp::kMax) == 0;
 }
 
 void ZeroOptimizer::step(double lr) {

@@ -3,7 +3,7 @@
 // moments for the shard only. The optimizer sees the pieces of parameters inside the shard (by parameter
 // name, decayed as the whole parameter would be), with the runner's float32 gradient shards as gradients.
 // Clipping and the finite check are global: squared norms and flags are summed over the data-parallel
-// group. After the update the shards are written back in the compute dtype and, for stages 1-2, gathered
+// group (and, under pipeline parallelism, over the pipeline's stages). After the update the shards are written back in the compute dtype and, for stages 1-2, gathered
 // into the full parameters.
 #pragma once
 
@@ -21,8 +21,10 @@ namespace hllm::runtime {
 
 class ZeroOptimizer {
  public:
-  // `dp`: a communicator over the data-parallel group for tensors on the training device.
-  ZeroOptimizer(parallel::zero::BlockRunner& runner, const AdamWOptions& options, parallel::Communicator& dp);
+  // `dp`: a communicator over the data-parallel group for tensors on the training device. `pipeline`
+  // (host scalars; may be null): the stages of this rank's pipeline, whose norms and flags join in.
+  ZeroOptimizer(parallel::zero::BlockRunner& runner, const AdamWOptions& options, parallel::Communicator& dp,
+                parallel::Communicator* pipeline = nullptr);
 
   // The global L2 norm of the (averaged) gradients; scaled to max_norm when above it and max_norm > 0.
   double clip_gradient_norm(double max_norm);
@@ -44,6 +46,7 @@ class ZeroOptimizer {
  private:
   parallel::zero::BlockRunner& runner_;
   parallel::Communicator& dp_;
+  parallel::Communicator* pipeline_;
   std::vector<at::Tensor> masters_;  // per unit, float32 [shard_numel]
   std::unique_ptr<AdamW> adam_;
 };

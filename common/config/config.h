@@ -15,6 +15,8 @@ struct ParallelConfig {
   int pp = 1;                // pipeline stages; dp = world_size / pp
   int intra_op_threads = 0;  // LibTorch threads per rank; 0 = cores / ranks on the node
   std::string device = "auto";  // auto: a GPU per rank when every rank has one, else the CPU
+  std::string pipeline_schedule = "1f1b";  // or "gpipe"
+  std::vector<int64_t> pipeline_cut;       // first block of stages 1..pp-1; empty = balanced by cost
 
   template <typename V>
   void visit(V& v) {
@@ -23,6 +25,11 @@ struct ParallelConfig {
             "LibTorch intra-op threads per rank; 0 = this node's cores divided by its ranks.", Limits::at_least(0));
     v.field("device", device, "Where ranks train: cuda (one GPU per rank), cpu, or auto (cuda when every rank has a GPU of its own).",
             Limits::choices({"auto", "cpu", "cuda"}));
+    v.field("pipeline_schedule", pipeline_schedule,
+            "Pipeline schedule (pp > 1): 1f1b keeps at most pp - stage micro-batches of activations per stage, gpipe all of them.",
+            Limits::choices({"1f1b", "gpipe"}));
+    v.field("pipeline_cut", pipeline_cut,
+            "Pipeline stage cut by hand: the first block of stages 1 .. pp-1 (hllm_plan lists the blocks); empty = balanced by the blocks' estimated cost.");
   }
 };
 

@@ -22,6 +22,8 @@ template <>
 std::string type_name<std::vector<std::string>>() { return "list of string"; }
 template <>
 std::string type_name<std::vector<double>>() { return "list of float"; }
+template <>
+std::string type_name<std::vector<int64_t>>() { return "list of int"; }
 
 namespace {
 std::string format_number(double v) {
@@ -91,6 +93,19 @@ std::string read_json_value<std::vector<double>>(const nlohmann::json& value, st
   for (const auto& item : value) {
     if (!item.is_number()) return "expected a list of numbers";
     result.push_back(item.get<double>());
+  }
+  *out = std::move(result);
+  return "";
+}
+
+template <>
+std::string read_json_value<std::vector<int64_t>>(const nlohmann::json& value, std::vector<int64_t>* out) {
+  if (!value.is_array()) return "expected a list of integers";
+  std::vector<int64_t> result;
+  for (const auto& item : value) {
+    int64_t v = 0;
+    if (!read_integer(item, &v).empty()) return "expected a list of integers";
+    result.push_back(v);
   }
   *out = std::move(result);
   return "";

@@ -8,6 +8,16 @@
 
 namespace hllm::parallel {
 
+size_t StageCut::end(int stage) const {
+  return stage + 1 < stages() ? first[static_cast<size_t>(stage) + 1] : blocks;
+}
+
+int StageCut::stage_of(size_t block) const {
+  int s = 0;
+  while (s + 1 < stages() && first[static_cast<size_t>(s) + 1] <= block) ++s;
+  return s;
+}
+
 double StageCut::max_cost() const { return cost.empty() ? 0 : *std::max_element(cost.begin(), cost.end()); }
 
 double StageCut::imbalance() const {
@@ -25,6 +35,7 @@ StageCut manual_cut(const std::vector<double>& costs, const std::vector<size_t>&
   }
   StageCut cut;
   cut.first = first;
+  cut.blocks = costs.size();
   for (size_t s = 0; s < first.size(); ++s) {
     const size_t end = s + 1 < first.size() ? first[s + 1] : costs.size();
     cut.cost.push_back(std::accumulate(costs.begin() + static_cast<long>(first[s]), costs.begin() + static_cast<long>(end), 0.0));

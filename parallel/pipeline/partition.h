@@ -13,6 +13,10 @@ namespace hllm::parallel {
 struct StageCut {
   std::vector<size_t> first;  // first block of each stage; stage s is [first[s], first[s + 1]) (last: to the end)
   std::vector<double> cost;   // each stage's total cost
+  size_t blocks = 0;          // in the whole chain
+  int stages() const { return static_cast<int>(first.size()); }
+  size_t end(int stage) const;          // one past stage's last block
+  int stage_of(size_t block) const;     // the stage that runs `block`
   double max_cost() const;
   double imbalance() const;  // max / mean stage cost (1 = perfect)
 };

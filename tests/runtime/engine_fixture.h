@@ -2,6 +2,8 @@
 // engine on N thread ranks.
 #pragma once
 
+#include <ATen/ATen.h>
+
 #include <cstdlib>
 #include <functional>
 #include <mutex>
@@ -27,27 +29,52 @@ inline config::Config config_for(const std::string& model, const std::vector<std
   return config::parse_config_text("{}", "test", overrides);
 }
 
-// Runs fn(engine) on `world` thread ranks placed on `device` and returns rank 0's result.
+// Runs fn(engine) on `world` thread ranks placed on `device` (a pp x dp grid by parallel.pp) and returns
+// every rank's result, by rank.
 template <typename Result>
-inline Result on_ranks(int world, const config::Config& config, const std::function<Result(Engine&)>& fn,
-                const std::string& device = "cpu") {
+inline std::vector<Result> on_each_rank(int world, const config::Config& config, const std::function<Result(Engine&)>& fn,
+                                        const std::string& device = "cpu") {
   const auto dataset = data::Dataset::open(dataset_path());
-  Result result{};
+  std::vector<Result> results(static_cast<size_t>(world));
   std::mutex mutex;
   parallel::run_thread_ranks(world, [&](parallel::Communicator& comm) {
     parallel::Placement placement;
     placement.hostname = "test";
     placement.device = device;
-    const parallel::Topology topology(comm, 1, placement);
+    const parallel::Topology topology(comm, config.parallel.pp, placement);
     const auto batch = config::resolve_batch_sizes(config, topology.dp());
     Engine engine(config, batch, topology, dataset, "");
     Result mine = fn(engine);
-    if (comm.rank() == 0) {
-      std::lock_guard<std::mutex> lock(mutex);
-      result = mine;
-    }
+    std::lock_guard<std::mutex> lock(mutex);
+    results[static_cast<size_t>(comm.rank())] = std::move(mine);
   });
-  return result;
+  return results;
+}
+
+// The same, rank 0's result.
+template <typename Result>
+inline Result on_ranks(int world, const config::Config& config, const std::function<Result(Engine&)>& fn,
+                       const std::string& device = "cpu") {
+  return on_each_rank<Result>(world, config, fn, device).front();
+}
+
+// Copies of the model's parameters (float32, on the CPU), in the model's order; a pipeline stage's rank
+// holds only its own (the others are empty).
+inline std::vector<at::Tensor> parameter_copies(const Engine& engine) {
+  std::vector<at::Tensor> out;
+  for (const auto& [name, t] : engine.model().named_parameters()) out.push_back(t.detach().to(at::kFloat).cpu().clone());
+  return out;
+}
+
+// Every parameter from the rank that holds it (under pp, its stage's ranks), given each rank's copies.
+inline std::vector<at::Tensor> whole_model(const std::vector<std::vector<at::Tensor>>& per_rank) {
+  std::vector<at::Tensor> out = per_rank.front();
+  for (size_t i = 0; i < out.size(); ++i) {
+    for (const auto& rank : per_rank) {
+      if (out[i].numel() == 0 && rank[i].numel() > 0) out[i] = rank[i];
+    }
+  }
+  return out;
 }
 
 }  // namespace hllm::runtime

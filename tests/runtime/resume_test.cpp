@@ -1,11 +1,13 @@
 // Checkpoints through the engine, on thread ranks: a run resumed from an intermediate checkpoint gives
 // the uninterrupted run's losses and parameters bit for bit (ZeRO stages 0 and 3); a stop request commits
 // a checkpoint at the next step boundary; a checkpoint saved at dp = 2 loads at other dp sizes and ZeRO
-// stages into exactly the same state; a damaged newest checkpoint is skipped for the previous one.
+// stages into exactly the same state, at pp 2 and 4 too; a run continues across pipeline sizes; a damaged
+// newest checkpoint is skipped for the previous one.
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -29,14 +31,19 @@ struct Outcome {
 Outcome train_with(int world, std::vector<std::string> settings, const std::string& resume = "",
                    const std::atomic<int>* stop = nullptr, const std::string& device = "cpu") {
   settings.insert(settings.begin(), {"train.max_steps=8", "train.log_interval=2", "optimizer.params.lr=0.003"});
-  return on_ranks<Outcome>(world, config_for("hllm", settings), [&](Engine& engine) {
+  const auto ranks = on_each_rank<Outcome>(world, config_for("hllm", settings), [&](Engine& engine) {
     if (!resume.empty()) engine.resume_from(resume);
     if (stop) engine.stop_when(stop);
     Outcome out;
     out.report = engine.train();
-    for (const auto& [name, t] : engine.model().named_parameters()) out.parameters.push_back(t.detach().cpu().clone());
+    out.parameters = parameter_copies(engine);
     return out;
   }, device);
+  Outcome out = ranks.front();
+  std::vector<std::vector<at::Tensor>> copies;
+  for (const auto& r : ranks) copies.push_back(r.parameters);
+  out.parameters = whole_model(copies);  // under pp, each stage's parameters from its ranks
+  return out;
 }
 
 std::string scratch(const std::string& name) {
@@ -144,16 +151,53 @@ TEST(Resume, LoadsOnOtherDataParallelSizesAndZeroStages) {
     }
     return 0;
   });
-  // Resumed at its last step, each layout trains no further and saves what it loaded.
-  for (const auto& [world, stage] : std::vector<std::pair<int, int>>{{1, 0}, {1, 3}, {2, 3}, {4, 2}, {4, 1}}) {
-    const std::string what = "dp " + std::to_string(world) + ", stage " + std::to_string(stage);
-    const std::string again = scratch("reshard_" + std::to_string(world) + "_" + std::to_string(stage));
+  // Resumed at its last step, each layout (world, pp, ZeRO stage) trains no further and saves what it loaded.
+  struct Layout {
+    int world, pp, stage;
+  };
+  for (const auto& [world, pp, stage] :
+       std::vector<Layout>{{1, 1, 0}, {1, 1, 3}, {2, 1, 3}, {4, 1, 2}, {4, 1, 1}, {2, 2, 0}, {4, 2, 3}, {4, 4, 1}}) {
+    const std::string what =
+        "world " + std::to_string(world) + ", pp " + std::to_string(pp) + ", stage " + std::to_string(stage);
+    const std::string again =
+        scratch("reshard_" + std::to_string(world) + "_" + std::to_string(pp) + "_" + std::to_string(stage));
     auto settings = at_four;
     settings.push_back("checkpoint.dir=" + again);
     settings.push_back("zero_optimization.stage=" + std::to_string(stage));
+    settings.push_back("parallel.pp=" + std::to_string(pp));
     const Outcome loaded = train_with(world, settings, checkpoint_dir);
     expect_identical(original.parameters, loaded.parameters, what);
     expect_same_state(checkpoint_dir, again + "/" + checkpoint::step_directory_name(4), names, shapes, what);
+  }
+}
+
+// Across pipeline sizes at the same data-parallel size (so the same batches): a run saved at pp = 1
+// continues at pp = 2 and one saved at pp = 2 at pp = 1, with the uninterrupted run's losses and
+// parameters up to the order of float32 sums (tests/runtime/pipeline_test.cpp's tolerance).
+TEST(Resume, ContinuesAcrossPipelineSizes) {
+  ASSERT_FALSE(dataset_path().empty()) << "HLLM_TEST_DATASET is not set";
+  for (const auto& [saved_pp, resumed_pp] : std::vector<std::pair<int, int>>{{1, 2}, {2, 1}}) {
+    const std::string what = "pp " + std::to_string(saved_pp) + " -> " + std::to_string(resumed_pp);
+    const std::string dir = scratch("pp" + std::to_string(saved_pp));
+    const std::vector<std::string> common = {"checkpoint.interval_steps=4", "checkpoint.keep_last=0",
+                                             "gradient_accumulation_steps=2", "zero_optimization.stage=3"};
+    auto first = common;
+    first.insert(first.end(), {"checkpoint.dir=" + dir, "parallel.pp=" + std::to_string(saved_pp)});
+    const Outcome whole = train_with(saved_pp, first);
+    auto second = common;
+    second.insert(second.end(), {"checkpoint.dir=" + scratch("pp_again"), "parallel.pp=" + std::to_string(resumed_pp)});
+    const Outcome resumed = train_with(resumed_pp, second, dir + "/" + checkpoint::step_directory_name(4));
+    EXPECT_EQ(resumed.report.resumed_from, 4) << what;
+    ASSERT_EQ(resumed.report.local_losses.size(), 4u) << what;
+    for (size_t i = 0; i < 4; ++i) {
+      EXPECT_NEAR(resumed.report.local_losses[i], whole.report.local_losses[i + 4],
+                  2e-5 * std::abs(whole.report.local_losses[i + 4]))
+          << what << ", step " << i + 4;
+    }
+    ASSERT_EQ(resumed.parameters.size(), whole.parameters.size());
+    for (size_t i = 0; i < whole.parameters.size(); ++i) {
+      EXPECT_TRUE(at::allclose(resumed.parameters[i], whole.parameters[i], 0, 2e-5)) << what << ", parameter " << i;
+    }
   }
 }
 

@@ -1,0 +1,43 @@
+// What crosses a pipeline stage boundary: one micro-batch's named activations forward, their gradients
+// back. Shapes change from micro-batch to micro-batch (distinct items, length buckets), so each message
+// carries its own description: the header's length (int64[1]), the header (text: per tensor its name,
+// dtype, requires_grad and shape), then every non-empty tensor in name order. Gradients need no header:
+// both sides know which tensors require them and their shapes.
+//
+// Sends are posted, not waited for (PostedSends::wait at the step's end): in 1F1B two neighbours send to
+// each other at once (parallel/pipeline/schedule.h). Point-to-point order between two ranks is the
+// communicator's (non-overtaking), and activations and gradients use tags of their own.
+#pragma once
+
+#include <ATen/core/Tensor.h>
+#include <c10/core/Device.h>
+
+#include <utility>
+#include <vector>
+
+#include "models/layered_model.h"
+#include "parallel/comm/communicator.h"
+
+namespace hllm::parallel {
+
+// Sends in flight and the buffers they read.
+struct PostedSends {
+  std::vector<WorkHandle> works;
+  std::vector<at::Tensor> buffers;
+  void wait();  // every send complete; then the buffers go
+};
+
+// Posts every tensor of `activations` to `peer`. Floating tensors that require grad arrive as leaves that
+// require grad; booleans travel as uint8.
+void send_activations(Communicator& comm, int peer, const models::Activations& activations, PostedSends* posted);
+// Blocks until the next micro-batch's activations from `peer` have arrived; tensors on `device`.
+models::Activations recv_activations(Communicator& comm, int peer, const c10::Device& device);
+
+// Posts the gradients of `received`'s tensors that require grad (zeros for one that got none).
+void send_gradients(Communicator& comm, int peer, const models::Activations& received, PostedSends* posted);
+// Receives the gradients for `sent`'s tensors that require grad: (tensor, its gradient) pairs, ready for
+// torch::autograd::backward.
+std::vector<std::pair<at::Tensor, at::Tensor>> recv_gradients(Communicator& comm, int peer,
+                                                              const models::Activations& sent);
+
+}  // namespace hllm::parallel
