@@ -50,9 +50,8 @@ class ItemEmbeddingBlock : public NamedBlock {
       : NamedBlock("item_embedding", {{"item.model.embed_tokens.weight", item.decoder().token_embedding()},
                                       {"item.item_token", item.item_token()}}),
         item_(item) {}
-  BlockCost cost(const ModelShapes& s) const override {
-    return {0.0, numel_of(parameters_), s.items * s.item_tokens * item_.decoder().config().hidden_size * s.bytes_per_value};
-  }
+  // The backward of a lookup needs the ids only; the output is the first layer's input, counted there.
+  BlockCost cost(const ModelShapes&) const override { return {0.0, numel_of(parameters_), 0}; }
   void forward(Activations& a) const override {
     const ItemInputs in = item_.inputs(need(a, "token_offsets", name_), need(a, "tokens", name_));
     for (size_t b = 0; b < in.buckets.size(); ++b) {

@@ -32,6 +32,7 @@ struct BlockCost {
   double forward_flops = 0;      // one forward; a backward costs about twice that
   int64_t parameters = 0;        // elements
   int64_t activation_bytes = 0;  // kept for the backward when the block is not recomputed
+  int64_t input_bytes = 0;       // a recomputable block (a decoder layer): its input, what checkpointing keeps
 };
 
 class Block {

@@ -1,5 +1,7 @@
 #include "models/model_plan.h"
 
+#include <algorithm>
+
 namespace hllm::models {
 
 int64_t decoder_layer_parameters(const LlamaConfig& c) {
@@ -20,6 +22,7 @@ BlockCost decoder_layer_cost(const LlamaConfig& c, double rows, double T, int64_
   // Inputs of every matrix product and norm, the attention probabilities (as the CPU path keeps them; fused
   // GPU kernels keep O(T) instead), the SwiGLU intermediates.
   cost.activation_bytes = static_cast<int64_t>((n * (6 * D + 3 * F) + rows * H * T * T) * bytes_per_value);
+  cost.input_bytes = static_cast<int64_t>(n * D * bytes_per_value);
   return cost;
 }
 
@@ -33,25 +36,42 @@ int64_t hllm_parameters(const LlamaConfig& item, const LlamaConfig& user) {
   return tower_parameters(item, true) + tower_parameters(user, false) + item.hidden_size + 1;
 }
 
-std::vector<std::pair<std::string, double>> hllm_block_flops(const LlamaConfig& item, const LlamaConfig& user,
-                                                             const ModelShapes& s) {
-  std::vector<std::pair<std::string, double>> out{{"item_embedding", 0.0}};
+std::vector<std::pair<std::string, BlockCost>> hllm_block_costs(const LlamaConfig& item, const LlamaConfig& user,
+                                                                const ModelShapes& s) {
+  const double D = static_cast<double>(user.hidden_size), M = static_cast<double>(s.sequences * s.sequence_length);
+  const auto bytes = [&](double values) { return static_cast<int64_t>(values * static_cast<double>(s.bytes_per_value)); };
+  std::vector<std::pair<std::string, BlockCost>> out;
+  // The embedding's backward needs the token ids only; its output is the first layer's input, counted there.
+  out.emplace_back("item_embedding", BlockCost{0.0, item.vocab_size * item.hidden_size + item.hidden_size, 0, 0});
   for (int64_t i = 0; i < item.num_hidden_layers; ++i) {
     out.emplace_back("item_layer." + std::to_string(i),
-                     decoder_layer_cost(item, static_cast<double>(s.items), static_cast<double>(s.item_tokens),
-                                        s.bytes_per_value).forward_flops);
+                     decoder_layer_cost(item, static_cast<double>(s.items), static_cast<double>(s.item_tokens), s.bytes_per_value));
   }
-  out.emplace_back("item_output", 0.0);
-  out.emplace_back("user_input", 0.0);
+  out.emplace_back("item_output", BlockCost{0.0, item.hidden_size, bytes(static_cast<double>(s.items * item.hidden_size)), 0});
+  out.emplace_back("user_input", BlockCost{});
   for (int64_t i = 0; i < user.num_hidden_layers; ++i) {
     out.emplace_back("user_layer." + std::to_string(i),
                      decoder_layer_cost(user, static_cast<double>(s.sequences), static_cast<double>(s.sequence_length),
-                                        s.bytes_per_value).forward_flops);
+                                        s.bytes_per_value));
   }
-  out.emplace_back("user_output", 0.0);
-  const double M = static_cast<double>(s.sequences * s.sequence_length);
-  out.emplace_back("loss", 2 * M * static_cast<double>(s.negatives + 1) * static_cast<double>(user.hidden_size));
+  out.emplace_back("user_output", BlockCost{0.0, user.hidden_size, bytes(M * D), 0});
+  const double logits = M * static_cast<double>(s.negatives + 1);
+  out.emplace_back("loss", BlockCost{2 * logits * D, 1, bytes(logits), 0});
   return out;
+}
+
+StageActivations stage_activation_bytes(const std::vector<BlockCost>& costs, size_t first, size_t end) {
+  StageActivations a;
+  double largest_layer = 0;
+  for (size_t b = first; b < end; ++b) {
+    const BlockCost& c = costs[b];
+    a.stored += static_cast<double>(c.activation_bytes);
+    const bool layer = c.input_bytes > 0;
+    a.checkpointed += static_cast<double>(layer ? c.input_bytes : c.activation_bytes);
+    if (layer) largest_layer = std::max(largest_layer, static_cast<double>(c.activation_bytes));
+  }
+  a.recomputing = largest_layer;
+  return a;
 }
 
 }  // namespace hllm::models

@@ -30,10 +30,20 @@ int64_t hllm_parameters(const LlamaConfig& item, const LlamaConfig& user);
 
 namespace hllm::models {
 
-// The forward FLOPs of HLLM's blocks (models/hllm_blocks.h), in their order, from the shapes alone: what
-// the pipeline's cut balances. The same numbers as the blocks' cost().forward_flops.
-std::vector<std::pair<std::string, double>> hllm_block_flops(const LlamaConfig& item, const LlamaConfig& user,
-                                                             const ModelShapes& shapes);
+// The costs of HLLM's blocks (models/hllm_blocks.h), in their order, from the shapes alone: forward FLOPs
+// (what the pipeline's cut balances), parameters, activation bytes. The same numbers as the blocks' cost().
+std::vector<std::pair<std::string, BlockCost>> hllm_block_costs(const LlamaConfig& item, const LlamaConfig& user,
+                                                                const ModelShapes& shapes);
+
+// What blocks [first, end) keep for the backward of one micro-batch: every block's activations (stored), or
+// with every decoder layer recomputed its input only (checkpointed) plus, while one recomputes, the largest
+// layer's activations (recomputing; held once, whatever the number of micro-batches in flight).
+struct StageActivations {
+  double stored = 0;
+  double checkpointed = 0;
+  double recomputing = 0;
+};
+StageActivations stage_activation_bytes(const std::vector<BlockCost>& costs, size_t first, size_t end);
 
 }  // namespace hllm::models
 

@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 #include <numeric>
+#include <set>
 
 #include "checkpoint/async_checkpointer.h"
 #include "checkpoint/checkpoint_reader.h"
@@ -102,77 +103,33 @@ void Engine::set_up_pipeline(int64_t prompt_tokens) {
   const models::ModelShapes shapes =
       models::hllm_micro_batch_shapes(config_, batch_.micro_batch_per_rank, topology_.dp(), prompt_tokens);
   std::vector<double> flops;
+  std::vector<int64_t> parameters;
   std::vector<models::BlockCost> costs;
   for (size_t b = 0; b < blocks.size(); ++b) {
     costs.push_back(blocks[b]->cost(shapes));
     flops.push_back(costs.back().forward_flops);
+    parameters.push_back(costs.back().parameters);
     const std::string& name = blocks[b]->name();
     if (name == "item_output") item_end_ = b + 1;
     if (name == "user_input") user_begin_ = b;
     if (name == "user_output") user_end_ = b + 1;
   }
-  if (pp > static_cast<int>(blocks.size())) {
-    throw InputError(detail::concat("parallel.pp = ", pp, ": the model has only ", blocks.size(), " blocks to cut"));
-  }
-  const auto& manual = config_.parallel.pipeline_cut;
-  if (manual.empty()) {
-    // Balanced over groups that each hold parameters: a parameter-free block (user_input) joins the next
-    // one, so no stage is left with nothing to train.
-    std::vector<size_t> group_first;
-    std::vector<double> group_flops;
-    std::vector<int64_t> group_parameters;
-    for (size_t b = 0; b < blocks.size(); ++b) {
-      if (group_first.empty() || costs[b - 1].parameters > 0) {
-        group_first.push_back(b);
-        group_flops.push_back(0);
-        group_parameters.push_back(0);
-      }
-      group_flops.back() += flops[b];
-      group_parameters.back() += costs[b].parameters;
-    }
-    if (group_first.size() > 1 && group_parameters.back() == 0) {  // a parameter-free tail joins the group before
-      group_flops[group_flops.size() - 2] += group_flops.back();
-      group_first.pop_back();
-      group_flops.pop_back();
-    }
-    if (pp > static_cast<int>(group_first.size())) {
-      throw InputError(detail::concat("parallel.pp = ", pp, ": the model has only ", group_first.size(),
-                                      " blocks with parameters to cut between"));
-    }
-    std::vector<size_t> first;
-    for (const size_t g : parallel::balanced_cut(group_flops, pp).first) first.push_back(group_first[g]);
-    cut_ = parallel::manual_cut(flops, first);
-  } else {
-    if (static_cast<int>(manual.size()) != pp - 1) {
-      throw InputError(detail::concat("parallel.pipeline_cut lists ", manual.size(), " blocks; with parallel.pp = ", pp,
-                                      " it needs ", pp - 1, " (the first block of stages 1 .. ", pp - 1, ")"));
-    }
-    std::vector<size_t> first{0};
-    for (const int64_t b : manual) {
-      if (b <= 0) throw InputError(detail::concat("parallel.pipeline_cut: block ", b, " must be > 0 (stage 0 starts at 0)"));
-      first.push_back(static_cast<size_t>(b));
-    }
-    cut_ = parallel::manual_cut(flops, first);
-  }
-  // Every stage trains parameters (a stage of only parameter-free blocks has nothing to optimise).
-  std::string table = detail::concat("pipeline: ", pp, " stages, schedule ", config_.parallel.pipeline_schedule,
-                                     ", cut ", manual.empty() ? "balanced by estimated FLOPs" : "by parallel.pipeline_cut",
+  cut_ = parallel::choose_stage_cut(flops, parameters, pp, config_.parallel.pipeline_cut);
+  const bool balanced = config_.parallel.pipeline_cut.empty();
+  std::string table = detail::concat("pipeline: ", pp, " stages, schedule ", config_.parallel.pipeline_schedule, ", cut ",
+                                     balanced ? "balanced by estimated FLOPs" : "by parallel.pipeline_cut",
                                      " (imbalance ", cut_.imbalance(), ")");
   const double total_flops = std::accumulate(flops.begin(), flops.end(), 0.0);
   for (int s = 0; s < pp; ++s) {
-    int64_t parameters = 0, activation_bytes = 0;
+    int64_t held = 0, activation_bytes = 0;
     for (size_t b = cut_.first[s]; b < cut_.end(s); ++b) {
-      parameters += costs[b].parameters;
+      held += costs[b].parameters;
       activation_bytes += costs[b].activation_bytes;
-    }
-    if (parameters == 0) {
-      throw InputError(detail::concat("pipeline stage ", s, " (blocks ", cut_.first[s], " .. ", cut_.end(s) - 1,
-                                      ") holds no parameters; choose another parallel.pipeline_cut"));
     }
     table += detail::concat("\n  stage ", s, ": blocks ", cut_.first[s], " .. ", cut_.end(s) - 1, " (",
                             blocks[cut_.first[s]]->name(), " .. ", blocks[cut_.end(s) - 1]->name(), "), ",
                             cut_.cost[s] / 1e9, " GFLOP forward per micro-batch (",
-                            static_cast<int>(100 * cut_.cost[s] / std::max(total_flops, 1.0)), "%), ", parameters,
+                            static_cast<int>(100 * cut_.cost[s] / std::max(total_flops, 1.0)), "%), ", held,
                             " parameters, ", activation_bytes / (1024.0 * 1024.0), " MiB activations per micro-batch");
   }
   if (topology_.rank() == 0) LOG(INFO) << table;
@@ -192,12 +149,11 @@ void Engine::set_up_pipeline(int64_t prompt_tokens) {
   }
   HLLM_ASSERT(by_name.empty(), "parameter '", by_name.empty() ? "" : by_name.begin()->first, "' is in no block");
   for (size_t b = cut_.first[stage]; b < cut_.end(stage); ++b) stage_blocks_.push_back(std::move(blocks[b]));
+  std::set<std::string> mine;
+  for (const auto& [name, t] : owned_) mine.insert(name);
   c10::NoGradGuard no_grad;
-  for (const auto& spec : parameter_specs_) {
-    if (spec.stage == stage) continue;
-    for (const auto& [name, t] : all) {
-      if (name == spec.name) t.set_data(at::empty({0}, t.options()));  // another stage's: its memory goes
-    }
+  for (const auto& [name, t] : all) {
+    if (mine.count(name) == 0) t.set_data(at::empty({0}, t.options()));  // another stage's: its memory goes
   }
 }
 

@@ -3,7 +3,9 @@
 // (this engine's bytes, parallel/zero/model_state_bytes.h, beside ZeRO's paper's 16Ψ, 4Ψ + 12Ψ/N,
 // 2Ψ + 14Ψ/N, 16Ψ/N), activation bytes of one micro-batch with and
 // without checkpointing every block, communication per step (2Ψ, 3Ψ elements), and whether the configured
-// stage fits in the GPU's memory. Formulas: models/model_plan.h (the same the blocks' cost() uses).
+// stage fits in the GPU's memory; then the pipeline layouts pp x dp that the world allows: each one's stage cut
+// (the engine's, parallel/pipeline/partition.h), bubble, and per-rank memory of every stage with the
+// configured ZeRO stage inside it. Formulas: models/model_plan.h (the same the blocks' cost() uses).
 //
 //   hllm_plan --config FILE [--set key=value ...] --world N [--gpu_gib 80] [--prompt_tokens 12] [--vocab 32000]
 #include <gflags/gflags.h>
@@ -12,6 +14,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
+#include <numeric>
 #include <string>
 #include <vector>
 
@@ -22,6 +25,7 @@
 #include "models/llama_config.h"
 #include "models/model_plan.h"
 #include "models/presets.h"
+#include "parallel/pipeline/partition.h"
 #include "parallel/zero/model_state_bytes.h"
 
 DEFINE_string(config, "", "The run's JSON configuration.");
@@ -47,22 +51,92 @@ std::string billions(double n) {
   return text;
 }
 
+// Every pipeline layout pp x dp of the world (pp a power of two up to 8, or the configured one): the engine's cut,
+// the bubble of its schedule, and per stage the parameters, model states (the configured ZeRO stage over the
+// stage's dp ranks) and activations (1F1B: stage s holds min(pp - s, m) micro-batches, GPipe all m), with
+// checkpointing every block when activation_checkpointing.policy asks for it, else stored.
+void print_pipeline_layouts(const config::Config& config, const models::LlamaConfig& item, const models::LlamaConfig& user,
+                            int64_t micro_batches, double budget) {
+  const int N = FLAGS_world, stage = config.zero_optimization.stage;
+  const bool gpipe = config.parallel.pipeline_schedule == "gpipe";
+  const bool recompute = config.activation_checkpointing.policy != "none";
+  std::vector<std::string> names;
+  for (const auto& [name, cost] : models::hllm_block_costs(item, user, {})) names.push_back(name);
+  std::printf("\npipeline layouts (ZeRO stage %d inside each stage, %lld micro-batches per step, %s, activations %s):\n",
+              stage, static_cast<long long>(micro_batches), gpipe ? "gpipe" : "1f1b",
+              recompute ? "checkpointed" : "stored (activation_checkpointing.policy none)");
+  std::printf("  %-9s %7s  %-5s %-40s %10s %7s %14s %14s %14s %12s\n", "pp x dp", "bubble", "stage", "blocks",
+              "TFLOP fwd", "share", "parameters", "model states", "activations", "total");
+  for (int pp = 1; pp <= N; ++pp) {
+    const bool power_of_two = (pp & (pp - 1)) == 0;
+    if (N % pp != 0 || (!power_of_two && pp != config.parallel.pp) || pp > 8) continue;
+    const int dp = N / pp;
+    // The negatives are gathered over the dp ranks of the last stage: shapes depend on dp.
+    const models::ModelShapes shapes =
+        models::hllm_micro_batch_shapes(config, config::resolve_batch_sizes(config, dp).micro_batch_per_rank, dp,
+                                        FLAGS_prompt_tokens);
+    std::vector<models::BlockCost> costs;
+    std::vector<double> flops;
+    std::vector<int64_t> parameters;
+    for (const auto& [name, cost] : models::hllm_block_costs(item, user, shapes)) {
+      costs.push_back(cost);
+      flops.push_back(cost.forward_flops);
+      parameters.push_back(cost.parameters);
+    }
+    parallel::StageCut cut;
+    try {
+      cut = parallel::choose_stage_cut(flops, parameters, pp, pp == config.parallel.pp ? config.parallel.pipeline_cut
+                                                                                     : std::vector<int64_t>{});
+    } catch (const InputError& e) {
+      std::printf("  %d x %-5d  %s\n", pp, dp, e.what());
+      continue;
+    }
+    const double bubble = static_cast<double>(pp - 1) / static_cast<double>(micro_batches + pp - 1);
+    const double total_flops = std::accumulate(flops.begin(), flops.end(), 0.0);
+    double worst = 0;
+    for (int s = 0; s < pp; ++s) {
+      double psi = 0;
+      for (size_t b = cut.first[s]; b < cut.end(s); ++b) psi += static_cast<double>(parameters[b]);
+      const double states = parallel::zero::model_state_bytes(stage, psi, dp, config.bf16.enabled).total();
+      const models::StageActivations a = models::stage_activation_bytes(costs, cut.first[s], cut.end(s));
+      const double live = gpipe ? static_cast<double>(micro_batches)
+                                : static_cast<double>(std::min<int64_t>(pp - s, micro_batches));
+      const double activations = recompute ? a.checkpointed * live + a.recomputing : a.stored * live;
+      const double total = states + activations;
+      worst = std::max(worst, total);
+      const std::string blocks = std::to_string(cut.first[s]) + "-" + std::to_string(cut.end(s) - 1) + " " +
+                                 names[cut.first[s]] + " .. " + names[cut.end(s) - 1];
+      char layout[32] = "", bubble_text[16] = "";
+      if (s == 0) {
+        std::snprintf(layout, sizeof(layout), "%d x %d", pp, dp);
+        std::snprintf(bubble_text, sizeof(bubble_text), "%.1f%%", 100 * bubble);
+      }
+      std::printf("  %-9s %7s  %-5d %-40s %10.1f %6.0f%% %12.3f B %10.2f GiB %10.2f GiB %8.2f GiB\n", layout, bubble_text, s,
+                  blocks.c_str(), cut.cost[s] / 1e12, 100 * cut.cost[s] / std::max(total_flops, 1.0), psi / 1e9,
+                  states / kGiB, activations / kGiB, total / kGiB);
+    }
+    std::printf("  %-9s %7s  largest per rank %.2f GiB: %s%s\n", "", "", worst / kGiB,
+                worst <= budget ? "fits" : "does not fit", pp == config.parallel.pp ? "   <- configured" : "");
+  }
+}
+
 int run(const std::vector<std::string>& overrides) {
   const config::Config config = config::load_config_file(FLAGS_config, overrides);
   if (config.model.type != "hllm") throw InputError("hllm_plan plans HLLM (model.type = hllm), not " + config.model.type);
-  if (config.parallel.pp != 1) {
-    throw InputError("hllm_plan plans parallel.pp = 1 for now (the pipeline cut comes with pipeline parallelism)");
-  }
   if (FLAGS_world < 1) throw InputError("--world must be at least 1");
-  const int N = FLAGS_world;
-  const config::BatchSizes batch = config::resolve_batch_sizes(config, N);
+  const int N = FLAGS_world, pp = config.parallel.pp;
+  if (N % pp != 0) {
+    throw InputError(detail::concat("parallel.pp = ", pp, " does not divide --world ", N, " (world = pp x dp)"));
+  }
+  const config::BatchSizes batch = config::resolve_batch_sizes(config, N / pp);
   const models::LlamaConfig item = tower_config(config.model.item), user = tower_config(config.model.user);
   const double psi = static_cast<double>(models::hllm_parameters(item, user));
   const bool bf16 = config.bf16.enabled;
   const int stage = config.zero_optimization.stage;
 
-  std::printf("HLLM: Item LLM %s + User LLM %s, world %d (pp 1 x dp %d), %s, ZeRO stage %d\n",
-              config.model.item.c_str(), config.model.user.c_str(), N, N, bf16 ? "bf16" : "fp32", stage);
+  std::printf("HLLM: Item LLM %s + User LLM %s, world %d (pp %d x dp %d), %s, ZeRO stage %d\n",
+              config.model.item.c_str(), config.model.user.c_str(), N, pp, N / pp, bf16 ? "bf16" : "fp32", stage);
+  if (pp > 1) std::printf("(model states, activations and fit below: without pipeline, pp 1 x dp %d; the configured pipeline at the end)\n", N);
   std::printf("parameters: Ψ = %s (Item LLM %s, of which token table %s; User LLM %s; [ITEM] + logit_scale %lld)\n",
               billions(psi).c_str(), billions(models::tower_parameters(item, true)).c_str(),
               billions(static_cast<double>(item.vocab_size) * item.hidden_size).c_str(),
@@ -101,20 +175,18 @@ int run(const std::vector<std::string>& overrides) {
   }
   const double g = bf16 ? 2 : 4;  // bytes of a gradient or parameter element on the wire
 
-  // Activations of one micro-batch: every layer's kept tensors, or with checkpointing every block only the
-  // block inputs plus one block's tensors while it is recomputed.
+  // Activations of one micro-batch: every block's kept tensors, or with checkpointing every decoder layer
+  // only the layers' inputs plus one layer's tensors while it is recomputed.
+  const models::ModelShapes shapes = models::hllm_micro_batch_shapes(config, B, N, FLAGS_prompt_tokens);
+  std::vector<models::BlockCost> costs;
+  for (const auto& [name, cost] : models::hllm_block_costs(item, user, shapes)) costs.push_back(cost);
   const auto item_layer = models::decoder_layer_cost(item, static_cast<double>(U), static_cast<double>(T), value_bytes);
   const auto user_layer = models::decoder_layer_cost(user, static_cast<double>(B), static_cast<double>(W), value_bytes);
-  const double item_input = static_cast<double>(U) * T * item.hidden_size * value_bytes;
-  const double user_input = static_cast<double>(B) * W * user.hidden_size * value_bytes;
-  const double loss = static_cast<double>(B) * W * (config.data.num_negatives * N + 1) * 4;  // float32 logits
-  const double stored = item.num_hidden_layers * static_cast<double>(item_layer.activation_bytes) +
-                        user.num_hidden_layers * static_cast<double>(user_layer.activation_bytes) + item_input + loss;
-  const double checkpointed = item.num_hidden_layers * item_input + user.num_hidden_layers * user_input + loss +
-                              std::max<double>(item_layer.activation_bytes, user_layer.activation_bytes);
+  const models::StageActivations whole = models::stage_activation_bytes(costs, 0, costs.size());
+  const double stored = whole.stored, checkpointed = whole.checkpointed + whole.recomputing;
   std::printf("\nactivations per rank, one micro-batch (attention probabilities counted as T x T, as the CPU path keeps "
               "them):\n  stored:                      %10.2f GiB  (Item LLM layer %.2f GiB x %lld, User LLM layer %.3f GiB x %lld)\n"
-              "  checkpointing every block:   %10.2f GiB  (block inputs + one block recomputed)\n",
+              "  checkpointing every block:   %10.2f GiB  (layer inputs + one layer recomputed)\n",
               stored / kGiB, item_layer.activation_bytes / kGiB, static_cast<long long>(item.num_hidden_layers),
               user_layer.activation_bytes / kGiB, static_cast<long long>(user.num_hidden_layers), checkpointed / kGiB);
 
@@ -132,6 +204,7 @@ int run(const std::vector<std::string>& overrides) {
                   total / kGiB, total <= budget ? "fits" : "does not fit", s == stage ? "   <- configured stage" : "");
     }
   }
+  print_pipeline_layouts(config, item, user, batch.gradient_accumulation_steps, budget);
   return kExitOk;
 }
 

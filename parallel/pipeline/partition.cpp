@@ -75,4 +75,55 @@ StageCut balanced_cut(const std::vector<double>& costs, int stages) {
   return manual_cut(costs, first);
 }
 
+StageCut choose_stage_cut(const std::vector<double>& flops, const std::vector<int64_t>& parameters, int stages,
+                          const std::vector<int64_t>& manual) {
+  StageCut cut;
+  if (manual.empty()) {
+    std::vector<size_t> group_first;
+    std::vector<double> group_flops;
+    std::vector<int64_t> group_parameters;
+    for (size_t b = 0; b < flops.size(); ++b) {
+      if (group_first.empty() || parameters[b - 1] > 0) {
+        group_first.push_back(b);
+        group_flops.push_back(0);
+        group_parameters.push_back(0);
+      }
+      group_flops.back() += flops[b];
+      group_parameters.back() += parameters[b];
+    }
+    if (group_first.size() > 1 && group_parameters.back() == 0) {  // a parameter-free tail joins the group before
+      group_flops[group_flops.size() - 2] += group_flops.back();
+      group_first.pop_back();
+      group_flops.pop_back();
+    }
+    if (stages > static_cast<int>(group_first.size())) {
+      throw InputError(detail::concat("parallel.pp = ", stages, ": the model has only ", group_first.size(),
+                                      " blocks with parameters to share between stages"));
+    }
+    std::vector<size_t> first;
+    for (const size_t g : balanced_cut(group_flops, stages).first) first.push_back(group_first[g]);
+    cut = manual_cut(flops, first);
+  } else {
+    if (static_cast<int>(manual.size()) != stages - 1) {
+      throw InputError(detail::concat("parallel.pipeline_cut lists ", manual.size(), " blocks; with parallel.pp = ", stages,
+                                      " it needs ", stages - 1, " (the first block of stages 1 .. ", stages - 1, ")"));
+    }
+    std::vector<size_t> first{0};
+    for (const int64_t b : manual) {
+      if (b <= 0) throw InputError(detail::concat("parallel.pipeline_cut: block ", b, " must be > 0 (stage 0 starts at 0)"));
+      first.push_back(static_cast<size_t>(b));
+    }
+    cut = manual_cut(flops, first);
+  }
+  for (int s = 0; s < cut.stages(); ++s) {
+    int64_t held = 0;
+    for (size_t b = cut.first[s]; b < cut.end(s); ++b) held += parameters[b];
+    if (held == 0) {
+      throw InputError(detail::concat("pipeline stage ", s, " (blocks ", cut.first[s], " .. ", cut.end(s) - 1,
+                                      ") holds no parameters; choose another parallel.pipeline_cut"));
+    }
+  }
+  return cut;
+}
+
 }  // namespace hllm::parallel

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <vector>
 
 namespace hllm::parallel {
@@ -28,5 +29,13 @@ StageCut balanced_cut(const std::vector<double>& costs, int stages);
 // A cut given by hand: `first` lists each stage's first block (first[0] must be 0, strictly increasing, all
 // below the block count). Throws InputError naming the bad index otherwise.
 StageCut manual_cut(const std::vector<double>& costs, const std::vector<size_t>& first);
+
+// The cut a run takes (the engine and hllm_plan): with `manual` empty, balanced by `flops` over groups
+// that each hold parameters (a parameter-free block joins the next one), so no stage is left without
+// anything to train; otherwise `manual` (parallel.pipeline_cut) lists the first block of stages 1 ..
+// stages - 1. Throws InputError naming parallel.pp / parallel.pipeline_cut when the cut is impossible or
+// leaves a stage without parameters.
+StageCut choose_stage_cut(const std::vector<double>& flops, const std::vector<int64_t>& parameters, int stages,
+                          const std::vector<int64_t>& manual);
 
 }  // namespace hllm::parallel

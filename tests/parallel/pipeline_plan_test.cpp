@@ -80,7 +80,7 @@ TEST(PipelineCut, BalancesHllmPresetsWithinFifteenPercent) {
   for (const std::string preset : {"1b", "7b"}) {
     const auto item = models::preset_config(preset, 32000), user = models::preset_config(preset, 32000);
     std::vector<double> costs;
-    for (const auto& [name, flops] : models::hllm_block_flops(item, user, shapes)) costs.push_back(flops);
+    for (const auto& [name, cost] : models::hllm_block_costs(item, user, shapes)) costs.push_back(cost.forward_flops);
     for (const int p : {2, 4}) {
       const StageCut cut = balanced_cut(costs, p);
       EXPECT_LE(cut.imbalance(), 1.15) << preset << " at pp " << p;
@@ -91,18 +91,48 @@ TEST(PipelineCut, BalancesHllmPresetsWithinFifteenPercent) {
   }
 }
 
-// The formula the planner cuts by is the blocks' own cost().
-TEST(PipelineCut, BlockFlopsFromShapesAreTheBlocksCosts) {
+// The formulas the planner cuts and sizes by are the blocks' own cost().
+TEST(PipelineCut, BlockCostsFromShapesAreTheBlocksCosts) {
   const auto model = models::HllmModel::from_presets("debug", "debug", 100, {2, 3}, 1);
   const auto blocks = models::hllm_blocks(model);
   models::ModelShapes shapes;
   shapes.items = 30, shapes.item_tokens = 9, shapes.sequences = 4, shapes.sequence_length = 6, shapes.negatives = 16;
-  const auto flops = models::hllm_block_flops(model.item_llm().decoder().config(), model.user_llm().decoder().config(), shapes);
-  ASSERT_EQ(flops.size(), blocks.size());
+  const auto costs = models::hllm_block_costs(model.item_llm().decoder().config(), model.user_llm().decoder().config(), shapes);
+  ASSERT_EQ(costs.size(), blocks.size());
   for (size_t b = 0; b < blocks.size(); ++b) {
-    EXPECT_EQ(flops[b].first, blocks[b]->name());
-    EXPECT_DOUBLE_EQ(flops[b].second, blocks[b]->cost(shapes).forward_flops) << flops[b].first;
+    const models::BlockCost mine = blocks[b]->cost(shapes);
+    EXPECT_EQ(costs[b].first, blocks[b]->name());
+    EXPECT_DOUBLE_EQ(costs[b].second.forward_flops, mine.forward_flops) << costs[b].first;
+    EXPECT_EQ(costs[b].second.parameters, mine.parameters) << costs[b].first;
+    EXPECT_EQ(costs[b].second.activation_bytes, mine.activation_bytes) << costs[b].first;
+    EXPECT_EQ(costs[b].second.input_bytes, mine.input_bytes) << costs[b].first;
   }
+}
+
+// The cut the engine and the planner take: balanced without leaving a stage nothing to train, or by hand
+// with every mistake named.
+TEST(PipelineCut, ChosenCutsGiveEveryStageParameters) {
+  // Block 2 holds no parameters and costs nothing: a balanced cut of 4 would happily isolate it.
+  const std::vector<double> flops = {1, 1, 0, 1, 1};
+  const std::vector<int64_t> parameters = {5, 5, 0, 5, 5};
+  for (int pp = 1; pp <= 4; ++pp) {
+    const StageCut cut = choose_stage_cut(flops, parameters, pp, {});
+    for (int s = 0; s < pp; ++s) {
+      int64_t held = 0;
+      for (size_t b = cut.first[s]; b < cut.end(s); ++b) held += parameters[b];
+      EXPECT_GT(held, 0) << "pp " << pp << ", stage " << s;
+    }
+  }
+  EXPECT_THROW(choose_stage_cut(flops, parameters, 5, {}), InputError) << "4 blocks hold parameters";
+  EXPECT_EQ(choose_stage_cut(flops, parameters, 2, {3}).first, (std::vector<size_t>{0, 3}));
+  EXPECT_THROW(choose_stage_cut(flops, parameters, 3, {3}), InputError) << "pp - 1 entries";
+  EXPECT_THROW(choose_stage_cut(flops, parameters, 2, {0}), InputError) << "stage 1 at block 0";
+  EXPECT_THROW(choose_stage_cut(flops, parameters, 3, {2, 3}), InputError) << "stage 1 is block 2 alone";
+  const StageCut cut = choose_stage_cut(flops, parameters, 3, {1, 3});
+  EXPECT_EQ(cut.stage_of(0), 0);
+  EXPECT_EQ(cut.stage_of(2), 1);
+  EXPECT_EQ(cut.stage_of(4), 2);
+  EXPECT_EQ(cut.end(2), 5u);
 }
 
 // Runs the stages' streams. `rendezvous`: a send waits for its receive (the strictest semantics);

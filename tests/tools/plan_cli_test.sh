@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # hllm_plan as a user runs it: HLLM-7B + 7B on 64 GPUs of 80 GiB, whose numbers can be checked by hand
-# (Ψ = 13.084 B; ZeRO-3 model states 16Ψ/64 = 3.05 GiB), and bad input.
+# (Ψ = 13.084 B; ZeRO-3 model states 16Ψ/64 = 3.05 GiB), its pipeline layouts, and bad input.
 # Usage: plan_cli_test.sh BUILD_BIN_DIR SOURCE_DIR
 set -u
 bin=$1/hllm_plan
@@ -16,6 +16,16 @@ expect "7b + 7b fits with stage 3 and checkpointing" 0 "stage 3, checkpointing e
   "$bin" --config "$src/configs/hllm_7b_books.json" --world 64
 expect "stage 0 does not fit" 0 "stage 0, checkpointing every block:     275.00 GiB  does not fit" -- \
   "$bin" --config "$src/configs/hllm_7b_books.json" --world 64
+expect "pipeline layouts are listed with their cut" 0 "2 x 32      20.0%  0     0-16 item_embedding .. item_layer.15" -- \
+  "$bin" --config "$src/configs/hllm_7b_books.json" --world 64
+expect "a pipeline layout that fits 80 GiB" 0 "largest per rank 57.42 GiB: fits" -- \
+  "$bin" --config "$src/configs/hllm_7b_books.json" --world 64
+expect "the configured pp is marked" 0 "largest per rank 57.48 GiB: fits   <- configured" -- \
+  "$bin" --config "$src/configs/hllm_7b_books.json" --world 64 --set parallel.pp=4
+expect "a manual cut is planned" 0 "1     33-68 item_output .. loss" -- \
+  "$bin" --config "$src/configs/hllm_7b_books.json" --world 64 --set parallel.pp=2 --set 'parallel.pipeline_cut=[33]'
+expect "pp must divide the world" 2 "parallel.pp = 3 does not divide --world 64" -- \
+  "$bin" --config "$src/configs/hllm_7b_books.json" --world 64 --set parallel.pp=3
 expect "--set applies" 0 "ZeRO stage 1" -- "$bin" --config "$src/configs/hllm_7b_books.json" --world 8 \
   --set zero_optimization.stage=1
 expect "no --config" 2 "--config is required" -- "$bin" --world 4
