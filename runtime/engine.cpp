@@ -22,6 +22,7 @@
 #include "models/hf_weights.h"
 #include "models/model_plan.h"
 #include "parallel/pipeline/pipeline_forward.h"
+#include "parallel/zero/model_state_bytes.h"
 #include "runtime/lr_schedule.h"
 #include "runtime/progress.h"
 #include "runtime/ranking_metrics.h"
@@ -126,11 +127,14 @@ void Engine::set_up_pipeline(int64_t prompt_tokens) {
       held += costs[b].parameters;
       activation_bytes += costs[b].activation_bytes;
     }
+    const double states = parallel::zero::model_state_bytes(config_.zero_optimization.stage, static_cast<double>(held),
+                                                            topology_.dp(), config_.bf16.enabled).total();
     table += detail::concat("\n  stage ", s, ": blocks ", cut_.first[s], " .. ", cut_.end(s) - 1, " (",
                             blocks[cut_.first[s]]->name(), " .. ", blocks[cut_.end(s) - 1]->name(), "), ",
                             cut_.cost[s] / 1e9, " GFLOP forward per micro-batch (",
                             static_cast<int>(100 * cut_.cost[s] / std::max(total_flops, 1.0)), "%), ", held,
-                            " parameters, ", activation_bytes / (1024.0 * 1024.0), " MiB activations per micro-batch");
+                            " parameters, model states ", states / (1024.0 * 1024.0), " MiB per rank, ",
+                            activation_bytes / (1024.0 * 1024.0), " MiB activations per micro-batch");
   }
   if (topology_.rank() == 0) LOG(INFO) << table;
   // Every parameter's shape, dtype and stage (rank 0 assembles the saved model from them), then only this

@@ -2,7 +2,8 @@
 # The issue's check of pipeline parallelism, as a user runs it: the demo config on 4 ranks under mpirun
 # with pp = 2 (so dp = 2) and ZeRO stage 3 trains with the same loss curve as pp = 1 at dp = 2 (printed
 # side by side), evaluates (report.json's valid and test), and writes a model.safetensors that hllm_eval
-# reads back to the same metrics. Bad pipeline settings exit 2 with a message.
+# reads back to the same metrics; pp = 4 x dp = 1 (GPipe, every layer recomputed) against one rank. Bad
+# pipeline settings exit 2 with a message.
 # Usage: pipeline_cli_test.sh BUILD_BIN_DIR SOURCE_DIR "MPIEXEC FLAGS" DATASET_DIR
 set -u
 bin=$1
@@ -24,24 +25,30 @@ run plain 2
 run piped 4 --set parallel.pp=2 --set zero_optimization.stage=3
 grep -q "pipeline: 2 stages" "$tmp/piped.log" || { echo "FAIL: the stage cut was not printed"; exit 1; }
 grep -A2 "pipeline: 2 stages" "$tmp/piped.log"
+run one 1
+run four 4 --set parallel.pp=4 --set parallel.pipeline_schedule=gpipe --set activation_checkpointing.policy=every_block
 
-python3 - "$tmp/plain" "$tmp/piped" <<'PY' || exit 1
+compare() {  # compare REFERENCE_RUN PIPELINED_RUN LABEL
+python3 - "$tmp/$1" "$tmp/$2" "$3" <<'PY' || exit 1
 import json, sys
 def losses(run):
     return [(r["step"], r["loss"]) for r in map(json.loads, open(run + "/metrics.jsonl")) if "loss" in r]
 plain, piped = losses(sys.argv[1]), losses(sys.argv[2])
-print("step   pp 1 loss      pp 2 + ZeRO-3 loss")
+print(f"step   pp 1 loss      {sys.argv[3]} loss")
 failed = len(plain) != len(piped) or not plain
 for (step, a), (_, b) in zip(plain, piped):
     ok = abs(a - b) <= 1e-4 * abs(a)
     failed |= not ok
     print(f"{step:4d}   {a:12.6f}   {b:12.6f}{'' if ok else '   <- differs'}")
-for name, run in (("pp 1", sys.argv[1]), ("pp 2", sys.argv[2])):
+for name, run in (("pp 1", sys.argv[1]), (sys.argv[3], sys.argv[2])):
     report = json.load(open(run + "/report.json"))
     print(f"{name}: valid NDCG@10 {report['valid']['ndcg@10']:.4f}, test NDCG@10 {report['test']['ndcg@10']:.4f}")
     failed |= not (0 <= report["test"]["ndcg@10"] <= 1)
 sys.exit(1 if failed else 0)
 PY
+}
+compare plain piped "pp 2 x dp 2 + ZeRO-3"
+compare one four "pp 4 GPipe + recompute"
 
 # The saved model of the pipelined run holds every parameter: hllm_eval gives the metrics the run
 # reported, on one rank (pp = 1) and on two (pp = 2, each stage loading its own parameters).

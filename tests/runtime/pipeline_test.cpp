@@ -1,5 +1,5 @@
 // Pipeline parallelism against the plain computation, on thread ranks over the loader_dataset fixture:
-// pp = 2 and 4 (dp 1 and 2; ZeRO stages 0 and 3; stored and recomputed activations; 1F1B and GPipe; bf16)
+// pp = 2 and 4 (dp 1 and 2; ZeRO stages 0, 1 and 3; stored and recomputed activations; 1F1B and GPipe; bf16)
 // train to the losses and parameters of pp = 1 at the same dp and global batch, evaluate alike, and bad
 // cuts are refused.
 #include <ATen/ATen.h>
@@ -74,27 +74,29 @@ constexpr double kTolerance = 2e-5;
 
 TEST(Pipeline, TrainsAsWithoutPipeline) {
   ASSERT_FALSE(dataset_path().empty()) << "HLLM_TEST_DATASET is not set";
-  const PipelineRun one = train_run(1, {});
-  const PipelineRun two = train_run(2, {});
-  struct Case {
-    int world;
-    std::vector<std::string> settings;
-    const PipelineRun& reference;
+  // pp x dp in {2 x 1, 4 x 1, 2 x 2} x ZeRO stage {0, 3} x {stored, recomputed}, against pp = 1 at the same dp;
+  // 1F1B, with GPipe and stage 1 once each.
+  const std::map<int, PipelineRun> plain = {{1, train_run(1, {})}, {2, train_run(2, {})}};
+  struct Layout {
+    int pp, dp;
   };
-  const std::vector<Case> cases = {
-      {2, {"parallel.pp=2"}, one},
-      {2, {"parallel.pp=2", "zero_optimization.stage=3", "activation_checkpointing.policy=every_block"}, one},
-      {4, {"parallel.pp=4", "parallel.pipeline_schedule=gpipe"}, one},
-      {4, {"parallel.pp=2", "zero_optimization.stage=0"}, two},
-      {4, {"parallel.pp=2", "zero_optimization.stage=3"}, two},
-      {4, {"parallel.pp=2", "zero_optimization.stage=1", "activation_checkpointing.policy=every_block",
-           "parallel.pipeline_schedule=gpipe"}, two},
-  };
-  for (const auto& c : cases) {
-    std::string what = "world " + std::to_string(c.world);
-    for (const auto& s : c.settings) what += ", " + s;
-    expect_same_training(c.reference, train_run(c.world, c.settings), kTolerance, what);
+  for (const auto& [pp, dp] : std::vector<Layout>{{2, 1}, {4, 1}, {2, 2}}) {
+    for (const int stage : {0, 3}) {
+      for (const std::string policy : {"none", "every_block"}) {
+        const std::vector<std::string> settings = {"parallel.pp=" + std::to_string(pp),
+                                                   "zero_optimization.stage=" + std::to_string(stage),
+                                                   "activation_checkpointing.policy=" + policy};
+        std::string what = "dp " + std::to_string(dp);
+        for (const auto& s : settings) what += ", " + s;
+        expect_same_training(plain.at(dp), train_run(pp * dp, settings), kTolerance, what);
+      }
+    }
   }
+  expect_same_training(plain.at(1), train_run(4, {"parallel.pp=4", "parallel.pipeline_schedule=gpipe"}), kTolerance,
+                       "pp 4, GPipe");
+  expect_same_training(plain.at(2),
+                       train_run(4, {"parallel.pp=2", "zero_optimization.stage=1", "parallel.pipeline_schedule=gpipe"}),
+                       kTolerance, "pp 2 x dp 2, stage 1, GPipe");
 }
 
 TEST(Pipeline, Bfloat16TrainsAsWithoutPipeline) {
