@@ -96,7 +96,10 @@ TrainingStep::TrainingStep(const config::Config& config, models::Recommender& mo
                                                             zero_gather_comm_.get(), zero_reduce_comm_.get());
     if (pipeline.active()) {
       const at::Device device = model.named_parameters().front().second.device();
-      executor_ = std::make_unique<parallel::PipelineExecutor>(*pipeline.tensors, *runner_, pipeline.schedule, device);
+      activation_comm_ = pipeline.tensors->split(0, pipeline.tensors->rank());
+      activation_gradient_comm_ = pipeline.tensors->split(1, pipeline.tensors->rank());
+      executor_ = std::make_unique<parallel::PipelineExecutor>(*activation_comm_, *activation_gradient_comm_, *runner_,
+                                                               pipeline.schedule, device);
     }
     if (stage_ > 0) zero_ = std::make_unique<ZeroOptimizer>(*runner_, adam, tensor_dp, pipeline.host);
   }

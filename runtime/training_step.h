@@ -121,6 +121,7 @@ class TrainingStep {
   models::NegativeGather gather_;
   models::Blocks blocks_;
   std::unique_ptr<parallel::Communicator> zero_gather_comm_, zero_reduce_comm_, gradient_comm_;
+  std::unique_ptr<parallel::Communicator> activation_comm_, activation_gradient_comm_;  // pipeline: one per direction
   std::unique_ptr<parallel::zero::BlockRunner> runner_;
   std::unique_ptr<parallel::PipelineExecutor> executor_;
   std::unique_ptr<ZeroOptimizer> zero_;

@@ -11,9 +11,6 @@
 namespace hllm::parallel {
 namespace {
 
-constexpr int kActivationTag = 21;
-constexpr int kGradientTag = 22;
-
 struct Entry {
   std::string name;
   at::ScalarType dtype;
@@ -28,9 +25,9 @@ at::Tensor wire_form(const at::Tensor& t) {
   return flat.contiguous();
 }
 
-void post_send(Communicator& comm, int peer, int tag, const at::Tensor& wire, PostedSends* posted) {
+void post_send(Communicator& comm, int peer, const at::Tensor& wire, PostedSends* posted) {
   if (wire.numel() == 0) return;  // the header says so; nothing to carry
-  posted->works.push_back(comm.send(wire, peer, tag));
+  posted->works.push_back(comm.send(wire, peer));
   posted->buffers.push_back(wire);
 }
 
@@ -77,24 +74,24 @@ void send_activations(Communicator& comm, int peer, const models::Activations& a
   const at::Tensor length = at::full({1}, static_cast<int64_t>(text.size()), at::TensorOptions(at::kLong).device(device));
   at::Tensor header = at::empty({static_cast<int64_t>(text.size())}, at::kByte);
   std::copy(text.begin(), text.end(), header.data_ptr<uint8_t>());
-  post_send(comm, peer, kActivationTag, length, posted);
-  post_send(comm, peer, kActivationTag, header.to(device), posted);
-  for (const auto& [name, t] : activations) post_send(comm, peer, kActivationTag, wire_form(t), posted);
+  post_send(comm, peer, length, posted);
+  post_send(comm, peer, header.to(device), posted);
+  for (const auto& [name, t] : activations) post_send(comm, peer, wire_form(t), posted);
 }
 
 models::Activations recv_activations(Communicator& comm, int peer, const c10::Device& device) {
   at::Tensor length = at::empty({1}, at::TensorOptions(at::kLong).device(device));
-  comm.recv(length, peer, kActivationTag)->wait();
+  comm.recv(length, peer)->wait();
   const int64_t bytes = length.cpu().item<int64_t>();
   at::Tensor header = at::empty({bytes}, at::TensorOptions(at::kByte).device(device));
-  if (bytes > 0) comm.recv(header, peer, kActivationTag)->wait();
+  if (bytes > 0) comm.recv(header, peer)->wait();
   const at::Tensor host = header.cpu();
   const auto* chars = host.data_ptr<uint8_t>();
   models::Activations out;
   for (const Entry& e : parse_header(std::string(chars, chars + bytes))) {
     const bool boolean = e.dtype == at::kBool;
     at::Tensor t = at::empty(e.shape, at::TensorOptions(boolean ? at::kByte : e.dtype).device(device));
-    if (t.numel() > 0) comm.recv(t.view({-1}), peer, kActivationTag)->wait();
+    if (t.numel() > 0) comm.recv(t.view({-1}), peer)->wait();
     if (boolean) t = t.to(at::kBool);
     if (e.requires_grad) t.requires_grad_(true);
     out.emplace(e.name, std::move(t));
@@ -105,7 +102,7 @@ models::Activations recv_activations(Communicator& comm, int peer, const c10::De
 void send_gradients(Communicator& comm, int peer, const models::Activations& received, PostedSends* posted) {
   for (const auto& [name, t] : received) {
     if (!t.requires_grad()) continue;
-    post_send(comm, peer, kGradientTag, wire_form(t.grad().defined() ? t.grad() : at::zeros_like(t)), posted);
+    post_send(comm, peer, wire_form(t.grad().defined() ? t.grad() : at::zeros_like(t)), posted);
   }
 }
 
@@ -115,7 +112,7 @@ std::vector<std::pair<at::Tensor, at::Tensor>> recv_gradients(Communicator& comm
   for (const auto& [name, t] : sent) {
     if (!t.requires_grad()) continue;
     at::Tensor grad = at::empty(t.sizes(), t.options().requires_grad(false));
-    if (grad.numel() > 0) comm.recv(grad.view({-1}), peer, kGradientTag)->wait();
+    if (grad.numel() > 0) comm.recv(grad.view({-1}), peer)->wait();
     out.emplace_back(t, std::move(grad));
   }
   return out;

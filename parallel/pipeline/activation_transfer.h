@@ -5,8 +5,10 @@
 // both sides know which tensors require them and their shapes.
 //
 // Sends are posted, not waited for (PostedSends::wait at the step's end): in 1F1B two neighbours send to
-// each other at once (parallel/pipeline/schedule.h). Point-to-point order between two ranks is the
-// communicator's (non-overtaking), and activations and gradients use tags of their own.
+// each other at once (parallel/pipeline/schedule.h). Messages between two ranks match in call order (tag
+// 0, which every backend takes). The executor gives activations and gradients communicators of their
+// own: NCCL runs a communicator's operations in order on one stream, so on a shared one a send blocked
+// on its receiver would hold back a receive in the other direction, and neighbours would deadlock.
 #pragma once
 
 #include <ATen/core/Tensor.h>

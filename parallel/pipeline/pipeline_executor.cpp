@@ -25,14 +25,18 @@ struct InFlight {
 
 }  // namespace
 
-PipelineExecutor::PipelineExecutor(Communicator& pipeline, zero::BlockRunner& runner, ScheduleKind kind,
-                                   c10::Device device)
-    : pipeline_(pipeline),
+PipelineExecutor::PipelineExecutor(Communicator& activations, Communicator& gradients, zero::BlockRunner& runner,
+                                   ScheduleKind kind, c10::Device device)
+    : activations_(activations),
+      gradients_(gradients),
       runner_(runner),
       kind_(kind),
       device_(device),
-      stage_(pipeline.rank()),
-      stages_(pipeline.size()) {}
+      stage_(activations.rank()),
+      stages_(activations.size()) {
+  HLLM_CHECK(&activations != &gradients && gradients.rank() == stage_ && gradients.size() == stages_,
+             "a pipeline needs two distinct communicators over its stages, in the same order");
+}
 
 std::vector<double> PipelineExecutor::run(int micro_batches, const MicroBatchHooks& hooks) {
   const auto start = Clock::now();
@@ -53,7 +57,7 @@ std::vector<double> PipelineExecutor::run(int micro_batches, const MicroBatchHoo
         live[micro].received = hooks.load(micro);
         break;
       case PipeOp::kRecvActivation:
-        live[micro].received = recv_activations(pipeline_, stage_ - 1, device_);
+        live[micro].received = recv_activations(activations_, stage_ - 1, device_);
         break;
       case PipeOp::kForward: {
         const auto t0 = Clock::now();
@@ -69,11 +73,11 @@ std::vector<double> PipelineExecutor::run(int micro_batches, const MicroBatchHoo
         break;
       }
       case PipeOp::kSendActivation:
-        send_activations(pipeline_, stage_ + 1, live.at(micro).outputs, &posted);
+        send_activations(activations_, stage_ + 1, live.at(micro).outputs, &posted);
         break;
       case PipeOp::kRecvGradient: {
         InFlight& f = live.at(micro);
-        f.output_gradients = recv_gradients(pipeline_, stage_ + 1, f.outputs);
+        f.output_gradients = recv_gradients(gradients_, stage_ + 1, f.outputs);
         break;
       }
       case PipeOp::kBackward: {
@@ -102,7 +106,7 @@ std::vector<double> PipelineExecutor::run(int micro_batches, const MicroBatchHoo
         break;
       }
       case PipeOp::kSendGradient:
-        send_gradients(pipeline_, stage_ - 1, live.at(micro).received, &posted);
+        send_gradients(gradients_, stage_ - 1, live.at(micro).received, &posted);
         live.erase(micro);
         break;
       case PipeOp::kReduceGradients:

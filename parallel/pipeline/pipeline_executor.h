@@ -35,9 +35,11 @@ struct StageTiming {
 
 class PipelineExecutor {
  public:
-  // `pipeline`: the stages of this rank's pipeline (rank = stage). `runner` runs this stage's blocks; the
-  // last stage's blocks must write "loss". Both must outlive the executor.
-  PipelineExecutor(Communicator& pipeline, zero::BlockRunner& runner, ScheduleKind kind, c10::Device device);
+  // `activations` and `gradients`: two communicators over the stages of this rank's pipeline (rank =
+  // stage), one per direction (activation_transfer.h says why). `runner` runs this stage's blocks; the
+  // last stage's blocks must write "loss". All must outlive the executor.
+  PipelineExecutor(Communicator& activations, Communicator& gradients, zero::BlockRunner& runner, ScheduleKind kind,
+                   c10::Device device);
 
   // Forward and backward of `micro_batches` micro-batches, each loss scaled by 1 / micro_batches in the
   // backward (gradients are the step's mean). Returns the losses (last stage; empty on the others).
@@ -48,7 +50,8 @@ class PipelineExecutor {
   int stages() const { return stages_; }
 
  private:
-  Communicator& pipeline_;
+  Communicator& activations_;
+  Communicator& gradients_;
   zero::BlockRunner& runner_;
   ScheduleKind kind_;
   c10::Device device_;
