@@ -15,7 +15,9 @@ struct DeviceCommunicators {
   runtime::DeviceGroups groups() const { return {world.get(), dp.get(), pp.get()}; }
 };
 
-// Collective over the topology's world when its device is CUDA.
-DeviceCommunicators make_device_groups(const parallel::Topology& topology);
+// Collective over the topology's world when its device is CUDA. `timeout_seconds` (comm.timeout_s; 0 =
+// none): an NCCL operation still incomplete after it aborts the process, naming the operation and rank
+// (parallel/comm/work_watchdog.h).
+DeviceCommunicators make_device_groups(const parallel::Topology& topology, double timeout_seconds);
 
 }  // namespace hllm::launcher

@@ -85,7 +85,7 @@ int run(const EvalOptions& eval, parallel::Communicator& world) {
     if (!plan.dataset) throw InputError("data.path is not set in " + options.config_path + " (--set data.path=DIR)");
     at::set_num_threads(plan.intra_op_threads);
     parallel::set_mpi_timeout_seconds(plan.config.comm.timeout_s);
-    device_groups = make_device_groups(*plan.topology);
+    device_groups = make_device_groups(*plan.topology, plan.config.comm.timeout_s);
     engine = std::make_unique<runtime::Engine>(plan.config, plan.batch, *plan.topology, *plan.dataset, "",
                                                device_groups.groups());
     engine->load_parameters(eval.run_dir + "/model");  // every rank reads the same file

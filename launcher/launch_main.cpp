@@ -54,7 +54,7 @@ int run(const LaunchOptions& options, parallel::Communicator& world) {
   try {
     if (!plan.dataset) throw InputError("data.path is not set: training needs a dataset (hllm_prepare writes one)");
     const std::string run_dir = plan.config.run.dir.empty() ? "runs/" + plan.config.name : plan.config.run.dir;
-    device_groups = make_device_groups(*plan.topology);
+    device_groups = make_device_groups(*plan.topology, plan.config.comm.timeout_s);
     engine = std::make_unique<runtime::Engine>(plan.config, plan.batch, *plan.topology, *plan.dataset, run_dir,
                                                device_groups.groups());
     const bool under_mpirun = std::getenv("OMPI_COMM_WORLD_SIZE") != nullptr;

@@ -214,8 +214,8 @@ struct CommConfig {
   template <typename V>
   void visit(V& v) {
     v.field("timeout_s", timeout_s,
-            "Seconds a collective may make no progress before the job is aborted, naming the operation and rank "
-            "(MPI; NCCL has no timeout here). 0 = wait forever.",
+            "Seconds an MPI collective or NCCL operation may make no progress before the job is aborted, naming the "
+            "operation and rank. 0 = wait forever.",
             Limits::at_least(0));
   }
 };

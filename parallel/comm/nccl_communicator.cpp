@@ -8,13 +8,25 @@
 #include <nccl.h>
 
 #include <cstring>
+#include <memory>
+#include <mutex>
 #include <vector>
 
 #include "common/error.h"
 #include "parallel/comm/tensor_checks.h"
+#include "parallel/comm/work_watchdog.h"
 
 namespace hllm::parallel {
 namespace {
+
+// The deadline of every NCCL operation (set_nccl_timeout_seconds); null: none.
+std::mutex watchdog_mutex;
+std::unique_ptr<WorkWatchdog> watchdog;
+
+void watch(const std::string& context, const WorkHandle& work) {
+  const std::lock_guard<std::mutex> lock(watchdog_mutex);
+  if (watchdog) watchdog->watch(context, work);
+}
 
 #define HLLM_NCCL_CALL(context, expr)                                                                    \
   do {                                                                                                 \
@@ -220,7 +232,9 @@ class NcclCommunicator : public Communicator {
     cudaEvent_t done = nullptr;
     HLLM_CUDA_CALL(context, cudaEventCreateWithFlags(&done, cudaEventDisableTiming));
     HLLM_CUDA_CALL(context, cudaEventRecord(done, stream_.stream()));
-    return std::make_shared<NcclWork>(context, done, blocking);
+    WorkHandle work = std::make_shared<NcclWork>(context, done, blocking);
+    watch(context, work);
+    return work;
   }
 
   ncclComm_t comm_;
@@ -231,6 +245,12 @@ class NcclCommunicator : public Communicator {
 };
 
 }  // namespace
+
+void set_nccl_timeout_seconds(double seconds) {
+  const std::lock_guard<std::mutex> lock(watchdog_mutex);
+  watchdog.reset();
+  if (seconds > 0) watchdog = std::make_unique<WorkWatchdog>(seconds);
+}
 
 std::unique_ptr<Communicator> make_nccl_communicator(Communicator& bootstrap, int device_index) {
   const std::string context = detail::concat("NCCL start-up on rank ", bootstrap.rank(), " of ", bootstrap.size());

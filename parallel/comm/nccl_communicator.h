@@ -23,6 +23,11 @@ namespace hllm::parallel {
 // The result has the same ranks and size as `bootstrap`.
 std::unique_ptr<Communicator> make_nccl_communicator(Communicator& bootstrap, int device_index);
 
+// Every NCCL operation launched from now on must complete within `seconds`, else the process aborts with
+// its operation and rank (parallel/comm/work_watchdog.h); 0 = no deadline (the default until the launcher
+// sets comm.timeout_s). Process-wide.
+void set_nccl_timeout_seconds(double seconds);
+
 }  // namespace hllm::parallel
 
 #endif  // HLLM_WITH_CUDA
