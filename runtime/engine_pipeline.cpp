@@ -55,6 +55,13 @@ void Engine::set_up_pipeline(int64_t prompt_tokens) {
                             activation_bytes / (1024.0 * 1024.0), " MiB activations per micro-batch");
   }
   if (topology_.rank() == 0) LOG(INFO) << table;
+  const int64_t m = batch_.gradient_accumulation_steps;
+  if (topology_.rank() == 0 && m < 2 * pp) {
+    LOG(WARNING) << "pipeline: " << m << " micro-batch(es) per step (gradient_accumulation_steps) on " << pp
+                 << " stages: each stage idles " << 100 * (pp - 1) / (m + pp - 1)
+                 << "% of the step (the bubble, (pp - 1) / (m + pp - 1)); raise gradient_accumulation_steps to "
+                 << 4 * pp << " or more to keep the stages busy";
+  }
   // Every parameter's shape, dtype and stage (rank 0 assembles the saved model from them), then only this
   // stage's blocks and parameters stay.
   const auto all = model_->named_parameters();

@@ -29,7 +29,7 @@ StageCut manual_cut(const std::vector<double>& costs, const std::vector<size_t>&
   if (first.empty() || first[0] != 0) throw InputError("a pipeline cut's first stage must start at block 0");
   for (size_t s = 0; s < first.size(); ++s) {
     if (first[s] >= costs.size() || (s > 0 && first[s] <= first[s - 1])) {
-      throw InputError(detail::concat("pipeline cut: stage ", s, " starts at block ", first[s],
+      throw InputError(detail::concat("parallel.pipeline_cut: stage ", s, " starts at block ", first[s],
                                       "; stage starts must increase and stay below ", costs.size(), " blocks"));
     }
   }
