@@ -23,6 +23,7 @@
 #include "runtime/lr_schedule.h"
 #include "runtime/progress.h"
 #include "runtime/ranking_metrics.h"
+#include "runtime/run_state.h"
 #include "runtime/training_step.h"
 
 namespace hllm::runtime {
@@ -300,24 +301,16 @@ TrainReport Engine::train() {
   const int64_t total = config_.train.max_steps > 0 ? config_.train.max_steps : steps_per_epoch * config_.train.epochs;
   TrainingStep training(config_, *model_, tensor_dp, pipeline_stage());
   const auto& parameters = training.parameters();  // this rank's: every one, or its pipeline stage's
-  struct Best {
-    int64_t step = 0;  // 0: no validation during training yet
-    std::map<std::string, double> valid;
-    std::vector<at::Tensor> parameters;
-  } best;
   const double peak_lr = config_.optimizer.params.lr;
 
   TrainReport report;
-  int nan_in_a_row = 0;
-  bool logged = false;
-  double interval_loss = 0, interval_norm = 0;
-  int64_t interval_steps = 0, interval_samples = 0, interval_tokens = 0;
+  RunState run;
   double shown_loss = std::nan(""), shown_rate = 0;  // the progress bar's, from the last logged interval
 
   // Checkpoints: everything the rest of the run depends on — the training state (parameters, masters,
-  // moments, optimizer steps), the loader's position, the step, the best validation so far and its
-  // parameters, and the open log interval's sums — so a resumed run continues bit for bit.
-  // Saves are written by a background thread while training goes on (checkpoint/async_checkpointer.h).
+  // moments, optimizer steps), the step, the loader's position and the run state (runtime/run_state.h) —
+  // so a resumed run continues bit for bit. Saves are written by a background thread while training goes
+  // on (checkpoint/async_checkpointer.h).
   checkpoint::AsyncCheckpointer saver(topology_.world());
   const auto finish_saving = [&] {
     const std::string committed = saver.wait();
@@ -333,23 +326,7 @@ TrainReport Engine::train() {
     const data::LoaderState position = loader.state();
     content.scalars["step"] = steps_done;
     content.scalars["loader"] = {{"epoch", position.epoch}, {"batch", position.batch}};
-    content.scalars["skipped_steps"] = report.skipped_steps;
-    content.scalars["nan_in_a_row"] = nan_in_a_row;
-    content.scalars["log"] = {{"logged", logged}, {"first_loss", report.first_loss}, {"grad_norm", interval_norm},
-                              {"steps", interval_steps}};
-    // The open interval's sums of this rank's own losses, samples and tokens: a row per rank.
-    const int world_size = topology_.world_size();
-    content.pieces.push_back({"log.rank_sums", {world_size, 3}, int64_t{3} * topology_.rank(),
-                              at::tensor({interval_loss, static_cast<double>(interval_samples),
-                                          static_cast<double>(interval_tokens)}, at::kDouble)});
-    content.scalars["best"] = {{"step", best.step}, {"valid", best.valid}};
-    const int rank = topology_.dp_index(), world = topology_.dp();
-    for (size_t i = 0; i < best.parameters.size(); ++i) {  // every rank of the stage holds them: each saves a slice
-      const at::Tensor flat = best.parameters[i].view({-1});
-      const int64_t n = flat.numel(), from = n * rank / world, to = n * (rank + 1) / world;
-      content.pieces.push_back({"best." + parameters[i].first, best.parameters[i].sizes().vec(), from,
-                                flat.narrow(0, from, to - from)});
-    }
+    run.save(&content, topology_, parameters);
     checkpoint::SaveOptions options;
     options.root = checkpoint_root();
     options.step = steps_done;
@@ -365,47 +342,11 @@ TrainReport Engine::train() {
     const auto& s = from.scalars();
     first_step = s.at("step").get<int64_t>();
     loader.restore({s.at("loader").at("epoch").get<int64_t>(), s.at("loader").at("batch").get<int64_t>()});
-    report.skipped_steps = s.at("skipped_steps").get<int64_t>();
-    nan_in_a_row = s.at("nan_in_a_row").get<int>();
-    const auto& log = s.at("log");
-    logged = log.at("logged").get<bool>();
-    report.first_loss = log.at("first_loss").get<double>();
-    interval_norm = log.at("grad_norm").get<double>();
-    interval_steps = log.at("steps").get<int64_t>();
-    // This rank's row when the world is the same; otherwise every rank takes the mean row.
-    const int64_t saved_world = from.info().at("world_size").get<int64_t>();
-    at::Tensor sums = at::empty({saved_world * 3}, at::kDouble);
-    from.read({"log.rank_sums", {saved_world, 3}, 0, sums});
-    const at::Tensor row = saved_world == topology_.world_size() ? sums.view({-1, 3})[topology_.rank()]
-                                                                 : sums.view({-1, 3}).mean(0);
-    interval_loss = row[0].item<double>();
-    interval_samples = static_cast<int64_t>(row[1].item<double>());
-    interval_tokens = static_cast<int64_t>(row[2].item<double>());
-    best.step = s.at("best").at("step").get<int64_t>();
-    best.valid = s.at("best").at("valid").get<std::map<std::string, double>>();
-    if (best.step > 0) {
-      for (const auto& [name, p] : parameters) {
-        at::Tensor whole = at::empty(p.sizes(), p.options().device(at::kCPU));
-        from.read({"best." + name, p.sizes().vec(), 0, whole.view({-1})});
-        best.parameters.push_back(whole);
-      }
-    }
+    run.load(from, topology_, parameters);
     report.resumed_from = first_step;
     if (speaker) LOG(INFO) << "resumed from " << resume_from_ << " at step " << first_step << " of " << total;
   }
-  // metrics.jsonl: a fresh run starts it; a resumed one keeps the records up to its checkpoint's step
-  // (an interrupted run may have logged beyond it).
-  if (!run_dir_.empty() && speaker) {
-    std::vector<std::string> kept;
-    if (first_step > 0) {
-      std::ifstream in(run_dir_ + "/metrics.jsonl");
-      for (std::string line; std::getline(in, line);) {
-        if (!line.empty() && nlohmann::json::parse(line).value("step", int64_t{0}) <= first_step) kept.push_back(line);
-      }
-    }
-    std::ofstream out(run_dir_ + "/metrics.jsonl", std::ios::trunc);
-    for (const auto& line : kept) out << line << "\n";
-  }
+  start_metrics_log(first_step);
 
   ProgressBar bar(speaker && progress_bar_, total);
   const auto start = Clock::now();
@@ -433,73 +374,70 @@ TrainReport Engine::train() {
     }
     return stop;
   };
+  const auto stopped = [&](int64_t steps_done) {  // preempted: saved, no evaluation
+    finish_saving();
+    report.preempted = true;
+    report.steps = steps_done;
+    report.skipped_steps = run.skipped_steps;
+    report.first_loss = run.log.first_loss;
+    report.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+    return report;
+  };
   for (int64_t step = first_step; step < total; ++step) {
     if (step > first_step && boundary(step)) {
-      finish_saving();
-      report.preempted = true;
-      report.steps = step;
-      report.seconds = std::chrono::duration<double>(Clock::now() - start).count();
       if (speaker) LOG(WARNING) << "stopped at step " << step << " on request, checkpoint committed; resume with --resume auto";
-      return report;
+      return stopped(step);
     }
     const double lr = learning_rate(config_.scheduler, peak_lr, step, total);
     const StepResult result = training.run([&loader] { return loader.next(); }, accumulation, lr);
-    interval_samples += result.samples;
-    interval_tokens += result.tokens;
+    run.log.samples += result.samples;
+    run.log.tokens += result.tokens;
     if (result.skipped) {
-      ++report.skipped_steps;
-      if (++nan_in_a_row >= config_.train.max_nan_steps) {
-        throw Error(detail::concat("step ", step, ": ", nan_in_a_row,
+      ++run.skipped_steps;
+      if (++run.nan_in_a_row >= config_.train.max_nan_steps) {
+        throw Error(detail::concat("step ", step, ": ", run.nan_in_a_row,
                                    " optimizer steps in a row had NaN or Inf gradients; stopping (train.max_nan_steps)"));
       }
       bar.clear();
       LOG(WARNING) << "step " << step << ": non-finite gradients, step skipped";
       continue;
     }
-    nan_in_a_row = 0;
-    const double step_loss = result.loss, norm = result.grad_norm;
-    if (step == 0) {
-      const MemoryReport& m = training.memory();
-      const double mib = 1024.0 * 1024.0;
-      LOG(INFO) << "memory per rank (ZeRO stage " << config_.zero_optimization.stage << ", checkpointing "
-                << config_.activation_checkpointing.policy << "): parameters " << m.parameter_bytes / mib
-                << " MiB, gradients " << m.gradient_bytes / mib << " MiB, optimizer " << m.optimizer_bytes / mib
-                << " MiB, model states " << m.model_state_bytes() / mib << " MiB; activations of a micro-batch "
-                << m.activation_bytes / mib << " MiB";
-    }
-    report.local_losses.push_back(step_loss);
-    interval_loss += step_loss;
-    interval_norm += norm;
-    ++interval_steps;
+    run.nan_in_a_row = 0;
+    if (step == 0) log_memory(training.memory());
+    report.local_losses.push_back(result.loss);
+    run.log.loss += result.loss;
+    run.log.grad_norm += result.grad_norm;
+    ++run.log.steps;
     const bool last = step + 1 == total;
     if ((step + 1) % config_.train.log_interval == 0 || last) {
-      const double loss = all_reduce_sum(dp, interval_loss / std::max<int64_t>(1, interval_steps)) / topology_.dp();
+      LogInterval& interval = run.log;
+      const double loss = all_reduce_sum(dp, interval.loss / std::max<int64_t>(1, interval.steps)) / topology_.dp();
       const double seconds = std::chrono::duration<double>(Clock::now() - interval_start).count();
       // Samples and text tokens of every data-parallel replica (under pp, counted by the first stages).
-      at::Tensor counts = at::tensor({static_cast<double>(interval_samples), static_cast<double>(interval_tokens)}, at::kDouble);
+      at::Tensor counts = at::tensor({static_cast<double>(interval.samples), static_cast<double>(interval.tokens)}, at::kDouble);
       topology_.world().all_reduce(counts, parallel::ReduceOp::kSum)->wait();
       const double samples = counts[0].item<double>(), tokens = counts[1].item<double>();
       const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
-      if (!logged) report.first_loss = loss;
-      logged = true;
+      if (!interval.logged) interval.first_loss = loss;
+      interval.logged = true;
       report.last_loss = loss;
       shown_loss = loss;
       shown_rate = samples / seconds;
+      const double norm = interval.grad_norm / static_cast<double>(interval.steps);
       if (speaker) {
         bar.clear();
         std::printf("step %lld/%lld epoch %lld loss %.4f lr %.2e grad_norm %.3f samples/s %.0f", static_cast<long long>(step + 1),
-                    static_cast<long long>(total), static_cast<long long>(loader.state().epoch), loss, lr,
-                    interval_norm / interval_steps, samples / seconds);
+                    static_cast<long long>(total), static_cast<long long>(loader.state().epoch), loss, lr, norm,
+                    samples / seconds);
         if (tokens > 0) std::printf(" tokens/s %.0f", tokens / seconds);
         std::printf(" ETA %s\n", format_duration(elapsed / (step + 1) * (total - step - 1)).c_str());
         std::fflush(stdout);
       }
       nlohmann::json record{{"step", step + 1}, {"epoch", loader.state().epoch}, {"loss", loss}, {"lr", lr},
-                            {"grad_norm", interval_norm / interval_steps}, {"samples_per_second", samples / seconds}};
+                            {"grad_norm", norm}, {"samples_per_second", samples / seconds}};
       if (tokens > 0) record["tokens_per_second"] = tokens / seconds;
       log_record(record.dump());
-      interval_loss = interval_norm = 0;
-      interval_steps = interval_samples = interval_tokens = 0;
+      interval.clear();
       interval_start = Clock::now();
     }
     const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
@@ -509,24 +447,19 @@ TrainReport Engine::train() {
       bar.clear();
       training.gather_parameters();  // stage 3: evaluation and the snapshot read the full parameters
       const auto valid = evaluate(data::EvalSplit::kValid);
-      nlohmann::json record{{"step", step + 1}, {"split", "valid"}};
-      for (const auto& [k, v] : valid) record[k] = v;
-      log_record(record.dump());
-      if (best.step == 0 || valid.at(kSelectionMetric) > best.valid.at(kSelectionMetric)) {
-        best = {step + 1, valid, snapshot(parameters)};  // the same on every rank: all saw the same metrics
+      log_metrics("valid", step + 1, valid);
+      if (run.best.step == 0 || valid.at(kSelectionMetric) > run.best.valid.at(kSelectionMetric)) {
+        run.best = {step + 1, valid, snapshot(parameters)};  // the same on every rank: all saw the same metrics
       }
       training.release_parameters();
     }
   }
   report.steps = std::max(report.steps, total);
-  const bool stop = boundary(total);
+  if (boundary(total)) return stopped(report.steps);  // asked to stop during the last step: it is saved
   finish_saving();
-  if (stop) {  // asked to stop during the last step: it is saved; the evaluation is left out
-    report.preempted = true;
-    report.seconds = std::chrono::duration<double>(Clock::now() - start).count();
-    return report;
-  }
   bar.clear();
+  report.skipped_steps = run.skipped_steps;
+  report.first_loss = run.log.first_loss;
   report.seconds = std::chrono::duration<double>(Clock::now() - start).count();
   report.samples_per_second =
       static_cast<double>((report.steps - first_step) * batch_.train_batch_size) / std::max(report.seconds, 1e-9);
@@ -537,12 +470,8 @@ TrainReport Engine::train() {
   at::Tensor catalog = catalog_embeddings();  // embedded once for both splits
   report.valid = evaluate_with(catalog, data::EvalSplit::kValid);
   report.best_step = report.steps;
-  const auto log_split = [&](const char* split, int64_t step, const std::map<std::string, double>& metrics) {
-    nlohmann::json record{{"step", step}, {"split", split}};
-    for (const auto& [k, v] : metrics) record[k] = v;
-    log_record(record.dump());
-  };
-  log_split("valid", report.steps, report.valid);
+  log_metrics("valid", report.steps, report.valid);
+  const BestModel& best = run.best;
   if (best.step > 0 && best.valid.at(kSelectionMetric) > report.valid.at(kSelectionMetric)) {
     restore(parameters, best.parameters);
     catalog = catalog_embeddings();
@@ -550,37 +479,69 @@ TrainReport Engine::train() {
     report.best_step = best.step;
   }
   report.test = evaluate_with(catalog, data::EvalSplit::kTest);
-  log_split("test", report.best_step, report.test);  // the test record carries the step of the tested model
+  log_metrics("test", report.best_step, report.test);  // the test record carries the step of the tested model
   report.popularity_test = evaluate_popularity(data::EvalSplit::kTest);
-  if (!run_dir_.empty()) {  // rank 0 writes the parameters (hllm_eval reads them back)
+  if (!run_dir_.empty()) {  // rank 0 writes the parameters (hllm_eval reads them back) and report.json
     if (speaker) std::filesystem::create_directories(run_dir_ + "/model");
     save_model(run_dir_ + "/model/model.safetensors");
-  }
-  if (!run_dir_.empty() && speaker) {
-    nlohmann::ordered_json out;
-    out["model"] = config_.model.type;
-    out["world_size"] = topology_.world_size();
-    out["pp"] = topology_.pp();
-    out["steps"] = report.steps;
-    out["best_step"] = report.best_step;
-    out["skipped_steps"] = report.skipped_steps;
-    out["wall_seconds"] = report.seconds;
-    out["samples_per_second"] = report.samples_per_second;
-    out["valid"] = report.valid;
-    out["test"] = report.test;
-    out["popularity_test"] = report.popularity_test;
-    out["memory_per_rank"] = {{"zero_stage", config_.zero_optimization.stage},
-                              {"activation_checkpointing", config_.activation_checkpointing.policy},
-                              {"parameter_bytes", report.memory.parameter_bytes},
-                              {"gradient_bytes", report.memory.gradient_bytes},
-                              {"optimizer_bytes", report.memory.optimizer_bytes},
-                              {"activation_bytes", report.memory.activation_bytes},
-                              {"zero_gathered_elements_first_step", report.memory.gathered_elements},
-                              {"zero_reduced_elements_first_step", report.memory.reduced_elements}};
-    out["config"] = config::config_to_json(config_);
-    std::ofstream(run_dir_ + "/report.json") << out.dump(2) << "\n";
+    if (speaker) write_report(report);
   }
   return report;
+}
+
+void Engine::log_memory(const MemoryReport& m) const {
+  const double mib = 1024.0 * 1024.0;
+  LOG(INFO) << "memory per rank (ZeRO stage " << config_.zero_optimization.stage << ", checkpointing "
+            << config_.activation_checkpointing.policy << "): parameters " << m.parameter_bytes / mib
+            << " MiB, gradients " << m.gradient_bytes / mib << " MiB, optimizer " << m.optimizer_bytes / mib
+            << " MiB, model states " << m.model_state_bytes() / mib << " MiB; activations of a micro-batch "
+            << m.activation_bytes / mib << " MiB";
+}
+
+void Engine::log_metrics(const char* split, int64_t step, const std::map<std::string, double>& metrics) {
+  nlohmann::json record{{"step", step}, {"split", split}};
+  for (const auto& [k, v] : metrics) record[k] = v;
+  log_record(record.dump());
+}
+
+void Engine::start_metrics_log(int64_t first_step) {
+  // A fresh run starts metrics.jsonl; a resumed one keeps the records up to its checkpoint's step (an
+  // interrupted run may have logged beyond it).
+  if (run_dir_.empty() || topology_.rank() != 0) return;
+  std::vector<std::string> kept;
+  if (first_step > 0) {
+    std::ifstream in(run_dir_ + "/metrics.jsonl");
+    for (std::string line; std::getline(in, line);) {
+      if (!line.empty() && nlohmann::json::parse(line).value("step", int64_t{0}) <= first_step) kept.push_back(line);
+    }
+  }
+  std::ofstream out(run_dir_ + "/metrics.jsonl", std::ios::trunc);
+  for (const auto& line : kept) out << line << "\n";
+}
+
+void Engine::write_report(const TrainReport& report) const {
+  nlohmann::ordered_json out;
+  out["model"] = config_.model.type;
+  out["world_size"] = topology_.world_size();
+  out["pp"] = topology_.pp();
+  out["steps"] = report.steps;
+  out["best_step"] = report.best_step;
+  out["skipped_steps"] = report.skipped_steps;
+  out["wall_seconds"] = report.seconds;
+  out["samples_per_second"] = report.samples_per_second;
+  out["valid"] = report.valid;
+  out["test"] = report.test;
+  out["popularity_test"] = report.popularity_test;
+  out["memory_per_rank"] = {{"zero_stage", config_.zero_optimization.stage},
+                            {"activation_checkpointing", config_.activation_checkpointing.policy},
+                            {"parameter_bytes", report.memory.parameter_bytes},
+                            {"gradient_bytes", report.memory.gradient_bytes},
+                            {"optimizer_bytes", report.memory.optimizer_bytes},
+                            {"activation_bytes", report.memory.activation_bytes},
+                            {"zero_gathered_elements_first_step", report.memory.gathered_elements},
+                            {"zero_reduced_elements_first_step", report.memory.reduced_elements}};
+  out["config"] = config::config_to_json(config_);
+  std::ofstream(run_dir_ + "/report.json") << out.dump(2) << "\n";
 }
 
 }  // namespace hllm::runtime

@@ -125,7 +125,13 @@ class Engine {
                                            const std::function<at::Tensor(const data::EvalBatch&)>& score_rows);
   // model.safetensors with every parameter (under pp, gathered stage by stage to rank 0). Collective.
   void save_model(const std::string& path);
+  // Rank 0's records: metrics.jsonl started (or, resumed, cut back to the checkpoint's step), a line, a
+  // split's metrics, the first step's memory (logged), report.json.
+  void start_metrics_log(int64_t first_step);
   void log_record(const std::string& json_line);
+  void log_metrics(const char* split, int64_t step, const std::map<std::string, double>& metrics);
+  void log_memory(const MemoryReport& memory) const;
+  void write_report(const TrainReport& report) const;
 
   const config::Config& config_;
   config::BatchSizes batch_;

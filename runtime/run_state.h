@@ -1,0 +1,53 @@
+// RunState: what a training run carries from step to step besides the model, the optimizer and the
+// loader — skipped steps and the NaN streak, the open log interval, the best validation so far and its
+// parameters — and how it goes into a checkpoint and comes back, so a resumed run continues bit for bit.
+#pragma once
+
+#include <ATen/core/Tensor.h>
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "checkpoint/checkpoint_reader.h"
+#include "checkpoint/state.h"
+#include "parallel/topology.h"
+
+namespace hllm::runtime {
+
+// The steps since the last progress line: sums of this rank's losses, gradient norms, samples and tokens.
+struct LogInterval {
+  bool logged = false;    // a line has been logged; first_loss holds its loss
+  double first_loss = 0;
+  double loss = 0, grad_norm = 0;
+  int64_t steps = 0, samples = 0, tokens = 0;
+  void clear() { *this = {logged, first_loss}; }
+};
+
+// The best validation so far (valid NDCG@200) and host copies of this rank's parameters then.
+struct BestModel {
+  int64_t step = 0;  // 0: no validation during training yet
+  std::map<std::string, double> valid;
+  std::vector<at::Tensor> parameters;
+};
+
+struct RunState {
+  int64_t skipped_steps = 0;
+  int nan_in_a_row = 0;
+  LogInterval log;
+  BestModel best;
+
+  // Into a checkpoint's content: the scalars; this rank's row of the interval's sums ("log.rank_sums",
+  // [world, 3]); a 1/dp slice of each best parameter by each rank of its (pipeline) stage. `parameters`:
+  // this rank's, in the order of best.parameters.
+  void save(checkpoint::CheckpointContent* content, const parallel::Topology& topology,
+            const std::vector<std::pair<std::string, at::Tensor>>& parameters) const;
+  // Back from one written by any layout: the interval's sums are this rank's row on the same world size,
+  // the mean row otherwise; the best parameters whole.
+  void load(const checkpoint::Checkpoint& from, const parallel::Topology& topology,
+            const std::vector<std::pair<std::string, at::Tensor>>& parameters);
+};
+
+}  // namespace hllm::runtime
