@@ -48,7 +48,7 @@ std::vector<double> PipelineExecutor::run(int micro_batches, const MicroBatchHoo
   }
   const bool last_stage = stage_ + 1 == stages_;
   std::map<int, InFlight> live;
-  std::vector<double> losses(last_stage ? static_cast<size_t>(micro_batches) : 0);
+  std::vector<at::Tensor> losses;  // read once at the end: no device synchronisation per micro-batch
   PostedSends posted;
   for (const auto& [op, micro] : program) {
     switch (op) {
@@ -67,7 +67,7 @@ std::vector<double> PipelineExecutor::run(int micro_batches, const MicroBatchHoo
         if (last_stage) {
           const at::Tensor loss = f.outputs.at("loss");
           f.outputs = {{"loss", loss}};  // the graph hangs off the loss
-          losses[static_cast<size_t>(micro)] = loss.item<double>();
+          losses.push_back(loss.detach());
         }
         timing_.compute_seconds += seconds_since(t0);
         break;
@@ -117,7 +117,12 @@ std::vector<double> PipelineExecutor::run(int micro_batches, const MicroBatchHoo
   posted.wait();
   HLLM_ASSERT(live.empty(), "pipeline stage ", stage_, ": ", live.size(), " micro-batches left unfinished");
   timing_.step_seconds = seconds_since(start);
-  return losses;
+  std::vector<double> values;
+  if (!losses.empty()) {
+    const at::Tensor host = at::stack(losses).to(at::kDouble).cpu();
+    values.assign(host.data_ptr<double>(), host.data_ptr<double>() + host.numel());
+  }
+  return values;
 }
 
 }  // namespace hllm::parallel
