@@ -3,7 +3,10 @@
 #pragma once
 
 #include <ATen/ATen.h>
+#include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <functional>
 #include <mutex>
@@ -75,6 +78,27 @@ inline std::vector<at::Tensor> whole_model(const std::vector<std::vector<at::Ten
     }
   }
   return out;
+}
+
+// Two trainings that should agree: losses within `loss_tolerance` relative, parameters within
+// `parameter_tolerance` absolute (they are O(0.1)); the worst parameter is named.
+inline void expect_same_training(const std::vector<double>& expected_losses, const std::vector<at::Tensor>& expected,
+                                 const std::vector<double>& actual_losses, const std::vector<at::Tensor>& actual,
+                                 double loss_tolerance, double parameter_tolerance, const std::string& what) {
+  ASSERT_EQ(expected_losses.size(), actual_losses.size()) << what;
+  for (size_t i = 0; i < expected_losses.size(); ++i) {
+    EXPECT_NEAR(actual_losses[i], expected_losses[i], loss_tolerance * std::abs(expected_losses[i])) << what << ", step " << i;
+  }
+  ASSERT_EQ(expected.size(), actual.size()) << what;
+  double worst = 0;
+  size_t where = 0;
+  for (size_t i = 0; i < expected.size(); ++i) {
+    ASSERT_EQ(expected[i].sizes(), actual[i].sizes()) << what << ", parameter " << i;
+    const double difference = (expected[i] - actual[i]).abs().max().item<double>();
+    if (difference > worst) where = i;
+    worst = std::max(worst, difference);
+  }
+  EXPECT_LE(worst, parameter_tolerance) << what << ": largest parameter difference, in parameter " << where;
 }
 
 }  // namespace hllm::runtime

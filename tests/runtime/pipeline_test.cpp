@@ -46,24 +46,12 @@ PipelineRun train_run(int world, std::vector<std::string> settings) {
   return run;
 }
 
-// Losses within `tolerance` relative; parameters within 5 x `tolerance` absolute (they are O(0.1)): Adam
-// divides by the root of the second moment, so a gradient element near zero turns a last-bit difference
-// into a visible one in its update.
+// Losses within `tolerance` relative; parameters within 5 x `tolerance` absolute: Adam divides by the root
+// of the second moment, so a gradient element near zero turns a last-bit difference into a visible one
+// in its update.
 void expect_same_training(const PipelineRun& expected, const PipelineRun& actual, double tolerance, const std::string& what) {
-  ASSERT_EQ(expected.losses.size(), actual.losses.size()) << what;
-  for (size_t i = 0; i < expected.losses.size(); ++i) {
-    EXPECT_NEAR(actual.losses[i], expected.losses[i], tolerance * std::abs(expected.losses[i])) << what << ", step " << i;
-  }
-  ASSERT_EQ(expected.parameters.size(), actual.parameters.size()) << what;
-  double worst = 0;
-  size_t where = 0;
-  for (size_t i = 0; i < expected.parameters.size(); ++i) {
-    ASSERT_EQ(expected.parameters[i].sizes(), actual.parameters[i].sizes()) << what << ", parameter " << i;
-    const double difference = (expected.parameters[i] - actual.parameters[i]).abs().max().item<double>();
-    if (difference > worst) where = i;
-    worst = std::max(worst, difference);
-  }
-  EXPECT_LE(worst, 5 * tolerance) << what << ": largest parameter difference, in parameter " << where;
+  runtime::expect_same_training(expected.losses, expected.parameters, actual.losses, actual.parameters, tolerance,
+                                5 * tolerance, what);
   // Rankings of near-identical models: a user whose target sits at a cut-off may move.
   for (const auto& [metric, value] : expected.test) EXPECT_NEAR(actual.test.at(metric), value, 0.02) << what << ", " << metric;
 }

@@ -40,19 +40,9 @@ TrainedRun train_run(const std::string& model, int world, std::vector<std::strin
   }, device);
 }
 
-// Losses within `tolerance` relative, parameters within `tolerance` absolute (they are O(0.1)).
 void expect_same_training(const TrainedRun& expected, const TrainedRun& actual, double tolerance, const std::string& what) {
-  ASSERT_EQ(expected.losses.size(), actual.losses.size()) << what;
-  for (size_t i = 0; i < expected.losses.size(); ++i) {
-    EXPECT_NEAR(actual.losses[i], expected.losses[i], tolerance * std::abs(expected.losses[i])) << what << ", step " << i;
-  }
-  ASSERT_EQ(expected.parameters.size(), actual.parameters.size()) << what;
-  double worst = 0;
-  for (size_t i = 0; i < expected.parameters.size(); ++i) {
-    ASSERT_EQ(expected.parameters[i].sizes(), actual.parameters[i].sizes()) << what << ", parameter " << i;
-    worst = std::max(worst, (expected.parameters[i] - actual.parameters[i]).abs().max().item<double>());
-  }
-  EXPECT_LE(worst, tolerance) << what << ": largest parameter difference";
+  runtime::expect_same_training(expected.losses, expected.parameters, actual.losses, actual.parameters, tolerance,
+                                tolerance, what);
 }
 
 // The same arithmetic up to the order of sums (a reduce-scatter instead of an all-reduce; gradients
