@@ -56,7 +56,8 @@ TrainingStep::TrainingStep(const config::Config& config, models::Recommender& mo
       pipeline_stage_(pipeline),
       stage_(config.zero_optimization.stage),
       mixed_(config.bf16.enabled),
-      parameters_(model.named_parameters()) {
+      parameters_(model.named_parameters()),
+      device_(parameters_.front().second.device()) {
   const int dp = tensor_dp.size();
   if (dp > 1) gather_ = [&tensor_dp](const at::Tensor& x) { return parallel::all_gather_with_grad(tensor_dp, x); };
   const AdamWOptions adam = adam_options(config);
@@ -95,11 +96,10 @@ TrainingStep::TrainingStep(const config::Config& config, models::Recommender& mo
     runner_ = std::make_unique<parallel::zero::BlockRunner>(blocks_, options, dp, tensor_dp.rank(),
                                                             zero_gather_comm_.get(), zero_reduce_comm_.get());
     if (pipeline.active()) {
-      const at::Device device = model.named_parameters().front().second.device();
       activation_comm_ = pipeline.tensors->split(0, pipeline.tensors->rank());
       activation_gradient_comm_ = pipeline.tensors->split(1, pipeline.tensors->rank());
       executor_ = std::make_unique<parallel::PipelineExecutor>(*activation_comm_, *activation_gradient_comm_, *runner_,
-                                                               pipeline.schedule, device);
+                                                               pipeline.schedule, device_);
     }
     if (stage_ > 0) zero_ = std::make_unique<ZeroOptimizer>(*runner_, adam, tensor_dp, pipeline.host);
   }
@@ -160,8 +160,7 @@ void TrainingStep::measure_model_states() {
 
 void TrainingStep::run_pipeline(const std::function<data::Batch()>& next_batch, int64_t accumulation,
                                 StepResult* result) {
-  const at::Device device = model_.named_parameters().front().second.device();
-  const int64_t before = first_ ? allocated_bytes(device) : 0;
+  const int64_t before = first_ ? allocated_bytes(device_) : 0;
   parallel::MicroBatchHooks hooks;
   if (executor_->stage() == 0) {
     hooks.load = [&](int) {
@@ -173,7 +172,7 @@ void TrainingStep::run_pipeline(const std::function<data::Batch()>& next_batch, 
   }
   hooks.before_backward = [&](int, bool completes_step) {
     // What the stage holds for its backwards (under 1F1B, up to pp - stage micro-batches).
-    if (first_) memory_.activation_bytes = std::max(memory_.activation_bytes, allocated_bytes(device) - before);
+    if (first_) memory_.activation_bytes = std::max(memory_.activation_bytes, allocated_bytes(device_) - before);
     if (averager_ && completes_step) averager_->arm();
   };
   hooks.after_backward = [&](int, bool) { add_gradients_into_masters(); };
@@ -183,14 +182,12 @@ void TrainingStep::run_pipeline(const std::function<data::Batch()>& next_batch, 
   result->loss = reduce_scalar(pipeline_stage_.host, sum / static_cast<double>(accumulation), parallel::ReduceOp::kSum);
 }
 
-StepResult TrainingStep::run(const std::function<data::Batch()>& next_batch, int64_t accumulation, double lr) {
-  StepResult result;
-  const at::Device device = model_.named_parameters().front().second.device();
-  if (executor_) run_pipeline(next_batch, accumulation, &result);
-  for (int64_t micro = 0; !executor_ && micro < accumulation; ++micro) {
+void TrainingStep::run_micro_batches(const std::function<data::Batch()>& next_batch, int64_t accumulation,
+                                     StepResult* result) {
+  for (int64_t micro = 0; micro < accumulation; ++micro) {
     const data::Batch batch = next_batch();
     const bool completes_step = micro + 1 == accumulation;
-    const int64_t before_forward = first_ ? allocated_bytes(device) : 0;
+    const int64_t before_forward = first_ ? allocated_bytes(device_) : 0;
     at::Tensor loss;
     if (runner_) {
       models::Activations activations = model_.block_inputs(batch);
@@ -200,16 +197,25 @@ StepResult TrainingStep::run(const std::function<data::Batch()>& next_batch, int
       loss = model_.loss(batch, gather_).loss;
     }
     if (first_) {  // what the forward keeps for the backward
-      memory_.activation_bytes = std::max(memory_.activation_bytes, allocated_bytes(device) - before_forward);
+      memory_.activation_bytes = std::max(memory_.activation_bytes, allocated_bytes(device_) - before_forward);
     }
     if (averager_ && completes_step) averager_->arm();  // this backward completes the step's gradients
     if (runner_) runner_->begin_backward(completes_step);
     (loss / static_cast<double>(accumulation)).backward();
     if (runner_) runner_->end_backward(completes_step);
     add_gradients_into_masters();
-    result.loss += loss.item<double>() / static_cast<double>(accumulation);
-    result.samples += batch.real_samples;
-    result.tokens += static_cast<int64_t>(batch.tokens.size());
+    result->loss += loss.item<double>() / static_cast<double>(accumulation);
+    result->samples += batch.real_samples;
+    result->tokens += static_cast<int64_t>(batch.tokens.size());
+  }
+}
+
+StepResult TrainingStep::run(const std::function<data::Batch()>& next_batch, int64_t accumulation, double lr) {
+  StepResult result;
+  if (executor_) {
+    run_pipeline(next_batch, accumulation, &result);
+  } else {
+    run_micro_batches(next_batch, accumulation, &result);
   }
   if (averager_ && tensor_dp_.size() > 1) averager_->average();
   if (first_) measure_model_states();

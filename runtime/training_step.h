@@ -107,6 +107,8 @@ class TrainingStep {
 
  private:
   void add_gradients_into_masters();
+  // The forwards and backwards of a step's micro-batches: one after the other, or by the pipeline's schedule.
+  void run_micro_batches(const std::function<data::Batch()>& next_batch, int64_t accumulation, StepResult* result);
   void run_pipeline(const std::function<data::Batch()>& next_batch, int64_t accumulation, StepResult* result);
   std::vector<checkpoint::StatePiece> stage0_pieces(bool whole);
   void measure_model_states();
@@ -118,6 +120,7 @@ class TrainingStep {
   int stage_;
   bool mixed_;
   std::vector<std::pair<std::string, at::Tensor>> parameters_;
+  at::Device device_;  // the model's
   models::NegativeGather gather_;
   models::Blocks blocks_;
   std::unique_ptr<parallel::Communicator> zero_gather_comm_, zero_reduce_comm_, gradient_comm_;
