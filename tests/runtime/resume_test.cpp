@@ -1,7 +1,7 @@
 // Checkpoints through the engine, on thread ranks: a run resumed from an intermediate checkpoint gives
 // the uninterrupted run's losses and parameters bit for bit (ZeRO stages 0 and 3); a stop request commits
-// a checkpoint at the next step boundary; a checkpoint saved at dp = 2 loads at other dp sizes and ZeRO
-// stages into exactly the same state, at pp 2 and 4 too; a run continues across pipeline sizes; a damaged
+// a checkpoint at the next step boundary; a checkpoint saved at dp = 2 or 1 loads at other dp sizes, pp
+// sizes and ZeRO stages into exactly the same state; a run continues across pipeline sizes; a damaged
 // newest checkpoint is skipped for the previous one.
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
@@ -136,12 +136,7 @@ void expect_same_state(const std::string& a_dir, const std::string& b_dir, const
 
 TEST(Resume, LoadsOnOtherDataParallelSizesAndZeroStages) {
   ASSERT_FALSE(dataset_path().empty()) << "HLLM_TEST_DATASET is not set";
-  const std::string saved = scratch("reshard_saved");
   const std::vector<std::string> at_four = {"train.max_steps=4", "checkpoint.interval_steps=4"};
-  auto first = at_four;
-  first.push_back("checkpoint.dir=" + saved);
-  const Outcome original = train_with(2, first);  // dp 2, stage 0
-  const std::string checkpoint_dir = saved + "/" + checkpoint::step_directory_name(4);
   std::vector<std::string> names;
   std::vector<std::vector<int64_t>> shapes;
   on_ranks<int>(1, config_for("hllm"), [&](Engine& engine) {
@@ -151,23 +146,33 @@ TEST(Resume, LoadsOnOtherDataParallelSizesAndZeroStages) {
     }
     return 0;
   });
-  // Resumed at its last step, each layout (world, pp, ZeRO stage) trains no further and saves what it loaded.
   struct Layout {
     int world, pp, stage;
   };
-  for (const auto& [world, pp, stage] :
-       std::vector<Layout>{{1, 1, 0}, {1, 1, 3}, {2, 1, 3}, {4, 1, 2}, {4, 1, 1}, {2, 2, 0}, {4, 2, 3}, {4, 4, 1}}) {
-    const std::string what =
-        "world " + std::to_string(world) + ", pp " + std::to_string(pp) + ", stage " + std::to_string(stage);
-    const std::string again =
-        scratch("reshard_" + std::to_string(world) + "_" + std::to_string(pp) + "_" + std::to_string(stage));
-    auto settings = at_four;
-    settings.push_back("checkpoint.dir=" + again);
-    settings.push_back("zero_optimization.stage=" + std::to_string(stage));
-    settings.push_back("parallel.pp=" + std::to_string(pp));
-    const Outcome loaded = train_with(world, settings, checkpoint_dir);
-    expect_identical(original.parameters, loaded.parameters, what);
-    expect_same_state(checkpoint_dir, again + "/" + checkpoint::step_directory_name(4), names, shapes, what);
+  // Saved at dp 2 and at dp 1 (stage 0), resumed at its last step, each layout (world, pp, ZeRO stage)
+  // trains no further and saves what it loaded.
+  const std::vector<std::pair<int, std::vector<Layout>>> plans = {
+      {2, {{1, 1, 0}, {1, 1, 3}, {2, 1, 3}, {4, 1, 2}, {4, 1, 1}, {2, 2, 0}, {4, 2, 3}, {4, 4, 1}}},
+      {1, {{2, 1, 0}, {4, 1, 3}, {4, 2, 0}}}};
+  for (const auto& [saved_world, layouts] : plans) {
+    const std::string saved = scratch("reshard_saved_" + std::to_string(saved_world));
+    auto first = at_four;
+    first.push_back("checkpoint.dir=" + saved);
+    const Outcome original = train_with(saved_world, first);  // stage 0
+    const std::string checkpoint_dir = saved + "/" + checkpoint::step_directory_name(4);
+    for (const auto& [world, pp, stage] : layouts) {
+      const std::string what = "saved at dp " + std::to_string(saved_world) + ", loaded at world " +
+                               std::to_string(world) + ", pp " + std::to_string(pp) + ", stage " + std::to_string(stage);
+      const std::string again =
+          scratch("reshard_" + std::to_string(world) + "_" + std::to_string(pp) + "_" + std::to_string(stage));
+      auto settings = at_four;
+      settings.push_back("checkpoint.dir=" + again);
+      settings.push_back("zero_optimization.stage=" + std::to_string(stage));
+      settings.push_back("parallel.pp=" + std::to_string(pp));
+      const Outcome loaded = train_with(world, settings, checkpoint_dir);
+      expect_identical(original.parameters, loaded.parameters, what);
+      expect_same_state(checkpoint_dir, again + "/" + checkpoint::step_directory_name(4), names, shapes, what);
+    }
   }
 }
 
