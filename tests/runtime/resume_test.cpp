@@ -59,28 +59,27 @@ void expect_identical(const std::vector<at::Tensor>& a, const std::vector<at::Te
 
 TEST(Resume, ContinuesBitForBitFromAnIntermediateCheckpoint) {
   ASSERT_FALSE(dataset_path().empty()) << "HLLM_TEST_DATASET is not set";
-  for (const std::string stage : {"0", "3"}) {
-    const std::string dir = scratch("bitwise" + stage);
-    const std::vector<std::string> settings = {"zero_optimization.stage=" + stage, "checkpoint.interval_steps=3",
-                                               "checkpoint.keep_last=0", "checkpoint.dir=" + dir};
+  // On 2 ranks: dp 2 at ZeRO stages 0 and 3, and pp 2 (its stages' state saved and loaded by name).
+  for (const auto& [pp, stage] : std::vector<std::pair<std::string, std::string>>{{"1", "0"}, {"1", "3"}, {"2", "0"}, {"2", "3"}}) {
+    const std::string what = "pp " + pp + ", stage " + stage;
+    const std::string dir = scratch("bitwise" + pp + stage);
+    const std::vector<std::string> settings = {"zero_optimization.stage=" + stage, "parallel.pp=" + pp,
+                                               "checkpoint.interval_steps=3", "checkpoint.keep_last=0",
+                                               "checkpoint.dir=" + dir};
     const Outcome whole = train_with(2, settings);
-    EXPECT_EQ(checkpoint::committed_steps(dir), (std::vector<int64_t>{3, 6}));
+    EXPECT_EQ(checkpoint::committed_steps(dir), (std::vector<int64_t>{3, 6})) << what;
     const Outcome resumed = train_with(2, settings, dir + "/" + checkpoint::step_directory_name(3));
     EXPECT_EQ(resumed.report.resumed_from, 3);
     ASSERT_EQ(resumed.report.local_losses.size(), 5u);
     for (size_t i = 0; i < 5; ++i) {
-      EXPECT_EQ(resumed.report.local_losses[i], whole.report.local_losses[i + 3]) << "stage " << stage << " step " << i + 3;
+      EXPECT_EQ(resumed.report.local_losses[i], whole.report.local_losses[i + 3]) << what << ", step " << i + 3;
     }
-    EXPECT_EQ(resumed.report.last_loss, whole.report.last_loss);
-    expect_identical(whole.parameters, resumed.parameters, "stage " + stage);
-    EXPECT_EQ(resumed.report.test, whole.report.test) << "the same model tests the same";
+    EXPECT_EQ(resumed.report.last_loss, whole.report.last_loss) << what;
+    expect_identical(whole.parameters, resumed.parameters, what);
+    EXPECT_EQ(resumed.report.test, whole.report.test) << what << ": the same model tests the same";
   }
 }
 
-// On a GPU: pieces are copied off the device to save and loaded back onto it, bf16 masters included. The
-// first step after the resume sees exactly the saved parameters, so its loss is the uninterrupted run's
-// (forward kernels are deterministic); later steps may differ in the last bits, as two uninterrupted GPU
-// runs do (CUDA's embedding backward adds with atomics).
 TEST(Resume, ContinuesBitForBitOnTheGpu) {
   if (!at::hasCUDA()) GTEST_SKIP() << "no CUDA device on this machine";
   ASSERT_FALSE(dataset_path().empty()) << "HLLM_TEST_DATASET is not set";
@@ -102,19 +101,21 @@ TEST(Resume, ContinuesBitForBitOnTheGpu) {
 
 TEST(Resume, AStopRequestCommitsACheckpointAtTheNextStepBoundary) {
   ASSERT_FALSE(dataset_path().empty()) << "HLLM_TEST_DATASET is not set";
-  const std::string dir = scratch("stop");
-  const std::vector<std::string> settings = {"checkpoint.dir=" + dir};
-  std::atomic<int> stop{1};  // already asked: the first boundary (after step 1) stops
-  const Outcome stopped = train_with(2, settings, "", &stop);
-  EXPECT_TRUE(stopped.report.preempted);
-  EXPECT_EQ(stopped.report.steps, 1);
-  std::vector<std::string> skipped;
-  const std::string latest = checkpoint::latest_valid_checkpoint(dir, &skipped);
-  EXPECT_EQ(latest, stopped.report.last_checkpoint);
-  EXPECT_TRUE(skipped.empty());
-  const Outcome resumed = train_with(2, settings, latest);
-  const Outcome whole = train_with(2, {});
-  expect_identical(whole.parameters, resumed.parameters, "stopped and resumed");
+  for (const std::string pp : {"1", "2"}) {
+    const std::string dir = scratch("stop" + pp);
+    const std::vector<std::string> settings = {"checkpoint.dir=" + dir, "parallel.pp=" + pp};
+    std::atomic<int> stop{1};  // already asked: the first boundary (after step 1) stops
+    const Outcome stopped = train_with(2, settings, "", &stop);
+    EXPECT_TRUE(stopped.report.preempted) << "pp " << pp;
+    EXPECT_EQ(stopped.report.steps, 1) << "pp " << pp;
+    std::vector<std::string> skipped;
+    const std::string latest = checkpoint::latest_valid_checkpoint(dir, &skipped);
+    EXPECT_EQ(latest, stopped.report.last_checkpoint) << "pp " << pp;
+    EXPECT_TRUE(skipped.empty());
+    const Outcome resumed = train_with(2, settings, latest);
+    const Outcome whole = train_with(2, {"parallel.pp=" + pp});
+    expect_identical(whole.parameters, resumed.parameters, "stopped and resumed at pp " + pp);
+  }
 }
 
 // Every tensor of two checkpoints, read whole.
