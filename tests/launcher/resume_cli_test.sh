@@ -4,7 +4,8 @@
 #    boundary and exits 3;
 #  - kill -9 of one rank: the job ends non-zero within 30 s instead of hanging; a rank that hangs
 #    (SIGSTOP) ends it after comm.timeout_s with the operation named;
-#  - after each, --resume auto continues and finishes with the uninterrupted run's losses, bit for bit;
+#  - after each, --resume auto continues and finishes with the uninterrupted run's losses, bit for bit (also
+#    at pp = 2);
 #  - --resume of a damaged checkpoint is refused naming the file; --resume auto skips it for the previous;
 #  - hllm_export writes the towers of the newest checkpoint that verifies.
 # Usage: resume_cli_test.sh BUILD_BIN_DIR SOURCE_DIR "MPIEXEC FLAGS" DATASET_DIR
@@ -50,6 +51,20 @@ fi
 expect "--resume auto after SIGTERM finishes" 0 "resuming from $tmp/term/checkpoints/step_" -- launch term --resume auto
 if [ "$(losses term)" = "$(losses whole)" ]; then echo "ok: the resumed run logs the uninterrupted run's losses"
 else echo "FAIL: losses differ"; diff <(losses whole) <(losses term); failures=$((failures + 1)); fi
+
+# The same at pp = 2 (each rank one pipeline stage, saving its own blocks' state).
+launch whole_pp --set parallel.pp=2 > "$tmp/whole_pp.log" 2>&1 || { echo "FAIL: the uninterrupted pp = 2 run"; cat "$tmp/whole_pp.log"; exit 1; }
+launch term_pp --set parallel.pp=2 > "$tmp/term_pp.log" 2>&1 &
+job=$!
+wait_for_step term_pp 15 || echo "FAIL: the pp = 2 run never reached step 15"
+pkill -TERM -f "^$bin .*run.dir=$tmp/term_pp"
+wait $job
+rc=$?
+[ "$rc" -eq 3 ] || { echo "FAIL: SIGTERM at pp = 2 (exit $rc)"; sed 's/^/    /' "$tmp/term_pp.log"; failures=$((failures + 1)); }
+expect "--resume auto at pp = 2 finishes" 0 "resuming from $tmp/term_pp/checkpoints/step_" -- \
+  launch term_pp --set parallel.pp=2 --resume auto
+if [ "$(losses term_pp)" = "$(losses whole_pp)" ]; then echo "ok: at pp = 2 the resumed run logs the uninterrupted run's losses"
+else echo "FAIL: pp = 2 losses differ"; diff <(losses whole_pp) <(losses term_pp); failures=$((failures + 1)); fi
 
 # SIGUSR1 to mpirun (Slurm's --signal=B:USR1@120 through launcher/slurm/hllm.sbatch): forwarded to the ranks.
 launch usr1 > "$tmp/usr1.log" 2>&1 &
