@@ -3,6 +3,7 @@
 #include <ATen/ATen.h>
 #include <c10/core/GradMode.h>
 
+#include <algorithm>
 #include <sstream>
 #include <string>
 
@@ -27,8 +28,7 @@ at::Tensor wire_form(const at::Tensor& t) {
 
 void post_send(Communicator& comm, int peer, const at::Tensor& wire, PostedSends* posted) {
   if (wire.numel() == 0) return;  // the header says so; nothing to carry
-  posted->works.push_back(comm.send(wire, peer));
-  posted->buffers.push_back(wire);
+  posted->add(comm.send(wire, peer), wire);
 }
 
 std::string header_text(const models::Activations& activations) {
@@ -62,10 +62,16 @@ std::vector<Entry> parse_header(const std::string& text) {
 
 }  // namespace
 
+void PostedSends::add(WorkHandle work, at::Tensor buffer) { sends_.emplace_back(std::move(work), std::move(buffer)); }
+
+void PostedSends::release_completed() {
+  sends_.erase(std::remove_if(sends_.begin(), sends_.end(), [](const auto& send) { return send.first->is_completed(); }),
+               sends_.end());
+}
+
 void PostedSends::wait() {
-  wait_all(works);
-  works.clear();
-  buffers.clear();
+  for (auto& send : sends_) send.first->wait();
+  sends_.clear();
 }
 
 void send_activations(Communicator& comm, int peer, const models::Activations& activations, PostedSends* posted) {

@@ -22,11 +22,18 @@
 
 namespace hllm::parallel {
 
-// Sends in flight and the buffers they read.
-struct PostedSends {
-  std::vector<WorkHandle> works;
-  std::vector<at::Tensor> buffers;
+// Sends in flight and the buffers they read (kept alive until the send completes).
+class PostedSends {
+ public:
+  void add(WorkHandle work, at::Tensor buffer);
+  // Drops the sends that have completed, and their buffers (so a stage does not hold every micro-batch's
+  // boundary tensors until the step's end). Also lets the transport progress.
+  void release_completed();
   void wait();  // every send complete; then the buffers go
+  size_t in_flight() const { return sends_.size(); }
+
+ private:
+  std::vector<std::pair<WorkHandle, at::Tensor>> sends_;
 };
 
 // Posts every tensor of `activations` to `peer`. Floating tensors that require grad arrive as leaves that

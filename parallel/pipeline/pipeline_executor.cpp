@@ -51,6 +51,7 @@ std::vector<double> PipelineExecutor::run(int micro_batches, const MicroBatchHoo
   std::vector<at::Tensor> losses;  // read once at the end: no device synchronisation per micro-batch
   PostedSends posted;
   for (const auto& [op, micro] : program) {
+    posted.release_completed();  // a delivered micro-batch's boundary tensors go now, not at the step's end
     switch (op) {
       case PipeOp::kLoadMicroBatch:
         HLLM_ASSERT(hooks.load, "the first pipeline stage needs a loader");
