@@ -51,30 +51,36 @@ std::string billions(double n) {
   return text;
 }
 
-// Every pipeline layout pp x dp of the world (pp a power of two up to 8, or the configured one): the engine's cut,
+// Every pipeline layout pp x dp of the world (pp a power of two up to 8, and the configured one): the engine's cut,
 // the bubble of its schedule, and per stage the parameters, model states (the configured ZeRO stage over the
 // stage's dp ranks) and activations (1F1B: stage s holds min(pp - s, m) micro-batches, GPipe all m), with
 // checkpointing every block when activation_checkpointing.policy asks for it, else stored.
 void print_pipeline_layouts(const config::Config& config, const models::LlamaConfig& item, const models::LlamaConfig& user,
-                            int64_t micro_batches, double budget) {
+                            double budget) {
   const int N = FLAGS_world, stage = config.zero_optimization.stage;
   const bool gpipe = config.parallel.pipeline_schedule == "gpipe";
   const bool recompute = config.activation_checkpointing.policy != "none";
   std::vector<std::string> names;
   for (const auto& [name, cost] : models::hllm_block_costs(item, user, {})) names.push_back(name);
-  std::printf("\npipeline layouts (ZeRO stage %d inside each stage, %lld micro-batches per step, %s, activations %s):\n",
-              stage, static_cast<long long>(micro_batches), gpipe ? "gpipe" : "1f1b",
-              recompute ? "checkpointed" : "stored (activation_checkpointing.policy none)");
+  std::printf("\npipeline layouts (ZeRO stage %d inside each stage, %s, activations %s; m = micro-batches per step):\n",
+              stage, gpipe ? "gpipe" : "1f1b", recompute ? "checkpointed" : "stored (activation_checkpointing.policy none)");
   std::printf("  %-9s %7s  %-5s %-40s %10s %7s %14s %14s %14s %12s\n", "pp x dp", "bubble", "stage", "blocks",
               "TFLOP fwd", "share", "parameters", "model states", "activations", "total");
   for (int pp = 1; pp <= N; ++pp) {
     const bool power_of_two = (pp & (pp - 1)) == 0;
-    if (N % pp != 0 || (!power_of_two && pp != config.parallel.pp) || pp > 8) continue;
+    if (N % pp != 0 || (pp != config.parallel.pp && (!power_of_two || pp > 8))) continue;
     const int dp = N / pp;
+    config::BatchSizes batch;
+    try {
+      batch = config::resolve_batch_sizes(config, dp);
+    } catch (const InputError& e) {
+      std::printf("  %d x %-5d  %s\n", pp, dp, e.what());
+      continue;
+    }
+    const int64_t micro_batches = batch.gradient_accumulation_steps;
     // The negatives are gathered over the dp ranks of the last stage: shapes depend on dp.
     const models::ModelShapes shapes =
-        models::hllm_micro_batch_shapes(config, config::resolve_batch_sizes(config, dp).micro_batch_per_rank, dp,
-                                        FLAGS_prompt_tokens);
+        models::hllm_micro_batch_shapes(config, batch.micro_batch_per_rank, dp, FLAGS_prompt_tokens);
     std::vector<models::BlockCost> costs;
     std::vector<double> flops;
     std::vector<int64_t> parameters;
@@ -115,8 +121,8 @@ void print_pipeline_layouts(const config::Config& config, const models::LlamaCon
                   blocks.c_str(), cut.cost[s] / 1e12, 100 * cut.cost[s] / std::max(total_flops, 1.0), psi / 1e9,
                   states / kGiB, activations / kGiB, total / kGiB);
     }
-    std::printf("  %-9s %7s  largest per rank %.2f GiB: %s%s\n", "", "", worst / kGiB,
-                worst <= budget ? "fits" : "does not fit", pp == config.parallel.pp ? "   <- configured" : "");
+    std::printf("  %-9s %7s  m = %lld; largest per rank %.2f GiB: %s%s\n", "", "", static_cast<long long>(micro_batches),
+                worst / kGiB, worst <= budget ? "fits" : "does not fit", pp == config.parallel.pp ? "   <- configured" : "");
   }
 }
 
@@ -204,7 +210,7 @@ int run(const std::vector<std::string>& overrides) {
                   total / kGiB, total <= budget ? "fits" : "does not fit", s == stage ? "   <- configured stage" : "");
     }
   }
-  print_pipeline_layouts(config, item, user, batch.gradient_accumulation_steps, budget);
+  print_pipeline_layouts(config, item, user, budget);
   return kExitOk;
 }
 

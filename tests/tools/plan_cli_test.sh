@@ -18,9 +18,9 @@ expect "stage 0 does not fit" 0 "stage 0, checkpointing every block:     275.00 
   "$bin" --config "$src/configs/hllm_7b_books.json" --world 64
 expect "pipeline layouts are listed with their cut" 0 "2 x 32      20.0%  0     0-16 item_embedding .. item_layer.15" -- \
   "$bin" --config "$src/configs/hllm_7b_books.json" --world 64
-expect "a pipeline layout that fits 80 GiB" 0 "largest per rank 57.42 GiB: fits" -- \
+expect "a pipeline layout that fits 80 GiB" 0 "m = 4; largest per rank 57.42 GiB: fits" -- \
   "$bin" --config "$src/configs/hllm_7b_books.json" --world 64
-expect "the configured pp is marked" 0 "largest per rank 57.48 GiB: fits   <- configured" -- \
+expect "the configured pp is marked" 0 "m = 4; largest per rank 57.48 GiB: fits   <- configured" -- \
   "$bin" --config "$src/configs/hllm_7b_books.json" --world 64 --set parallel.pp=4
 expect "a manual cut is planned" 0 "1     33-68 item_output .. loss" -- \
   "$bin" --config "$src/configs/hllm_7b_books.json" --world 64 --set parallel.pp=2 --set 'parallel.pipeline_cut=[33]'
