@@ -1,7 +1,6 @@
 #include "parallel/pipeline/activation_transfer.h"
 
 #include <ATen/ATen.h>
-#include <c10/core/GradMode.h>
 
 #include <algorithm>
 #include <sstream>
