@@ -39,12 +39,13 @@ void Engine::set_up_pipeline(int64_t prompt_tokens) {
                                      balanced ? "balanced by estimated FLOPs" : "by parallel.pipeline_cut",
                                      " (imbalance ", cut_.imbalance(), ")");
   const double total_flops = std::accumulate(flops.begin(), flops.end(), 0.0);
+  const bool recompute = config_.activation_checkpointing.policy != "none";
   for (int s = 0; s < pp; ++s) {
-    int64_t held = 0, activation_bytes = 0;
-    for (size_t b = cut_.first[s]; b < cut_.end(s); ++b) {
-      held += costs[b].parameters;
-      activation_bytes += costs[b].activation_bytes;
-    }
+    int64_t held = 0;
+    for (size_t b = cut_.first[s]; b < cut_.end(s); ++b) held += costs[b].parameters;
+    // As hllm_plan counts them: every block's kept tensors, or with checkpointing the layers' inputs.
+    const models::StageActivations kept = models::stage_activation_bytes(costs, cut_.first[s], cut_.end(s));
+    const double activation_bytes = recompute ? kept.checkpointed + kept.recomputing : kept.stored;
     const double states = parallel::zero::model_state_bytes(config_.zero_optimization.stage, static_cast<double>(held),
                                                             topology_.dp(), config_.bf16.enabled).total();
     table += detail::concat("\n  stage ", s, ": blocks ", cut_.first[s], " .. ", cut_.end(s) - 1, " (",
