@@ -87,21 +87,41 @@ at::Tensor HfWeights::load(const std::string& name, const std::vector<int64_t>& 
   return raw.to(dtype);
 }
 
+namespace {
+
+StDtype stored_dtype(at::ScalarType type, const std::string& name) {
+  switch (type) {
+    case at::kFloat: return StDtype::kF32;
+    case at::kBFloat16: return StDtype::kBF16;
+    case at::kHalf: return StDtype::kF16;
+    default: throw Error(detail::concat("save_safetensors: tensor '", name, "' has dtype ", type));
+  }
+}
+
+}  // namespace
+
 void save_safetensors(const std::string& path, const std::vector<std::pair<std::string, at::Tensor>>& tensors) {
   std::vector<at::Tensor> keep;
   std::vector<StWriteTensor> out;
   for (const auto& [name, tensor] : tensors) {
     keep.push_back(tensor.detach().to(at::kCPU).contiguous());
-    StDtype dtype;
-    switch (keep.back().scalar_type()) {
-      case at::kFloat: dtype = StDtype::kF32; break;
-      case at::kBFloat16: dtype = StDtype::kBF16; break;
-      case at::kHalf: dtype = StDtype::kF16; break;
-      default: throw Error(detail::concat("save_safetensors: tensor '", name, "' has dtype ", keep.back().scalar_type()));
-    }
-    out.push_back({name, dtype, keep.back().sizes().vec(), keep.back().data_ptr()});
+    out.push_back({name, stored_dtype(keep.back().scalar_type(), name), keep.back().sizes().vec(), keep.back().data_ptr()});
   }
   write_safetensors(path, out, {{"format", "pt"}});
+}
+
+void save_safetensors_streaming(const std::string& path, const std::vector<TensorSpec>& specs,
+                                const std::function<at::Tensor(size_t)>& produce) {
+  std::vector<StWriteTensor> out;
+  for (const auto& spec : specs) out.push_back({spec.name, stored_dtype(spec.dtype, spec.name), spec.shape, nullptr});
+  write_safetensors_streaming(path, out, {{"format", "pt"}}, [&](size_t i, void* destination, size_t bytes) {
+    const at::Tensor values = produce(i).detach().to(at::kCPU).contiguous();
+    HLLM_ASSERT(values.sizes().vec() == specs[i].shape && values.scalar_type() == specs[i].dtype &&
+                    static_cast<size_t>(values.nbytes()) == bytes,
+                "save_safetensors_streaming: tensor '", specs[i].name, "' came as ", values.sizes(), " ",
+                values.scalar_type());
+    std::memcpy(destination, values.data_ptr(), bytes);
+  });
 }
 
 }  // namespace hllm::models

@@ -4,6 +4,7 @@
 
 #include <ATen/core/Tensor.h>
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -31,5 +32,17 @@ class HfWeights {
 
 // Writes named tensors (any float dtype; contiguous CPU copies are made) as a safetensors file.
 void save_safetensors(const std::string& path, const std::vector<std::pair<std::string, at::Tensor>>& tensors);
+
+// A tensor of a file written by save_safetensors_streaming: what the header says before any value exists.
+struct TensorSpec {
+  std::string name;
+  std::vector<int64_t> shape;
+  at::ScalarType dtype;  // float32, bfloat16 or float16
+};
+// Writes `specs` in the order given, asking produce(i) for tensor i's values (any device, that shape and
+// dtype) just before writing them, so only one tensor is held at a time beside the model: a model gathered
+// block by block can be saved without ever being whole.
+void save_safetensors_streaming(const std::string& path, const std::vector<TensorSpec>& specs,
+                                const std::function<at::Tensor(size_t)>& produce);
 
 }  // namespace hllm::models

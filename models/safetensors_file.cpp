@@ -185,8 +185,10 @@ const StTensor* SafetensorsFile::find(const std::string& name) const {
 
 void write_safetensors(const std::string& path, const std::vector<StWriteTensor>& tensors,
                        const std::map<std::string, std::string>& metadata) {
-  write_safetensors_streaming(path, tensors, metadata, [&](size_t i, void* destination, size_t bytes) {
-    std::memcpy(destination, tensors[i].data, bytes);
+  std::vector<StWriteTensor> sorted = tensors;
+  std::sort(sorted.begin(), sorted.end(), [](const StWriteTensor& a, const StWriteTensor& b) { return a.name < b.name; });
+  write_safetensors_streaming(path, sorted, metadata, [&](size_t i, void* destination, size_t bytes) {
+    std::memcpy(destination, sorted[i].data, bytes);
   });
 }
 
@@ -195,7 +197,6 @@ void write_safetensors_streaming(const std::string& path, const std::vector<StWr
                                  const std::function<void(size_t, void*, size_t)>& fill) {
   std::vector<size_t> order(tensors.size());
   for (size_t i = 0; i < order.size(); ++i) order[i] = i;
-  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return tensors[a].name < tensors[b].name; });
   nlohmann::ordered_json header = nlohmann::ordered_json::object();
   if (!metadata.empty()) header["__metadata__"] = metadata;
   uint64_t offset = 0, largest = 0;

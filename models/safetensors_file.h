@@ -79,7 +79,9 @@ void write_safetensors(const std::string& path, const std::vector<StWriteTensor>
                        const std::map<std::string, std::string>& metadata = {});
 
 // The same, with each tensor's bytes asked for when it is written (`data` is not read): fill(i, buffer,
-// bytes) writes tensors[i]'s bytes. Memory is bounded by the largest tensor, not the file.
+// bytes) writes tensors[i]'s bytes, called once per tensor in the order given (which is also the order of
+// the data in the file), so a caller can produce them one after another. Memory is bounded by the
+// largest tensor, not the file.
 void write_safetensors_streaming(const std::string& path, const std::vector<StWriteTensor>& tensors,
                                  const std::map<std::string, std::string>& metadata,
                                  const std::function<void(size_t, void*, size_t)>& fill);

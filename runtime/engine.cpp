@@ -19,8 +19,10 @@
 #include "data/sharded_loader.h"
 #include "data/user_reader.h"
 #include "models/hf_weights.h"
+#include "models/model_plan.h"
 #include "parallel/pipeline/pipeline_forward.h"
 #include "runtime/lr_schedule.h"
+#include "runtime/memory_probe.h"
 #include "runtime/progress.h"
 #include "runtime/ranking_metrics.h"
 #include "runtime/run_state.h"
@@ -34,15 +36,10 @@ using Clock = std::chrono::steady_clock;
 // Model selection, as in the paper: the best validation NDCG@200.
 constexpr const char* kSelectionMetric = "ndcg@200";
 
-std::vector<at::Tensor> snapshot(const std::vector<std::pair<std::string, at::Tensor>>& parameters) {
-  std::vector<at::Tensor> out;
-  for (const auto& [name, t] : parameters) out.push_back(t.detach().to(at::kCPU, /*non_blocking=*/false, /*copy=*/true));
-  return out;
-}
-
-void restore(const std::vector<std::pair<std::string, at::Tensor>>& parameters, const std::vector<at::Tensor>& saved) {
-  c10::NoGradGuard no_grad;
-  for (size_t i = 0; i < parameters.size(); ++i) parameters[i].second.detach().copy_(saved[i]);
+// Host copies of state pieces (the best model: off the device, which holds only what training needs).
+std::vector<checkpoint::StatePiece> host_copy(std::vector<checkpoint::StatePiece> pieces) {
+  for (auto& piece : pieces) piece.values = piece.values.to(at::kCPU, /*non_blocking=*/false, /*copy=*/true);
+  return pieces;
 }
 
 double all_reduce_sum(parallel::Communicator& comm, double value) {
@@ -64,6 +61,7 @@ Engine::Engine(const config::Config& config, const config::BatchSizes& batch, co
       tensor_world_(device_groups.world ? *device_groups.world : topology.world()),
       tensor_dp_(device_groups.dp ? *device_groups.dp : topology.dp_group()),
       tensor_pp_(device_groups.pp ? *device_groups.pp : topology.pp_group()) {
+  baseline_rss_ = resident_bytes();
   if (topology.pp() > 1 && config.model.type != "hllm") {
     throw InputError(detail::concat("parallel.pp = ", topology.pp(), ": pipeline parallelism cuts HLLM's chain of blocks; ",
                                     config.model.type, " is small and runs as one block: use parallel.pp = 1"));
@@ -88,40 +86,143 @@ Engine::Engine(const config::Config& config, const config::BatchSizes& batch, co
       if (name != "logit_scale") t.set_data(t.detach().to(at::kBFloat16));
     }
   }
-  owned_ = model_->named_parameters();
-  if (topology.pp() > 1) set_up_pipeline(static_cast<int64_t>(prompt.size()));
+  // The model as blocks: their costs for the configured shapes (the plan, the pipeline's cut) and HLLM's
+  // landmarks (where the Item LLM ends and the User LLM runs), which evaluation runs as ranges.
+  models::Blocks blocks = model_->blocks({});
+  const models::ModelShapes shapes = planned_shapes(static_cast<int64_t>(prompt.size()));
+  std::vector<models::BlockCost> costs;
+  for (size_t b = 0; b < blocks.size(); ++b) {
+    costs.push_back(blocks[b]->cost(shapes));
+    const std::string& name = blocks[b]->name();
+    if (name == "item_output") item_end_ = b + 1;
+    if (name == "user_input") user_begin_ = b;
+    if (name == "user_output") user_end_ = b + 1;
+  }
+  if (topology.pp() > 1) {
+    set_up_pipeline(blocks, costs);
+  } else {
+    planned_ = parallel::plan_stage_memory(costs, 0, costs.size(), memory_plan_options());
+  }
+  keep_stage_blocks(std::move(blocks));
   if (!run_dir_.empty() && topology.rank() == 0) {
     std::filesystem::create_directories(run_dir_);
     std::ofstream(run_dir_ + "/config.json") << config::config_to_json(config).dump(2) << "\n";
   }
 }
 
-void Engine::save_model(const std::string& path) {
-  const bool speaker = topology_.rank() == 0;
-  if (topology_.pp() == 1) {  // every data-parallel rank holds the same parameters
-    if (speaker) models::save_safetensors(path, model_->named_parameters());
-    return;
+parallel::MemoryPlanOptions Engine::memory_plan_options() const {
+  parallel::MemoryPlanOptions plan;
+  plan.zero_stage = config_.zero_optimization.stage;
+  plan.dp = topology_.dp();
+  plan.bf16 = config_.bf16.enabled;
+  plan.recompute = config_.activation_checkpointing.policy != "none";
+  plan.pp = topology_.pp();
+  plan.gpipe = config_.parallel.pipeline_schedule == "gpipe";
+  plan.micro_batches = batch_.gradient_accumulation_steps;
+  return plan;
+}
+
+models::ModelShapes Engine::planned_shapes(int64_t prompt_tokens) const {
+  return models::hllm_micro_batch_shapes(config_, batch_.micro_batch_per_rank, topology_.dp(), prompt_tokens);
+}
+
+TrainReport::PeakMemory Engine::measure_peaks() const {
+  at::Tensor mine = at::tensor({static_cast<double>(peak_resident_bytes()), static_cast<double>(baseline_rss_),
+                                static_cast<double>(peak_allocated_bytes(device_)), planned_.total()},
+                               at::kDouble);
+  parallel::Communicator& world = topology_.world();
+  at::Tensor all = at::empty({world.size() * mine.numel()}, at::kDouble);
+  world.all_gather(mine, all)->wait();
+  TrainReport::PeakMemory peak;
+  const at::Tensor rows = all.view({world.size(), -1});
+  for (int r = 0; r < world.size(); ++r) {
+    peak.peak_rss.push_back(rows[r][0].item<double>());
+    peak.baseline_rss.push_back(rows[r][1].item<double>());
+    peak.peak_device.push_back(rows[r][2].item<double>());
+    peak.planned.push_back(rows[r][3].item<double>());
   }
-  // The pipeline of data-parallel index 0 holds every stage once: its later stages send their parameters
-  // to its first stage (rank 0), which writes them all.
-  if (topology_.dp_index() != 0) return;
-  const int stage = topology_.stage_id();
-  if (stage != 0) {
-    for (const auto& [name, t] : owned_) tensor_pp_.send(t.detach().contiguous().view({-1}), 0)->wait();
-    return;
-  }
-  std::vector<std::pair<std::string, at::Tensor>> tensors;
-  size_t mine = 0;
-  for (const auto& spec : parameter_specs_) {
-    if (spec.stage == 0) {
-      tensors.push_back(owned_[mine++]);
-      continue;
+  if (world.rank() == 0) {
+    const double gib = 1024.0 * 1024.0 * 1024.0;
+    std::string table = "peak memory per rank over the run (host resident set; the plan: model states + activations, "
+                        "as hllm_plan; the process before the model):";
+    for (int r = 0; r < world.size(); ++r) {
+      const double budget = peak.planned[r] + peak.baseline_rss[r];
+      table += detail::concat("\n  rank ", r, ": peak ", peak.peak_rss[r] / gib, " GiB, plan ", peak.planned[r] / gib,
+                              " GiB + process ", peak.baseline_rss[r] / gib, " GiB = ", budget / gib, " GiB (",
+                              peak.peak_rss[r] / std::max(budget, 1.0), "x)");
+      if (peak.peak_device[r] >= 0) table += detail::concat(", device max allocated ", peak.peak_device[r] / gib, " GiB");
     }
-    at::Tensor t = at::empty(spec.shape, at::TensorOptions(spec.dtype).device(device_));
-    tensor_pp_.recv(t.view({-1}), spec.stage)->wait();
-    tensors.emplace_back(spec.name, t);
+    LOG(INFO) << table;
   }
-  models::save_safetensors(path, tensors);
+  return peak;
+}
+
+void Engine::save_model(const std::string& path) {
+  // Streamed block after block in the chain's order, so no rank ever holds the whole model: under ZeRO-3
+  // the ranks of the block's stage gather its unit, the stage's first data-parallel rank hands the
+  // parameters over (rank 0 itself, or a send over the pipeline from a later stage), and the unit is freed
+  // before the next. Rank 0 writes each tensor as it comes (models::save_safetensors_streaming).
+  parallel::zero::BlockRunner* runner = training_ ? training_->runner() : nullptr;
+  const int stage = topology_.stage_id();
+  const size_t first_block = topology_.pp() > 1 ? cut_.first[stage] : 0;
+  std::map<std::string, at::Tensor> mine(owned_.begin(), owned_.end());
+  const auto gather = [&](size_t block) {
+    if (!runner) return;
+    const int64_t unit = runner->unit_of_block(block - first_block);
+    if (unit >= 0) runner->gather_unit(static_cast<size_t>(unit));
+  };
+  const auto release = [&](size_t block) {
+    if (!runner) return;
+    const int64_t unit = runner->unit_of_block(block - first_block);
+    if (unit >= 0) runner->release_unit(static_cast<size_t>(unit));
+  };
+  const auto last_of_block = [&](size_t i) {
+    return i + 1 == parameter_specs_.size() || parameter_specs_[i + 1].block != parameter_specs_[i].block;
+  };
+  if (topology_.rank() != 0) {
+    const bool sender = stage != 0 && topology_.dp_index() == 0;  // pipeline 0's later stages send to rank 0
+    for (size_t i = 0; i < parameter_specs_.size(); ++i) {
+      const ParameterSpec& spec = parameter_specs_[i];
+      if (spec.stage != stage) continue;
+      if (i == 0 || parameter_specs_[i - 1].block != spec.block) gather(spec.block);
+      if (sender) tensor_pp_.send(mine.at(spec.name).detach().contiguous().view({-1}), 0)->wait();
+      if (last_of_block(i)) release(spec.block);
+    }
+    return;
+  }
+  std::vector<models::TensorSpec> specs;
+  for (const auto& spec : parameter_specs_) specs.push_back({spec.name, spec.shape, spec.dtype});
+  models::save_safetensors_streaming(path, specs, [&](size_t i) {
+    const ParameterSpec& spec = parameter_specs_[i];
+    if (spec.stage != 0) {
+      at::Tensor t = at::empty(spec.shape, at::TensorOptions(spec.dtype).device(device_));
+      tensor_pp_.recv(t.view({-1}), spec.stage)->wait();
+      return t;
+    }
+    if (i == 0 || parameter_specs_[i - 1].block != spec.block) gather(spec.block);
+    at::Tensor t = mine.at(spec.name).detach().to(at::kCPU, /*non_blocking=*/false, /*copy=*/true);
+    if (last_of_block(i)) release(spec.block);
+    return t;
+  });
+}
+
+std::vector<at::Tensor> Engine::parameter_copies() {
+  parallel::zero::BlockRunner* runner = training_ ? training_->runner() : nullptr;
+  std::map<std::string, at::Tensor> copies;
+  for (size_t b = 0; b < stage_blocks_.size(); ++b) {
+    const int64_t unit = runner ? runner->unit_of_block(b) : -1;
+    if (unit >= 0) runner->gather_unit(static_cast<size_t>(unit));
+    for (const auto& [name, t] : stage_blocks_[b]->parameters()) {
+      copies[name] = t.detach().to(at::kCPU, at::kFloat, /*non_blocking=*/false, /*copy=*/true);
+    }
+    if (unit >= 0) runner->release_unit(static_cast<size_t>(unit));
+  }
+  std::vector<at::Tensor> out;
+  for (const auto& [name, t] : model_->named_parameters()) {
+    const auto it = copies.find(name);
+    out.push_back(it != copies.end() ? it->second : at::empty({0}, at::kFloat));
+  }
+  return out;
 }
 
 void Engine::load_parameters(const std::string& directory) {
@@ -146,48 +247,59 @@ at::Tensor Engine::catalog_embeddings() {
   c10::NoGradGuard no_grad;
   const int64_t items = dataset_.num_items();
   if (!model_->reads_item_tokens()) {
+    gather_id_model(true);
     const at::Tensor table = model_->item_embeddings(1, items + 1, {}, {});
-    return at::cat({at::zeros({1, table.size(1)}, table.options()), table}, 0);
+    at::Tensor catalog = at::cat({at::zeros({1, table.size(1)}, table.options()), table}, 0);
+    gather_id_model(false);
+    return catalog;
   }
   // The Item LLM: the catalogue is cut into fixed chunks of items (the same for any world size, so every
   // item's embedding is computed the same way), each model replica (a rank; under pp, a pipeline) embeds a
-  // contiguous run of chunks, then they gather them. Under pp the chunks pass through the stages that hold
-  // the Item LLM, and the stage that finishes it shares the catalogue with the other stages.
+  // contiguous run of chunks through the blocks (under ZeRO-3 each block gathered in turn), then they
+  // gather them. Under pp the chunks pass through the stages that hold the Item LLM, and the stage that
+  // finishes it shares the catalogue with the other stages.
   const bool pipelined = topology_.pp() > 1;
   parallel::Communicator& replicas = pipelined ? tensor_dp_ : tensor_world_;
   const int stage = topology_.stage_id();
-  const int embedder = pipelined ? cut_.stage_of(item_end_ - 1) : 0;
+  const int embedder = stage_of_block(item_end_ - 1);
   const int64_t chunk = 256;
   const int64_t chunks = (items + chunk - 1) / chunk;
-  auto first_item_of = [&](int r) { return 1 + std::min(items, chunk * (chunks * r / replicas.size())); };
+  const int R = replicas.size();
+  auto first_item_of = [&](int r) { return 1 + std::min(items, chunk * (chunks * r / R)); };
   const int64_t first = first_item_of(replicas.rank());
   const int64_t end = first_item_of(replicas.rank() + 1);
+  // Every replica runs as many chunks as the busiest one: ZeRO-3's gathers inside the blocks are collective
+  // over the data-parallel group. A replica whose own chunks are done runs a one-item stand-in and drops it.
+  const int64_t rounds = (chunks + R - 1) / R;
   const data::ItemTokenReader reader(dataset_);
+  const parallel::RunStageBlocks run = run_stage_blocks();
   std::vector<at::Tensor> parts;
-  for (int64_t from = first; from < end; from += chunk) {
-    std::vector<int64_t> offsets, tokens;
-    const int64_t count = std::min(end, from + chunk) - from;
-    if (stage == 0) {  // the only stage that reads item text
-      std::vector<int64_t> ids(static_cast<size_t>(count));
-      std::iota(ids.begin(), ids.end(), from);
-      reader.read(ids, &offsets, &tokens);
-    }
-    const at::Tensor offsets_tensor = at::tensor(offsets, at::kLong), tokens_tensor = at::tensor(tokens, at::kLong);
-    if (!pipelined) {
-      parts.push_back(model_->item_embeddings(from, from + count, offsets_tensor, tokens_tensor));
-      continue;
-    }
+  for (int64_t round = 0; round < rounds; ++round) {
+    const int64_t from = first + round * chunk;
+    const bool real = from < end;
+    const int64_t begin_item = real ? from : 1, count = real ? std::min(end, from + chunk) - from : 1;
     models::Activations inputs;
-    if (stage == 0) inputs = {{"token_offsets", offsets_tensor.to(device_)}, {"tokens", tokens_tensor.to(device_)}};
-    models::Activations out =
-        parallel::pipeline_forward(tensor_pp_, cut_, stage_blocks_, 0, item_end_, std::move(inputs), {}, device_);
-    if (stage == embedder) parts.push_back(out.at("item_embeddings"));
+    if (stage == 0) {  // the only stage that reads item text
+      std::vector<int64_t> ids(static_cast<size_t>(count)), offsets, tokens;
+      std::iota(ids.begin(), ids.end(), begin_item);
+      reader.read(ids, &offsets, &tokens);
+      inputs = {{"token_offsets", at::tensor(offsets, at::kLong).to(device_)},
+                {"tokens", at::tensor(tokens, at::kLong).to(device_)}};
+    }
+    models::Activations out;
+    if (pipelined) {
+      out = parallel::pipeline_forward(tensor_pp_, cut_, run, 0, item_end_, std::move(inputs), {}, device_);
+    } else {
+      run(0, item_end_, inputs);
+      out = std::move(inputs);
+    }
+    if (stage == embedder && real) parts.push_back(out.at("item_embeddings"));
   }
   at::Tensor all;
   if (stage == embedder) {
     // A replica without a chunk still gathers, in the dtype and on the device of the others' embeddings.
     const at::Tensor& table = owned_.front().second;  // the embedder's first parameter: float32 or bf16 as the model
-    const int64_t hidden = pipelined ? catalog_width_ : table.size(1);
+    const int64_t hidden = catalog_width_;
     const at::Tensor mine = parts.empty() ? at::zeros({0, hidden}, table.options().requires_grad(false))
                                           : at::cat(parts, 0).contiguous();
     std::vector<int64_t> counts;
@@ -211,6 +323,19 @@ at::Tensor Engine::catalog_embeddings() {
   }
   return at::cat({at::zeros({1, all.size(1)}, all.options()), all}, 0);
 }
+
+parallel::RunStageBlocks Engine::run_stage_blocks() {
+  parallel::zero::BlockRunner* runner = training_ ? training_->runner() : nullptr;
+  if (runner) {  // the trained parameters, as training holds them (ZeRO-3: gathered block by block)
+    return [runner](size_t first, size_t end, models::Activations& a) { runner->forward_without_grad(first, end, a); };
+  }
+  return [this](size_t first, size_t end, models::Activations& a) {
+    c10::NoGradGuard no_grad;
+    models::run_blocks(stage_blocks_, a, first, end);
+  };
+}
+
+int Engine::stage_of_block(size_t block) const { return topology_.pp() > 1 ? cut_.stage_of(block) : 0; }
 
 std::map<std::string, double> Engine::rank_users(data::EvalSplit split,
                                                  const std::function<at::Tensor(const data::EvalBatch&)>& score_rows) {
@@ -236,27 +361,46 @@ std::map<std::string, double> Engine::rank_users(data::EvalSplit split,
 
 std::map<std::string, double> Engine::evaluate(data::EvalSplit split) { return evaluate_with(catalog_embeddings(), split); }
 
+void Engine::gather_id_model(bool whole) {
+  if (model_->reads_item_tokens() || !training_) return;
+  if (whole) {
+    training_->gather_parameters();
+  } else {
+    training_->release_parameters();
+  }
+}
+
 std::map<std::string, double> Engine::evaluate_with(const at::Tensor& catalog, data::EvalSplit split) {
   c10::NoGradGuard no_grad;
   const at::Tensor unit_catalog = catalog / catalog.norm(2, {-1}, true).clamp_min(1e-12);
   const auto score = [&](const at::Tensor& states) {
     return at::matmul(states / states.norm(2, {-1}, true).clamp_min(1e-12), unit_catalog.t());
   };
-  if (topology_.pp() == 1) {
-    return rank_users(split, [&](const data::EvalBatch& batch) { return score(model_->user_states(batch, catalog)); });
+  if (!model_->reads_item_tokens()) {  // an ID model: its own forward, whole (one block)
+    gather_id_model(true);
+    auto metrics =
+        rank_users(split, [&](const data::EvalBatch& batch) { return score(model_->user_states(batch, catalog)); });
+    gather_id_model(false);
+    return metrics;
   }
-  // Under pp the users pass through the stages that hold the User LLM; the one that finishes it scores.
+  // HLLM: the users pass through the User LLM's blocks (under pp, through the stages that hold them; the one
+  // that finishes it scores; under ZeRO-3 each block gathered in turn).
   const int stage = topology_.stage_id();
+  const parallel::RunStageBlocks run = run_stage_blocks();
   return rank_users(split, [&](const data::EvalBatch& batch) {
     models::Activations inputs;
-    if (stage == cut_.stage_of(user_begin_)) {
+    if (stage == stage_of_block(user_begin_)) {
       const at::Tensor items = at::tensor(batch.items, at::kLong).view({batch.rows, batch.width}).to(device_);
       inputs = {{"item_embeddings", catalog}, {"item_slots", items}, {"mask", items.ne(0)}};
     }
-    // Only the sequences go on, not the catalogue.
-    const models::Activations out =
-        parallel::pipeline_forward(tensor_pp_, cut_, stage_blocks_, user_begin_, user_end_, std::move(inputs),
-                                   {"item_embeddings", "user_sequences", "user_sequence_mask"}, device_);
+    models::Activations out;
+    if (topology_.pp() > 1) {  // only the sequences go on, not the catalogue
+      out = parallel::pipeline_forward(tensor_pp_, cut_, run, user_begin_, user_end_, std::move(inputs),
+                                       {"item_embeddings", "user_sequences", "user_sequence_mask"}, device_);
+    } else {
+      run(user_begin_, user_end_, inputs);
+      out = std::move(inputs);
+    }
     return out.empty() ? at::Tensor() : score(out.at("user_states").select(1, batch.width - 1));
   });
 }
@@ -299,8 +443,9 @@ TrainReport Engine::train() {
   const int64_t accumulation = batch_.gradient_accumulation_steps;
   const int64_t steps_per_epoch = std::max<int64_t>(1, loader.batches_per_epoch() / accumulation);
   const int64_t total = config_.train.max_steps > 0 ? config_.train.max_steps : steps_per_epoch * config_.train.epochs;
-  TrainingStep training(config_, *model_, tensor_dp, pipeline_stage());
-  const auto& parameters = training.parameters();  // this rank's: every one, or its pipeline stage's
+  // Kept after train() returns: evaluation and saving run through it (ZeRO-3: block by block).
+  training_ = std::make_unique<TrainingStep>(config_, *model_, tensor_dp, pipeline_stage());
+  TrainingStep& training = *training_;
   const double peak_lr = config_.optimizer.params.lr;
 
   TrainReport report;
@@ -326,7 +471,7 @@ TrainReport Engine::train() {
     const data::LoaderState position = loader.state();
     content.scalars["step"] = steps_done;
     content.scalars["loader"] = {{"epoch", position.epoch}, {"batch", position.batch}};
-    run.save(&content, topology_, parameters);
+    run.save(&content, topology_);
     checkpoint::SaveOptions options;
     options.root = checkpoint_root();
     options.step = steps_done;
@@ -342,7 +487,7 @@ TrainReport Engine::train() {
     const auto& s = from.scalars();
     first_step = s.at("step").get<int64_t>();
     loader.restore({s.at("loader").at("epoch").get<int64_t>(), s.at("loader").at("batch").get<int64_t>()});
-    run.load(from, topology_, parameters);
+    run.load(from, topology_, training.parameter_pieces());
     report.resumed_from = first_step;
     if (speaker) LOG(INFO) << "resumed from " << resume_from_ << " at step " << first_step << " of " << total;
   }
@@ -445,13 +590,12 @@ TrainReport Engine::train() {
     report.steps = step + 1;
     if (config_.train.eval_interval > 0 && (step + 1) % config_.train.eval_interval == 0 && !last) {
       bar.clear();
-      training.gather_parameters();  // stage 3: evaluation and the snapshot read the full parameters
       const auto valid = evaluate(data::EvalSplit::kValid);
       log_metrics("valid", step + 1, valid);
       if (run.best.step == 0 || valid.at(kSelectionMetric) > run.best.valid.at(kSelectionMetric)) {
-        run.best = {step + 1, valid, snapshot(parameters)};  // the same on every rank: all saw the same metrics
+        // The same decision on every rank (all saw the same metrics); each keeps its own share.
+        run.best = {step + 1, valid, host_copy(training.parameter_pieces())};
       }
-      training.release_parameters();
     }
   }
   report.steps = std::max(report.steps, total);
@@ -464,8 +608,7 @@ TrainReport Engine::train() {
   report.samples_per_second =
       static_cast<double>((report.steps - first_step) * batch_.train_batch_size) / std::max(report.seconds, 1e-9);
   // The best model by valid NDCG@200 (the last one unless an earlier validation beat it) is tested and kept.
-  // Stage 3: from here on the parameters stay whole (evaluation, the best model, saving); the runner goes.
-  training.finish();
+  // The parameters stay as training holds them (ZeRO-3: sharded; evaluation and saving go block by block).
   report.memory = training.memory();
   at::Tensor catalog = catalog_embeddings();  // embedded once for both splits
   report.valid = evaluate_with(catalog, data::EvalSplit::kValid);
@@ -473,7 +616,7 @@ TrainReport Engine::train() {
   log_metrics("valid", report.steps, report.valid);
   const BestModel& best = run.best;
   if (best.step > 0 && best.valid.at(kSelectionMetric) > report.valid.at(kSelectionMetric)) {
-    restore(parameters, best.parameters);
+    training.restore_parameters(best.parameters);
     catalog = catalog_embeddings();
     report.valid = best.valid;
     report.best_step = best.step;
@@ -481,11 +624,12 @@ TrainReport Engine::train() {
   report.test = evaluate_with(catalog, data::EvalSplit::kTest);
   log_metrics("test", report.best_step, report.test);  // the test record carries the step of the tested model
   report.popularity_test = evaluate_popularity(data::EvalSplit::kTest);
-  if (!run_dir_.empty()) {  // rank 0 writes the parameters (hllm_eval reads them back) and report.json
+  if (!run_dir_.empty()) {  // rank 0 writes the parameters (hllm_eval reads them back)
     if (speaker) std::filesystem::create_directories(run_dir_ + "/model");
     save_model(run_dir_ + "/model/model.safetensors");
-    if (speaker) write_report(report);
   }
+  report.peak = measure_peaks();  // the whole run's, saving included
+  if (!run_dir_.empty() && speaker) write_report(report);
   return report;
 }
 
@@ -540,6 +684,11 @@ void Engine::write_report(const TrainReport& report) const {
                             {"activation_bytes", report.memory.activation_bytes},
                             {"zero_gathered_elements_first_step", report.memory.gathered_elements},
                             {"zero_reduced_elements_first_step", report.memory.reduced_elements}};
+  // The whole run's peaks per rank beside the plan (Engine::measure_peaks).
+  out["peak_memory_per_rank"] = {{"host_rss_peak_bytes", report.peak.peak_rss},
+                                 {"host_rss_before_model_bytes", report.peak.baseline_rss},
+                                 {"device_max_allocated_bytes", report.peak.peak_device},
+                                 {"planned_bytes", report.peak.planned}};
   out["config"] = config::config_to_json(config_);
   std::ofstream(run_dir_ + "/report.json") << out.dump(2) << "\n";
 }

@@ -17,7 +17,11 @@
 //
 // ZeRO stages 1-3 (zero_optimization.stage) and activation checkpointing (HLLM's decoder layers) run the
 // model as blocks through parallel/zero/BlockRunner, with AdamW on this rank's shards (ZeroOptimizer).
-// The memory a rank holds is measured in the first step (TrainReport::memory, logged, and in report.json).
+// Evaluation runs HLLM's blocks through the same runner (ZeRO-3: gathered block by block, never the whole
+// model), the best model is kept as each rank's share of the parameters, and the final save streams the
+// model block by block to rank 0's writer. The model states a rank holds are measured in the first step
+// (TrainReport::memory); every rank's peak over the whole run beside its plan (parallel/memory_plan.h) at
+// the end (TrainReport::peak); both are logged and in report.json.
 //
 // Checkpoints (checkpoint/): saved asynchronously every checkpoint.interval_steps / interval_minutes and
 // when stop_when()'s flag is raised on any rank (then train() returns with report.preempted);
@@ -43,7 +47,9 @@
 #include "data/dataset.h"
 #include "data/eval_loader.h"
 #include "models/recommender.h"
+#include "parallel/memory_plan.h"
 #include "parallel/pipeline/partition.h"
+#include "parallel/pipeline/pipeline_forward.h"
 #include "parallel/topology.h"
 #include "runtime/training_step.h"
 
@@ -65,6 +71,13 @@ struct TrainReport {
   bool preempted = false;            // stopped on request after committing a checkpoint; no evaluation ran
   std::string last_checkpoint;       // the newest checkpoint this run committed ("" if none)
   MemoryReport memory;
+  // Measured over the whole run (start-up, training, evaluation, saving), one entry per world rank: the
+  // resident-set high-water mark, the resident set before the model was built (the process itself), CUDA's
+  // max allocated bytes (-1 on CPUs), and the rank's plan (model states + activations, as hllm_plan
+  // computes them).
+  struct PeakMemory {
+    std::vector<double> peak_rss, baseline_rss, peak_device, planned;
+  } peak;
 };
 
 // Communicators for tensors on the training device, over the same ranks as the topology's world and
@@ -99,6 +112,10 @@ class Engine {
   std::map<std::string, double> evaluate_popularity(data::EvalSplit split);
 
   const models::Recommender& model() const { return *model_; }
+  // Host float32 copies of every parameter in the model's order: those this rank's stage holds (under
+  // ZeRO-3 gathered unit by unit, so the stage's whole model is built on the host), empty tensors for
+  // another pipeline stage's. Collective over the stage's data-parallel group. For tests and small models.
+  std::vector<at::Tensor> parameter_copies();
   // Pipeline parallelism: the stage cut (empty with pp = 1).
   const parallel::StageCut& stage_cut() const { return cut_; }
   // train() continues from this committed checkpoint (a directory written by a run of the same model, on
@@ -114,9 +131,23 @@ class Engine {
   void show_progress_bar(bool show) { progress_bar_ = show; }
 
  private:
-  // Pipeline: the cut, this stage's blocks; the other stages' parameters freed.
-  void set_up_pipeline(int64_t prompt_tokens);
+  // Pipeline: the cut of `blocks` by their costs, logged; this rank's plan.
+  void set_up_pipeline(const models::Blocks& blocks, const std::vector<models::BlockCost>& costs);
+  // This stage's blocks (all at pp = 1) and parameters kept, every parameter's spec recorded, the other
+  // stages' parameters freed.
+  void keep_stage_blocks(models::Blocks blocks);
+  int stage_of_block(size_t block) const;
+  // The memory plan's settings for this run (the stage left 0) and the shapes it is computed for.
+  parallel::MemoryPlanOptions memory_plan_options() const;
+  models::ModelShapes planned_shapes(int64_t prompt_tokens) const;
+  // Every rank's measured peaks beside its plan (gathered over the world); rank 0 logs them.
+  TrainReport::PeakMemory measure_peaks() const;
   runtime::PipelineStage pipeline_stage();
+  // Runs this stage's blocks [first, end) without autograd (evaluation): through training's BlockRunner
+  // once train() made one (ZeRO-3 gathers block by block), else plainly.
+  parallel::RunStageBlocks run_stage_blocks();
+  // An ID model (SASRec, HSTU: one block) whole for its evaluation under ZeRO-3, and sharded again.
+  void gather_id_model(bool whole);
   at::Tensor catalog_embeddings();  // [num_items + 1, D], row 0 zero; the same on every rank
   std::map<std::string, double> evaluate_with(const at::Tensor& catalog, data::EvalSplit split);
   // Ranks every evaluation user with score_rows(batch) -> [B, num_items + 1] (undefined on a pipeline stage
@@ -143,10 +174,10 @@ class Engine {
   parallel::Communicator& tensor_dp_;
   parallel::Communicator& tensor_pp_;
   std::unique_ptr<models::Recommender> model_;
-  // The parameters this rank holds: every one, or its pipeline stage's.
+  // The parameters this rank holds: every one, or its pipeline stage's (in block order).
   std::vector<std::pair<std::string, at::Tensor>> owned_;
-  // Pipeline: the cut, this stage's blocks (evaluation), the chain's landmarks, every parameter's shape,
-  // dtype and stage (the final save), the catalogue's width and dtype.
+  // The pipeline's cut (empty at pp = 1), this stage's blocks (evaluation), HLLM's landmarks in the chain,
+  // every parameter's shape, dtype, stage and block (the final save), the catalogue's width.
   parallel::StageCut cut_;
   models::Blocks stage_blocks_;
   size_t item_end_ = 0, user_begin_ = 0, user_end_ = 0;
@@ -155,10 +186,14 @@ class Engine {
     std::vector<int64_t> shape;
     at::ScalarType dtype;
     int stage;
+    size_t block;
   };
   std::vector<ParameterSpec> parameter_specs_;
   int64_t catalog_width_ = 0;
+  parallel::StageMemory planned_;  // this rank's plan
+  int64_t baseline_rss_ = 0;       // the process's resident set before the model was built
   bool progress_bar_ = false;
+  std::unique_ptr<TrainingStep> training_;  // made by train(), kept for the evaluations and the save after it
   std::string resume_from_;
   const std::atomic<int>* stop_flag_ = nullptr;
 };

@@ -2,11 +2,31 @@
 
 #include <malloc.h>
 
+#include <fstream>
+#include <sstream>
+#include <string>
+
 #ifdef HLLM_WITH_CUDA
 #include <c10/cuda/CUDACachingAllocator.h>
 #endif
 
 namespace hllm::runtime {
+namespace {
+
+// A "Key:   123 kB" line of /proc/self/status, in bytes.
+int64_t status_bytes(const std::string& key) {
+  std::ifstream in("/proc/self/status");
+  for (std::string line; std::getline(in, line);) {
+    if (line.compare(0, key.size(), key) != 0 || line.size() <= key.size() || line[key.size()] != ':') continue;
+    std::istringstream fields(line.substr(key.size() + 1));
+    int64_t kib = -1;
+    fields >> kib;
+    return kib < 0 ? -1 : kib * 1024;
+  }
+  return -1;
+}
+
+}  // namespace
 
 int64_t allocated_bytes(const at::Device& device) {
 #ifdef HLLM_WITH_CUDA
@@ -19,5 +39,18 @@ int64_t allocated_bytes(const at::Device& device) {
   const struct mallinfo2 info = mallinfo2();
   return static_cast<int64_t>(info.uordblks + info.hblkhd);
 }
+
+int64_t peak_allocated_bytes(const at::Device& device) {
+#ifdef HLLM_WITH_CUDA
+  if (device.is_cuda()) {
+    return c10::cuda::CUDACachingAllocator::getDeviceStats(device.index()).allocated_bytes[0].peak;
+  }
+#endif
+  (void)device;
+  return -1;
+}
+
+int64_t resident_bytes() { return status_bytes("VmRSS"); }
+int64_t peak_resident_bytes() { return status_bytes("VmHWM"); }
 
 }  // namespace hllm::runtime

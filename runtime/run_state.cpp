@@ -4,8 +4,7 @@
 
 namespace hllm::runtime {
 
-void RunState::save(checkpoint::CheckpointContent* content, const parallel::Topology& topology,
-                    const std::vector<std::pair<std::string, at::Tensor>>& parameters) const {
+void RunState::save(checkpoint::CheckpointContent* content, const parallel::Topology& topology) const {
   content->scalars["skipped_steps"] = skipped_steps;
   content->scalars["nan_in_a_row"] = nan_in_a_row;
   content->scalars["log"] = {{"logged", log.logged}, {"first_loss", log.first_loss}, {"grad_norm", log.grad_norm},
@@ -15,17 +14,13 @@ void RunState::save(checkpoint::CheckpointContent* content, const parallel::Topo
                              at::tensor({log.loss, static_cast<double>(log.samples), static_cast<double>(log.tokens)},
                                         at::kDouble)});
   content->scalars["best"] = {{"step", best.step}, {"valid", best.valid}};
-  const int rank = topology.dp_index(), ranks = topology.dp();
-  for (size_t i = 0; i < best.parameters.size(); ++i) {  // every rank of the stage holds them: each saves a slice
-    const at::Tensor flat = best.parameters[i].view({-1});
-    const int64_t n = flat.numel(), from = n * rank / ranks, to = n * (rank + 1) / ranks;
-    content->pieces.push_back({"best." + parameters[i].first, best.parameters[i].sizes().vec(), from,
-                               flat.narrow(0, from, to - from)});
+  for (const auto& piece : best.parameters) {  // "param.<name>" pieces: each rank saves its own
+    content->pieces.push_back({"best." + piece.name.substr(6), piece.shape, piece.offset, piece.values});
   }
 }
 
 void RunState::load(const checkpoint::Checkpoint& from, const parallel::Topology& topology,
-                    const std::vector<std::pair<std::string, at::Tensor>>& parameters) {
+                    const std::vector<checkpoint::StatePiece>& layout) {
   const auto& s = from.scalars();
   skipped_steps = s.at("skipped_steps").get<int64_t>();
   nan_in_a_row = s.at("nan_in_a_row").get<int>();
@@ -46,10 +41,11 @@ void RunState::load(const checkpoint::Checkpoint& from, const parallel::Topology
   best.valid = s.at("best").at("valid").get<std::map<std::string, double>>();
   best.parameters.clear();
   if (best.step == 0) return;
-  for (const auto& [name, p] : parameters) {
-    at::Tensor whole = at::empty(p.sizes(), p.options().device(at::kCPU));
-    from.read({"best." + name, p.sizes().vec(), 0, whole.view({-1})});
-    best.parameters.push_back(whole);
+  for (const auto& piece : layout) {
+    checkpoint::StatePiece mine = piece;
+    mine.values = at::empty(piece.values.sizes(), piece.values.options().device(at::kCPU));  // kept on the host
+    from.read(mine, "best." + piece.name.substr(6));
+    best.parameters.push_back(std::move(mine));
   }
 }
 

@@ -26,11 +26,13 @@ struct LogInterval {
   void clear() { *this = {logged, first_loss}; }
 };
 
-// The best validation so far (valid NDCG@200) and host copies of this rank's parameters then.
+// The best validation so far (valid NDCG@200) and this rank's share of the parameters then: copies of
+// TrainingStep::parameter_pieces() (a ZeRO shard, or a 1/dp slice of replicated parameters) in host
+// memory, never a whole model per rank.
 struct BestModel {
   int64_t step = 0;  // 0: no validation during training yet
   std::map<std::string, double> valid;
-  std::vector<at::Tensor> parameters;
+  std::vector<checkpoint::StatePiece> parameters;
 };
 
 struct RunState {
@@ -40,14 +42,12 @@ struct RunState {
   BestModel best;
 
   // Into a checkpoint's content: the scalars; this rank's row of the interval's sums ("log.rank_sums",
-  // [world, 3]); a 1/dp slice of each best parameter by each rank of its (pipeline) stage. `parameters`:
-  // this rank's, in the order of best.parameters.
-  void save(checkpoint::CheckpointContent* content, const parallel::Topology& topology,
-            const std::vector<std::pair<std::string, at::Tensor>>& parameters) const;
+  // [world, 3]); this rank's pieces of the best parameters ("best.<name>").
+  void save(checkpoint::CheckpointContent* content, const parallel::Topology& topology) const;
   // Back from one written by any layout: the interval's sums are this rank's row on the same world size,
-  // the mean row otherwise; the best parameters whole.
+  // the mean row otherwise; the best parameters as the pieces `layout` (TrainingStep::parameter_pieces()).
   void load(const checkpoint::Checkpoint& from, const parallel::Topology& topology,
-            const std::vector<std::pair<std::string, at::Tensor>>& parameters);
+            const std::vector<checkpoint::StatePiece>& layout);
 };
 
 }  // namespace hllm::runtime

@@ -308,11 +308,40 @@ void TrainingStep::release_parameters() {
   if (runner_) runner_->release_all();
 }
 
-void TrainingStep::finish() {
-  if (runner_) runner_->gather_all();
-  executor_.reset();
-  zero_.reset();
-  runner_.reset();
+std::vector<checkpoint::StatePiece> TrainingStep::parameter_pieces() {
+  std::vector<checkpoint::StatePiece> pieces;
+  for (auto& piece : zero_ ? zero_->state_pieces() : stage0_pieces(/*whole=*/false)) {
+    if (piece.name.rfind("param.", 0) == 0) pieces.push_back(std::move(piece));
+  }
+  return pieces;
+}
+
+void TrainingStep::restore_parameters(const std::vector<checkpoint::StatePiece>& saved) {
+  c10::NoGradGuard no_grad;
+  const std::vector<checkpoint::StatePiece> live = parameter_pieces();
+  HLLM_ASSERT(live.size() == saved.size(), "restore_parameters: ", saved.size(), " pieces for ", live.size());
+  for (size_t i = 0; i < live.size(); ++i) {
+    HLLM_ASSERT(live[i].name == saved[i].name && live[i].offset == saved[i].offset &&
+                    live[i].values.numel() == saved[i].values.numel(),
+                "restore_parameters: piece ", i, " is ", saved[i].name, "@", saved[i].offset, ", expected ", live[i].name,
+                "@", live[i].offset);
+    live[i].values.copy_(saved[i].values);
+  }
+  if (zero_) {
+    runner_->refresh_parameters();  // stages 1-2: every rank's shard into the full buffers
+    return;
+  }
+  // Stage 0: every rank restored its 1/dp slice of each parameter; the slices are gathered into the whole.
+  const int dp = tensor_dp_.size();
+  if (dp == 1) return;
+  for (size_t i = 0; i < parameters_.size(); ++i) {
+    at::Tensor flat = parameters_[i].second.detach().view({-1});
+    const int64_t n = flat.numel();
+    std::vector<int64_t> counts;
+    for (int r = 0; r < dp; ++r) counts.push_back(n * (r + 1) / dp - n * r / dp);
+    const at::Tensor mine = flat.narrow(0, n * tensor_dp_.rank() / dp, counts[tensor_dp_.rank()]).clone();
+    tensor_dp_.all_gather_v(mine, flat, counts)->wait();
+  }
 }
 
 parallel::zero::CommunicationCount TrainingStep::communication() const {

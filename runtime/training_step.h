@@ -79,11 +79,18 @@ class TrainingStep {
   // One optimizer step over `accumulation` micro-batches from next_batch(), with learning rate `lr`.
   StepResult run(const std::function<data::Batch()>& next_batch, int64_t accumulation, double lr);
 
-  // Stage 3: every parameter whole (evaluation, snapshots) / sharded again. No-ops otherwise. Collective.
+  // Stage 3: every parameter whole / sharded again (an ID model, which is one block, for evaluation).
+  // No-ops otherwise. Collective.
   void gather_parameters();
   void release_parameters();
-  // Ends training: the parameters stay whole from here on (stage 3 gathers them once more).
-  void finish();
+
+  // This rank's share of the parameters as pieces of global tensors ("param.<name>", views of the live
+  // values): ZeRO's shards, or at stage 0 a 1/dp slice of each replicated parameter. What the best model
+  // is kept as (cloned), so no rank ever holds a second whole copy.
+  std::vector<checkpoint::StatePiece> parameter_pieces();
+  // Writes pieces laid out as parameter_pieces() back into the parameters and makes them whole where the
+  // stage keeps them whole (stages 1-2: the shards gathered; stage 0: the slices all-gathered). Collective.
+  void restore_parameters(const std::vector<checkpoint::StatePiece>& pieces);
 
   // Checkpointing (checkpoint/state.h): this rank's share of the parameters, float32 masters (bf16) and
   // Adam's moments as pieces of global tensors, and the optimizer's step count. Stage 0 replicas each
@@ -96,6 +103,7 @@ class TrainingStep {
   const MemoryReport& memory() const { return memory_; }
   // The ZeRO / checkpointing runner, or null (stage 0 without checkpointing, no pipeline).
   const parallel::zero::BlockRunner* runner() const { return runner_.get(); }
+  parallel::zero::BlockRunner* runner() { return runner_.get(); }
   // The pipeline's executor (its last step's timing), or null without a pipeline.
   const parallel::PipelineExecutor* pipeline() const { return executor_.get(); }
   // The parameters this rank trains: every one, or its pipeline stage's.

@@ -25,6 +25,7 @@
 #include "models/llama_config.h"
 #include "models/model_plan.h"
 #include "models/presets.h"
+#include "parallel/memory_plan.h"
 #include "parallel/pipeline/partition.h"
 #include "parallel/zero/model_state_bytes.h"
 
@@ -100,15 +101,19 @@ void print_pipeline_layouts(const config::Config& config, const models::LlamaCon
     const double bubble = static_cast<double>(pp - 1) / static_cast<double>(micro_batches + pp - 1);
     const double total_flops = std::accumulate(flops.begin(), flops.end(), 0.0);
     double worst = 0;
+    parallel::MemoryPlanOptions plan;
+    plan.zero_stage = stage;
+    plan.dp = dp;
+    plan.bf16 = config.bf16.enabled;
+    plan.recompute = recompute;
+    plan.pp = pp;
+    plan.gpipe = gpipe;
+    plan.micro_batches = micro_batches;
     for (int s = 0; s < pp; ++s) {
-      double psi = 0;
-      for (size_t b = cut.first[s]; b < cut.end(s); ++b) psi += static_cast<double>(parameters[b]);
-      const double states = parallel::zero::model_state_bytes(stage, psi, dp, config.bf16.enabled).total();
-      const models::StageActivations a = models::stage_activation_bytes(costs, cut.first[s], cut.end(s));
-      const double live = gpipe ? static_cast<double>(micro_batches)
-                                : static_cast<double>(std::min<int64_t>(pp - s, micro_batches));
-      const double activations = recompute ? a.checkpointed * live + a.recomputing : a.stored * live;
-      const double total = states + activations;
+      plan.stage = s;
+      const parallel::StageMemory memory = parallel::plan_stage_memory(costs, cut.first[s], cut.end(s), plan);
+      const double psi = memory.parameters, states = memory.model_states, activations = memory.activations;
+      const double total = memory.total();
       worst = std::max(worst, total);
       const std::string blocks = std::to_string(cut.first[s]) + "-" + std::to_string(cut.end(s) - 1) + " " +
                                  names[cut.first[s]] + " .. " + names[cut.end(s) - 1];

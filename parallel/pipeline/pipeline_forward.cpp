@@ -9,7 +9,7 @@
 
 namespace hllm::parallel {
 
-models::Activations pipeline_forward(Communicator& pipeline, const StageCut& cut, const models::Blocks& stage_blocks,
+models::Activations pipeline_forward(Communicator& pipeline, const StageCut& cut, const RunStageBlocks& run_stage_blocks,
                                      size_t begin, size_t end, models::Activations inputs,
                                      const std::vector<std::string>& consumed, const c10::Device& device) {
   HLLM_ASSERT(begin < end && end <= cut.blocks, "pipeline_forward of blocks [", begin, ", ", end, ")");
@@ -20,8 +20,7 @@ models::Activations pipeline_forward(Communicator& pipeline, const StageCut& cut
   models::Activations a = stage == first_stage ? std::move(inputs) : recv_activations(pipeline, stage - 1, device);
   const size_t mine = cut.first[static_cast<size_t>(stage)];
   const size_t from = std::max(begin, mine), to = std::min(end, cut.end(stage));
-  HLLM_ASSERT(to - mine <= stage_blocks.size(), "stage ", stage, " holds ", stage_blocks.size(), " blocks");
-  for (size_t b = from; b < to; ++b) stage_blocks[b - mine]->forward(a);
+  run_stage_blocks(from - mine, to - mine, a);
   for (const auto& name : consumed) a.erase(name);
   if (stage == last_stage) return a;
   PostedSends posted;

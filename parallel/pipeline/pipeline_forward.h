@@ -6,6 +6,7 @@
 
 #include <c10/core/Device.h>
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -15,11 +16,15 @@
 
 namespace hllm::parallel {
 
-// `stage_blocks`: this stage's blocks (blocks [cut.first[stage], cut.end(stage)) of the chain). Runs the
-// chain's blocks [begin, end); `inputs` are read on the stage that holds `begin`. `consumed`: names no later
-// block reads, dropped before activations move on. Returns the activations after block end - 1 on the
-// stage that holds it, an empty map elsewhere.
-models::Activations pipeline_forward(Communicator& pipeline, const StageCut& cut, const models::Blocks& stage_blocks,
+// Runs this stage's blocks [first, end) (indices within the stage) on the activations, without autograd:
+// plainly, or through ZeRO-3's BlockRunner, which gathers each block's parameters for it.
+using RunStageBlocks = std::function<void(size_t first, size_t end, models::Activations&)>;
+
+// Runs the chain's blocks [begin, end) through the stages that hold them; this stage runs its part with
+// `run_stage_blocks` (its blocks are [cut.first[stage], cut.end(stage)) of the chain). `inputs` are read on
+// the stage that holds `begin`. `consumed`: names no later block reads, dropped before activations move
+// on. Returns the activations after block end - 1 on the stage that holds it, an empty map elsewhere.
+models::Activations pipeline_forward(Communicator& pipeline, const StageCut& cut, const RunStageBlocks& run_stage_blocks,
                                      size_t begin, size_t end, models::Activations inputs,
                                      const std::vector<std::string>& consumed, const c10::Device& device);
 

@@ -6,6 +6,7 @@
 #include <torch/csrc/autograd/function_hook.h>
 #include <torch/csrc/autograd/variable.h>
 
+#include <algorithm>
 #include <chrono>
 #include <functional>
 
@@ -102,7 +103,32 @@ void BlockRunner::reset_readiness() {
 
 void BlockRunner::forward(models::Activations& activations) {
   next_forward_gather_ = 0;
+  forward_end_unit_ = static_cast<int64_t>(units_.size());
   for (size_t b = 0; b < blocks_.size(); ++b) run_block(b, activations);
+}
+
+void BlockRunner::forward_without_grad(size_t first, size_t end, models::Activations& activations) {
+  HLLM_ASSERT(first <= end && end <= blocks_.size(), "blocks [", first, ", ", end, ") of ", blocks_.size());
+  c10::NoGradGuard no_grad;
+  if (options_.stage != 3) {
+    models::run_blocks(blocks_, activations, first, end);
+    return;
+  }
+  // The units of the range: those of its blocks, which are consecutive.
+  int64_t begin_unit = static_cast<int64_t>(units_.size()), end_unit = 0;
+  for (size_t b = first; b < end; ++b) {
+    if (unit_of_block_[b] < 0) continue;
+    begin_unit = std::min(begin_unit, unit_of_block_[b]);
+    end_unit = std::max(end_unit, unit_of_block_[b] + 1);
+  }
+  next_forward_gather_ = begin_unit;
+  forward_end_unit_ = end_unit;
+  for (size_t b = first; b < end; ++b) {
+    const int64_t u = unit_of_block_[b];
+    if (u >= 0) before_forward(static_cast<size_t>(u));
+    blocks_[b]->forward(activations);
+    if (u >= 0) units_[u].release();
+  }
 }
 
 void BlockRunner::run_block(size_t b, models::Activations& activations) {
@@ -156,7 +182,7 @@ void BlockRunner::before_forward(size_t unit) {
   const auto numel = [&](int64_t k) { return static_cast<double>(units_[k].layout().buffer_numel()); };
   double ahead = 0;
   for (int64_t k = u + 1; k < next_forward_gather_; ++k) ahead += numel(k);
-  while (next_forward_gather_ < static_cast<int64_t>(units_.size())) {
+  while (next_forward_gather_ < forward_end_unit_) {
     const double next = numel(next_forward_gather_);
     if (ahead + next > options_.prefetch_elements || numel(u) + ahead + next > options_.max_live_elements) break;
     issue_gather(static_cast<size_t>(next_forward_gather_++));
@@ -256,6 +282,17 @@ void BlockRunner::release_all(bool keep_changes) {
     if (unit.state() == UnitState::kGathering) unit.finish_gather();
     if (unit.state() == UnitState::kGathered) unit.release(keep_changes);
   }
+}
+
+void BlockRunner::gather_unit(size_t unit) {
+  if (options_.stage != 3) return;
+  issue_gather(unit);
+  wait_gathered(unit);
+}
+
+void BlockRunner::release_unit(size_t unit) {
+  if (options_.stage != 3) return;
+  units_[unit].release();
 }
 
 void BlockRunner::refresh_parameters() {

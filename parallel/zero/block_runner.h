@@ -66,10 +66,21 @@ class BlockRunner {
   void begin_backward(bool completes_step);
   void end_backward(bool completes_step);
 
-  // Stage 3: every unit gathered (evaluation, saving) / freed again; `keep_changes` writes parameters
-  // changed meanwhile back into the shards. No-ops below stage 3. Collective.
+  // Runs blocks [first, end) without autograd (evaluation). Stage 3 gathers each unit before its block as
+  // training does (the next units' gathers issued ahead, within the range) and frees it after, so at most
+  // the prefetch window is whole at any time. Every rank of the data-parallel group must make the same
+  // calls (the gathers are collective).
+  void forward_without_grad(size_t first, size_t end, models::Activations& activations);
+
+  // Stage 3: every unit gathered / freed again; `keep_changes` writes parameters changed meanwhile back
+  // into the shards. No-ops below stage 3. Collective.
   void gather_all();
   void release_all(bool keep_changes = false);
+  // Stage 3: one unit gathered / freed (saving, block by block). Collective.
+  void gather_unit(size_t unit);
+  void release_unit(size_t unit);
+  // The unit that holds block `b`'s parameters, or -1 (no parameters, or below stage 1).
+  int64_t unit_of_block(size_t b) const { return unit_of_block_[b]; }
   // Stages 1-2: every rank's updated shard into the full buffers. Collective.
   void refresh_parameters();
 
@@ -113,6 +124,7 @@ class BlockRunner {
   std::vector<size_t> waiting_;           // per unit: parameters not ready yet
   std::vector<bool> launched_;            // per unit, this backward
   int64_t next_forward_gather_ = 0;       // next unit whose forward gather is to be issued
+  int64_t forward_end_unit_ = 0;          // forward gathers stop before this unit (the range's end)
   int64_t next_backward_gather_ = -1;     // next unit (downwards) whose backward gather is to be issued
   int64_t next_reduction_ = -1;           // next unit (downwards) to reduce
   bool armed_ = false;                    // a backward whose gradients are reduced as they complete

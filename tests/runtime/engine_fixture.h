@@ -62,12 +62,8 @@ inline Result on_ranks(int world, const config::Config& config, const std::funct
 }
 
 // Copies of the model's parameters (float32, on the CPU), in the model's order; a pipeline stage's rank
-// holds only its own (the others are empty).
-inline std::vector<at::Tensor> parameter_copies(const Engine& engine) {
-  std::vector<at::Tensor> out;
-  for (const auto& [name, t] : engine.model().named_parameters()) out.push_back(t.detach().to(at::kFloat).cpu().clone());
-  return out;
-}
+// holds only its own (the others are empty). Collective (ZeRO-3 gathers them).
+inline std::vector<at::Tensor> parameter_copies(Engine& engine) { return engine.parameter_copies(); }
 
 // Every parameter from the rank that holds it (under pp, its stage's ranks), given each rank's copies.
 inline std::vector<at::Tensor> whole_model(const std::vector<std::vector<at::Tensor>>& per_rank) {

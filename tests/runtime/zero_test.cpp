@@ -32,10 +32,8 @@ TrainedRun train_run(const std::string& model, int world, std::vector<std::strin
     const TrainReport report = engine.train();
     run.losses = report.local_losses;
     run.memory = report.memory;
-    for (const auto& [name, t] : engine.model().named_parameters()) {
-      run.parameters.push_back(t.detach().to(at::kFloat).clone());
-      run.parameter_count += static_cast<double>(t.numel());
-    }
+    run.parameters = parameter_copies(engine);
+    for (const auto& t : run.parameters) run.parameter_count += static_cast<double>(t.numel());
     return run;
   }, device);
 }
