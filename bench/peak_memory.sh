@@ -32,7 +32,8 @@ if [ ! -f "$OUT/data/meta.json" ]; then
     --max_text_len 32 --overwrite > /dev/null
 fi
 
-printf '%-10s %-5s %12s %12s %12s %8s\n' layout rank "peak GiB" "plan GiB" "process GiB" "ratio"
+printf '%-10s %-5s %9s %9s %9s %7s   %s\n' layout rank "peak GiB" "plan GiB" "process" "ratio" \
+  "peak GiB by phase: start-up, training (with validations and checkpoints), evaluation, saving"
 for layout in "${layouts[@]}"; do
   IFS=: read -r stage ranks pp <<< "$layout"
   run="$OUT/stage${stage}-np${ranks}-pp${pp}"
@@ -49,9 +50,12 @@ for layout in "${layouts[@]}"; do
 import json, sys
 peak = json.load(open(sys.argv[1]))["peak_memory_per_rank"]
 gib = 1024.0 ** 3
+phases = peak["host_rss_peak_bytes_by_phase"]
+names = ["start-up", "training", "evaluation", "saving"]
 for r, (p, plan, base) in enumerate(zip(peak["host_rss_peak_bytes"], peak["planned_bytes"],
                                         peak["host_rss_before_model_bytes"])):
-    print(f"{sys.argv[2] if r == 0 else '':<10} {r:<5} {p / gib:12.2f} {plan / gib:12.2f} {base / gib:12.2f} "
-          f"{p / (plan + base):8.2f}")
+    by_phase = "  ".join(f"{phases[n][r] / gib:5.2f}" for n in names if n in phases)
+    print(f"{sys.argv[2] if r == 0 else '':<10} {r:<5} {p / gib:9.2f} {plan / gib:9.2f} {base / gib:9.2f} "
+          f"{p / (plan + base):7.2f}   {by_phase}")
 PY
 done

@@ -87,7 +87,7 @@ int run(const EvalOptions& eval, parallel::Communicator& world) {
     parallel::set_mpi_timeout_seconds(plan.config.comm.timeout_s);
     device_groups = make_device_groups(*plan.topology, plan.config.comm.timeout_s);
     engine = std::make_unique<runtime::Engine>(plan.config, plan.batch, *plan.topology, *plan.dataset, "",
-                                               device_groups.groups());
+                                               device_groups.groups(), runtime::EngineUse::kEvaluate);
     engine->load_parameters(eval.run_dir + "/model");  // every rank reads the same file
   } catch (const InputError& e) {
     // The config, dataset and model file are the same for every rank, so every rank is here.

@@ -64,7 +64,22 @@ HfWeights::HfWeights(const std::string& directory) : directory_(directory) {
 
 bool HfWeights::has(const std::string& name) const { return owner_.count(name) > 0; }
 
-at::Tensor HfWeights::load(const std::string& name, const std::vector<int64_t>& shape, at::ScalarType dtype) const {
+namespace {
+
+at::ScalarType torch_dtype(const SafetensorsFile& file, const StTensor& info) {
+  switch (info.dtype) {
+    case StDtype::kF32: return at::kFloat;
+    case StDtype::kBF16: return at::kBFloat16;
+    case StDtype::kF16: return at::kHalf;
+    default:
+      throw InputError(file.path() + ": tensor '" + info.name + "' has dtype " + dtype_name(info.dtype) +
+                       " (F32, BF16 and F16 are supported)");
+  }
+}
+
+}  // namespace
+
+void HfWeights::check(const std::string& name, const std::vector<int64_t>& shape) const {
   const auto it = owner_.find(name);
   if (it == owner_.end()) throw InputError(directory_ + ": missing tensor '" + name + "'");
   const SafetensorsFile& file = *it->second;
@@ -73,17 +88,26 @@ at::Tensor HfWeights::load(const std::string& name, const std::vector<int64_t>& 
     throw InputError(file.path() + ": tensor '" + name + "' has shape " + shape_text(info.shape) + ", expected " +
                      shape_text(shape));
   }
-  at::ScalarType stored;
-  switch (info.dtype) {
-    case StDtype::kF32: stored = at::kFloat; break;
-    case StDtype::kBF16: stored = at::kBFloat16; break;
-    case StDtype::kF16: stored = at::kHalf; break;
-    default:
-      throw InputError(file.path() + ": tensor '" + name + "' has dtype " + dtype_name(info.dtype) +
-                       " (F32, BF16 and F16 are supported)");
-  }
-  at::Tensor raw = at::empty(info.shape, at::TensorOptions().dtype(stored));
-  std::memcpy(raw.data_ptr(), file.data(info), info.end - info.begin);
+  torch_dtype(file, info);
+}
+
+at::Tensor HfWeights::load(const std::string& name, const std::vector<int64_t>& shape, at::ScalarType dtype) const {
+  int64_t numel = 1;
+  for (const auto d : shape) numel *= d;
+  return load_range(name, shape, 0, numel, dtype).view(shape);
+}
+
+at::Tensor HfWeights::load_range(const std::string& name, const std::vector<int64_t>& shape, int64_t offset,
+                                 int64_t count, at::ScalarType dtype) const {
+  check(name, shape);
+  const SafetensorsFile& file = *owner_.at(name);
+  const StTensor& info = *file.find(name);
+  HLLM_CHECK(offset >= 0 && count >= 0 && offset + count <= info.numel(), file.path(), ": elements [", offset, ", ",
+             offset + count, ") of tensor '", name, "' with ", info.numel());
+  const at::ScalarType stored = torch_dtype(file, info);
+  at::Tensor raw = at::empty({count}, at::TensorOptions().dtype(stored));
+  const size_t size = dtype_size(info.dtype);
+  std::memcpy(raw.data_ptr(), file.data(info) + static_cast<size_t>(offset) * size, static_cast<size_t>(count) * size);
   return raw.to(dtype);
 }
 

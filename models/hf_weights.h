@@ -23,6 +23,12 @@ class HfWeights {
   // A copy of the tensor in `dtype` (F32/BF16/F16 stored; others are refused). Throws InputError naming the
   // file and tensor when it is missing, of another shape than `shape`, or of an unsupported dtype.
   at::Tensor load(const std::string& name, const std::vector<int64_t>& shape, at::ScalarType dtype) const;
+  // Elements [offset, offset + count) of the flattened tensor, as load() checks it; only their bytes of the
+  // memory-mapped file are read (a rank loading its shard touches its share of the file). [count]
+  at::Tensor load_range(const std::string& name, const std::vector<int64_t>& shape, int64_t offset, int64_t count,
+                        at::ScalarType dtype) const;
+  // The checks of load() without reading anything.
+  void check(const std::string& name, const std::vector<int64_t>& shape) const;
 
  private:
   std::string directory_;

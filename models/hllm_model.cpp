@@ -8,6 +8,7 @@
 #include "common/error.h"
 #include "models/hf_weights.h"
 #include "models/info_nce.h"
+#include "models/parameters.h"
 #include "models/presets.h"
 
 namespace hllm::models {
@@ -64,6 +65,51 @@ HllmModel HllmModel::from_sources(const std::string& item_source, const std::str
   adopt(user_source, "logit_scale", "logit_scale");
   for (auto& [name, tensor] : model.named_parameters()) tensor.requires_grad_(true);
   return model;
+}
+
+HllmModel::Unmaterialized HllmModel::unmaterialized(const std::string& item_source, const std::string& user_source,
+                                                     int64_t vocab_size, std::vector<int64_t> prompt_tokens, uint64_t seed,
+                                                     const at::Device& device, at::ScalarType dtype) {
+  const auto options = at::TensorOptions().dtype(dtype).device(device);
+  auto sources = std::make_unique<ParameterSources>();
+  // A tower: its Hugging Face directory's tensors, or its preset's random stream (from_sources' seeds).
+  const auto tower = [&](const std::string& source, const std::string& prefix, uint64_t tower_seed, bool token_table,
+                         HfSource** hf) {
+    *hf = nullptr;
+    if (std::filesystem::is_directory(source)) {
+      const LlamaConfig config = read_hf_config(source);
+      auto files = std::make_unique<HfSource>(source);
+      LlamaDecoder::describe_hf(config, prefix, token_table, files.get());
+      *hf = files.get();
+      sources->add(std::move(files));
+      return LlamaDecoder::unmaterialized(config, options);
+    }
+    const LlamaConfig config = preset_config(source, vocab_size);
+    auto stream = std::make_unique<RandomStream>(tower_seed);
+    LlamaDecoder::describe_random(config, prefix, stream.get());
+    sources->add(std::move(stream));
+    return LlamaDecoder::unmaterialized(config, options);
+  };
+  HfSource *item_files = nullptr, *user_files = nullptr;
+  LlamaDecoder item_decoder = tower(item_source, "item.", seed, true, &item_files);
+  LlamaDecoder user_decoder = tower(user_source, "user.", seed + 1, false, &user_files);
+  // [ITEM] and logit_scale: from the towers' directories when hllm_export wrote them there (see
+  // from_sources), else [ITEM] drawn from seed + 2 and logit_scale its initial value.
+  const int64_t D = item_decoder.config().hidden_size;
+  if (item_files && item_files->has("item_token")) {
+    item_files->add("item.item_token", "item_token", {D});
+  } else {
+    auto stream = std::make_unique<RandomStream>(seed + 2);
+    stream->add("item.item_token", {D}, RandomStream::Kind::kNormal);
+    sources->add(std::move(stream));
+  }
+  if (user_files && user_files->has("logit_scale")) user_files->add("logit_scale", "logit_scale", {});
+  HllmModel model(ItemLlm(std::move(item_decoder), std::move(prompt_tokens), placeholder({D}, options)),
+                  UserLlm(std::move(user_decoder)));
+  model.logit_scale_ = moved_parameter(model.logit_scale_, device, at::kFloat);
+  if (user_files && user_files->has("logit_scale")) model.logit_scale_ = placeholder({}, model.logit_scale_.options());
+  for (auto& [name, tensor] : model.named_parameters()) tensor.requires_grad_(true);
+  return {std::move(model), std::move(sources)};
 }
 
 void HllmModel::to(const at::Device& device, at::ScalarType dtype) {

@@ -6,11 +6,13 @@
 #include <ATen/core/Tensor.h>
 
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "data/batch.h"
 #include "models/hllm_towers.h"
+#include "models/parameter_source.h"
 
 namespace hllm::models {
 
@@ -54,6 +56,14 @@ class HllmModel {
   static HllmModel from_sources(const std::string& item_source, const std::string& user_source, int64_t vocab_size,
                                 std::vector<int64_t> prompt_tokens, uint64_t seed);
 
+  // The model from_sources() builds, with its parameters as placeholders (models/parameter_source.h) on
+  // `device` in `dtype` (logit_scale: float32, with its value), and the source of their values by slices:
+  // exactly from_sources()'s values, read from the towers' files or replayed from the seeds' streams.
+  struct Unmaterialized;
+  static Unmaterialized unmaterialized(const std::string& item_source, const std::string& user_source,
+                                       int64_t vocab_size, std::vector<int64_t> prompt_tokens, uint64_t seed,
+                                       const at::Device& device, at::ScalarType dtype);
+
   HllmOutput forward(const data::Batch& batch, const NegativeGather& gather_negatives = {}) const;
 
   // Moves both towers to `device` in `dtype`; logit_scale stays float32 (a scalar that the loss reads in
@@ -70,6 +80,11 @@ class HllmModel {
   ItemLlm item_;
   UserLlm user_;
   at::Tensor logit_scale_;  // scalar, init ln(1/0.07)
+};
+
+struct HllmModel::Unmaterialized {
+  HllmModel model;
+  std::unique_ptr<ParameterSource> source;
 };
 
 }  // namespace hllm::models

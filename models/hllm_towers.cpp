@@ -26,6 +26,13 @@ ItemLlm::ItemLlm(LlamaDecoder decoder, std::vector<int64_t> prompt_tokens, uint6
                     .to(dtype);
 }
 
+ItemLlm::ItemLlm(LlamaDecoder decoder, std::vector<int64_t> prompt_tokens, at::Tensor item_token)
+    : decoder_(std::move(decoder)), prompt_tokens_(std::move(prompt_tokens)), item_token_(std::move(item_token)) {
+  decoder_.drop_heads(/*keep_token_embedding=*/true);
+  HLLM_CHECK(item_token_.dim() == 1 && item_token_.size(0) == decoder_.config().hidden_size,
+             "[ITEM] must be [", decoder_.config().hidden_size, "], got ", item_token_.sizes());
+}
+
 std::vector<std::pair<std::string, at::Tensor>> ItemLlm::named_parameters() const {
   auto out = decoder_.named_parameters();
   out.emplace_back("item_token", item_token_);

@@ -43,8 +43,10 @@ at::Tensor item_rows(const std::vector<at::Tensor>& bucket_outputs, const at::Te
 
 class ItemLlm {
  public:
-  // `prompt_tokens`: the tokenized item prompt (prepended to every item).
+  // `prompt_tokens`: the tokenized item prompt (prepended to every item). [ITEM] is drawn from `seed`
+  // (normal(0, 0.02)), or given (`item_token`, [D]: a placeholder of a model built without values).
   ItemLlm(LlamaDecoder decoder, std::vector<int64_t> prompt_tokens, uint64_t seed);
+  ItemLlm(LlamaDecoder decoder, std::vector<int64_t> prompt_tokens, at::Tensor item_token);
 
   // Item embeddings.   token_offsets: [U+1] int64 CSR over tokens: [T_total] int64. Returns [U, D].
   at::Tensor forward(const at::Tensor& token_offsets, const at::Tensor& tokens,

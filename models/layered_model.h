@@ -7,6 +7,7 @@
 #include <ATen/core/Tensor.h>
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -17,6 +18,11 @@ namespace hllm::models {
 
 // Named tensors flowing from block to block ("item_x", "user_states", "loss", ...).
 using Activations = std::map<std::string, at::Tensor>;
+
+// Initial values of a block's parameters by slices, for a model built without them
+// (models/parameter_source.h): writes elements [offset, offset + out.numel()) of parameter `name`,
+// flattened, into `out` (1-D); false when it has none for `name` (then the tensor's own values are used).
+using ParameterFill = std::function<bool(const std::string& name, int64_t offset, const at::Tensor& out)>;
 
 // The shapes of one micro-batch, for cost estimates.
 struct ModelShapes {

@@ -4,10 +4,12 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
 
 #include "common/error.h"
 #include "models/hf_weights.h"
 #include "models/llama_ops.h"
+#include "models/parameter_source.h"
 
 namespace hllm::models {
 namespace {
@@ -96,6 +98,89 @@ LlamaDecoder LlamaDecoder::random(const LlamaConfig& config, uint64_t seed, at::
   decoder.norm_ = at::ones({D}, options).to(dtype);
   if (!config.tie_word_embeddings) decoder.lm_head_ = matrix(config.vocab_size, D);
   return decoder;
+}
+
+namespace {
+
+// A decoder's tensors in random()'s order of construction: name, shape, initial kind.
+struct TensorRecipe {
+  std::string name;
+  std::vector<int64_t> shape;
+  RandomStream::Kind kind;
+};
+
+std::vector<TensorRecipe> decoder_recipes(const LlamaConfig& c) {
+  const int64_t D = c.hidden_size, F = c.intermediate_size, d = c.head_dim();
+  const int64_t H = c.num_attention_heads, Hkv = c.num_key_value_heads;
+  using K = RandomStream::Kind;
+  std::vector<TensorRecipe> out{{"model.embed_tokens.weight", {c.vocab_size, D}, K::kNormal}};
+  for (int64_t i = 0; i < c.num_hidden_layers; ++i) {
+    const auto n = [&](const char* suffix) { return layer_name(static_cast<size_t>(i), suffix); };
+    out.push_back({n("input_layernorm.weight"), {D}, K::kOnes});
+    out.push_back({n("self_attn.q_proj.weight"), {H * d, D}, K::kNormal});
+    out.push_back({n("self_attn.k_proj.weight"), {Hkv * d, D}, K::kNormal});
+    out.push_back({n("self_attn.v_proj.weight"), {Hkv * d, D}, K::kNormal});
+    if (c.attention_bias) {
+      out.push_back({n("self_attn.q_proj.bias"), {H * d}, K::kZeros});
+      out.push_back({n("self_attn.k_proj.bias"), {Hkv * d}, K::kZeros});
+      out.push_back({n("self_attn.v_proj.bias"), {Hkv * d}, K::kZeros});
+    }
+    out.push_back({n("self_attn.o_proj.weight"), {D, H * d}, K::kNormal});
+    out.push_back({n("post_attention_layernorm.weight"), {D}, K::kOnes});
+    out.push_back({n("mlp.gate_proj.weight"), {F, D}, K::kNormal});
+    out.push_back({n("mlp.up_proj.weight"), {F, D}, K::kNormal});
+    out.push_back({n("mlp.down_proj.weight"), {D, F}, K::kNormal});
+  }
+  out.push_back({"model.norm.weight", {D}, K::kOnes});
+  if (!c.tie_word_embeddings) out.push_back({"lm_head.weight", {c.vocab_size, D}, K::kNormal});
+  return out;
+}
+
+}  // namespace
+
+LlamaDecoder LlamaDecoder::unmaterialized(const LlamaConfig& config, const at::TensorOptions& options) {
+  config.validate("LlamaConfig");
+  LlamaDecoder decoder;
+  decoder.config_ = config;
+  std::map<std::string, at::Tensor> made;
+  for (const auto& recipe : decoder_recipes(config)) made[recipe.name] = placeholder(recipe.shape, options);
+  decoder.embed_tokens_ = made.at("model.embed_tokens.weight");
+  for (int64_t i = 0; i < config.num_hidden_layers; ++i) {
+    const auto get = [&](const char* suffix) { return made.at(layer_name(static_cast<size_t>(i), suffix)); };
+    DecoderLayer l;
+    l.input_norm = get("input_layernorm.weight");
+    l.q_proj = get("self_attn.q_proj.weight");
+    l.k_proj = get("self_attn.k_proj.weight");
+    l.v_proj = get("self_attn.v_proj.weight");
+    if (config.attention_bias) {
+      l.q_bias = get("self_attn.q_proj.bias");
+      l.k_bias = get("self_attn.k_proj.bias");
+      l.v_bias = get("self_attn.v_proj.bias");
+    }
+    l.o_proj = get("self_attn.o_proj.weight");
+    l.post_attention_norm = get("post_attention_layernorm.weight");
+    l.gate_proj = get("mlp.gate_proj.weight");
+    l.up_proj = get("mlp.up_proj.weight");
+    l.down_proj = get("mlp.down_proj.weight");
+    decoder.layers_.push_back(std::move(l));
+  }
+  decoder.norm_ = made.at("model.norm.weight");
+  if (!config.tie_word_embeddings) decoder.lm_head_ = made.at("lm_head.weight");
+  return decoder;
+}
+
+void LlamaDecoder::describe_random(const LlamaConfig& config, const std::string& prefix, RandomStream* stream) {
+  for (const auto& recipe : decoder_recipes(config)) stream->add(prefix + recipe.name, recipe.shape, recipe.kind);
+}
+
+void LlamaDecoder::describe_hf(const LlamaConfig& config, const std::string& prefix, bool token_table,
+                               HfSource* source) {
+  for (const auto& recipe : decoder_recipes(config)) {
+    // What from_hf() reads: the token table unless the tower has none; no LM head (HLLM drops it).
+    if (recipe.name == "lm_head.weight") continue;
+    if (recipe.name == "model.embed_tokens.weight" && !token_table && !source->has(recipe.name)) continue;
+    source->add(prefix + recipe.name, recipe.name, recipe.shape);
+  }
 }
 
 LlamaDecoder LlamaDecoder::from_hf(const std::string& directory, at::ScalarType dtype, bool token_table) {

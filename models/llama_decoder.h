@@ -15,6 +15,9 @@
 
 namespace hllm::models {
 
+class RandomStream;
+class HfSource;
+
 struct DecoderLayer {
   at::Tensor input_norm;                  // [D]
   at::Tensor q_proj, k_proj, v_proj;      // [H d, D], [Hkv d, D], [Hkv d, D]
@@ -45,6 +48,14 @@ class LlamaDecoder {
   // `token_table`: false for a tower that reads embeddings (HLLM's User LLM): a directory without
   // model.embed_tokens.weight (as hllm_export writes it) is then accepted.
   static LlamaDecoder from_hf(const std::string& directory, at::ScalarType dtype = at::kFloat, bool token_table = true);
+  // The same tensors as random() or from_hf() but as placeholders (models/parameter_source.h: shapes, no
+  // values) with `options`; the values come from the sources below, by slices.
+  static LlamaDecoder unmaterialized(const LlamaConfig& config, const at::TensorOptions& options);
+  // random(config, seed)'s draws, in its order, as a stream whose parameters are named `prefix` + HF name.
+  static void describe_random(const LlamaConfig& config, const std::string& prefix, RandomStream* stream);
+  // from_hf(directory)'s tensors as `prefix` + HF name (checked against the files' headers). `token_table`:
+  // as from_hf.
+  static void describe_hf(const LlamaConfig& config, const std::string& prefix, bool token_table, HfSource* source);
 
   const LlamaConfig& config() const { return config_; }
   const std::vector<DecoderLayer>& layers() const { return layers_; }

@@ -146,4 +146,22 @@ std::unique_ptr<Recommender> make_recommender(const config::Config& config, int6
   return std::make_unique<IdRecommender<HstuModel>>(HstuModel(c, seed));
 }
 
+std::unique_ptr<Recommender> make_recommender_without_values(const config::Config& config, int64_t num_items,
+                                                             int64_t vocab_size, std::vector<int64_t> prompt_tokens,
+                                                             const at::Device& device, at::ScalarType dtype,
+                                                             std::unique_ptr<ParameterSource>* source) {
+  source->reset();
+  const auto& m = config.model;
+  if (m.type == "hllm") {
+    auto built = HllmModel::unmaterialized(m.item, m.user, vocab_size, std::move(prompt_tokens),
+                                           static_cast<uint64_t>(config.seed), device, dtype);
+    *source = std::move(built.source);
+    return std::make_unique<HllmRecommender>(std::move(built.model));
+  }
+  HLLM_CHECK(dtype == at::kFloat, m.type, " trains in float32");
+  auto model = make_recommender(config, num_items, vocab_size, std::move(prompt_tokens));
+  model->to(device);
+  return model;
+}
+
 }  // namespace hllm::models

@@ -14,6 +14,7 @@
 #include "data/eval_loader.h"
 #include "models/hllm_model.h"
 #include "models/layered_model.h"
+#include "models/parameter_source.h"
 
 namespace hllm::models {
 
@@ -41,5 +42,14 @@ class Recommender {
 // The recommender `config.model` describes. `vocab_size` and `prompt_tokens` come from the dataset.
 std::unique_ptr<Recommender> make_recommender(const config::Config& config, int64_t num_items, int64_t vocab_size,
                                               std::vector<int64_t> prompt_tokens);
+
+// The same recommender on `device`, its parameters in `dtype` (HLLM's LLMs; logit_scale and the ID
+// models stay float32), built without values where it can be: HLLM's parameters are placeholders whose
+// values *source receives (models/parameter_source.h), to be filled by slices where they are kept; SASRec
+// and HSTU (small) are built whole and *source stays null. The values are make_recommender()'s.
+std::unique_ptr<Recommender> make_recommender_without_values(const config::Config& config, int64_t num_items,
+                                                             int64_t vocab_size, std::vector<int64_t> prompt_tokens,
+                                                             const at::Device& device, at::ScalarType dtype,
+                                                             std::unique_ptr<ParameterSource>* source);
 
 }  // namespace hllm::models

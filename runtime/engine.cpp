@@ -51,7 +51,7 @@ double all_reduce_sum(parallel::Communicator& comm, double value) {
 }  // namespace
 
 Engine::Engine(const config::Config& config, const config::BatchSizes& batch, const parallel::Topology& topology,
-               const data::Dataset& dataset, std::string run_dir, DeviceGroups device_groups)
+               const data::Dataset& dataset, std::string run_dir, DeviceGroups device_groups, EngineUse use)
     : config_(config),
       batch_(batch),
       topology_(topology),
@@ -61,6 +61,7 @@ Engine::Engine(const config::Config& config, const config::BatchSizes& batch, co
       tensor_world_(device_groups.world ? *device_groups.world : topology.world()),
       tensor_dp_(device_groups.dp ? *device_groups.dp : topology.dp_group()),
       tensor_pp_(device_groups.pp ? *device_groups.pp : topology.pp_group()) {
+  reset_peak_resident();
   baseline_rss_ = resident_bytes();
   if (topology.pp() > 1 && config.model.type != "hllm") {
     throw InputError(detail::concat("parallel.pp = ", topology.pp(), ": pipeline parallelism cuts HLLM's chain of blocks; ",
@@ -76,16 +77,12 @@ Engine::Engine(const config::Config& config, const config::BatchSizes& batch, co
   std::vector<int64_t> prompt;
   for (const auto& id : dataset.meta().at("prompt_tokens")) prompt.push_back(id.get<int64_t>());
   const int64_t vocab = dataset.meta().at("tokenizer").at("vocab_size").get<int64_t>();
-  model_ = models::make_recommender(config, dataset.num_items(), vocab, prompt);
-  model_->to(device_);
-  if (config.bf16.enabled) {
-    // Compute in bfloat16; train() keeps float32 master weights. logit_scale stays float32 (the loss
-    // reads it in float32, and a bf16 exponent would round the temperature).
-    c10::NoGradGuard no_grad;
-    for (auto& [name, t] : model_->named_parameters()) {
-      if (name != "logit_scale") t.set_data(t.detach().to(at::kBFloat16));
-    }
-  }
+  // Built without values (HLLM): a rank fills only what it keeps, below, so no rank ever holds the whole
+  // model. With bf16 the LLMs compute in bfloat16 (train() keeps float32 masters); logit_scale stays float32
+  // (the loss reads it in float32, and a bf16 exponent would round the temperature).
+  std::unique_ptr<models::ParameterSource> source;
+  model_ = models::make_recommender_without_values(config, dataset.num_items(), vocab, prompt, device_,
+                                                   config.bf16.enabled ? at::kBFloat16 : at::kFloat, &source);
   // The model as blocks: their costs for the configured shapes (the plan, the pipeline's cut) and HLLM's
   // landmarks (where the Item LLM ends and the User LLM runs), which evaluation runs as ranges.
   models::Blocks blocks = model_->blocks({});
@@ -104,6 +101,21 @@ Engine::Engine(const config::Config& config, const config::BatchSizes& batch, co
     planned_ = parallel::plan_stage_memory(costs, 0, costs.size(), memory_plan_options());
   }
   keep_stage_blocks(std::move(blocks));
+  // This rank's parameters get their values: for training, as TrainingStep holds them (ZeRO-3: only this
+  // rank's shards are ever filled; stages 0-2: this stage's parameters whole); for evaluation alone, whole.
+  // The source (its files' mappings) goes once they are filled.
+  models::ParameterFill fill;
+  if (source) {
+    fill = [&source](const std::string& name, int64_t offset, const at::Tensor& out) {
+      return source->fill(name, offset, out);
+    };
+  }
+  if (use == EngineUse::kTrain) {
+    training_ = std::make_unique<TrainingStep>(config_, *model_, tensor_dp_, pipeline_stage(), fill);
+  } else {
+    for (const auto& [name, t] : owned_) models::materialize(name, t, fill);
+  }
+  end_phase("start-up");
   if (!run_dir_.empty() && topology.rank() == 0) {
     std::filesystem::create_directories(run_dir_);
     std::ofstream(run_dir_ + "/config.json") << config::config_to_json(config).dump(2) << "\n";
@@ -126,10 +138,18 @@ models::ModelShapes Engine::planned_shapes(int64_t prompt_tokens) const {
   return models::hllm_micro_batch_shapes(config_, batch_.micro_batch_per_rank, topology_.dp(), prompt_tokens);
 }
 
+void Engine::end_phase(const char* phase) {
+  phase_peaks_.emplace_back(phase, peak_resident_bytes());
+  reset_peak_resident();
+}
+
 TrainReport::PeakMemory Engine::measure_peaks() const {
-  at::Tensor mine = at::tensor({static_cast<double>(peak_resident_bytes()), static_cast<double>(baseline_rss_),
-                                static_cast<double>(peak_allocated_bytes(device_)), planned_.total()},
-                               at::kDouble);
+  int64_t highest = peak_resident_bytes();  // since the last phase ended
+  for (const auto& [phase, bytes] : phase_peaks_) highest = std::max(highest, bytes);
+  std::vector<double> values{static_cast<double>(highest), static_cast<double>(baseline_rss_),
+                             static_cast<double>(peak_allocated_bytes(device_)), planned_.total()};
+  for (const auto& [phase, bytes] : phase_peaks_) values.push_back(static_cast<double>(bytes));
+  at::Tensor mine = at::tensor(values, at::kDouble);
   parallel::Communicator& world = topology_.world();
   at::Tensor all = at::empty({world.size() * mine.numel()}, at::kDouble);
   world.all_gather(mine, all)->wait();
@@ -140,6 +160,9 @@ TrainReport::PeakMemory Engine::measure_peaks() const {
     peak.baseline_rss.push_back(rows[r][1].item<double>());
     peak.peak_device.push_back(rows[r][2].item<double>());
     peak.planned.push_back(rows[r][3].item<double>());
+    for (size_t p = 0; p < phase_peaks_.size(); ++p) {
+      peak.phase_rss[phase_peaks_[p].first].push_back(rows[r][4 + static_cast<int64_t>(p)].item<double>());
+    }
   }
   if (world.rank() == 0) {
     const double gib = 1024.0 * 1024.0 * 1024.0;
@@ -149,7 +172,8 @@ TrainReport::PeakMemory Engine::measure_peaks() const {
       const double budget = peak.planned[r] + peak.baseline_rss[r];
       table += detail::concat("\n  rank ", r, ": peak ", peak.peak_rss[r] / gib, " GiB, plan ", peak.planned[r] / gib,
                               " GiB + process ", peak.baseline_rss[r] / gib, " GiB = ", budget / gib, " GiB (",
-                              peak.peak_rss[r] / std::max(budget, 1.0), "x)");
+                              peak.peak_rss[r] / std::max(budget, 1.0), "x); by phase:");
+      for (const auto& [phase, bytes] : phase_peaks_) table += detail::concat(" ", phase, " ", peak.phase_rss[phase][r] / gib);
       if (peak.peak_device[r] >= 0) table += detail::concat(", device max allocated ", peak.peak_device[r] / gib, " GiB");
     }
     LOG(INFO) << table;
@@ -426,7 +450,6 @@ std::map<std::string, double> Engine::evaluate_popularity(data::EvalSplit split)
 
 TrainReport Engine::train() {
   parallel::Communicator& dp = topology_.dp_group();        // host-side sums
-  parallel::Communicator& tensor_dp = tensor_dp_;            // gradients and negatives, on the device
   const bool speaker = topology_.rank() == 0;
   data::LoaderOptions loader_options;
   loader_options.max_item_list_len = config_.data.max_item_list_len;
@@ -443,8 +466,7 @@ TrainReport Engine::train() {
   const int64_t accumulation = batch_.gradient_accumulation_steps;
   const int64_t steps_per_epoch = std::max<int64_t>(1, loader.batches_per_epoch() / accumulation);
   const int64_t total = config_.train.max_steps > 0 ? config_.train.max_steps : steps_per_epoch * config_.train.epochs;
-  // Kept after train() returns: evaluation and saving run through it (ZeRO-3: block by block).
-  training_ = std::make_unique<TrainingStep>(config_, *model_, tensor_dp, pipeline_stage());
+  HLLM_CHECK(training_, "this engine was made for evaluation (EngineUse::kEvaluate); it does not train");
   TrainingStep& training = *training_;
   const double peak_lr = config_.optimizer.params.lr;
 
@@ -610,6 +632,7 @@ TrainReport Engine::train() {
   // The best model by valid NDCG@200 (the last one unless an earlier validation beat it) is tested and kept.
   // The parameters stay as training holds them (ZeRO-3: sharded; evaluation and saving go block by block).
   report.memory = training.memory();
+  end_phase("training");
   at::Tensor catalog = catalog_embeddings();  // embedded once for both splits
   report.valid = evaluate_with(catalog, data::EvalSplit::kValid);
   report.best_step = report.steps;
@@ -624,10 +647,12 @@ TrainReport Engine::train() {
   report.test = evaluate_with(catalog, data::EvalSplit::kTest);
   log_metrics("test", report.best_step, report.test);  // the test record carries the step of the tested model
   report.popularity_test = evaluate_popularity(data::EvalSplit::kTest);
+  end_phase("evaluation");
   if (!run_dir_.empty()) {  // rank 0 writes the parameters (hllm_eval reads them back)
     if (speaker) std::filesystem::create_directories(run_dir_ + "/model");
     save_model(run_dir_ + "/model/model.safetensors");
   }
+  end_phase("saving");
   report.peak = measure_peaks();  // the whole run's, saving included
   if (!run_dir_.empty() && speaker) write_report(report);
   return report;
@@ -688,7 +713,8 @@ void Engine::write_report(const TrainReport& report) const {
   out["peak_memory_per_rank"] = {{"host_rss_peak_bytes", report.peak.peak_rss},
                                  {"host_rss_before_model_bytes", report.peak.baseline_rss},
                                  {"device_max_allocated_bytes", report.peak.peak_device},
-                                 {"planned_bytes", report.peak.planned}};
+                                 {"planned_bytes", report.peak.planned},
+                                 {"host_rss_peak_bytes_by_phase", report.peak.phase_rss}};
   out["config"] = config::config_to_json(config_);
   std::ofstream(run_dir_ + "/report.json") << out.dump(2) << "\n";
 }

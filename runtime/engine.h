@@ -71,12 +71,14 @@ struct TrainReport {
   bool preempted = false;            // stopped on request after committing a checkpoint; no evaluation ran
   std::string last_checkpoint;       // the newest checkpoint this run committed ("" if none)
   MemoryReport memory;
-  // Measured over the whole run (start-up, training, evaluation, saving), one entry per world rank: the
-  // resident-set high-water mark, the resident set before the model was built (the process itself), CUDA's
-  // max allocated bytes (-1 on CPUs), and the rank's plan (model states + activations, as hllm_plan
-  // computes them).
+  // Measured over the whole run, one entry per world rank: the resident-set high-water mark, the resident
+  // set before the model was built (the process itself), CUDA's max allocated bytes (-1 on CPUs), the
+  // rank's plan (model states + activations, as hllm_plan computes them), and the high-water mark of each
+  // phase on its own (start-up: building the model; training: the steps with their validations and
+  // checkpoints; evaluation: the final valid and test; saving: the final model).
   struct PeakMemory {
     std::vector<double> peak_rss, baseline_rss, peak_device, planned;
+    std::map<std::string, std::vector<double>> phase_rss;
   } peak;
 };
 
@@ -89,11 +91,18 @@ struct DeviceGroups {
   parallel::Communicator* pp = nullptr;
 };
 
+// What an engine is made for: training (the parameters as training holds them from the start: ZeRO-3
+// shards, a pipeline stage's blocks) or evaluating saved parameters alone (hllm_eval: the stage's
+// parameters whole, no optimizer state).
+enum class EngineUse { kTrain, kEvaluate };
+
 class Engine {
  public:
   // `run_dir` empty: write nothing (tests). Throws InputError for a configuration this build cannot run.
+  // Collective: under ZeRO-3 each rank fills only its shards of the model as it is built.
   Engine(const config::Config& config, const config::BatchSizes& batch, const parallel::Topology& topology,
-         const data::Dataset& dataset, std::string run_dir, DeviceGroups device_groups = {});
+         const data::Dataset& dataset, std::string run_dir, DeviceGroups device_groups = {},
+         EngineUse use = EngineUse::kTrain);
 
   // Trains for train.epochs (or train.max_steps), validates every train.eval_interval steps and at the end,
   // then tests the best model by valid NDCG@200 (the last one unless an earlier validation beat it: its
@@ -142,6 +151,8 @@ class Engine {
   models::ModelShapes planned_shapes(int64_t prompt_tokens) const;
   // Every rank's measured peaks beside its plan (gathered over the world); rank 0 logs them.
   TrainReport::PeakMemory measure_peaks() const;
+  // Ends a phase of the run: records its resident-set high-water mark and starts the next one's.
+  void end_phase(const char* phase);
   runtime::PipelineStage pipeline_stage();
   // Runs this stage's blocks [first, end) without autograd (evaluation): through training's BlockRunner
   // once train() made one (ZeRO-3 gathers block by block), else plainly.
@@ -192,8 +203,9 @@ class Engine {
   int64_t catalog_width_ = 0;
   parallel::StageMemory planned_;  // this rank's plan
   int64_t baseline_rss_ = 0;       // the process's resident set before the model was built
+  std::vector<std::pair<std::string, int64_t>> phase_peaks_;  // in the order the phases ended
   bool progress_bar_ = false;
-  std::unique_ptr<TrainingStep> training_;  // made by train(), kept for the evaluations and the save after it
+  std::unique_ptr<TrainingStep> training_;  // kTrain: holds the parameters; evaluation and saving go through it
   std::string resume_from_;
   const std::atomic<int>* stop_flag_ = nullptr;
 };

@@ -53,4 +53,11 @@ int64_t peak_allocated_bytes(const at::Device& device) {
 int64_t resident_bytes() { return status_bytes("VmRSS"); }
 int64_t peak_resident_bytes() { return status_bytes("VmHWM"); }
 
+bool reset_peak_resident() {
+  std::ofstream out("/proc/self/clear_refs");
+  out << "5";  // 5: reset the peak resident set size (proc(5))
+  out.flush();
+  return out.good();
+}
+
 }  // namespace hllm::runtime

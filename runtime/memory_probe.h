@@ -20,5 +20,8 @@ int64_t peak_allocated_bytes(const at::Device& device);
 // /proc/self/status cannot be read.
 int64_t resident_bytes();
 int64_t peak_resident_bytes();
+// Starts the high-water mark again from the resident set now (Linux: /proc/self/clear_refs), so the peak
+// of one phase of a run can be read on its own; false where it cannot.
+bool reset_peak_resident();
 
 }  // namespace hllm::runtime

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "common/error.h"
+#include "models/parameter_source.h"
 #include "parallel/comm/differentiable_gather.h"
 #include "parallel/zero/block_runner.h"
 #include "runtime/adamw.h"
@@ -49,7 +50,7 @@ AdamWOptions adam_options(const config::Config& config) {
 }  // namespace
 
 TrainingStep::TrainingStep(const config::Config& config, models::Recommender& model, parallel::Communicator& tensor_dp,
-                           PipelineStage pipeline)
+                           PipelineStage pipeline, const models::ParameterFill& initial_values)
     : config_(config),
       model_(model),
       tensor_dp_(tensor_dp),
@@ -80,6 +81,7 @@ TrainingStep::TrainingStep(const config::Config& config, models::Recommender& mo
     }
     parallel::zero::RunnerOptions options;
     options.stage = stage_;
+    options.initial_values = initial_values;
     options.recompute = recompute_flags(blocks_, config.activation_checkpointing);
     options.prefetch_elements = config.zero_optimization.stage3_prefetch_bucket_size;
     options.max_live_elements = config.zero_optimization.stage3_max_live_parameters;
@@ -104,6 +106,7 @@ TrainingStep::TrainingStep(const config::Config& config, models::Recommender& mo
     if (stage_ > 0) zero_ = std::make_unique<ZeroOptimizer>(*runner_, adam, tensor_dp, pipeline.host);
   }
   if (stage_ > 0) return;
+  for (const auto& [name, p] : parameters_) models::materialize(name, p, initial_values);  // replicated: whole
   // Stage 0: what the optimizer updates are the parameters themselves in float32 training; with bf16,
   // float32 master copies of the bfloat16 ones, into which each micro-batch's gradients are added (so
   // accumulation is float32 too) and from which the parameters are rounded after each step.

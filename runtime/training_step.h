@@ -71,9 +71,11 @@ struct StepResult {
 class TrainingStep {
  public:
   // `tensor_dp`: the data-parallel group for tensors on the model's device (under pp, of this stage). The
-  // model must outlive this.
+  // model must outlive this. `initial_values`: for a model built without values (placeholders,
+  // models/parameter_source.h), where they come from: ZeRO's units fill only what this rank keeps (stage 3:
+  // its shards), stage 0 fills this rank's (stage's) parameters whole.
   TrainingStep(const config::Config& config, models::Recommender& model, parallel::Communicator& tensor_dp,
-               PipelineStage pipeline = {});
+               PipelineStage pipeline = {}, const models::ParameterFill& initial_values = {});
   ~TrainingStep();
 
   // One optimizer step over `accumulation` micro-batches from next_batch(), with learning rate `lr`.

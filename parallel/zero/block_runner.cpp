@@ -65,7 +65,8 @@ BlockRunner::BlockRunner(const models::Blocks& blocks, RunnerOptions options, in
       continue;
     }
     unit_of_block_.push_back(static_cast<int64_t>(units_.size()));
-    units_.emplace_back(block->name(), std::move(parameters), dp, dp_rank, /*partitioned=*/options_.stage == 3);
+    units_.emplace_back(block->name(), std::move(parameters), dp, dp_rank, /*partitioned=*/options_.stage == 3,
+                        options_.initial_values);
   }
   for (const auto& unit : units_) {
     gradient_shards_.push_back(at::zeros({unit.layout().shard_numel()}, unit.shard().options().dtype(at::kFloat)));

@@ -39,6 +39,7 @@ struct RunnerOptions {
   std::vector<bool> recompute;      // per block: activation checkpointing; empty = none
   double prefetch_elements = 5e7;   // stage 3
   double max_live_elements = 1e9;   // stage 3
+  models::ParameterFill initial_values;  // the units' values by slices (a model built without them), or empty
 };
 
 // Elements moved per rank, counted as the full buffers involved (ZeRO's accounting: a gather or a

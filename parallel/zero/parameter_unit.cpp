@@ -31,7 +31,7 @@ std::vector<int64_t> numels_of(const std::vector<std::pair<std::string, at::Tens
 }  // namespace
 
 ParameterUnit::ParameterUnit(std::string name, std::vector<std::pair<std::string, at::Tensor>> parameters, int dp,
-                             int rank, bool partitioned)
+                             int rank, bool partitioned, const models::ParameterFill& fill)
     : name_(std::move(name)),
       parameters_(std::move(parameters)),
       layout_(numels_of(parameters_), dp, kUnitAlignment),
@@ -41,17 +41,41 @@ ParameterUnit::ParameterUnit(std::string name, std::vector<std::pair<std::string
   HLLM_CHECK(rank >= 0 && rank < dp, "ZeRO unit '", name_, "': rank ", rank, " outside dp ", dp);
   const at::Tensor& first = parameters_.front().second;
   c10::NoGradGuard no_grad;
-  full_ = at::zeros({layout_.buffer_numel()}, first.options().requires_grad(false));
+  // A partitioned unit filled from `fill` never writes its full buffer: its pages are never touched.
+  const bool shard_only = partitioned_ && fill;
+  const auto options = first.options().requires_grad(false);
+  full_ = shard_only ? at::empty({layout_.buffer_numel()}, options) : at::zeros({layout_.buffer_numel()}, options);
+  // The values of parameter i, elements [offset, offset + out.numel()), into `out`: from `fill`, or the
+  // tensor's own (read before it becomes a view of the buffer).
+  std::vector<at::Tensor> own;
+  for (const auto& [pname, p] : parameters_) own.push_back(p.detach());
+  const auto values = [&](size_t i, int64_t offset, const at::Tensor& out) {
+    const std::string& pname = parameters_[i].first;
+    if (fill && fill(pname, offset, out)) return;
+    HLLM_CHECK(own[i].storage().nbytes() > 0 || own[i].numel() == 0, "ZeRO unit '", name_, "': parameter '", pname,
+               "' has no values and no source");
+    out.copy_(own[i].reshape({-1}).narrow(0, offset, out.numel()));
+  };
   for (size_t i = 0; i < parameters_.size(); ++i) {
     at::Tensor& p = parameters_[i].second;
     HLLM_CHECK(p.scalar_type() == first.scalar_type() && p.device() == first.device(), "ZeRO unit '", name_,
                "': parameter '", parameters_[i].first, "' is ", p.scalar_type(), " on ", p.device(), ", '",
                parameters_.front().first, "' ", first.scalar_type(), " on ", first.device(), "; a unit has one dtype");
     at::Tensor view = full_.narrow(0, layout_.offset(i), p.numel()).view(p.sizes());
-    view.copy_(p.detach());
+    if (!shard_only) values(i, 0, view.view({-1}));
     p.set_data(view);  // the same tensor (autograd, hooks, the model's references), now inside the buffer
   }
   const auto [begin, end] = layout_.shard_range(rank);
+  if (shard_only) {
+    shard_ = at::zeros({end - begin}, options);  // the padding stays zero
+    for (const auto& segment : layout_.segments_of(rank)) {
+      values(segment.parameter, segment.parameter_offset,
+             shard_.narrow(0, segment.buffer_offset - begin, segment.length));
+    }
+    free_full();
+    state_ = UnitState::kSharded;
+    return;  // `own` goes: the tensors' former storage is freed
+  }
   shard_ = full_.narrow(0, begin, end - begin);
   if (partitioned_) {
     shard_ = shard_.clone();

@@ -19,6 +19,7 @@
 #include <utility>
 #include <vector>
 
+#include "models/layered_model.h"
 #include "parallel/comm/communicator.h"
 #include "parallel/zero/shard_layout.h"
 
@@ -33,9 +34,12 @@ constexpr int64_t kUnitAlignment = 16;
 class ParameterUnit {
  public:
   // Moves `parameters` (one dtype, one device; their values the same on every rank) into the flat buffer.
-  // `partitioned` (stage 3): frees the full buffer after taking this rank's shard.
+  // `partitioned` (stage 3): frees the full buffer after taking this rank's shard. With `fill`, the
+  // values come from it instead of the tensors (which may be placeholders, models/parameter_source.h):
+  // partitioned, only this rank's shard is filled and the full buffer is never written, so a rank builds
+  // its shard of a model that never exists whole anywhere.
   ParameterUnit(std::string name, std::vector<std::pair<std::string, at::Tensor>> parameters, int dp, int rank,
-                bool partitioned);
+                bool partitioned, const models::ParameterFill& fill = {});
 
   const std::string& name() const { return name_; }
   const std::vector<std::pair<std::string, at::Tensor>>& parameters() const { return parameters_; }

@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include "common/error.h"
+#include "models/parameter_source.h"
 #include "parallel/comm/thread_communicator.h"
 
 namespace hllm::parallel::zero {
@@ -53,6 +54,54 @@ TEST(ParameterUnit, GathersTheOriginalValuesOnUnevenShards) {
       EXPECT_TRUE(at::equal(parameters[0].second, original[0].second));
     });
   }
+}
+
+// Built from placeholders (a model without values), a unit fills from its source only what it keeps: at
+// stage 3 each rank asks for exactly its shard's pieces (every element of the model once over the ranks),
+// and gathering gives the source's values; at stages 1-2 the full buffer is filled.
+TEST(ParameterUnit, FillsOnlyItsShardFromASource) {
+  for (const int dp : {1, 2, 3}) {
+    std::vector<int64_t> asked(dp, 0);
+    run_thread_ranks(dp, [&](Communicator& comm) {
+      const auto original = uneven_parameters();
+      std::vector<std::pair<std::string, at::Tensor>> placeholders;
+      for (const auto& [name, t] : original) {
+        placeholders.emplace_back(name, models::placeholder(t.sizes(), t.options()).requires_grad_());
+      }
+      const models::ParameterFill fill = [&](const std::string& name, int64_t offset, const at::Tensor& out) {
+        for (const auto& [n, t] : original) {
+          if (n != name) continue;
+          at::Tensor(out).copy_(t.detach().reshape({-1}).narrow(0, offset, out.numel()));
+          asked[comm.rank()] += out.numel();
+          return true;
+        }
+        return false;
+      };
+      ParameterUnit unit("block", placeholders, dp, comm.rank(), /*partitioned=*/true, fill);
+      EXPECT_EQ(unit.state(), UnitState::kSharded);
+      EXPECT_EQ(unit.parameter_bytes(), unit.layout().shard_numel() * 4) << "only the shard is held";
+      unit.start_gather(comm);
+      unit.finish_gather();
+      for (size_t i = 0; i < original.size(); ++i) {
+        EXPECT_TRUE(at::equal(placeholders[i].second, original[i].second)) << original[i].first << " at dp " << dp;
+      }
+    });
+    int64_t total = 0, elements = 0;
+    for (const auto n : asked) total += n;
+    for (const auto& [name, t] : uneven_parameters()) elements += t.numel();
+    EXPECT_EQ(total, elements) << "dp " << dp << ": every element is asked for once, by the rank that keeps it";
+  }
+  std::vector<std::pair<std::string, at::Tensor>> placeholders;
+  for (const auto& [name, t] : uneven_parameters()) placeholders.emplace_back(name, models::placeholder(t.sizes(), t.options()));
+  const auto original = uneven_parameters();
+  ParameterUnit whole("block", placeholders, 2, 0, /*partitioned=*/false,
+                      [&](const std::string& name, int64_t offset, const at::Tensor& out) {
+                        for (const auto& [n, t] : original) {
+                          if (n == name) at::Tensor(out).copy_(t.detach().reshape({-1}).narrow(0, offset, out.numel()));
+                        }
+                        return true;
+                      });
+  for (size_t i = 0; i < original.size(); ++i) EXPECT_TRUE(at::equal(placeholders[i].second, original[i].second));
 }
 
 TEST(ParameterUnit, RefusesTransitionsOutOfOrder) {
