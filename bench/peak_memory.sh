@@ -36,7 +36,8 @@ printf '%-10s %-5s %9s %9s %9s %7s   %s\n' layout rank "peak GiB" "plan GiB" "pr
   "peak GiB by phase: start-up, training (with validations and checkpoints), evaluation, saving"
 for layout in "${layouts[@]}"; do
   IFS=: read -r stage ranks pp <<< "$layout"
-  run="$OUT/stage${stage}-np${ranks}-pp${pp}"
+  run="$OUT/$shape/stage${stage}-np${ranks}-pp${pp}"
+  mkdir -p "$OUT/$shape"
   rm -rf "$run"
   mpirun "${flags[@]}" -np "$ranks" build/bin/hllm_launch --config configs/demo.json \
     --set name=peak_memory --set run.dir="$run" --set data.path="$OUT/data" \
