@@ -18,8 +18,6 @@
 #include "data/item_token_reader.h"
 #include "data/sharded_loader.h"
 #include "data/user_reader.h"
-#include "models/hf_weights.h"
-#include "models/model_plan.h"
 #include "parallel/pipeline/pipeline_forward.h"
 #include "runtime/lr_schedule.h"
 #include "runtime/memory_probe.h"
@@ -119,141 +117,6 @@ Engine::Engine(const config::Config& config, const config::BatchSizes& batch, co
   if (!run_dir_.empty() && topology.rank() == 0) {
     std::filesystem::create_directories(run_dir_);
     std::ofstream(run_dir_ + "/config.json") << config::config_to_json(config).dump(2) << "\n";
-  }
-}
-
-parallel::MemoryPlanOptions Engine::memory_plan_options() const {
-  parallel::MemoryPlanOptions plan;
-  plan.zero_stage = config_.zero_optimization.stage;
-  plan.dp = topology_.dp();
-  plan.bf16 = config_.bf16.enabled;
-  plan.recompute = config_.activation_checkpointing.policy != "none";
-  plan.pp = topology_.pp();
-  plan.gpipe = config_.parallel.pipeline_schedule == "gpipe";
-  plan.micro_batches = batch_.gradient_accumulation_steps;
-  return plan;
-}
-
-models::ModelShapes Engine::planned_shapes(int64_t prompt_tokens) const {
-  return models::hllm_micro_batch_shapes(config_, batch_.micro_batch_per_rank, topology_.dp(), prompt_tokens);
-}
-
-void Engine::end_phase(const char* phase) {
-  phase_peaks_.emplace_back(phase, peak_resident_bytes());
-  reset_peak_resident();
-}
-
-TrainReport::PeakMemory Engine::measure_peaks() const {
-  int64_t highest = peak_resident_bytes();  // since the last phase ended
-  for (const auto& [phase, bytes] : phase_peaks_) highest = std::max(highest, bytes);
-  std::vector<double> values{static_cast<double>(highest), static_cast<double>(baseline_rss_),
-                             static_cast<double>(peak_allocated_bytes(device_)), planned_.total()};
-  for (const auto& [phase, bytes] : phase_peaks_) values.push_back(static_cast<double>(bytes));
-  at::Tensor mine = at::tensor(values, at::kDouble);
-  parallel::Communicator& world = topology_.world();
-  at::Tensor all = at::empty({world.size() * mine.numel()}, at::kDouble);
-  world.all_gather(mine, all)->wait();
-  TrainReport::PeakMemory peak;
-  const at::Tensor rows = all.view({world.size(), -1});
-  for (int r = 0; r < world.size(); ++r) {
-    peak.peak_rss.push_back(rows[r][0].item<double>());
-    peak.baseline_rss.push_back(rows[r][1].item<double>());
-    peak.peak_device.push_back(rows[r][2].item<double>());
-    peak.planned.push_back(rows[r][3].item<double>());
-    for (size_t p = 0; p < phase_peaks_.size(); ++p) {
-      peak.phase_rss[phase_peaks_[p].first].push_back(rows[r][4 + static_cast<int64_t>(p)].item<double>());
-    }
-  }
-  if (world.rank() == 0) {
-    const double gib = 1024.0 * 1024.0 * 1024.0;
-    std::string table = "peak memory per rank over the run (host resident set; the plan: model states + activations, "
-                        "as hllm_plan; the process before the model):";
-    for (int r = 0; r < world.size(); ++r) {
-      const double budget = peak.planned[r] + peak.baseline_rss[r];
-      table += detail::concat("\n  rank ", r, ": peak ", peak.peak_rss[r] / gib, " GiB, plan ", peak.planned[r] / gib,
-                              " GiB + process ", peak.baseline_rss[r] / gib, " GiB = ", budget / gib, " GiB (",
-                              peak.peak_rss[r] / std::max(budget, 1.0), "x); by phase:");
-      for (const auto& [phase, bytes] : phase_peaks_) table += detail::concat(" ", phase, " ", peak.phase_rss[phase][r] / gib);
-      if (peak.peak_device[r] >= 0) table += detail::concat(", device max allocated ", peak.peak_device[r] / gib, " GiB");
-    }
-    LOG(INFO) << table;
-  }
-  return peak;
-}
-
-void Engine::save_model(const std::string& path) {
-  // Streamed block after block in the chain's order, so no rank ever holds the whole model: under ZeRO-3
-  // the ranks of the block's stage gather its unit, the stage's first data-parallel rank hands the
-  // parameters over (rank 0 itself, or a send over the pipeline from a later stage), and the unit is freed
-  // before the next. Rank 0 writes each tensor as it comes (models::save_safetensors_streaming).
-  parallel::zero::BlockRunner* runner = training_ ? training_->runner() : nullptr;
-  const int stage = topology_.stage_id();
-  const size_t first_block = topology_.pp() > 1 ? cut_.first[stage] : 0;
-  std::map<std::string, at::Tensor> mine(owned_.begin(), owned_.end());
-  const auto gather = [&](size_t block) {
-    if (!runner) return;
-    const int64_t unit = runner->unit_of_block(block - first_block);
-    if (unit >= 0) runner->gather_unit(static_cast<size_t>(unit));
-  };
-  const auto release = [&](size_t block) {
-    if (!runner) return;
-    const int64_t unit = runner->unit_of_block(block - first_block);
-    if (unit >= 0) runner->release_unit(static_cast<size_t>(unit));
-  };
-  const auto last_of_block = [&](size_t i) {
-    return i + 1 == parameter_specs_.size() || parameter_specs_[i + 1].block != parameter_specs_[i].block;
-  };
-  if (topology_.rank() != 0) {
-    const bool sender = stage != 0 && topology_.dp_index() == 0;  // pipeline 0's later stages send to rank 0
-    for (size_t i = 0; i < parameter_specs_.size(); ++i) {
-      const ParameterSpec& spec = parameter_specs_[i];
-      if (spec.stage != stage) continue;
-      if (i == 0 || parameter_specs_[i - 1].block != spec.block) gather(spec.block);
-      if (sender) tensor_pp_.send(mine.at(spec.name).detach().contiguous().view({-1}), 0)->wait();
-      if (last_of_block(i)) release(spec.block);
-    }
-    return;
-  }
-  std::vector<models::TensorSpec> specs;
-  for (const auto& spec : parameter_specs_) specs.push_back({spec.name, spec.shape, spec.dtype});
-  models::save_safetensors_streaming(path, specs, [&](size_t i) {
-    const ParameterSpec& spec = parameter_specs_[i];
-    if (spec.stage != 0) {
-      at::Tensor t = at::empty(spec.shape, at::TensorOptions(spec.dtype).device(device_));
-      tensor_pp_.recv(t.view({-1}), spec.stage)->wait();
-      return t;
-    }
-    if (i == 0 || parameter_specs_[i - 1].block != spec.block) gather(spec.block);
-    at::Tensor t = mine.at(spec.name).detach().to(at::kCPU, /*non_blocking=*/false, /*copy=*/true);
-    if (last_of_block(i)) release(spec.block);
-    return t;
-  });
-}
-
-std::vector<at::Tensor> Engine::parameter_copies() {
-  parallel::zero::BlockRunner* runner = training_ ? training_->runner() : nullptr;
-  std::map<std::string, at::Tensor> copies;
-  for (size_t b = 0; b < stage_blocks_.size(); ++b) {
-    const int64_t unit = runner ? runner->unit_of_block(b) : -1;
-    if (unit >= 0) runner->gather_unit(static_cast<size_t>(unit));
-    for (const auto& [name, t] : stage_blocks_[b]->parameters()) {
-      copies[name] = t.detach().to(at::kCPU, at::kFloat, /*non_blocking=*/false, /*copy=*/true);
-    }
-    if (unit >= 0) runner->release_unit(static_cast<size_t>(unit));
-  }
-  std::vector<at::Tensor> out;
-  for (const auto& [name, t] : model_->named_parameters()) {
-    const auto it = copies.find(name);
-    out.push_back(it != copies.end() ? it->second : at::empty({0}, at::kFloat));
-  }
-  return out;
-}
-
-void Engine::load_parameters(const std::string& directory) {
-  const models::HfWeights weights(directory);
-  c10::NoGradGuard no_grad;
-  for (const auto& [name, t] : owned_) {
-    t.detach().copy_(weights.load(name, t.sizes().vec(), t.scalar_type()));
   }
 }
 
@@ -656,15 +519,6 @@ TrainReport Engine::train() {
   report.peak = measure_peaks();  // the whole run's, saving included
   if (!run_dir_.empty() && speaker) write_report(report);
   return report;
-}
-
-void Engine::log_memory(const MemoryReport& m) const {
-  const double mib = 1024.0 * 1024.0;
-  LOG(INFO) << "memory per rank (ZeRO stage " << config_.zero_optimization.stage << ", checkpointing "
-            << config_.activation_checkpointing.policy << "): parameters " << m.parameter_bytes / mib
-            << " MiB, gradients " << m.gradient_bytes / mib << " MiB, optimizer " << m.optimizer_bytes / mib
-            << " MiB, model states " << m.model_state_bytes() / mib << " MiB; activations of a micro-batch "
-            << m.activation_bytes / mib << " MiB";
 }
 
 void Engine::log_metrics(const char* split, int64_t step, const std::map<std::string, double>& metrics) {
