@@ -103,11 +103,12 @@ HllmModel::Unmaterialized HllmModel::unmaterialized(const std::string& item_sour
     stream->add("item.item_token", {D}, RandomStream::Kind::kNormal);
     sources->add(std::move(stream));
   }
-  if (user_files && user_files->has("logit_scale")) user_files->add("logit_scale", "logit_scale", {});
+  const bool stored_scale = user_files && user_files->has("logit_scale");
+  if (stored_scale) user_files->add("logit_scale", "logit_scale", {});
   HllmModel model(ItemLlm(std::move(item_decoder), std::move(prompt_tokens), placeholder({D}, options)),
                   UserLlm(std::move(user_decoder)));
   model.logit_scale_ = moved_parameter(model.logit_scale_, device, at::kFloat);
-  if (user_files && user_files->has("logit_scale")) model.logit_scale_ = placeholder({}, model.logit_scale_.options());
+  if (stored_scale) model.logit_scale_ = placeholder({}, model.logit_scale_.options());
   for (auto& [name, tensor] : model.named_parameters()) tensor.requires_grad_(true);
   return {std::move(model), std::move(sources)};
 }
