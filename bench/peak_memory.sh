@@ -4,7 +4,8 @@
 # for 4 steps with a validation at step 2 and at the end and a checkpoint every 2 steps, in each layout
 # given as STAGE:RANKS:PP. Every rank's host resident-set high-water mark is read from the run's
 # report.json (the engine measures it, Engine::measure_peaks) and divided by (its plan + the process
-# before the model was built).
+# before the model was built); beside it the most its tensors held at once (the host caching allocator's
+# count) against the plan alone.
 #
 #   bench/peak_memory.sh [STAGE:RANKS:PP ...]        default: 3:4:1 3:4:2 3:8:1
 #   HIDDEN=1024 ITEM_LAYERS=16 USER_LAYERS=1 FFN=2816 VOCAB=8000 OUT=runs/peak_memory bench/peak_memory.sh 0:2:1
@@ -32,7 +33,7 @@ if [ ! -f "$OUT/data/meta.json" ]; then
     --max_text_len 32 --overwrite > /dev/null
 fi
 
-printf '%-10s %-5s %9s %9s %9s %7s   %s\n' layout rank "peak GiB" "plan GiB" "process" "ratio" \
+printf '%-10s %-5s %9s %9s %9s %7s %9s %7s   %s\n' layout rank "peak GiB" "plan GiB" "process" "ratio" "tensors" "/ plan" \
   "peak GiB by phase: start-up, training (with validations and checkpoints), evaluation, saving"
 for layout in "${layouts[@]}"; do
   IFS=: read -r stage ranks pp <<< "$layout"
@@ -53,10 +54,10 @@ peak = json.load(open(sys.argv[1]))["peak_memory_per_rank"]
 gib = 1024.0 ** 3
 phases = peak["host_rss_peak_bytes_by_phase"]
 names = ["start-up", "training", "evaluation", "saving"]
-for r, (p, plan, base) in enumerate(zip(peak["host_rss_peak_bytes"], peak["planned_bytes"],
-                                        peak["host_rss_before_model_bytes"])):
+for r, (p, plan, base, tensors) in enumerate(zip(peak["host_rss_peak_bytes"], peak["planned_bytes"],
+                                                peak["host_rss_before_model_bytes"], peak["tensor_max_allocated_bytes"])):
     by_phase = "  ".join(f"{phases[n][r] / gib:5.2f}" for n in names if n in phases)
     print(f"{sys.argv[2] if r == 0 else '':<10} {r:<5} {p / gib:9.2f} {plan / gib:9.2f} {base / gib:9.2f} "
-          f"{p / (plan + base):7.2f}   {by_phase}")
+          f"{p / (plan + base):7.2f} {tensors / gib:9.2f} {tensors / plan:7.2f}   {by_phase}")
 PY
 done

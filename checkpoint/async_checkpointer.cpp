@@ -4,8 +4,22 @@
 
 namespace hllm::checkpoint {
 
-AsyncCheckpointer::AsyncCheckpointer(parallel::Communicator& world)
-    : comm_(world.split(0, world.rank())), worker_([this] { run(); }) {}
+namespace {
+
+// Writes and commits `content`; returns the committed directory and the failure's message ("" when none).
+std::pair<std::string, std::string> write(const CheckpointContent& content, const SaveOptions& options,
+                                          parallel::Communicator& comm) {
+  try {
+    return {save_checkpoint(content, options, comm), ""};
+  } catch (const std::exception& e) {
+    return {"", e.what()};
+  }
+}
+
+}  // namespace
+
+AsyncCheckpointer::AsyncCheckpointer(parallel::Communicator& world, bool in_background)
+    : comm_(world.split(0, world.rank())), in_background_(in_background), worker_([this] { run(); }) {}
 
 AsyncCheckpointer::~AsyncCheckpointer() {
   {
@@ -19,6 +33,15 @@ AsyncCheckpointer::~AsyncCheckpointer() {
 
 void AsyncCheckpointer::save(const CheckpointContent& content, const SaveOptions& options) {
   wait();
+  if (!in_background_) {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      busy_ = true;
+    }
+    const auto [committed, error] = write(content, options, *comm_);
+    finish(committed, error);
+    return;
+  }
   CheckpointContent snapshot;
   snapshot.scalars = content.scalars;
   for (const auto& piece : content.pieces) {
@@ -58,20 +81,19 @@ void AsyncCheckpointer::run() {
       job = std::move(*job_);
       job_.reset();
     }
-    std::string committed, error;
-    try {
-      committed = save_checkpoint(job.first, job.second, *comm_);
-    } catch (const std::exception& e) {
-      error = e.what();
-    }
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      committed_ = committed;
-      if (!error.empty()) error_ = error;
-      busy_ = false;
-    }
-    changed_.notify_all();
+    const auto [committed, error] = write(job.first, job.second, *comm_);
+    finish(committed, error);
   }
+}
+
+void AsyncCheckpointer::finish(const std::string& committed, const std::string& error) {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    committed_ = committed;
+    if (!error.empty()) error_ = error;
+    busy_ = false;
+  }
+  changed_.notify_all();
 }
 
 }  // namespace hllm::checkpoint

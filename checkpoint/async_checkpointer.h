@@ -4,6 +4,11 @@
 // never interleave with training's. The next save() first waits for the previous one; a save that failed
 // is reported then (logged with its error; it was never committed) and training continues. wait() blocks
 // until the last save is committed (end of training, preemption).
+//
+// The snapshot is a second copy of the rank's checkpoint pieces (model states but gradients) in host
+// memory. With `in_background` false, save() writes the pieces from the training tensors themselves
+// instead, in the calling thread, and returns when the checkpoint is committed: no copy, training waits —
+// what a CPU run wants, whose model states already live in host memory (config checkpoint.async_save).
 #pragma once
 
 #include <condition_variable>
@@ -20,10 +25,12 @@ namespace hllm::checkpoint {
 class AsyncCheckpointer {
  public:
   // Collective over `world` (the split).
-  explicit AsyncCheckpointer(parallel::Communicator& world);
+  explicit AsyncCheckpointer(parallel::Communicator& world, bool in_background = true);
   ~AsyncCheckpointer();  // waits for a save in progress
 
-  // Snapshots `content` (copies of the pieces on the host) and starts writing it. Collective.
+  // Snapshots `content` (copies of the pieces on the host) and starts writing it; or, not in the
+  // background, writes it and returns when it is committed (failures are reported as for a background
+  // save). Collective.
   void save(const CheckpointContent& content, const SaveOptions& options);
   // Blocks until the last save finished; returns the directory it committed, once ("" when it failed,
   // none ran, or it was returned before).
@@ -33,8 +40,10 @@ class AsyncCheckpointer {
 
  private:
   void run();
+  void finish(const std::string& committed, const std::string& error);
 
   std::unique_ptr<parallel::Communicator> comm_;
+  bool in_background_;
   std::mutex mutex_;
   std::condition_variable changed_;
   std::optional<std::pair<CheckpointContent, SaveOptions>> job_;

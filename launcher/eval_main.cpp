@@ -15,13 +15,13 @@
 #include "common/error.h"
 #include "common/exit_codes.h"
 #include "common/logging.h"
-#include "launcher/heap_tuning.h"
 #include "launcher/device_groups.h"
 #include "launcher/launch_plan.h"
 #include "launcher/mpi_runtime.h"
 #include "launcher/placement.h"
 #include "parallel/comm/mpi_communicator.h"
 #include "runtime/engine.h"
+#include "runtime/host_caching_allocator.h"
 
 #include <glog/logging.h>  // last: pip LibTorch defines LOG/CHECK of its own (docs/GPU.md)
 
@@ -109,7 +109,8 @@ int run(const EvalOptions& eval, parallel::Communicator& world) {
 }  // namespace hllm::launcher
 
 int main(int argc, char** argv) {
-  hllm::launcher::keep_freed_memory_in_heap();  // a step reuses its memory instead of faulting it in again
+  // Before any tensor: freed memory is reused, not faulted in again, and bounded (runtime/host_caching_allocator.h).
+  hllm::runtime::install_host_caching_allocator();
   using namespace hllm::launcher;
   EvalOptions options;
   try {

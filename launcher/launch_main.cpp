@@ -13,7 +13,6 @@
 #include "common/logging.h"
 #include "common/exit_codes.h"
 #include "checkpoint/checkpoint_reader.h"
-#include "launcher/heap_tuning.h"
 #include "launcher/stop_signals.h"
 #include "parallel/comm/broadcast_string.h"
 #include "launcher/device_groups.h"
@@ -22,6 +21,7 @@
 #include "launcher/mpi_runtime.h"
 #include "launcher/placement.h"
 #include "runtime/engine.h"
+#include "runtime/host_caching_allocator.h"
 #include "runtime/progress.h"
 #include "parallel/comm/mpi_communicator.h"
 
@@ -113,7 +113,8 @@ int run(const LaunchOptions& options, parallel::Communicator& world) {
 }  // namespace hllm::launcher
 
 int main(int argc, char** argv) {
-  hllm::launcher::keep_freed_memory_in_heap();  // a step reuses its memory instead of faulting it in again
+  // Before any tensor: freed memory is reused, not faulted in again, and bounded (runtime/host_caching_allocator.h).
+  hllm::runtime::install_host_caching_allocator();
   using namespace hllm::launcher;
   using hllm::kExitOk;
   using hllm::kExitBadInput;

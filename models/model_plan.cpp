@@ -19,9 +19,16 @@ BlockCost decoder_layer_cost(const LlamaConfig& c, double rows, double T, int64_
   // q, k, v, o projections, the three SwiGLU matrices, and scores + weighted sum of attention.
   cost.forward_flops = 2 * n * D * (H * d + 2 * Hkv * d) + 2 * n * H * d * D + 2 * n * 3 * D * F + 4 * rows * H * T * T * d;
   cost.parameters = decoder_layer_parameters(c);
-  // Inputs of every matrix product and norm, the attention probabilities (as the CPU path keeps them; fused
-  // GPU kernels keep O(T) instead), the SwiGLU intermediates.
-  cost.activation_bytes = static_cast<int64_t>((n * (6 * D + 3 * F) + rows * H * T * T) * bytes_per_value);
+  // What autograd keeps of decoder_layer_forward (models/llama_ops.cpp), v = bytes_per_value, per token
+  // (measured with the host allocator's count: tests/models/activation_memory_test.cpp):
+  //   each RMSNorm  three float32 tensors of its width (its input in float32, the normalised input and
+  //                 one intermediate of the float32 arithmetic), and its output in v          2 (12 + v) D
+  //   attention     float32 q, k, v (k, v repeated to H heads), the output in v                (12 + v) H d
+  //   SwiGLU        gate and up products, silu(gate), their product                            4 v F
+  // and per row the float32 attention probabilities twice (softmax's output and its NaN-zeroed copy) and
+  // the negated bool mask — the CPU path's eager attention; fused GPU kernels keep O(T) instead.
+  const double per_token = 2 * (12 + bytes_per_value) * D + (12 + bytes_per_value) * H * d + 4 * bytes_per_value * F;
+  cost.activation_bytes = static_cast<int64_t>(n * per_token + rows * T * T * (8 * H + 1));
   cost.input_bytes = static_cast<int64_t>(n * D * bytes_per_value);
   return cost;
 }

@@ -6,18 +6,81 @@
 #include "parallel/zero/model_state_bytes.h"
 
 namespace hllm::parallel {
+namespace {
+
+// Stage 3's prefetch window next to unit u: the following units (in `order`) whose gathers are issued
+// before u computes, as BlockRunner decides it.
+double prefetched(const std::vector<double>& units, size_t u, int direction, const MemoryPlanOptions& o) {
+  double ahead = 0;
+  for (auto k = static_cast<int64_t>(u) + direction; k >= 0 && k < static_cast<int64_t>(units.size()); k += direction) {
+    const double next = units[static_cast<size_t>(k)];
+    if (ahead + next > o.prefetch_elements || units[u] + ahead + next > o.max_live_elements) break;
+    ahead += next;
+  }
+  return ahead;
+}
+
+// The most elements of ZeRO's transient buffers at once: forward, unit u gathered with its window; backward,
+// u gathered with its window downwards, u's gradients and their flattened copy, and the two reductions
+// still pending (units u + 1 and u + 2). Stage 1 reduces after the backward from gradients counted in the
+// model states: only the copies in flight. Stage 0 reduces in place.
+double zero_buffer_elements(const std::vector<double>& units, int stage, const MemoryPlanOptions& o) {
+  double most = 0;
+  for (size_t u = 0; u < units.size(); ++u) {
+    const double pending = (u + 1 < units.size() ? units[u + 1] : 0) + (u + 2 < units.size() ? units[u + 2] : 0);
+    double forward = 0, backward = 0;
+    if (stage == 3) {
+      forward = units[u] + prefetched(units, u, +1, o);
+      backward = units[u] + prefetched(units, u, -1, o) + 2 * units[u] + pending;
+    } else if (stage == 2) {
+      backward = 2 * units[u] + pending;
+    } else if (stage == 1) {
+      backward = units[u] + pending;
+    }
+    most = std::max({most, forward, backward});
+  }
+  return most;
+}
+
+}  // namespace
+
+MemoryPlanOptions memory_plan_options(const config::Config& config, int dp, int pp, int64_t micro_batches, bool on_host) {
+  MemoryPlanOptions o;
+  o.zero_stage = config.zero_optimization.stage;
+  o.dp = dp;
+  o.bf16 = config.bf16.enabled;
+  o.recompute = config.activation_checkpointing.policy != "none";
+  o.pp = pp;
+  o.gpipe = config.parallel.pipeline_schedule == "gpipe";
+  o.micro_batches = micro_batches;
+  o.prefetch_elements = config.zero_optimization.stage3_prefetch_bucket_size;
+  o.max_live_elements = config.zero_optimization.stage3_max_live_parameters;
+  o.keeps_best_model = config.train.eval_interval > 0;
+  o.snapshots_checkpoints = on_host && config.checkpoint.async_save == "on";
+  return o;
+}
 
 StageMemory plan_stage_memory(const std::vector<models::BlockCost>& costs, size_t first, size_t end,
                               const MemoryPlanOptions& o) {
   StageMemory m;
   for (size_t b = first; b < end; ++b) m.parameters += static_cast<double>(costs[b].parameters);
   m.model_states = zero::model_state_bytes(o.zero_stage, m.parameters, o.dp, o.bf16).total();
+  const double value_bytes = o.bf16 ? 2 : 4, optimizer_bytes = o.bf16 ? 12 : 8;  // per element: masters + moments
   m.micro_batches_in_flight = o.pp == 1 ? 1.0
                               : o.gpipe ? static_cast<double>(o.micro_batches)
                                         : static_cast<double>(std::min<int64_t>(o.pp - o.stage, o.micro_batches));
   const models::StageActivations a = models::stage_activation_bytes(costs, first, end);
   m.activations = o.recompute ? a.checkpointed * m.micro_batches_in_flight + a.recomputing
                               : a.stored * m.micro_batches_in_flight;
+  std::vector<double> units;  // ZeRO's units: the blocks with parameters
+  for (size_t b = first; b < end; ++b) {
+    if (costs[b].parameters > 0) units.push_back(static_cast<double>(costs[b].parameters));
+    m.backward = std::max(m.backward, static_cast<double>(costs[b].activation_bytes));
+  }
+  m.zero_buffers = value_bytes * zero_buffer_elements(units, o.zero_stage, o);
+  if (o.keeps_best_model) m.best_model = value_bytes * m.parameters / o.dp;
+  // A checkpoint holds the parameters, the optimizer state and the best model, each rank its 1/dp.
+  if (o.snapshots_checkpoints) m.snapshot = (value_bytes + optimizer_bytes) * m.parameters / o.dp + m.best_model;
   return m;
 }
 

@@ -1,16 +1,23 @@
 // MemoryPlan: what one rank of a pipeline stage is planned to hold during training, from the blocks' costs
 // alone (models/layered_model.h: parameters and activation bytes per block for the configured shapes):
-// model states of the ZeRO stage over the stage's data-parallel ranks (parallel/zero/model_state_bytes.h),
-// plus the activations of the micro-batches in flight (1F1B: stage s of pp holds min(pp - s, m); GPipe:
-// all m; no pipeline: one), each every block's kept tensors, or with checkpointing the decoder layers'
-// inputs plus one layer's tensors while it recomputes. Pure: hllm_plan prints it, the engine logs it at
-// start and reports the measured peak beside it at the end.
+// - model states of the ZeRO stage over the stage's data-parallel ranks (parallel/zero/model_state_bytes.h);
+// - the activations of the micro-batches in flight (1F1B: stage s of pp holds min(pp - s, m); GPipe: all m;
+//   no pipeline: one), each every block's kept tensors, or with checkpointing the decoder layers' inputs
+//   plus one layer's tensors while it recomputes;
+// - the backward's gradients of one block's activations, beside that block's own;
+// - ZeRO's buffers in flight (parallel/zero/block_runner.h): stage 3's gathered parameters (the unit that
+//   computes and the prefetch window ahead of it), and at stages 1-3 the full gradients of the units whose
+//   reduce-scatter is in flight (the unit just finished, its flattened copy, and two reductions pending);
+// - what a run keeps beside training: the best model's parameters (each rank its 1/dp, when validations
+//   pick it) and a checkpoint's host snapshot (when saved in the background on the same memory).
+// Pure: hllm_plan prints it, the engine logs it at start and reports the measured peak beside it.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 #include <vector>
 
+#include "common/config/config.h"
 #include "models/layered_model.h"
 
 namespace hllm::parallel {
@@ -24,15 +31,30 @@ struct MemoryPlanOptions {
   int stage = 0;               // this rank's pipeline stage
   bool gpipe = false;          // else 1F1B
   int64_t micro_batches = 1;   // per optimizer step (gradient_accumulation_steps)
+  double prefetch_elements = 5e7;    // stage 3: zero_optimization.stage3_prefetch_bucket_size
+  double max_live_elements = 1e9;    // stage 3: zero_optimization.stage3_max_live_parameters
+  bool keeps_best_model = false;     // validations during training keep the best parameters
+  bool snapshots_checkpoints = false;  // a checkpoint's pieces are copied into this memory to be saved
 };
 
+// Bytes per rank.
 struct StageMemory {
   double parameters = 0;        // elements held by the stage (whole, before sharding)
-  double model_states = 0;      // bytes per rank
-  double activations = 0;       // bytes per rank, at the step's peak
+  double model_states = 0;
+  double activations = 0;       // kept for the backward, at the step's peak
+  double backward = 0;          // gradients of one block's activations
+  double zero_buffers = 0;      // gathered parameters and full gradients in flight, at their peak
+  double best_model = 0;
+  double snapshot = 0;
   double micro_batches_in_flight = 1;
-  double total() const { return model_states + activations; }
+  double step() const { return model_states + activations + backward + zero_buffers; }
+  double total() const { return step() + best_model + snapshot; }
 };
+
+// The options a run of `config` plans with, on dp x pp ranks with `micro_batches` per step (stage 0; set
+// .stage per pipeline stage). `on_host`: the ranks train on the CPU, where a checkpoint's snapshot
+// (checkpoint.async_save on) lands in the same memory as training.
+MemoryPlanOptions memory_plan_options(const config::Config& config, int dp, int pp, int64_t micro_batches, bool on_host);
 
 // Blocks [first, end) of `costs` as one stage.
 StageMemory plan_stage_memory(const std::vector<models::BlockCost>& costs, size_t first, size_t end,

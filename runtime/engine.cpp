@@ -120,6 +120,11 @@ Engine::Engine(const config::Config& config, const config::BatchSizes& batch, co
   }
 }
 
+bool Engine::saves_in_background() const {
+  const std::string& mode = config_.checkpoint.async_save;
+  return mode == "on" || (mode == "auto" && !device_.is_cpu());
+}
+
 std::string Engine::checkpoint_root() const {
   if (!config_.checkpoint.dir.empty()) return config_.checkpoint.dir;
   return (run_dir_.empty() ? std::string("runs/") + config_.name : run_dir_) + "/checkpoints";
@@ -340,8 +345,9 @@ TrainReport Engine::train() {
   // Checkpoints: everything the rest of the run depends on — the training state (parameters, masters,
   // moments, optimizer steps), the step, the loader's position and the run state (runtime/run_state.h) —
   // so a resumed run continues bit for bit. Saves are written by a background thread while training goes
-  // on (checkpoint/async_checkpointer.h).
-  checkpoint::AsyncCheckpointer saver(topology_.world());
+  // on, or on the CPU from the training tensors while it waits (checkpoint.async_save;
+  // checkpoint/async_checkpointer.h).
+  checkpoint::AsyncCheckpointer saver(topology_.world(), saves_in_background());
   const auto finish_saving = [&] {
     const std::string committed = saver.wait();
     const std::string error = saver.take_error();
@@ -364,6 +370,7 @@ TrainReport Engine::train() {
     options.info = {{"world_size", topology_.world_size()}, {"dp", topology_.dp()}, {"pp", topology_.pp()},
                     {"zero_stage", config_.zero_optimization.stage}, {"config", config::config_to_json(config_)}};
     saver.save(content, options);
+    if (!saves_in_background()) finish_saving();  // committed already: said now
   };
   int64_t first_step = 0;
   if (!resume_from_.empty()) {
@@ -566,9 +573,10 @@ void Engine::write_report(const TrainReport& report) const {
   // The whole run's peaks per rank beside the plan (Engine::measure_peaks).
   out["peak_memory_per_rank"] = {{"host_rss_peak_bytes", report.peak.peak_rss},
                                  {"host_rss_before_model_bytes", report.peak.baseline_rss},
-                                 {"device_max_allocated_bytes", report.peak.peak_device},
+                                 {"tensor_max_allocated_bytes", report.peak.peak_tensors},
                                  {"planned_bytes", report.peak.planned},
-                                 {"host_rss_peak_bytes_by_phase", report.peak.phase_rss}};
+                                 {"host_rss_peak_bytes_by_phase", report.peak.phase_rss},
+                                 {"tensor_max_allocated_bytes_by_phase", report.peak.phase_tensors}};
   out["config"] = config::config_to_json(config_);
   std::ofstream(run_dir_ + "/report.json") << out.dump(2) << "\n";
 }

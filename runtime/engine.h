@@ -72,13 +72,14 @@ struct TrainReport {
   std::string last_checkpoint;       // the newest checkpoint this run committed ("" if none)
   MemoryReport memory;
   // Measured over the whole run, one entry per world rank: the resident-set high-water mark, the resident
-  // set before the model was built (the process itself), CUDA's max allocated bytes (-1 on CPUs), the
-  // rank's plan (model states + activations, as hllm_plan computes them), and the high-water mark of each
+  // set before the model was built (the process itself), the most bytes its tensors held at once (CUDA's
+  // max allocated, or the host caching allocator's; -1 where neither counts), the rank's plan
+  // (parallel/memory_plan.h, as hllm_plan computes it), and the high-water mark of each
   // phase on its own (start-up: building the model; training: the steps with their validations and
   // checkpoints; evaluation: the final valid and test; saving: the final model).
   struct PeakMemory {
-    std::vector<double> peak_rss, baseline_rss, peak_device, planned;
-    std::map<std::string, std::vector<double>> phase_rss;
+    std::vector<double> peak_rss, baseline_rss, peak_tensors, planned;
+    std::map<std::string, std::vector<double>> phase_rss, phase_tensors;
   } peak;
 };
 
@@ -134,6 +135,8 @@ class Engine {
   // returns with report.preempted (the launcher's SIGTERM / SIGUSR1 handler sets it).
   void stop_when(const std::atomic<int>* flag) { stop_flag_ = flag; }
   // Where checkpoints go: checkpoint.dir, or <run_dir>/checkpoints.
+  // checkpoint.async_save resolved for this run's device.
+  bool saves_in_background() const;
   std::string checkpoint_root() const;
 
   // Rank 0 draws a live progress bar during train() (runtime/progress.h); off by default.
@@ -203,7 +206,12 @@ class Engine {
   int64_t catalog_width_ = 0;
   parallel::StageMemory planned_;  // this rank's plan
   int64_t baseline_rss_ = 0;       // the process's resident set before the model was built
-  std::vector<std::pair<std::string, int64_t>> phase_peaks_;  // in the order the phases ended
+  struct PhasePeak {
+    std::string phase;
+    int64_t resident = 0;  // VmHWM over the phase
+    int64_t tensors = 0;   // the most its tensors held at once (-1 where not counted)
+  };
+  std::vector<PhasePeak> phase_peaks_;  // in the order the phases ended
   bool progress_bar_ = false;
   std::unique_ptr<TrainingStep> training_;  // kTrain: holds the parameters; evaluation and saving go through it
   std::string resume_from_;

@@ -9,20 +9,14 @@
 #include "common/error.h"
 #include "models/model_plan.h"
 #include "runtime/engine.h"
+#include "runtime/host_caching_allocator.h"
 #include "runtime/memory_probe.h"
 
 namespace hllm::runtime {
 
 parallel::MemoryPlanOptions Engine::memory_plan_options() const {
-  parallel::MemoryPlanOptions plan;
-  plan.zero_stage = config_.zero_optimization.stage;
-  plan.dp = topology_.dp();
-  plan.bf16 = config_.bf16.enabled;
-  plan.recompute = config_.activation_checkpointing.policy != "none";
-  plan.pp = topology_.pp();
-  plan.gpipe = config_.parallel.pipeline_schedule == "gpipe";
-  plan.micro_batches = batch_.gradient_accumulation_steps;
-  return plan;
+  return parallel::memory_plan_options(config_, topology_.dp(), topology_.pp(), batch_.gradient_accumulation_steps,
+                                      device_.is_cpu());
 }
 
 models::ModelShapes Engine::planned_shapes(int64_t prompt_tokens) const {
@@ -30,16 +24,24 @@ models::ModelShapes Engine::planned_shapes(int64_t prompt_tokens) const {
 }
 
 void Engine::end_phase(const char* phase) {
-  phase_peaks_.emplace_back(phase, peak_resident_bytes());
+  phase_peaks_.push_back({phase, peak_resident_bytes(), peak_allocated_bytes(device_)});
+  release_cached_host_memory();  // one phase's cache is not the next one's peak
   reset_peak_resident();
+  reset_peak_allocated(device_);
 }
 
 TrainReport::PeakMemory Engine::measure_peaks() const {
-  int64_t highest = peak_resident_bytes();  // since the last phase ended
-  for (const auto& [phase, bytes] : phase_peaks_) highest = std::max(highest, bytes);
+  int64_t highest = peak_resident_bytes(), most_tensors = peak_allocated_bytes(device_);  // since the last phase
+  for (const PhasePeak& p : phase_peaks_) {
+    highest = std::max(highest, p.resident);
+    most_tensors = std::max(most_tensors, p.tensors);
+  }
   std::vector<double> values{static_cast<double>(highest), static_cast<double>(baseline_rss_),
-                             static_cast<double>(peak_allocated_bytes(device_)), planned_.total()};
-  for (const auto& [phase, bytes] : phase_peaks_) values.push_back(static_cast<double>(bytes));
+                             static_cast<double>(most_tensors), planned_.total()};
+  for (const PhasePeak& p : phase_peaks_) {
+    values.push_back(static_cast<double>(p.resident));
+    values.push_back(static_cast<double>(p.tensors));
+  }
   at::Tensor mine = at::tensor(values, at::kDouble);
   parallel::Communicator& world = topology_.world();
   at::Tensor all = at::empty({world.size() * mine.numel()}, at::kDouble);
@@ -49,10 +51,12 @@ TrainReport::PeakMemory Engine::measure_peaks() const {
   for (int r = 0; r < world.size(); ++r) {
     peak.peak_rss.push_back(rows[r][0].item<double>());
     peak.baseline_rss.push_back(rows[r][1].item<double>());
-    peak.peak_device.push_back(rows[r][2].item<double>());
+    peak.peak_tensors.push_back(rows[r][2].item<double>());
     peak.planned.push_back(rows[r][3].item<double>());
     for (size_t p = 0; p < phase_peaks_.size(); ++p) {
-      peak.phase_rss[phase_peaks_[p].first].push_back(rows[r][4 + static_cast<int64_t>(p)].item<double>());
+      const auto column = 4 + 2 * static_cast<int64_t>(p);
+      peak.phase_rss[phase_peaks_[p].phase].push_back(rows[r][column].item<double>());
+      peak.phase_tensors[phase_peaks_[p].phase].push_back(rows[r][column + 1].item<double>());
     }
   }
   if (world.rank() == 0) {
@@ -64,8 +68,8 @@ TrainReport::PeakMemory Engine::measure_peaks() const {
       table += detail::concat("\n  rank ", r, ": peak ", peak.peak_rss[r] / gib, " GiB, plan ", peak.planned[r] / gib,
                               " GiB + process ", peak.baseline_rss[r] / gib, " GiB = ", budget / gib, " GiB (",
                               peak.peak_rss[r] / std::max(budget, 1.0), "x); by phase:");
-      for (const auto& [phase, bytes] : phase_peaks_) table += detail::concat(" ", phase, " ", peak.phase_rss[phase][r] / gib);
-      if (peak.peak_device[r] >= 0) table += detail::concat(", device max allocated ", peak.peak_device[r] / gib, " GiB");
+      for (const PhasePeak& p : phase_peaks_) table += detail::concat(" ", p.phase, " ", peak.phase_rss[p.phase][r] / gib);
+      if (peak.peak_tensors[r] >= 0) table += detail::concat(", tensors at most ", peak.peak_tensors[r] / gib, " GiB");
     }
     LOG(INFO) << table;
   }

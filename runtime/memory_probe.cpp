@@ -6,6 +6,8 @@
 #include <sstream>
 #include <string>
 
+#include "runtime/host_caching_allocator.h"
+
 #ifdef HLLM_WITH_CUDA
 #include <c10/cuda/CUDACachingAllocator.h>
 #endif
@@ -36,6 +38,7 @@ int64_t allocated_bytes(const at::Device& device) {
   }
 #endif
   (void)device;
+  if (host_caching_allocator_installed()) return host_memory_stats().allocated_bytes;
   const struct mallinfo2 info = mallinfo2();
   return static_cast<int64_t>(info.uordblks + info.hblkhd);
 }
@@ -47,7 +50,18 @@ int64_t peak_allocated_bytes(const at::Device& device) {
   }
 #endif
   (void)device;
-  return -1;
+  return host_caching_allocator_installed() ? host_memory_stats().peak_allocated_bytes : -1;
+}
+
+void reset_peak_allocated(const at::Device& device) {
+#ifdef HLLM_WITH_CUDA
+  if (device.is_cuda()) {
+    c10::cuda::CUDACachingAllocator::resetPeakStats(device.index());
+    return;
+  }
+#endif
+  (void)device;
+  reset_host_memory_peaks();
 }
 
 int64_t resident_bytes() { return status_bytes("VmRSS"); }

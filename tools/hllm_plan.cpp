@@ -65,8 +65,8 @@ void print_pipeline_layouts(const config::Config& config, const models::LlamaCon
   for (const auto& [name, cost] : models::hllm_block_costs(item, user, {})) names.push_back(name);
   std::printf("\npipeline layouts (ZeRO stage %d inside each stage, %s, activations %s; m = micro-batches per step):\n",
               stage, gpipe ? "gpipe" : "1f1b", recompute ? "checkpointed" : "stored (activation_checkpointing.policy none)");
-  std::printf("  %-9s %7s  %-5s %-40s %10s %7s %14s %14s %14s %12s\n", "pp x dp", "bubble", "stage", "blocks",
-              "TFLOP fwd", "share", "parameters", "model states", "activations", "total");
+  std::printf("  %-9s %7s  %-5s %-40s %10s %7s %14s %14s %14s %14s %14s %12s\n", "pp x dp", "bubble", "stage", "blocks",
+              "TFLOP fwd", "share", "parameters", "model states", "activations", "step buffers", "kept", "total");
   for (int pp = 1; pp <= N; ++pp) {
     const bool power_of_two = (pp & (pp - 1)) == 0;
     if (N % pp != 0 || (pp != config.parallel.pp && (!power_of_two || pp > 8))) continue;
@@ -101,18 +101,13 @@ void print_pipeline_layouts(const config::Config& config, const models::LlamaCon
     const double bubble = static_cast<double>(pp - 1) / static_cast<double>(micro_batches + pp - 1);
     const double total_flops = std::accumulate(flops.begin(), flops.end(), 0.0);
     double worst = 0;
-    parallel::MemoryPlanOptions plan;
-    plan.zero_stage = stage;
-    plan.dp = dp;
-    plan.bf16 = config.bf16.enabled;
-    plan.recompute = recompute;
-    plan.pp = pp;
-    plan.gpipe = gpipe;
-    plan.micro_batches = micro_batches;
+    parallel::MemoryPlanOptions plan =
+        parallel::memory_plan_options(config, dp, pp, micro_batches, config.parallel.device == "cpu");
     for (int s = 0; s < pp; ++s) {
       plan.stage = s;
       const parallel::StageMemory memory = parallel::plan_stage_memory(costs, cut.first[s], cut.end(s), plan);
       const double psi = memory.parameters, states = memory.model_states, activations = memory.activations;
+      const double buffers = memory.backward + memory.zero_buffers, kept = memory.best_model + memory.snapshot;
       const double total = memory.total();
       worst = std::max(worst, total);
       const std::string blocks = std::to_string(cut.first[s]) + "-" + std::to_string(cut.end(s) - 1) + " " +
@@ -122,9 +117,9 @@ void print_pipeline_layouts(const config::Config& config, const models::LlamaCon
         std::snprintf(layout, sizeof(layout), "%d x %d", pp, dp);
         std::snprintf(bubble_text, sizeof(bubble_text), "%.1f%%", 100 * bubble);
       }
-      std::printf("  %-9s %7s  %-5d %-40s %10.1f %6.0f%% %12.3f B %10.2f GiB %10.2f GiB %8.2f GiB\n", layout, bubble_text, s,
-                  blocks.c_str(), cut.cost[s] / 1e12, 100 * cut.cost[s] / std::max(total_flops, 1.0), psi / 1e9,
-                  states / kGiB, activations / kGiB, total / kGiB);
+      std::printf("  %-9s %7s  %-5d %-40s %10.1f %6.0f%% %12.3f B %10.2f GiB %10.2f GiB %10.2f GiB %10.2f GiB %8.2f GiB\n",
+                  layout, bubble_text, s, blocks.c_str(), cut.cost[s] / 1e12, 100 * cut.cost[s] / std::max(total_flops, 1.0),
+                  psi / 1e9, states / kGiB, activations / kGiB, buffers / kGiB, kept / kGiB, total / kGiB);
     }
     std::printf("  %-9s %7s  m = %lld; largest per rank %.2f GiB: %s%s\n", "", "", static_cast<long long>(micro_batches),
                 worst / kGiB, worst <= budget ? "fits" : "does not fit", pp == config.parallel.pp ? "   <- configured" : "");
@@ -167,7 +162,6 @@ int run(const std::vector<std::string>& overrides) {
 
   // Model states: what this engine holds (parallel/zero/model_state_bytes.h, the formula the engine's
   // measurement is tested against), beside ZeRO's paper (Rajbhandari et al.: fp16 gradients, Adam).
-  double states[4];
   const char* ours[4][2] = {{"18Ψ", "16Ψ"}, {"4Ψ + 16Ψ/N", "8Ψ + 12Ψ/N"}, {"2Ψ + 16Ψ/N", "4Ψ + 12Ψ/N"},
                             {"18Ψ/N", "16Ψ/N"}};
   const char* paper[4] = {"16Ψ", "4Ψ + 12Ψ/N", "2Ψ + 14Ψ/N", "16Ψ/N"};
@@ -179,7 +173,6 @@ int run(const std::vector<std::string>& overrides) {
               "gradients", "optimizer", "total");
   for (int s = 0; s < 4; ++s) {
     const auto b = parallel::zero::model_state_bytes(s, psi, N, bf16);
-    states[s] = b.total();
     std::printf("  %d      %-12s %8.2f GiB %8.2f GiB %8.2f GiB %8.2f GiB   %-12s %8.2f GiB%s\n", s, ours[s][bf16 ? 0 : 1],
                 b.parameters / kGiB, b.gradients / kGiB, b.optimizer / kGiB, b.total() / kGiB, paper[s],
                 paper_bytes[s] / kGiB, s == stage ? "   <- configured" : "");
@@ -207,12 +200,21 @@ int run(const std::vector<std::string>& overrides) {
               2 * psi / 1e9, 2 * psi * grad_bytes / kGiB, bf16 ? "bf16" : "fp32", 3 * psi / 1e9, 3 * psi * grad_bytes / kGiB);
 
   const double budget = (FLAGS_gpu_gib - FLAGS_reserve_gib) * kGiB;
-  std::printf("\nfits in %.0f GiB per GPU (%.0f GiB reserved)?\n", FLAGS_gpu_gib, FLAGS_reserve_gib);
+  std::printf("\nfits in %.0f GiB per GPU (%.0f GiB reserved)? (model states + activations + the step's buffers: "
+              "the backward's and ZeRO's gathers and reductions in flight + what the run keeps: the best model%s)\n",
+              FLAGS_gpu_gib, FLAGS_reserve_gib, config.checkpoint.async_save == "on" && config.parallel.device == "cpu"
+                                                     ? ", a checkpoint's snapshot" : "");
+  parallel::MemoryPlanOptions whole_model =
+      parallel::memory_plan_options(config, N, 1, batch.gradient_accumulation_steps, config.parallel.device == "cpu");
   for (int s = 0; s < 4; ++s) {
     for (const bool ckpt : {false, true}) {
-      const double total = states[s] + (ckpt ? checkpointed : stored);
-      std::printf("  stage %d, %-26s %10.2f GiB  %s%s\n", s, ckpt ? "checkpointing every block:" : "stored activations:",
-                  total / kGiB, total <= budget ? "fits" : "does not fit", s == stage ? "   <- configured stage" : "");
+      whole_model.zero_stage = s;
+      whole_model.recompute = ckpt;
+      const parallel::StageMemory m = parallel::plan_stage_memory(costs, 0, costs.size(), whole_model);
+      std::printf("  stage %d, %-26s %10.2f GiB  (buffers %.2f, kept %.2f)  %s%s\n", s,
+                  ckpt ? "checkpointing every block:" : "stored activations:", m.total() / kGiB,
+                  (m.backward + m.zero_buffers) / kGiB, (m.best_model + m.snapshot) / kGiB,
+                  m.total() <= budget ? "fits" : "does not fit", s == stage ? "   <- configured stage" : "");
     }
   }
   print_pipeline_layouts(config, item, user, budget);

@@ -225,6 +225,9 @@ struct CheckpointConfig {
   int interval_steps = 0;      // 0 = not by steps
   double interval_minutes = 0;  // 0 = not by time
   int keep_last = 2;
+  // auto: in the background on GPUs (the snapshot takes host memory, not the device's); blocking on the
+  // CPU, where a snapshot would hold a second copy of the model states beside the training's.
+  std::string async_save = "auto";
 
   template <typename V>
   void visit(V& v) {
@@ -235,6 +238,10 @@ struct CheckpointConfig {
             Limits::at_least(0));
     v.field("keep_last", keep_last, "Committed checkpoints kept (older ones are deleted); 0 = keep all.",
             Limits::at_least(0));
+    v.field("async_save", async_save,
+            "Write checkpoints from a host snapshot while training goes on (on), or with training waiting and no "
+            "copy (off); auto = on for GPU runs, off on the CPU (the snapshot would double the model states there).",
+            Limits::choices({"auto", "on", "off"}));
   }
 };
 

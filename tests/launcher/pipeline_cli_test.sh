@@ -6,12 +6,7 @@
 # pipeline settings exit 2 with a message.
 # Usage: pipeline_cli_test.sh BUILD_BIN_DIR SOURCE_DIR "MPIEXEC FLAGS" DATASET_DIR
 set -u
-bin=$1
-src=$2
-read -r -a mpi_flags <<< "$3"
-dataset=$4
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+source "$(dirname "$0")/cli_args.sh" "$@"
 
 run() {  # run NAME RANKS SETTINGS...
   local name=$1 ranks=$2

@@ -59,13 +59,18 @@ void expect_identical(const std::vector<at::Tensor>& a, const std::vector<at::Te
 
 TEST(Resume, ContinuesBitForBitFromAnIntermediateCheckpoint) {
   ASSERT_FALSE(dataset_path().empty()) << "HLLM_TEST_DATASET is not set";
-  // On 2 ranks: dp 2 at ZeRO stages 0 and 3, and pp 2 (its stages' state saved and loaded by name).
-  for (const auto& [pp, stage] : std::vector<std::pair<std::string, std::string>>{{"1", "0"}, {"1", "3"}, {"2", "0"}, {"2", "3"}}) {
-    const std::string what = "pp " + pp + ", stage " + stage;
+  // On 2 ranks: dp 2 at ZeRO stages 0 and 3, and pp 2 (its stages' state saved and loaded by name); saved
+  // from the training tensors while training waits (the CPU's default) and from a snapshot in the background.
+  struct Layout {
+    std::string pp, stage, async_save;
+  };
+  for (const auto& [pp, stage, async_save] :
+       std::vector<Layout>{{"1", "0", "off"}, {"1", "3", "on"}, {"2", "0", "on"}, {"2", "3", "auto"}}) {
+    const std::string what = "pp " + pp + ", stage " + stage + ", async_save " + async_save;
     const std::string dir = scratch("bitwise" + pp + stage);
     const std::vector<std::string> settings = {"zero_optimization.stage=" + stage, "parallel.pp=" + pp,
                                                "checkpoint.interval_steps=3", "checkpoint.keep_last=0",
-                                               "checkpoint.dir=" + dir};
+                                               "checkpoint.async_save=" + async_save, "checkpoint.dir=" + dir};
     const Outcome whole = train_with(2, settings);
     EXPECT_EQ(checkpoint::committed_steps(dir), (std::vector<int64_t>{3, 6})) << what;
     const Outcome resumed = train_with(2, settings, dir + "/" + checkpoint::step_directory_name(3));
@@ -271,11 +276,13 @@ TEST(Resume, AFailedSaveIsReportedAndTrainingGoesOn) {
   ASSERT_FALSE(dataset_path().empty()) << "HLLM_TEST_DATASET is not set";
   const std::string blocker = scratch("blocker");
   std::ofstream(blocker) << "a file where a directory should be";
-  const Outcome run = train_with(2, {"train.max_steps=4", "checkpoint.interval_steps=2",
-                                     "checkpoint.dir=" + blocker + "/checkpoints"});
-  EXPECT_EQ(run.report.steps, 4);
-  EXPECT_TRUE(run.report.last_checkpoint.empty());
-  EXPECT_FALSE(run.report.test.empty()) << "the run finished with its evaluation";
+  for (const std::string async_save : {"on", "off"}) {
+    const Outcome run = train_with(2, {"train.max_steps=4", "checkpoint.interval_steps=2", "checkpoint.async_save=" + async_save,
+                                       "checkpoint.dir=" + blocker + "/checkpoints"});
+    EXPECT_EQ(run.report.steps, 4) << async_save;
+    EXPECT_TRUE(run.report.last_checkpoint.empty()) << async_save;
+    EXPECT_FALSE(run.report.test.empty()) << async_save << ": the run finished with its evaluation";
+  }
   fs::remove(blocker);
 }
 

@@ -1,0 +1,67 @@
+// The plan's activation bytes of a decoder layer (models/model_plan.h, what hllm_plan and the engine's
+// memory plan count) against what autograd really keeps: the layer runs forward with the host caching
+// allocator counting every tensor byte (its own binary: the allocator becomes the process's), and the
+// bytes still held after the forward — the graph's saved tensors — are compared with the formula, for
+// float32 and bfloat16, full and grouped-query attention, with and without a padding mask.
+#include <ATen/ATen.h>
+#include <gtest/gtest.h>
+
+#include "models/llama_decoder.h"
+#include "models/llama_ops.h"
+#include "models/model_plan.h"
+#include "runtime/host_caching_allocator.h"
+
+namespace hllm::models {
+namespace {
+
+struct Case {
+  at::ScalarType dtype;
+  int64_t kv_heads;
+  bool mask;
+};
+
+class DecoderLayerActivations : public ::testing::TestWithParam<Case> {};
+
+TEST_P(DecoderLayerActivations, PlanCountsWhatAutogradKeeps) {
+  ASSERT_TRUE(runtime::install_host_caching_allocator());
+  const Case c = GetParam();
+  LlamaConfig config;
+  config.vocab_size = 64, config.hidden_size = 256, config.intermediate_size = 688, config.num_hidden_layers = 1;
+  config.num_attention_heads = 8, config.num_key_value_heads = c.kv_heads;
+  const int64_t rows = 12, T = 40, value_bytes = c.dtype == at::kBFloat16 ? 2 : 4;
+  LlamaDecoder decoder = LlamaDecoder::random(config, 1, c.dtype);
+  decoder.set_requires_grad(true);  // as in training: the products keep their inputs for the weights' gradients
+  const RopeTables rope = rope_for(at::arange(T), config);
+  const at::Tensor mask = c.mask ? causal_mask(T, at::kCPU).expand({rows, 1, T, T}).contiguous() : at::Tensor();
+  const at::Tensor x = at::randn({rows, T, config.hidden_size}).to(c.dtype).requires_grad_();
+
+  runtime::release_cached_host_memory();
+  const int64_t before = runtime::host_memory_stats().allocated_bytes;
+  const at::Tensor y = decoder_layer_forward(decoder.layers()[0], config, x, mask, rope);
+  const int64_t kept = runtime::host_memory_stats().allocated_bytes - before - y.nbytes();
+  // float32: the layer's input is kept as its own first norm's input, allocated before the forward.
+  const int64_t input_kept = c.dtype == at::kFloat ? static_cast<int64_t>(x.nbytes()) : 0;
+
+  const BlockCost cost = decoder_layer_cost(config, static_cast<double>(rows), static_cast<double>(T), value_bytes);
+  const double planned = static_cast<double>(cost.activation_bytes - input_kept);
+  // Blocks of 1 MiB and more are counted at their size class (at most 1/8 above); the plan counts the
+  // mask as [rows, T, T] also where the layer makes one causal [T, T].
+  EXPECT_GE(static_cast<double>(kept), 0.97 * planned) << "kept " << kept << " bytes, planned " << planned;
+  EXPECT_LE(static_cast<double>(kept), 1.10 * planned) << "kept " << kept << " bytes, planned " << planned;
+
+  // The backward still runs on what was kept.
+  y.sum().backward();
+  EXPECT_TRUE(x.grad().defined());
+}
+
+INSTANTIATE_TEST_SUITE_P(Layouts, DecoderLayerActivations,
+                         ::testing::Values(Case{at::kFloat, 8, false}, Case{at::kFloat, 8, true},
+                                           Case{at::kFloat, 2, true}, Case{at::kBFloat16, 8, true},
+                                           Case{at::kBFloat16, 2, false}),
+                         [](const ::testing::TestParamInfo<Case>& info) {
+                           return std::string(info.param.dtype == at::kFloat ? "float32" : "bfloat16") + "_kv" +
+                                  std::to_string(info.param.kv_heads) + (info.param.mask ? "_padding_mask" : "_causal");
+                         });
+
+}  // namespace
+}  // namespace hllm::models
