@@ -39,6 +39,7 @@ struct BlockCost {
   int64_t parameters = 0;        // elements
   int64_t activation_bytes = 0;  // kept for the backward when the block is not recomputed
   int64_t input_bytes = 0;       // a recomputable block (a decoder layer): its input, what checkpointing keeps
+  int64_t inference_bytes = 0;   // the most its forward without autograd holds at once; 0: activation_bytes
 };
 
 class Block {

@@ -30,6 +30,14 @@ BlockCost decoder_layer_cost(const LlamaConfig& c, double rows, double T, int64_
   const double per_token = 2 * (12 + bytes_per_value) * D + (12 + bytes_per_value) * H * d + 4 * bytes_per_value * F;
   cost.activation_bytes = static_cast<int64_t>(n * per_token + rows * T * T * (8 * H + 1));
   cost.input_bytes = static_cast<int64_t>(n * D * bytes_per_value);
+  // Without autograd (evaluation), at most at once: the input and the residual, and the larger of the
+  // attention's tensors (its norm's output, q, k, v and their rotations, float32 copies, the output in
+  // float32, in v and reshaped; per row the scores, their masked copy and the probabilities in float32)
+  // and the SwiGLU's (its norm's output, the four F-wide tensors of one expression, the output).
+  const double v = static_cast<double>(bytes_per_value);
+  const double attention = n * (v * D + (7 * v + 16) * H * d) + rows * T * T * 12 * H;
+  const double swiglu = n * (2 * v * D + 4 * v * F);
+  cost.inference_bytes = static_cast<int64_t>(n * 2 * v * D + std::max(attention, swiglu));
   return cost;
 }
 
@@ -93,6 +101,13 @@ ModelShapes hllm_micro_batch_shapes(const config::Config& config, int64_t micro_
   s.item_tokens = prompt_tokens + config.data.max_text_len + 1;
   s.negatives = static_cast<int64_t>(config.data.num_negatives) * dp;
   s.bytes_per_value = config.bf16.enabled ? 2 : 4;
+  return s;
+}
+
+ModelShapes hllm_evaluation_shapes(const config::Config& config, int64_t prompt_tokens, int64_t catalogue_items) {
+  ModelShapes s = hllm_micro_batch_shapes(config, config.train.eval_batch_size, 1, prompt_tokens);
+  s.items = catalogue_items > 0 ? std::min(kCatalogueChunkItems, catalogue_items) : kCatalogueChunkItems;
+  s.negatives = 0;
   return s;
 }
 

@@ -55,4 +55,13 @@ namespace hllm::models {
 // and the planner estimate with.
 ModelShapes hllm_micro_batch_shapes(const config::Config& config, int64_t micro_batch, int dp, int64_t prompt_tokens);
 
+// Evaluation encodes the catalogue in chunks of this many items (the same for any world size, so every
+// item's embedding is computed the same way).
+inline constexpr int64_t kCatalogueChunkItems = 256;
+
+// The shapes of evaluation's work through the blocks (no autograd): a catalogue chunk (of
+// kCatalogueChunkItems, or the whole catalogue when it is smaller; 0 = its size unknown) through the Item
+// LLM, a batch of train.eval_batch_size user histories through the User LLM, no negatives.
+ModelShapes hllm_evaluation_shapes(const config::Config& config, int64_t prompt_tokens, int64_t catalogue_items);
+
 }  // namespace hllm::models

@@ -42,6 +42,21 @@ double zero_buffer_elements(const std::vector<double>& units, int stage, const M
   return most;
 }
 
+// Elements of the largest unit with its forward window (stage 3), or of the largest unit.
+double largest_gathered(const std::vector<double>& units, bool with_window, const MemoryPlanOptions& o) {
+  double most = 0;
+  for (size_t u = 0; u < units.size(); ++u) most = std::max(most, units[u] + (with_window ? prefetched(units, u, +1, o) : 0));
+  return most;
+}
+
+std::vector<double> unit_sizes(const std::vector<models::BlockCost>& costs, size_t first, size_t end) {
+  std::vector<double> units;  // ZeRO's units: the blocks with parameters
+  for (size_t b = first; b < end; ++b) {
+    if (costs[b].parameters > 0) units.push_back(static_cast<double>(costs[b].parameters));
+  }
+  return units;
+}
+
 }  // namespace
 
 MemoryPlanOptions memory_plan_options(const config::Config& config, int dp, int pp, int64_t micro_batches, bool on_host) {
@@ -72,16 +87,37 @@ StageMemory plan_stage_memory(const std::vector<models::BlockCost>& costs, size_
   const models::StageActivations a = models::stage_activation_bytes(costs, first, end);
   m.activations = o.recompute ? a.checkpointed * m.micro_batches_in_flight + a.recomputing
                               : a.stored * m.micro_batches_in_flight;
-  std::vector<double> units;  // ZeRO's units: the blocks with parameters
-  for (size_t b = first; b < end; ++b) {
-    if (costs[b].parameters > 0) units.push_back(static_cast<double>(costs[b].parameters));
-    m.backward = std::max(m.backward, static_cast<double>(costs[b].activation_bytes));
-  }
+  const std::vector<double> units = unit_sizes(costs, first, end);
+  for (size_t b = first; b < end; ++b) m.backward = std::max(m.backward, static_cast<double>(costs[b].activation_bytes));
   m.zero_buffers = value_bytes * zero_buffer_elements(units, o.zero_stage, o);
   if (o.keeps_best_model) m.best_model = value_bytes * m.parameters / o.dp;
   // A checkpoint holds the parameters, the optimizer state and the best model, each rank its 1/dp.
   if (o.snapshots_checkpoints) m.snapshot = (value_bytes + optimizer_bytes) * m.parameters / o.dp + m.best_model;
   return m;
+}
+
+double PhaseMemory::most() const { return std::max({start_up, training, evaluation, saving}); }
+
+PhaseMemory plan_phases(const std::vector<models::BlockCost>& costs, size_t first, size_t end,
+                        const MemoryPlanOptions& o, const EvaluationWork& evaluation) {
+  const StageMemory m = plan_stage_memory(costs, first, end, o);
+  const std::vector<double> units = unit_sizes(costs, first, end);
+  const double value_bytes = o.bf16 ? 2 : 4, largest = largest_gathered(units, false, o);
+  const double kept = m.model_states + m.best_model;
+  PhaseMemory p;
+  p.start_up = m.model_states + 4 * largest / (o.zero_stage == 3 ? o.dp : 1);
+  p.training = m.total();
+  double block_work = 0;
+  for (size_t b = first; b < end && b < evaluation.costs.size(); ++b) {
+    const models::BlockCost& c = evaluation.costs[b];
+    block_work = std::max(block_work, static_cast<double>(c.inference_bytes > 0 ? c.inference_bytes : c.activation_bytes));
+  }
+  const double window = o.zero_stage == 3 ? value_bytes * largest_gathered(units, true, o) : 0;
+  const double catalogue = 2 * evaluation.catalogue_items * evaluation.embedding_width * value_bytes;
+  const double scores = 3 * evaluation.users * evaluation.catalogue_items * 4;
+  p.evaluation = kept + window + block_work + catalogue + scores;
+  p.saving = kept + (value_bytes + 4) * largest;
+  return p;
 }
 
 }  // namespace hllm::parallel

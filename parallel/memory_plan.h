@@ -60,4 +60,26 @@ MemoryPlanOptions memory_plan_options(const config::Config& config, int dp, int 
 StageMemory plan_stage_memory(const std::vector<models::BlockCost>& costs, size_t first, size_t end,
                               const MemoryPlanOptions& options);
 
+// What evaluation runs beside training's state: the blocks at its shapes (a catalogue chunk, a batch of
+// users: models::hllm_evaluation_shapes), and the catalogue every rank holds whole while it scores users.
+struct EvaluationWork {
+  std::vector<models::BlockCost> costs;  // the stage's blocks as training's, at the evaluation's shapes
+  double catalogue_items = 0;            // 0 where unknown (hllm_plan without the dataset)
+  double embedding_width = 0;            // the Item LLM's output width
+  double users = 0;                      // users scored at once (train.eval_batch_size)
+};
+
+// A rank's plan for each phase of a run (bytes): start-up (the model states being filled, a float32
+// buffer of the largest block's values at a time: its 1/dp at stage 3), training (StageMemory::total),
+// evaluation (the model states and the best model, stage 3's forward window, one block's work at the
+// evaluation's shapes — without autograd, at most what it would keep — the catalogue twice while it is
+// gathered and padded, and the scores of a batch of users with their ranking's copies), and saving (the
+// model states and the best model, and the largest block gathered and converted on its way to the file).
+struct PhaseMemory {
+  double start_up = 0, training = 0, evaluation = 0, saving = 0;
+  double most() const;
+};
+PhaseMemory plan_phases(const std::vector<models::BlockCost>& costs, size_t first, size_t end,
+                        const MemoryPlanOptions& options, const EvaluationWork& evaluation);
+
 }  // namespace hllm::parallel

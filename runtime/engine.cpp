@@ -12,6 +12,7 @@
 #include <numeric>
 
 #include "checkpoint/async_checkpointer.h"
+#include "models/model_plan.h"
 #include "checkpoint/checkpoint_reader.h"
 #include "common/config/config_loader.h"
 #include "common/error.h"
@@ -85,9 +86,11 @@ Engine::Engine(const config::Config& config, const config::BatchSizes& batch, co
   // landmarks (where the Item LLM ends and the User LLM runs), which evaluation runs as ranges.
   models::Blocks blocks = model_->blocks({});
   const models::ModelShapes shapes = planned_shapes(static_cast<int64_t>(prompt.size()));
-  std::vector<models::BlockCost> costs;
+  const models::ModelShapes evaluation_shapes = models::hllm_evaluation_shapes(config, static_cast<int64_t>(prompt.size()), dataset.num_items());
+  std::vector<models::BlockCost> costs, evaluation_costs;
   for (size_t b = 0; b < blocks.size(); ++b) {
     costs.push_back(blocks[b]->cost(shapes));
+    evaluation_costs.push_back(blocks[b]->cost(evaluation_shapes));
     const std::string& name = blocks[b]->name();
     if (name == "item_output") item_end_ = b + 1;
     if (name == "user_input") user_begin_ = b;
@@ -99,6 +102,7 @@ Engine::Engine(const config::Config& config, const config::BatchSizes& batch, co
     planned_ = parallel::plan_stage_memory(costs, 0, costs.size(), memory_plan_options());
   }
   keep_stage_blocks(std::move(blocks));
+  plan_phases(costs, std::move(evaluation_costs));
   // This rank's parameters get their values: for training, as TrainingStep holds them (ZeRO-3: only this
   // rank's shards are ever filled; stages 0-2: this stage's parameters whole); for evaluation alone, whole.
   // The source (its files' mappings) goes once they are filled.
@@ -154,7 +158,7 @@ at::Tensor Engine::catalog_embeddings() {
   parallel::Communicator& replicas = pipelined ? tensor_dp_ : tensor_world_;
   const int stage = topology_.stage_id();
   const int embedder = stage_of_block(item_end_ - 1);
-  const int64_t chunk = 256;
+  const int64_t chunk = models::kCatalogueChunkItems;
   const int64_t chunks = (items + chunk - 1) / chunk;
   const int R = replicas.size();
   auto first_item_of = [&](int r) { return 1 + std::min(items, chunk * (chunks * r / R)); };
@@ -575,6 +579,7 @@ void Engine::write_report(const TrainReport& report) const {
                                  {"host_rss_before_model_bytes", report.peak.baseline_rss},
                                  {"tensor_max_allocated_bytes", report.peak.peak_tensors},
                                  {"planned_bytes", report.peak.planned},
+                                 {"planned_bytes_by_phase", report.peak.phase_planned},
                                  {"host_rss_peak_bytes_by_phase", report.peak.phase_rss},
                                  {"tensor_max_allocated_bytes_by_phase", report.peak.phase_tensors}};
   out["config"] = config::config_to_json(config_);

@@ -79,7 +79,7 @@ struct TrainReport {
   // checkpoints; evaluation: the final valid and test; saving: the final model).
   struct PeakMemory {
     std::vector<double> peak_rss, baseline_rss, peak_tensors, planned;
-    std::map<std::string, std::vector<double>> phase_rss, phase_tensors;
+    std::map<std::string, std::vector<double>> phase_rss, phase_tensors, phase_planned;
   } peak;
 };
 
@@ -152,6 +152,9 @@ class Engine {
   // The memory plan's settings for this run (the stage left 0) and the shapes it is computed for.
   parallel::MemoryPlanOptions memory_plan_options() const;
   models::ModelShapes planned_shapes(int64_t prompt_tokens) const;
+  // planned_phases_ from the blocks' costs at training's and evaluation's shapes (this rank's stage).
+  void plan_phases(const std::vector<models::BlockCost>& costs, std::vector<models::BlockCost> evaluation_costs);
+  double planned_for(const std::string& phase) const;
   // Every rank's measured peaks beside its plan (gathered over the world); rank 0 logs them.
   TrainReport::PeakMemory measure_peaks() const;
   // Ends a phase of the run: records its resident-set high-water mark and starts the next one's.
@@ -204,7 +207,8 @@ class Engine {
   };
   std::vector<ParameterSpec> parameter_specs_;
   int64_t catalog_width_ = 0;
-  parallel::StageMemory planned_;  // this rank's plan
+  parallel::StageMemory planned_;  // this rank's plan of the training step
+  parallel::PhaseMemory planned_phases_;  // and of every phase of the run
   int64_t baseline_rss_ = 0;       // the process's resident set before the model was built
   struct PhasePeak {
     std::string phase;

@@ -13,10 +13,13 @@
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <numeric>
 #include <string>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "common/config/batch_sizes.h"
 #include "common/config/config_loader.h"
@@ -56,6 +59,42 @@ std::string billions(double n) {
 // the bubble of its schedule, and per stage the parameters, model states (the configured ZeRO stage over the
 // stage's dp ranks) and activations (1F1B: stage s holds min(pp - s, m) micro-batches, GPipe all m), with
 // checkpointing every block when activation_checkpointing.policy asks for it, else stored.
+// The catalogue's size from the dataset's meta.json at data.path, or 0 when there is none to read.
+double catalogue_items(const config::Config& config) {
+  std::ifstream in(config.data.path + "/meta.json");
+  if (!in) return 0;
+  try {
+    return nlohmann::json::parse(in).at("num_items").get<double>();
+  } catch (const std::exception&) {
+    return 0;
+  }
+}
+
+// The configured layout's phases per rank (parallel/memory_plan.h plan_phases): start-up, training,
+// evaluation (a catalogue chunk of models::kCatalogueChunkItems items, train.eval_batch_size users, the
+// catalogue from data.path's meta.json when there is one), saving.
+void print_phases(const config::Config& config, const models::LlamaConfig& item, const models::LlamaConfig& user,
+                  const std::vector<models::BlockCost>& costs, const parallel::StageCut& cut,
+                  parallel::MemoryPlanOptions plan) {
+  parallel::EvaluationWork work;
+  work.catalogue_items = catalogue_items(config);
+  const models::ModelShapes shapes =
+      models::hllm_evaluation_shapes(config, FLAGS_prompt_tokens, static_cast<int64_t>(work.catalogue_items));
+  for (const auto& [name, cost] : models::hllm_block_costs(item, user, shapes)) work.costs.push_back(cost);
+  work.embedding_width = static_cast<double>(item.hidden_size);
+  work.users = config.train.eval_batch_size;
+  for (int s = 0; s < plan.pp; ++s) {
+    plan.stage = s;
+    const parallel::PhaseMemory p = parallel::plan_phases(costs, cut.first[s], cut.end(s), plan, work);
+    std::printf("  %-9s %7s  %-5d phases of a run: start-up %.2f GiB, training %.2f GiB, evaluation %.2f GiB, saving "
+                "%.2f GiB\n", "", "", s, p.start_up / kGiB, p.training / kGiB, p.evaluation / kGiB, p.saving / kGiB);
+  }
+  if (work.catalogue_items == 0) {
+    std::printf("  %-9s %7s  (evaluation without the catalogue: no dataset at data.path '%s' to count its items)\n", "",
+                "", config.data.path.c_str());
+  }
+}
+
 void print_pipeline_layouts(const config::Config& config, const models::LlamaConfig& item, const models::LlamaConfig& user,
                             double budget) {
   const int N = FLAGS_world, stage = config.zero_optimization.stage;
@@ -123,6 +162,7 @@ void print_pipeline_layouts(const config::Config& config, const models::LlamaCon
     }
     std::printf("  %-9s %7s  m = %lld; largest per rank %.2f GiB: %s%s\n", "", "", static_cast<long long>(micro_batches),
                 worst / kGiB, worst <= budget ? "fits" : "does not fit", pp == config.parallel.pp ? "   <- configured" : "");
+    if (pp == config.parallel.pp) print_phases(config, item, user, costs, cut, plan);
   }
 }
 

@@ -4,7 +4,8 @@
 # mpirun for 4 steps with a validation at step 2 and at the end and a checkpoint every 2 steps, then the
 # final save. From report.json, for every rank: the resident set's high-water mark over the whole run is
 # at most 1.25 x (the plan + the process before the model), and the most its tensors held at once is within
-# 0.7-1.15 x the plan (the plan neither misses what runs nor pads it).
+# 0.7-1.15 x the plan (the plan neither misses what runs nor pads it); in every phase (start-up, training,
+# evaluation, saving) the tensors stay within 1.15 x that phase's plan.
 # Usage: peak_memory_cli_test.sh BUILD_BIN_DIR SOURCE_DIR "MPIEXEC FLAGS" DATASET_DIR
 set -u
 source "$(dirname "$0")/cli_args.sh" "$@"
@@ -40,5 +41,11 @@ for r, (rss, plan, base, tensors) in enumerate(zip(peak["host_rss_peak_bytes"], 
     print(f"rank {r}: peak resident {rss / gib:.3f} GiB, plan {plan / gib:.3f} GiB + process {base / gib:.3f} GiB "
           f"({ratio:.2f}x, at most 1.25x); tensors at most {tensors / gib:.3f} GiB ({tensor_ratio:.2f}x the plan, "
           f"0.7-1.15x){'' if ok else '   <- FAIL'}")
+    for phase, planned in peak["planned_bytes_by_phase"].items():
+        held = peak["tensor_max_allocated_bytes_by_phase"][phase][r]
+        ok = held <= 1.15 * planned[r]
+        failed |= not ok
+        print(f"    {phase}: tensors at most {held / gib:.3f} GiB, plan {planned[r] / gib:.3f} GiB "
+              f"(at most 1.15x){'' if ok else '   <- FAIL'}")
 sys.exit(1 if failed else 0)
 PY

@@ -41,7 +41,9 @@ void expect_filled_as_eager(const HllmModel& model, ParameterSource& source, con
     at::Tensor values = at::empty({p.numel()}, p.options().requires_grad(false));
     const int64_t n = p.numel(), cut1 = n / 3, cut2 = 2 * n / 3;
     for (const auto& [from, to] : {std::pair{cut2, n}, std::pair{int64_t{0}, cut1}, std::pair{cut1, cut2}}) {
-      if (to > from) ASSERT_TRUE(source.fill(name, from, values.narrow(0, from, to - from))) << name;
+      if (to > from) {
+        ASSERT_TRUE(source.fill(name, from, values.narrow(0, from, to - from))) << name;
+      }
     }
     EXPECT_TRUE(at::equal(values, expected[i].second.detach().reshape({-1}).to(p.scalar_type()))) << name;
   }

@@ -78,11 +78,21 @@ TEST(MpiCommunicator, ACollectiveWithoutProgressTimesOut) {
           << e.what();
       EXPECT_NE(std::string(e.what()).find("no progress for 0.3 s"), std::string::npos) << e.what();
     }
-    set_mpi_timeout_seconds(0);
-    work->wait();  // the late rank arrived: the operation completes
+    set_mpi_timeout_seconds(testing::kCollectiveTimeoutSeconds);
+    work->wait();  // the late rank arrives: the operation completes
   }
-  set_mpi_timeout_seconds(0);
+  set_mpi_timeout_seconds(testing::kCollectiveTimeoutSeconds);
   world.barrier()->wait();
+}
+
+// Run only by the mpi_fail_fast test (--gtest_also_run_disabled_tests), which expects the job to fail
+// well before its timeout: rank 1 fails fatally while the others wait for it in a barrier that it never
+// reaches; the test main ends every rank at once.
+TEST(DISABLED_FailFast, AFatalFailureOnOneRankEndsTheJob) {
+  if (mpi_world().rank() == 1) {
+    ASSERT_TRUE(false) << "rank 1 fails on purpose";
+  }
+  mpi_world().barrier()->wait();
 }
 
 }  // namespace

@@ -106,6 +106,7 @@ TEST(PipelineCut, BlockCostsFromShapesAreTheBlocksCosts) {
     EXPECT_EQ(costs[b].second.parameters, mine.parameters) << costs[b].first;
     EXPECT_EQ(costs[b].second.activation_bytes, mine.activation_bytes) << costs[b].first;
     EXPECT_EQ(costs[b].second.input_bytes, mine.input_bytes) << costs[b].first;
+    EXPECT_EQ(costs[b].second.inference_bytes, mine.inference_bytes) << costs[b].first;
   }
 }
 
