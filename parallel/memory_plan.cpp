@@ -23,7 +23,7 @@ double prefetched(const std::vector<double>& units, size_t u, int direction, con
 // The most elements of ZeRO's transient buffers at once: forward, unit u gathered with its window; backward,
 // u gathered with its window downwards, u's gradients and their flattened copy, and the two reductions
 // still pending (units u + 1 and u + 2). Stage 1 reduces after the backward from gradients counted in the
-// model states: only the copies in flight. Stage 0 reduces in place.
+// model states: only the copies in flight. (Stage 0: see plan_stage_memory.)
 double zero_buffer_elements(const std::vector<double>& units, int stage, const MemoryPlanOptions& o) {
   double most = 0;
   for (size_t u = 0; u < units.size(); ++u) {
@@ -89,7 +89,10 @@ StageMemory plan_stage_memory(const std::vector<models::BlockCost>& costs, size_
                               : a.stored * m.micro_batches_in_flight;
   const std::vector<double> units = unit_sizes(costs, first, end);
   for (size_t b = first; b < end; ++b) m.backward = std::max(m.backward, static_cast<double>(costs[b].activation_bytes));
-  m.zero_buffers = value_bytes * zero_buffer_elements(units, o.zero_stage, o);
+  // Stage 0 over several ranks averages the float32 gradients (of the masters under bf16) in flat buckets
+  // that it keeps (runtime/gradient_sync.h): the gradients once more.
+  m.zero_buffers = o.zero_stage == 0 ? (o.dp > 1 ? 4 * m.parameters : 0)
+                                     : value_bytes * zero_buffer_elements(units, o.zero_stage, o);
   if (o.keeps_best_model) m.best_model = value_bytes * m.parameters / o.dp;
   // A checkpoint holds the parameters, the optimizer state and the best model, each rank its 1/dp.
   if (o.snapshots_checkpoints) m.snapshot = (value_bytes + optimizer_bytes) * m.parameters / o.dp + m.best_model;

@@ -8,6 +8,7 @@
 // - ZeRO's buffers in flight (parallel/zero/block_runner.h): stage 3's gathered parameters (the unit that
 //   computes and the prefetch window ahead of it), and at stages 1-3 the full gradients of the units whose
 //   reduce-scatter is in flight (the unit just finished, its flattened copy, and two reductions pending);
+//   at stage 0 over several ranks, the gradient averager's flat buckets (the gradients once more);
 // - what a run keeps beside training: the best model's parameters (each rank its 1/dp, when validations
 //   pick it) and a checkpoint's host snapshot (when saved in the background on the same memory).
 // Pure: hllm_plan prints it, the engine logs it at start and reports the measured peak beside it.

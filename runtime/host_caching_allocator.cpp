@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <climits>
 #include <cstdlib>
 #include <cstring>
 #include <list>
@@ -200,6 +201,9 @@ bool install_host_caching_allocator() {
   std::lock_guard<std::mutex> lock(install_mutex);
   if (the_allocator == nullptr) {
     auto* allocator = new HostCachingAllocator();
+    // The small blocks: below kLargeBlockBytes always from malloc's heap, which keeps what is freed.
+    mallopt(M_MMAP_THRESHOLD, static_cast<int>(kLargeBlockBytes));
+    mallopt(M_TRIM_THRESHOLD, INT_MAX);
     the_allocator = allocator;  // before LibTorch can hand out (and free) its first block
     c10::SetCPUAllocator(allocator, /*priority=*/1);
     if (c10::GetCPUAllocator() != allocator) {

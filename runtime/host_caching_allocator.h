@@ -27,8 +27,10 @@
 namespace hllm::runtime {
 
 // Blocks below this size are served by malloc (they are many, small and short-lived: fragmentation there is
-// small and mmap's cost per block is not).
-inline constexpr int64_t kLargeBlockBytes = int64_t{1} << 20;
+// small and mmap's cost per block is not). It is glibc's own default mmap threshold: install() fixes
+// malloc's threshold there and stops it trimming its heap, so the small blocks, too, are reused rather than
+// faulted in again (glibc's defaults raise the threshold as blocks are freed and trim what lies above it).
+inline constexpr int64_t kLargeBlockBytes = int64_t{128} << 10;
 
 struct HostMemoryStats {
   int64_t allocated_bytes = 0;       // held by live tensors (large blocks counted at their size class)
@@ -41,8 +43,9 @@ struct HostMemoryStats {
   int64_t unmaps = 0;                // cached blocks returned to the kernel
 };
 
-// Makes the caching allocator LibTorch's CPU allocator (later calls change nothing). Returns false where
-// LibTorch keeps another allocator (one registered with a higher priority).
+// Makes the caching allocator LibTorch's CPU allocator and sets malloc's thresholds (above; later calls
+// change nothing). Returns false where LibTorch keeps another allocator (one registered with a higher
+// priority).
 bool install_host_caching_allocator();
 bool host_caching_allocator_installed();
 

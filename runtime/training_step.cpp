@@ -118,12 +118,13 @@ TrainingStep::TrainingStep(const config::Config& config, models::Recommender& mo
   // get a communicator of their own: the backward also runs the negatives' gather (a collective on
   // tensor_dp) at a point of the graph that differs between ranks (each has its own distinct items), and
   // collectives on one communicator must come in the same order on every rank. (One rank reduces
-  // nothing: no communicator is made.)
-  if (dp > 1) gradient_comm_ = tensor_dp.split(0, tensor_dp.rank());
-  // (Overlap needs the gradients final as the backward produces them: not with bf16, where they are still
-  // to be added into the masters.)
-  averager_ = std::make_unique<GradientAverager>(gradient_comm_ ? *gradient_comm_ : tensor_dp, updated_, 25 << 20,
-                                                 /*overlap=*/dp > 1 && !mixed_);
+  // nothing: no communicator and no averager, whose flat buckets would hold every gradient once more.)
+  if (dp > 1) {
+    gradient_comm_ = tensor_dp.split(0, tensor_dp.rank());
+    // (Overlap needs the gradients final as the backward produces them: not with bf16, where they are
+    // still to be added into the masters.)
+    averager_ = std::make_unique<GradientAverager>(*gradient_comm_, updated_, 25 << 20, /*overlap=*/!mixed_);
+  }
 }
 
 TrainingStep::~TrainingStep() = default;

@@ -1,5 +1,5 @@
 // The memory plan's terms (parallel/memory_plan.h) on hand-made block costs, each worked out by hand from
-// what BlockRunner issues: stage 3's gathered unit and prefetch window, the gradients in flight at each
+// what BlockRunner and GradientAverager hold: stage 3's gathered unit and prefetch window, the gradients in flight at each
 // ZeRO stage, the backward's one block of activation gradients, the best model and a snapshot.
 #include <gtest/gtest.h>
 
@@ -47,7 +47,9 @@ TEST(MemoryPlan, LowerStagesHoldOnlyGradientsInFlight) {
   EXPECT_DOUBLE_EQ(plan_stage_memory(four_units(), 0, 5, o).zero_buffers, 40 * 2);
   o.zero_stage = 1;  // the full gradients are model states; their flat copies in flight: 30
   EXPECT_DOUBLE_EQ(plan_stage_memory(four_units(), 0, 5, o).zero_buffers, 30 * 2);
-  o.zero_stage = 0;
+  o.zero_stage = 0;  // the averager's flat buckets: every float32 gradient once more
+  EXPECT_DOUBLE_EQ(plan_stage_memory(four_units(), 0, 5, o).zero_buffers, 40 * 4);
+  o.dp = 1;  // nothing to average
   EXPECT_DOUBLE_EQ(plan_stage_memory(four_units(), 0, 5, o).zero_buffers, 0);
 }
 
