@@ -8,7 +8,7 @@
 namespace hllm::parallel {
 namespace {
 
-// Stage 3's prefetch window next to unit u: the following units (in `order`) whose gathers are issued
+// Stage 3's prefetch window next to unit u: the following units (forward: +1, backward: -1) whose gathers are issued
 // before u computes, as BlockRunner decides it.
 double prefetched(const std::vector<double>& units, size_t u, int direction, const MemoryPlanOptions& o) {
   double ahead = 0;

@@ -58,7 +58,7 @@ class HostCachingAllocator final : public c10::Allocator {
   }
 
  private:
-  // A mapping serving one large tensor; in a class's free list (and the waiting order) while cached.
+  // A mapping serving one large tensor; in the size-ordered cache and the waiting order while cached.
   struct Block {
     void* address;
     size_t bytes;
@@ -183,7 +183,7 @@ class HostCachingAllocator final : public c10::Allocator {
 
   std::mutex mutex_;
   HostMemoryStats stats_;
-  int64_t held_most_ = 0;  // the most large blocks held at once since the last release_cached()
+  int64_t held_most_ = 0;  // the most allocated_bytes since the last release_cached(): the bound
   std::unordered_map<void*, Block*> live_;     // large blocks held by tensors, by address
   std::multimap<size_t, Block*> free_blocks_;  // cached blocks by size
   std::list<Block*> waiting_;                  // cached blocks, longest waiting first
