@@ -96,7 +96,7 @@ class HostCachingAllocator final : public c10::Allocator {
       stats_.reserved_bytes += static_cast<int64_t>(bytes);
       block = new Block{address, bytes, {}, {}};
     }
-    count_allocated_locked(static_cast<int64_t>(bytes));
+    count_allocated_locked(static_cast<int64_t>(block->bytes));
     live_.emplace(block->address, block);
     // The bound: what is mapped never exceeds the most the tensors have held at once since the last release.
     held_most_ = std::max(held_most_, stats_.allocated_bytes);
@@ -105,10 +105,10 @@ class HostCachingAllocator final : public c10::Allocator {
     return block;
   }
 
-  // A cached block resized to `bytes` (mremap moves page tables, not data): the block of that class, else
-  // the smallest larger one up to twice the size (its tail goes back to the kernel), else the largest
-  // smaller one (only its new tail is faulted in). nullptr when none fits: a new mapping is cheaper than
-  // cutting a much larger block that the next step will want again.
+  // A cached block for `bytes`: the block of that class, else the smallest larger one up to twice the size
+  // (served as it is: cutting it would cost a system call now and page faults when a larger request wants
+  // it back), else the largest smaller one grown with mremap (page tables move, not data: only the new tail
+  // is faulted in). nullptr when none fits: a new mapping is cheaper than cutting a much larger block.
   Block* reuse_cached(size_t bytes) {
     auto fit = free_blocks_.lower_bound(bytes);
     if (fit == free_blocks_.end() || fit->first > 2 * bytes) {
@@ -119,7 +119,7 @@ class HostCachingAllocator final : public c10::Allocator {
     free_blocks_.erase(fit);
     waiting_.erase(block->waiting);
     stats_.cached_bytes -= static_cast<int64_t>(block->bytes);
-    if (block->bytes != bytes) {
+    if (block->bytes < bytes) {
       void* moved = mremap(block->address, block->bytes, bytes, MREMAP_MAYMOVE);
       if (moved == MAP_FAILED) {  // keep the kernel's answer simple: give the block back, map afresh
         munmap(block->address, block->bytes);

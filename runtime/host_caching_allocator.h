@@ -9,10 +9,10 @@
 // ZeRO-3 gather window, gradients, activations and evaluation batches of ever different sizes — and a
 // rank's resident set grew well beyond what its tensors ever held at once. Here every block of at least
 // kLargeBlockBytes is a mapping of its own, rounded up to one of eight size classes per power of two (at
-// most 1/8 unused). A freed block waits in the cache; a request takes the cached block of its class, or
-// resizes the nearest cached one with mremap (which moves page tables, not data: a block made smaller
-// returns its tail to the kernel, one made larger faults in only the new tail), and maps afresh only when
-// nothing suitable waits. After every request the longest-waiting cached blocks are unmapped until the
+// most 1/8 unused). A freed block waits in the cache; a request takes the cached block of its class, or a
+// larger one up to twice its size as it is (counted whole), or grows the largest smaller one with mremap
+// (which moves page tables, not data: only the new tail is faulted in), and maps afresh only when nothing
+// suitable waits. After every request the longest-waiting cached blocks are unmapped until the
 // mapped bytes are at most the most that tensors have held at once since the last release: the resident
 // set of tensor memory stays within the tensors' own peak, whatever order the sizes come in, while a step
 // that repeats the last one's requests reuses the same pages. Smaller blocks go to malloc, counted.
@@ -39,7 +39,7 @@ struct HostMemoryStats {
   int64_t peak_reserved_bytes = 0;
   int64_t cached_bytes = 0;          // mapped, free, waiting for a request of its class
   int64_t maps = 0;                  // large blocks mapped since install (nothing cached suited)
-  int64_t resizes = 0;               // cached blocks resized for another class (mremap)
+  int64_t resizes = 0;               // cached blocks grown for a larger class (mremap)
   int64_t unmaps = 0;                // cached blocks returned to the kernel
 };
 

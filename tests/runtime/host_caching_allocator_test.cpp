@@ -1,6 +1,6 @@
 // The host caching allocator (runtime/host_caching_allocator.h), installed as LibTorch's CPU allocator for
 // this whole test binary: what it counts, that a repeated request reuses the same pages, that another size
-// resizes a cached block instead of mapping one, and the bound — mapped bytes never above the most the
+// takes (or grows) a cached block instead of mapping one, and the bound — mapped bytes never above the most the
 // tensors held at once since the last release — over a random sequence of sizes and lifetimes.
 #include <ATen/ATen.h>
 #include <c10/core/CPUAllocator.h>
@@ -59,26 +59,32 @@ TEST_F(HostCachingAllocatorTest, ARepeatedRequestReusesTheSamePages) {
   EXPECT_EQ(host_memory_stats().resizes, cached.resizes);
 }
 
-TEST_F(HostCachingAllocatorTest, AnotherSizeResizesACachedBlockInsteadOfMappingOne) {
+TEST_F(HostCachingAllocatorTest, AnotherSizeTakesACachedBlockInsteadOfMappingOne) {
   { at::Tensor t = bytes(8 * kMiB); }
   const HostMemoryStats cached = host_memory_stats();
   {
-    at::Tensor smaller = bytes(6 * kMiB);  // a larger block, at most twice the size: its tail goes back
-    smaller.fill_(1);  // every byte of the resized block is usable
+    at::Tensor smaller = bytes(6 * kMiB);  // a larger block, at most twice the size, serves as it is
+    smaller.fill_(1);
     EXPECT_EQ(smaller.data_ptr<uint8_t>()[6 * kMiB - 1], 1);
+    EXPECT_EQ(host_memory_stats().allocated_bytes - cached.allocated_bytes, 8 * kMiB) << "counted as held";
   }
   HostMemoryStats now = host_memory_stats();
   EXPECT_EQ(now.maps, cached.maps);
-  EXPECT_EQ(now.resizes, cached.resizes + 1);
-  EXPECT_EQ(now.reserved_bytes, 6 * kMiB);
+  EXPECT_EQ(now.resizes, cached.resizes);
+  EXPECT_EQ(now.reserved_bytes, 8 * kMiB);
   {
-    at::Tensor larger = bytes(10 * kMiB);  // only a smaller block waits: it grows
+    at::Tensor larger = bytes(10 * kMiB);  // only a smaller block waits: it grows (mremap)
     larger.fill_(2);
     EXPECT_EQ(larger.data_ptr<uint8_t>()[10 * kMiB - 1], 2);
   }
   now = host_memory_stats();
   EXPECT_EQ(now.maps, cached.maps);
-  EXPECT_EQ(now.resizes, cached.resizes + 2);
+  EXPECT_EQ(now.resizes, cached.resizes + 1);
+  EXPECT_EQ(now.reserved_bytes, 10 * kMiB);
+  {
+    at::Tensor much_smaller = bytes(2 * kMiB);  // the cached block is over twice the size: a mapping of its own
+    EXPECT_EQ(host_memory_stats().maps, cached.maps + 1);
+  }
 }
 
 TEST_F(HostCachingAllocatorTest, MappedBytesNeverExceedTheTensorsPeakSinceTheLastRelease) {
