@@ -62,17 +62,6 @@ Engine::Engine(const config::Config& config, const config::BatchSizes& batch, co
       tensor_pp_(device_groups.pp ? *device_groups.pp : topology.pp_group()) {
   reset_peak_resident();
   baseline_rss_ = resident_bytes();
-  if (topology.pp() > 1 && config.model.type != "hllm") {
-    throw InputError(detail::concat("parallel.pp = ", topology.pp(), ": pipeline parallelism cuts HLLM's chain of blocks; ",
-                                    config.model.type, " is small and runs as one block: use parallel.pp = 1"));
-  }
-  if (config.activation_checkpointing.policy != "none" && config.model.type != "hllm") {
-    throw InputError("activation_checkpointing.policy = " + config.activation_checkpointing.policy +
-                     ": checkpointing recomputes HLLM's decoder layers; SASRec and HSTU are small and run as one block");
-  }
-  if (config.bf16.enabled && config.model.type != "hllm") {
-    throw InputError("bf16.enabled: SASRec and HSTU (small ID models) train in float32; bf16 is for HLLM's LLMs");
-  }
   std::vector<int64_t> prompt;
   for (const auto& id : dataset.meta().at("prompt_tokens")) prompt.push_back(id.get<int64_t>());
   const int64_t vocab = dataset.meta().at("tokenizer").at("vocab_size").get<int64_t>();

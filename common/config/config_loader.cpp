@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "common/closest_match.h"
+#include "common/config/config_validate.h"
 #include "common/error.h"
 
 namespace hllm::config {
@@ -139,12 +140,8 @@ Config parse_config_text(const std::string& text, const std::string& origin,
   JsonReader reader(root, "", &problems);
   config.visit(reader);
   reader.report_unknown_keys();
-  // Checks that involve more than one value of a field.
-  const auto& betas = config.optimizer.params.betas;
-  if (betas.size() != 2 || betas[0] < 0 || betas[0] >= 1 || betas[1] < 0 || betas[1] >= 1) {
-    problems.push_back({"optimizer.params.betas",
-                        "key 'optimizer.params.betas': expected two numbers in [0, 1), got " + nlohmann::json(betas).dump()});
-  }
+  // The rules between keys, reported with the keys' own problems.
+  for (auto& problem : cross_field_problems(config)) problems.push_back(std::move(problem));
   if (!problems.empty()) throw_problems(problems, origin, text);
   return config;
 }

@@ -91,6 +91,26 @@ TEST(Config, BadOverridesAreNamed) {
   EXPECT_NE(error_of(R"({"parallel": 3})", {"parallel.pp=2"}).find("'parallel' is not an object"), std::string::npos);
 }
 
+// What a run would refuse once started is refused when the config is read (hllm_launch --dry_run,
+// hllm_eval and hllm_plan alike), with the line of the key.
+TEST(Config, RulesBetweenKeysAreCheckedWhenRead) {
+  const std::string sasrec = "{\n \"model\": {\"type\": \"sasrec\"},\n \"bf16\": {\"enabled\": true},\n"
+                             " \"parallel\": {\"pp\": 2}\n}";
+  const std::string error = error_of(sasrec, {"activation_checkpointing.policy=every_block"});
+  EXPECT_NE(error.find("3 problems"), std::string::npos) << error;
+  EXPECT_NE(error.find("test.json:3: key 'bf16.enabled': sasrec (a small ID model) trains in float32"), std::string::npos) << error;
+  EXPECT_NE(error.find("test.json:4: key 'parallel.pp' = 2: pipeline parallelism cuts HLLM's chain"), std::string::npos) << error;
+  EXPECT_NE(error.find("key 'activation_checkpointing.policy' = every_block"), std::string::npos) << error;
+  // A cut needs a pipeline, pp - 1 entries, increasing from block 1.
+  EXPECT_NE(error_of("{}", {"parallel.pipeline_cut=[3]"}).find("with parallel.pp = 1 it needs 0"), std::string::npos);
+  EXPECT_NE(error_of("{}", {"parallel.pp=3", "parallel.pipeline_cut=[4, 2]"}).find("blocks must increase and be > 0"),
+            std::string::npos);
+  EXPECT_NE(error_of("{}", {"parallel.pp=2", "parallel.pipeline_cut=[0]"}).find("blocks must increase and be > 0"),
+            std::string::npos);
+  EXPECT_NO_THROW(parse_config_text("{}", "test.json", {"parallel.pp=3", "parallel.pipeline_cut=[2, 4]"}));
+  EXPECT_NO_THROW(parse_config_text("{}", "test.json", {"model.type=hstu"}));
+}
+
 TEST(Config, WritesEveryKeyAndReadsItBack) {
   const Config config = parse_config_text(R"({"parallel": {"pp": 2}, "name": "x"})", "test.json");
   const std::string text = config_to_json(config).dump();

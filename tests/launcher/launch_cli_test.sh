@@ -63,8 +63,11 @@ else  # e.g. the GPU machine (docs/GPU.md): hllm_plot must say what is missing
   expect "hllm_plot without gnuplot names it" 1 "gnuplot" -- "$1/hllm_plot" "$tmp/run"
 fi
 expect "hllm_plot on a directory that is not a run" 2 "a run directory?" -- "$1/hllm_plot" "$tmp/none"
-expect "checkpointing SASRec is refused, not ignored" 2 "activation_checkpointing.policy = every_block" -- \
+expect "checkpointing SASRec is refused, not ignored" 2 "'activation_checkpointing.policy' = every_block" -- \
   "$bin" --config "$src/configs/demo_sasrec.json" --set data.path="$dataset" --set activation_checkpointing.policy=every_block
+# A dry run refuses what the run would refuse, naming the file and the key.
+expect "a dry run refuses what the run refuses" 2 "'bf16.enabled': sasrec (a small ID model)" -- \
+  "$bin" --config "$src/configs/demo_sasrec.json" --set bf16.enabled=true --dry_run
 # Two ranks on this machine: one GPU each is impossible here (no GPU in CI, one on the lent GPU machine),
 # so parallel.device = cuda stops on every rank with one message.
 expect "cuda without a GPU per rank is refused" 2 "every rank needs a GPU of its own" -- \

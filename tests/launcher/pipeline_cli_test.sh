@@ -76,5 +76,5 @@ refused() {  # refused WHAT RANKS SETTINGS...: exit 2 and a message naming the k
 }
 refused "parallel.pipeline_cut" 2 --set parallel.pp=2 --set 'parallel.pipeline_cut=[3, 5]'
 refused "holds no parameters" 3 --set parallel.pp=3 --set 'parallel.pipeline_cut=[6, 7]'
-refused "parallel.pp = 3" 3 --set parallel.pp=3 --set model.type=sasrec
+refused "'parallel.pp' = 3" 3 --set parallel.pp=3 --set model.type=sasrec
 echo "PASS"

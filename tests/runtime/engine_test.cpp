@@ -120,14 +120,6 @@ TEST(Engine, NonFiniteGradientsAreSkippedThenStopTheRun) {
   }
 }
 
-TEST(Engine, RefusesWhatThisBuildCannotRun) {
-  ASSERT_FALSE(dataset_path().empty()) << "HLLM_TEST_DATASET is not set";
-  // bf16 and activation checkpointing are for HLLM only.
-  for (const std::string setting : {"activation_checkpointing.policy=every_block", "bf16.enabled=true"}) {
-    EXPECT_THROW(on_ranks<int>(1, config_for("sasrec", {setting}), [](Engine&) { return 0; }), InputError) << setting;
-  }
-}
-
 // bf16 mixed precision follows float32 training: HLLM on 2 thread ranks (gathered negatives, averaged
 // gradients), 20 steps. bf16 keeps 8 bits of mantissa, so the losses agree to a few percent (2e-2 relative
 // on the first 10 steps' mean, 5e-2 on the last 10), and the parameters stay bfloat16 while AdamW works on
