@@ -3,7 +3,7 @@
 # hllm_plan's plan: a LLaMA pair from random Hugging Face directories (bench/make_random_llama.py), trained
 # for 4 steps with a validation at step 2 and at the end and a checkpoint every 2 steps, in each layout
 # given as STAGE:RANKS:PP. Every rank's host resident-set high-water mark is read from the run's
-# report.json (the engine measures it, Engine::measure_peaks) and divided by (its plan + the process
+# report.json (the trainer measures it, RunMemory::gather) and divided by (its plan + the process
 # before the model was built); beside it the most its tensors held at once (the host caching allocator's
 # count) against the plan alone.
 #

@@ -1,12 +1,12 @@
 // On a GPU: the rank's CUDA device made current, and NCCL communicators over the world, the
-// data-parallel group and the pipeline (with pp > 1) for the engine's device tensors. On the CPU: none (the engine uses the MPI ones).
+// data-parallel group and the pipeline (with pp > 1) for the model's device tensors. On the CPU: none (the topology's MPI ones serve).
 #pragma once
 
 #include <memory>
 
 #include "parallel/comm/communicator.h"
 #include "parallel/topology.h"
-#include "runtime/engine.h"
+#include "runtime/parallel_model.h"
 
 namespace hllm::launcher {
 

@@ -20,7 +20,8 @@
 #include "launcher/mpi_runtime.h"
 #include "launcher/placement.h"
 #include "parallel/comm/mpi_communicator.h"
-#include "runtime/engine.h"
+#include "runtime/evaluator.h"
+#include "runtime/parallel_model.h"
 #include "runtime/host_caching_allocator.h"
 
 #include <glog/logging.h>  // last: pip LibTorch defines LOG/CHECK of its own (docs/GPU.md)
@@ -79,25 +80,27 @@ int run(const EvalOptions& eval, parallel::Communicator& world) {
   const parallel::Placement placement = detect_placement(world);
   LaunchPlan plan;
   DeviceCommunicators device_groups;
-  std::unique_ptr<runtime::Engine> engine;
+  std::unique_ptr<runtime::ParallelModel> model;
   try {
     plan = make_launch_plan(options, world, placement);
     if (!plan.dataset) throw InputError("data.path is not set in " + options.config_path + " (--set data.path=DIR)");
     at::set_num_threads(plan.intra_op_threads);
     parallel::set_mpi_timeout_seconds(plan.config.comm.timeout_s);
     device_groups = make_device_groups(*plan.topology, plan.config.comm.timeout_s);
-    engine = std::make_unique<runtime::Engine>(plan.config, plan.batch, *plan.topology, *plan.dataset, "",
-                                               device_groups.groups(), runtime::EngineUse::kEvaluate);
-    engine->load_parameters(eval.run_dir + "/model");  // every rank reads the same file
+    model = std::make_unique<runtime::ParallelModel>(plan.config, plan.batch, *plan.topology, *plan.dataset,
+                                                     device_groups.groups(), runtime::ModelUse::kEvaluate);
+    model->load(eval.run_dir + "/model");  // every rank reads the same file
   } catch (const InputError& e) {
     // The config, dataset and model file are the same for every rank, so every rank is here.
     if (world.rank() == 0) std::cerr << "hllm_eval: " << e.what() << std::endl;
     return kExitBadInput;
   }
   std::map<std::string, std::map<std::string, double>> splits;
-  splits["valid"] = engine->evaluate(data::EvalSplit::kValid);
-  splits["test"] = engine->evaluate(data::EvalSplit::kTest);
-  splits["test (popularity baseline)"] = engine->evaluate_popularity(data::EvalSplit::kTest);
+  runtime::Evaluator evaluator(plan.config, *plan.topology, *plan.dataset, *model);
+  const at::Tensor catalog = evaluator.catalog_embeddings();  // embedded once for both splits
+  splits["valid"] = evaluator.evaluate(catalog, data::EvalSplit::kValid);
+  splits["test"] = evaluator.evaluate(catalog, data::EvalSplit::kTest);
+  splits["test (popularity baseline)"] = evaluator.evaluate_popularity(data::EvalSplit::kTest);
   if (world.rank() == 0) {
     std::printf("%s (%s, %d rank(s))\n", eval.run_dir.c_str(), plan.config.model.type.c_str(), world.size());
     print_table(splits);

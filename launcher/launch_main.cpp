@@ -20,7 +20,7 @@
 #include "launcher/launch_plan.h"
 #include "launcher/mpi_runtime.h"
 #include "launcher/placement.h"
-#include "runtime/engine.h"
+#include "runtime/trainer.h"
 #include "runtime/host_caching_allocator.h"
 #include "runtime/progress.h"
 #include "parallel/comm/mpi_communicator.h"
@@ -50,26 +50,26 @@ int run(const LaunchOptions& options, parallel::Communicator& world) {
     return kExitOk;
   }
   DeviceCommunicators device_groups;
-  std::unique_ptr<runtime::Engine> engine;
+  std::unique_ptr<runtime::Trainer> trainer;
   try {
     if (!plan.dataset) throw InputError("data.path is not set: training needs a dataset (hllm_prepare writes one)");
     const std::string run_dir = plan.config.run.dir.empty() ? "runs/" + plan.config.name : plan.config.run.dir;
     device_groups = make_device_groups(*plan.topology, plan.config.comm.timeout_s);
-    engine = std::make_unique<runtime::Engine>(plan.config, plan.batch, *plan.topology, *plan.dataset, run_dir,
-                                               device_groups.groups());
+    trainer = std::make_unique<runtime::Trainer>(plan.config, plan.batch, *plan.topology, *plan.dataset, run_dir,
+                                                 device_groups.groups());
     const bool under_mpirun = std::getenv("OMPI_COMM_WORLD_SIZE") != nullptr;
-    engine->show_progress_bar(world.rank() == 0 &&
+    trainer->show_progress_bar(world.rank() == 0 &&
                               progress_bar_wanted(options.progress, runtime::ProgressBar::stdout_is_terminal(), under_mpirun));
     if (world.rank() == 0) std::cout << "run directory: " << run_dir << std::endl;
-    engine->stop_when(&install_stop_signals());
+    trainer->stop_when(&install_stop_signals());
     // --resume: rank 0 picks the checkpoint (auto: the newest that verifies, saying which newer ones it
     // skipped) and every rank loads the same one.
     std::string resume, refused;
     if (world.rank() == 0 && options.resume == "auto") {
       std::vector<std::string> skipped;
-      resume = checkpoint::latest_valid_checkpoint(engine->checkpoint_root(), &skipped);
+      resume = checkpoint::latest_valid_checkpoint(trainer->checkpoint_root(), &skipped);
       for (const auto& why : skipped) LOG(WARNING) << "skipping a checkpoint that does not verify: " << why;
-      std::cout << (resume.empty() ? "no committed checkpoint under " + engine->checkpoint_root() + ": starting fresh"
+      std::cout << (resume.empty() ? "no committed checkpoint under " + trainer->checkpoint_root() + ": starting fresh"
                                    : "resuming from " + resume)
                 << std::endl;
     } else if (world.rank() == 0 && options.resume != "none") {
@@ -84,13 +84,13 @@ int run(const LaunchOptions& options, parallel::Communicator& world) {
     const std::string decision = parallel::broadcast_string(world, refused.empty() ? "+" + resume : "-" + refused, 0);
     if (decision[0] == '-') throw InputError("--resume " + options.resume + ": " + decision.substr(1));
     resume = decision.substr(1);
-    if (!resume.empty()) engine->resume_from(resume);
+    if (!resume.empty()) trainer->resume_from(resume);
   } catch (const InputError& e) {
     // Every rank has the same config and topology, so every rank refuses alike.
     if (world.rank() == 0) std::cerr << "hllm_launch: " << e.what() << std::endl;
     return kExitBadInput;
   }
-  const runtime::TrainReport report = engine->train();
+  const runtime::TrainReport report = trainer->train();
   if (report.preempted) {
     if (world.rank() == 0) std::printf("stopped at step %lld; checkpoint %s\n", static_cast<long long>(report.steps),
                                        report.last_checkpoint.c_str());

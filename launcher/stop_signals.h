@@ -1,5 +1,5 @@
 // Preemption: SIGTERM (what Slurm and most schedulers send before killing a job) and SIGUSR1 (Slurm's
-// --signal=USR1@120) set a flag that the engine polls at every step boundary; all ranks agree, commit a
+// --signal=USR1@120) set a flag that the trainer polls at every step boundary; all ranks agree, commit a
 // checkpoint and exit with kExitPreempted. A second signal exits at once (128 + signal number), for a
 // user who really wants the job gone.
 #pragma once

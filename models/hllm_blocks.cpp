@@ -233,6 +233,15 @@ Blocks hllm_blocks(const HllmModel& model, NegativeGather gather_negatives) {
   return blocks;
 }
 
+TowerRanges hllm_tower_ranges(const HllmModel& model) {
+  // hllm_blocks' order: the embedding, the item layers, item_output | user_input, the user layers, user_output.
+  TowerRanges ranges;
+  ranges.item_end = model.item_llm().decoder().layers().size() + 2;
+  ranges.user_begin = ranges.item_end;
+  ranges.user_end = ranges.user_begin + model.user_llm().decoder().layers().size() + 2;
+  return ranges;
+}
+
 Activations hllm_activations(const data::Batch& batch, const at::Device& device) {
   const BatchTensors t = batch_tensors(batch, device);
   return {{"mask", t.mask},

@@ -25,6 +25,14 @@ namespace hllm::models {
 // The blocks of `model` (which must outlive them). `gather_negatives` is used by the loss block.
 Blocks hllm_blocks(const HllmModel& model, NegativeGather gather_negatives = {});
 
+// Where the towers lie in that chain: blocks [0, item_end) turn item tokens into item_embeddings (the
+// Item LLM), blocks [user_begin, user_end) turn item_embeddings, item_slots and mask into user_states
+// (the User LLM). Evaluation runs these two ranges.
+struct TowerRanges {
+  size_t item_end = 0, user_begin = 0, user_end = 0;
+};
+TowerRanges hllm_tower_ranges(const HllmModel& model);
+
 // The inputs the first block reads, from a batch.
 Activations hllm_activations(const data::Batch& batch, const at::Device& device);
 

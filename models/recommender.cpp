@@ -26,6 +26,7 @@ class HllmRecommender : public Recommender {
   }
   bool reads_item_tokens() const override { return true; }
   Blocks blocks(const NegativeGather& gather) const override { return hllm_blocks(model_, gather); }
+  TowerRanges tower_ranges() const override { return hllm_tower_ranges(model_); }
   Activations block_inputs(const data::Batch& batch) const override {
     return hllm_activations(batch, model_.logit_scale().device());
   }
@@ -85,6 +86,7 @@ class IdRecommender : public Recommender {
     return model_.item_table().narrow(0, first, end - first);
   }
   bool reads_item_tokens() const override { return false; }
+  TowerRanges tower_ranges() const override { return {}; }
   Blocks blocks(const NegativeGather& gather) const override {
     Blocks out;
     out.push_back(std::make_unique<WholeModelBlock<Model>>(model_, gather));

@@ -12,6 +12,7 @@
 #include "common/config/config.h"
 #include "data/batch.h"
 #include "data/eval_loader.h"
+#include "models/hllm_blocks.h"
 #include "models/hllm_model.h"
 #include "models/layered_model.h"
 #include "models/parameter_source.h"
@@ -35,6 +36,9 @@ class Recommender {
   // embedding, decoder layers, norms and loss; SASRec and HSTU (small) are one block.
   virtual Blocks blocks(const NegativeGather& gather_negatives) const = 0;
   virtual Activations block_inputs(const data::Batch& batch) const = 0;
+  // HLLM: where its Item and User LLMs lie in blocks(). ID models (one block, evaluated by their own
+  // item_embeddings and user_states): all zero.
+  virtual TowerRanges tower_ranges() const = 0;
   // Moves the parameters to `device` (float32 kept: the engine trains in float32).
   virtual void to(const at::Device& device) = 0;
 };

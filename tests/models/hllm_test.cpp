@@ -218,6 +218,16 @@ TEST(HllmBlocks, RunningTheBlocksIsTheModelsForwardAndBackward) {
   EXPECT_EQ(blocks.back()->name(), "loss");
 }
 
+TEST(HllmBlocks, TowerRangesAreWhereTheItemAndUserLlmsLie) {
+  const HllmModel model = debug_model();
+  const Blocks blocks = hllm_blocks(model);
+  const TowerRanges towers = hllm_tower_ranges(model);
+  ASSERT_LT(towers.user_end, blocks.size());
+  EXPECT_EQ(blocks[towers.item_end - 1]->name(), "item_output");
+  EXPECT_EQ(blocks[towers.user_begin]->name(), "user_input");
+  EXPECT_EQ(blocks[towers.user_end - 1]->name(), "user_output");
+}
+
 TEST(HllmBlocks, CostsFollowTheShapes) {
   const HllmModel model = debug_model();
   const Blocks blocks = hllm_blocks(model);

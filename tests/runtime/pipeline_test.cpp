@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "common/error.h"
-#include "tests/runtime/engine_fixture.h"
+#include "tests/runtime/trainer_fixture.h"
 
 namespace hllm::runtime {
 namespace {
@@ -31,7 +31,7 @@ PipelineRun train_run(int world, std::vector<std::string> settings) {
     TrainReport report;
     std::vector<at::Tensor> parameters;
   };
-  const auto ranks = on_each_rank<Mine>(world, config_for("hllm", settings), [](Engine& engine) {
+  const auto ranks = on_each_rank<Mine>(world, config_for("hllm", settings), [](Trainer& engine) {
     Mine mine;
     mine.report = engine.train();
     mine.parameters = parameter_copies(engine);
@@ -102,7 +102,7 @@ TEST(Pipeline, EvaluatesAsWithoutPipeline) {
   // pp = 1's metrics.
   const auto valid = [](int world, const std::vector<std::string>& settings) {
     return on_ranks<std::map<std::string, double>>(world, config_for("hllm", settings),
-                                                   [](Engine& engine) { return engine.evaluate(data::EvalSplit::kValid); });
+                                                   [](Trainer& engine) { return engine.evaluator().evaluate(data::EvalSplit::kValid); });
   };
   const auto plain = valid(1, {});
   for (const auto& [world, pp] : std::vector<std::pair<int, int>>{{2, 2}, {4, 4}, {4, 2}}) {
@@ -116,14 +116,14 @@ TEST(Pipeline, EvaluatesAsWithoutPipeline) {
 TEST(Pipeline, HoldsOnlyItsStagesParameters) {
   ASSERT_FALSE(dataset_path().empty()) << "HLLM_TEST_DATASET is not set";
   // Stage s's ranks hold the parameters of its blocks; every other parameter's memory is freed.
-  const auto held = on_each_rank<std::vector<int64_t>>(2, config_for("hllm", {"parallel.pp=2"}), [](Engine& engine) {
+  const auto held = on_each_rank<std::vector<int64_t>>(2, config_for("hllm", {"parallel.pp=2"}), [](Trainer& engine) {
     std::vector<int64_t> numels;
-    for (const auto& [name, t] : engine.model().named_parameters()) numels.push_back(t.numel());
+    for (const auto& [name, t] : engine.model().recommender().named_parameters()) numels.push_back(t.numel());
     return numels;
   });
-  const auto whole = on_ranks<std::vector<int64_t>>(1, config_for("hllm"), [](Engine& engine) {
+  const auto whole = on_ranks<std::vector<int64_t>>(1, config_for("hllm"), [](Trainer& engine) {
     std::vector<int64_t> numels;
-    for (const auto& [name, t] : engine.model().named_parameters()) numels.push_back(t.numel());
+    for (const auto& [name, t] : engine.model().recommender().named_parameters()) numels.push_back(t.numel());
     return numels;
   });
   for (size_t i = 0; i < whole.size(); ++i) {
@@ -135,7 +135,7 @@ TEST(Pipeline, HoldsOnlyItsStagesParameters) {
 TEST(Pipeline, BadCutsAndModelsAreRefused) {
   ASSERT_FALSE(dataset_path().empty()) << "HLLM_TEST_DATASET is not set";
   const auto construct = [](int world, const std::vector<std::string>& settings, const std::string& model = "hllm") {
-    on_ranks<int>(world, config_for(model, settings), [](Engine&) { return 0; });
+    on_ranks<int>(world, config_for(model, settings), [](Trainer&) { return 0; });
   };
   // debug towers: item_embedding, item_layer.0-1, item_output, user_input (no parameters), user_layer.0-1, ...
   EXPECT_THROW(construct(2, {"parallel.pp=2", "parallel.pipeline_cut=[2, 5]"}), InputError) << "pp - 1 entries";

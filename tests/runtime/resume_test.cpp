@@ -1,4 +1,4 @@
-// Checkpoints through the engine, on thread ranks: a run resumed from an intermediate checkpoint gives
+// Checkpoints through the trainer, on thread ranks: a run resumed from an intermediate checkpoint gives
 // the uninterrupted run's losses and parameters bit for bit (ZeRO stages 0 and 3); a stop request commits
 // a checkpoint at the next step boundary; a checkpoint saved at dp = 2 or 1 loads at other dp sizes, pp
 // sizes and ZeRO stages into exactly the same state; a run continues across pipeline sizes; a damaged
@@ -17,7 +17,7 @@
 #include "checkpoint/committed_steps.h"
 #include "checkpoint/hf_export.h"
 #include "common/error.h"
-#include "tests/runtime/engine_fixture.h"
+#include "tests/runtime/trainer_fixture.h"
 
 namespace hllm::runtime {
 namespace {
@@ -31,7 +31,7 @@ struct Outcome {
 Outcome train_with(int world, std::vector<std::string> settings, const std::string& resume = "",
                    const std::atomic<int>* stop = nullptr, const std::string& device = "cpu") {
   settings.insert(settings.begin(), {"train.max_steps=8", "train.log_interval=2", "optimizer.params.lr=0.003"});
-  const auto ranks = on_each_rank<Outcome>(world, config_for("hllm", settings), [&](Engine& engine) {
+  const auto ranks = on_each_rank<Outcome>(world, config_for("hllm", settings), [&](Trainer& engine) {
     if (!resume.empty()) engine.resume_from(resume);
     if (stop) engine.stop_when(stop);
     Outcome out;
@@ -145,8 +145,8 @@ TEST(Resume, LoadsOnOtherDataParallelSizesAndZeroStages) {
   const std::vector<std::string> at_four = {"train.max_steps=4", "checkpoint.interval_steps=4"};
   std::vector<std::string> names;
   std::vector<std::vector<int64_t>> shapes;
-  on_ranks<int>(1, config_for("hllm"), [&](Engine& engine) {
-    for (const auto& [name, t] : engine.model().named_parameters()) {
+  on_ranks<int>(1, config_for("hllm"), [&](Trainer& engine) {
+    for (const auto& [name, t] : engine.model().recommender().named_parameters()) {
       names.push_back(name);
       shapes.push_back(t.sizes().vec());
     }
@@ -257,7 +257,7 @@ TEST(Resume, ExportedTowersEvaluateAsTheCheckpoint) {
         << "an existing output directory is refused";
     const auto exported = on_ranks<std::map<std::string, double>>(  // 2 ranks, as the metric sums were reduced
         2, config_for("hllm", {"model.item=" + out + "/item", "model.user=" + out + "/user"}),
-        [](Engine& engine) { return engine.evaluate(data::EvalSplit::kTest); });
+        [](Trainer& engine) { return engine.evaluator().evaluate(data::EvalSplit::kTest); });
     EXPECT_EQ(exported, trained.report.test);
   }
 }

@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "parallel/zero/model_state_bytes.h"
-#include "tests/runtime/engine_fixture.h"
+#include "tests/runtime/trainer_fixture.h"
 
 namespace hllm::runtime {
 namespace {
@@ -27,7 +27,7 @@ TrainedRun train_run(const std::string& model, int world, std::vector<std::strin
                      const std::string& device = "cpu") {
   settings.insert(settings.end(), {"train.max_steps=6", "train.log_interval=3", "optimizer.params.lr=0.003",
                                    "gradient_accumulation_steps=2"});
-  return on_ranks<TrainedRun>(world, config_for(model, settings), [](Engine& engine) {
+  return on_ranks<TrainedRun>(world, config_for(model, settings), [](Trainer& engine) {
     TrainedRun run;
     const TrainReport report = engine.train();
     run.losses = report.local_losses;

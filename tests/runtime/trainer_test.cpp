@@ -1,6 +1,6 @@
-// The engine on thread ranks over a dataset written by hllm_prepare (the loader_dataset ctest fixture):
+// The trainer on thread ranks over a dataset written by hllm_prepare (the loader_dataset ctest fixture):
 // evaluation gives the same metrics on 1, 2 and 3 ranks, and training lowers the loss.
-#include "runtime/engine.h"
+#include "runtime/trainer.h"
 
 #include <ATen/ATen.h>
 #include <ATen/Context.h>
@@ -17,17 +17,17 @@
 #include "common/config/config_loader.h"
 #include "common/error.h"
 #include "parallel/comm/thread_communicator.h"
-#include "tests/runtime/engine_fixture.h"
+#include "tests/runtime/trainer_fixture.h"
 
 namespace hllm::runtime {
 namespace {
 
-TEST(Engine, EvaluationIsTheSameOnOneTwoThreeRanks) {
+TEST(Trainer, EvaluationIsTheSameOnOneTwoThreeRanks) {
   ASSERT_FALSE(dataset_path().empty()) << "HLLM_TEST_DATASET is not set";
   for (const std::string model : {"sasrec", "hllm"}) {
     const auto config = config_for(model);
     using Metrics = std::map<std::string, double>;
-    const auto evaluate = [](Engine& e) { return e.evaluate(data::EvalSplit::kTest); };
+    const auto evaluate = [](Trainer& e) { return e.evaluator().evaluate(data::EvalSplit::kTest); };
     const Metrics one = on_ranks<Metrics>(1, config, evaluate);
     for (int world : {2, 3}) {
       const Metrics many = on_ranks<Metrics>(world, config, evaluate);
@@ -37,11 +37,11 @@ TEST(Engine, EvaluationIsTheSameOnOneTwoThreeRanks) {
   }
 }
 
-TEST(Engine, TrainingLowersTheLoss) {
+TEST(Trainer, TrainingLowersTheLoss) {
   ASSERT_FALSE(dataset_path().empty()) << "HLLM_TEST_DATASET is not set";
   const auto config = config_for("sasrec", {"train.max_steps=80", "train.log_interval=20", "optimizer.params.lr=0.003",
                                             "scheduler.params.warmup_num_steps=5"});
-  const TrainReport report = on_ranks<TrainReport>(2, config, [](Engine& e) { return e.train(); });
+  const TrainReport report = on_ranks<TrainReport>(2, config, [](Trainer& e) { return e.train(); });
   EXPECT_EQ(report.steps, 80);
   EXPECT_EQ(report.skipped_steps, 0);
   EXPECT_LT(report.last_loss, report.first_loss * 0.9) << "first " << report.first_loss << " last " << report.last_loss;
@@ -51,13 +51,13 @@ TEST(Engine, TrainingLowersTheLoss) {
 // One rank on a GPU trains like one rank on the CPU: the same losses (float32, TF32 off; the kernels sum in
 // other orders, and 20 AdamW steps let that grow: 1e-3 relative on the first 10 steps' mean, 1e-2 on the
 // last 10) and close final metrics. Skips without a CUDA device (CI).
-TEST(Engine, TrainsOnTheGpuAsOnTheCpu) {
+TEST(Trainer, TrainsOnTheGpuAsOnTheCpu) {
   if (!at::hasCUDA()) GTEST_SKIP() << "no CUDA device on this machine";
   ASSERT_FALSE(dataset_path().empty()) << "HLLM_TEST_DATASET is not set";
   at::globalContext().setAllowTF32CuBLAS(false);
   for (const std::string model : {"hllm", "sasrec", "hstu"}) {
     const auto config = config_for(model, {"train.max_steps=20", "train.log_interval=10", "optimizer.params.lr=0.003"});
-    const auto train = [](Engine& e) { return e.train(); };
+    const auto train = [](Trainer& e) { return e.train(); };
     const TrainReport cpu = on_ranks<TrainReport>(1, config, train, "cpu");
     const TrainReport gpu = on_ranks<TrainReport>(1, config, train, "cuda:0");
     EXPECT_NEAR(gpu.first_loss, cpu.first_loss, 1e-3 * std::abs(cpu.first_loss)) << model;
@@ -69,7 +69,7 @@ TEST(Engine, TrainsOnTheGpuAsOnTheCpu) {
 
 // The tested model is the best by valid NDCG@200 among every validation (periodic and final), and it is
 // the one saved for hllm_eval.
-TEST(Engine, TestsAndSavesTheBestValidatedModel) {
+TEST(Trainer, TestsAndSavesTheBestValidatedModel) {
   ASSERT_FALSE(dataset_path().empty()) << "HLLM_TEST_DATASET is not set";
   const std::string run_dir = (std::filesystem::temp_directory_path() / "hllm_engine_best").string();
   std::filesystem::remove_all(run_dir);
@@ -78,7 +78,7 @@ TEST(Engine, TestsAndSavesTheBestValidatedModel) {
   TrainReport report;
   parallel::run_thread_ranks(1, [&](parallel::Communicator& comm) {
     const parallel::Topology topology(comm, 1, parallel::Placement{});
-    Engine engine(config, config::resolve_batch_sizes(config, 1), topology, dataset, run_dir);
+    Trainer engine(config, config::resolve_batch_sizes(config, 1), topology, dataset, run_dir);
     report = engine.train();
   });
   double best = -1;
@@ -101,10 +101,10 @@ TEST(Engine, TestsAndSavesTheBestValidatedModel) {
 
 // The NaN/Inf guard: with a NaN parameter every step's gradients are NaN, so each step is skipped and
 // counted, and train.max_nan_steps of them in a row stop the run with an error that names the key.
-TEST(Engine, NonFiniteGradientsAreSkippedThenStopTheRun) {
+TEST(Trainer, NonFiniteGradientsAreSkippedThenStopTheRun) {
   ASSERT_FALSE(dataset_path().empty()) << "HLLM_TEST_DATASET is not set";
-  const auto poison_and_train = [](Engine& e) {
-    for (const auto& [name, t] : e.model().named_parameters()) {
+  const auto poison_and_train = [](Trainer& e) {
+    for (const auto& [name, t] : e.model().recommender().named_parameters()) {
       if (name == "logit_scale") t.detach().fill_(std::nan(""));
     }
     return e.train();
@@ -124,22 +124,22 @@ TEST(Engine, NonFiniteGradientsAreSkippedThenStopTheRun) {
 // gradients), 20 steps. bf16 keeps 8 bits of mantissa, so the losses agree to a few percent (2e-2 relative
 // on the first 10 steps' mean, 5e-2 on the last 10), and the parameters stay bfloat16 while AdamW works on
 // float32 masters.
-TEST(Engine, Bfloat16TrainingFollowsFloat32) {
+TEST(Trainer, Bfloat16TrainingFollowsFloat32) {
   ASSERT_FALSE(dataset_path().empty()) << "HLLM_TEST_DATASET is not set";
   const std::vector<std::string> common = {"train.max_steps=20", "train.log_interval=10", "optimizer.params.lr=0.003",
                                            "gradient_accumulation_steps=2"};
   auto with_bf16 = common;
   with_bf16.push_back("bf16.enabled=true");
-  const auto train = [](Engine& e) { return e.train(); };
+  const auto train = [](Trainer& e) { return e.train(); };
   const TrainReport fp32 = on_ranks<TrainReport>(2, config_for("hllm", common), train);
   const TrainReport bf16 = on_ranks<TrainReport>(2, config_for("hllm", with_bf16), train);
   EXPECT_EQ(bf16.skipped_steps, 0);
   EXPECT_NEAR(bf16.first_loss, fp32.first_loss, 2e-2 * fp32.first_loss);
   EXPECT_NEAR(bf16.last_loss, fp32.last_loss, 5e-2 * fp32.last_loss);
   EXPECT_LT(bf16.last_loss, bf16.first_loss) << "bf16 training does not learn";
-  const auto types = on_ranks<std::vector<int>>(1, config_for("hllm", with_bf16), [](Engine& e) {
+  const auto types = on_ranks<std::vector<int>>(1, config_for("hllm", with_bf16), [](Trainer& e) {
     std::vector<int> out;
-    for (const auto& [name, t] : e.model().named_parameters()) out.push_back(static_cast<int>(t.scalar_type()));
+    for (const auto& [name, t] : e.model().recommender().named_parameters()) out.push_back(static_cast<int>(t.scalar_type()));
     return out;
   });
   EXPECT_EQ(std::count(types.begin(), types.end(), static_cast<int>(at::kFloat)), 1) << "only logit_scale is float32";

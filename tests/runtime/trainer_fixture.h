@@ -1,5 +1,5 @@
-// Helpers of the engine tests: the test dataset (the loader_dataset ctest fixture), a small config, and an
-// engine on N thread ranks.
+// Helpers of the trainer tests: the test dataset (the loader_dataset ctest fixture), a small config, and a
+// trainer on N thread ranks.
 #pragma once
 
 #include <ATen/ATen.h>
@@ -15,7 +15,7 @@
 
 #include "common/config/config_loader.h"
 #include "parallel/comm/thread_communicator.h"
-#include "runtime/engine.h"
+#include "runtime/trainer.h"
 
 namespace hllm::runtime {
 
@@ -32,10 +32,10 @@ inline config::Config config_for(const std::string& model, const std::vector<std
   return config::parse_config_text("{}", "test", overrides);
 }
 
-// Runs fn(engine) on `world` thread ranks placed on `device` (a pp x dp grid by parallel.pp) and returns
+// Runs fn(trainer) on `world` thread ranks placed on `device` (a pp x dp grid by parallel.pp) and returns
 // every rank's result, by rank.
 template <typename Result>
-inline std::vector<Result> on_each_rank(int world, const config::Config& config, const std::function<Result(Engine&)>& fn,
+inline std::vector<Result> on_each_rank(int world, const config::Config& config, const std::function<Result(Trainer&)>& fn,
                                         const std::string& device = "cpu") {
   const auto dataset = data::Dataset::open(dataset_path());
   std::vector<Result> results(static_cast<size_t>(world));
@@ -46,7 +46,7 @@ inline std::vector<Result> on_each_rank(int world, const config::Config& config,
     placement.device = device;
     const parallel::Topology topology(comm, config.parallel.pp, placement);
     const auto batch = config::resolve_batch_sizes(config, topology.dp());
-    Engine engine(config, batch, topology, dataset, "");
+    Trainer engine(config, batch, topology, dataset, "");
     Result mine = fn(engine);
     std::lock_guard<std::mutex> lock(mutex);
     results[static_cast<size_t>(comm.rank())] = std::move(mine);
@@ -56,14 +56,14 @@ inline std::vector<Result> on_each_rank(int world, const config::Config& config,
 
 // The same, rank 0's result.
 template <typename Result>
-inline Result on_ranks(int world, const config::Config& config, const std::function<Result(Engine&)>& fn,
+inline Result on_ranks(int world, const config::Config& config, const std::function<Result(Trainer&)>& fn,
                        const std::string& device = "cpu") {
   return on_each_rank<Result>(world, config, fn, device).front();
 }
 
 // Copies of the model's parameters (float32, on the CPU), in the model's order; a pipeline stage's rank
 // holds only its own (the others are empty). Collective (ZeRO-3 gathers them).
-inline std::vector<at::Tensor> parameter_copies(Engine& engine) { return engine.parameter_copies(); }
+inline std::vector<at::Tensor> parameter_copies(Trainer& trainer) { return trainer.model().parameter_copies(); }
 
 // Every parameter from the rank that holds it (under pp, its stage's ranks), given each rank's copies.
 inline std::vector<at::Tensor> whole_model(const std::vector<std::vector<at::Tensor>>& per_rank) {

@@ -1,4 +1,4 @@
-// The Engine's parameters as a whole: the final save streamed block by block to rank 0, host copies
+// ParallelModel's parameters as a whole: the final save streamed block by block to rank 0, host copies
 // gathered unit by unit, and the saved parameters loaded back (hllm_eval).
 #include <ATen/ATen.h>
 #include <c10/core/GradMode.h>
@@ -6,11 +6,11 @@
 #include <map>
 
 #include "models/hf_weights.h"
-#include "runtime/engine.h"
+#include "runtime/parallel_model.h"
 
 namespace hllm::runtime {
 
-void Engine::save_model(const std::string& path) {
+void ParallelModel::save(const std::string& path) {
   // Streamed block after block in the chain's order, so no rank ever holds the whole model: under ZeRO-3
   // the ranks of the block's stage gather its unit, the stage's first data-parallel rank hands the
   // parameters over (rank 0 itself, or a send over the pipeline from a later stage), and the unit is freed
@@ -59,7 +59,7 @@ void Engine::save_model(const std::string& path) {
   });
 }
 
-std::vector<at::Tensor> Engine::parameter_copies() {
+std::vector<at::Tensor> ParallelModel::parameter_copies() {
   parallel::zero::BlockRunner* runner = training_ ? training_->runner() : nullptr;
   std::map<std::string, at::Tensor> copies;
   for (size_t b = 0; b < stage_blocks_.size(); ++b) {
@@ -78,7 +78,7 @@ std::vector<at::Tensor> Engine::parameter_copies() {
   return out;
 }
 
-void Engine::load_parameters(const std::string& directory) {
+void ParallelModel::load(const std::string& directory) {
   const models::HfWeights weights(directory);
   c10::NoGradGuard no_grad;
   for (const auto& [name, t] : owned_) {

@@ -1,6 +1,5 @@
-// The Engine's pipeline parallelism (parallel.pp > 1): the stage cut and its log, this rank's stage, and
-// keeping this stage's blocks (every block at pp = 1) while the other stages' parameters are freed.
-// Evaluation and saving under pp are in engine.cpp beside their pp = 1 forms.
+// ParallelModel's pipeline parallelism (parallel.pp > 1): the stage cut and its log, this rank's stage,
+// and keeping this stage's blocks (every block at pp = 1) while the other stages' parameters are freed.
 #include <ATen/ATen.h>
 #include <c10/core/GradMode.h>
 #include <glog/logging.h>
@@ -13,11 +12,11 @@
 #include "common/error.h"
 #include "models/model_plan.h"
 #include "parallel/memory_plan.h"
-#include "runtime/engine.h"
+#include "runtime/parallel_model.h"
 
 namespace hllm::runtime {
 
-void Engine::set_up_pipeline(const models::Blocks& blocks, const std::vector<models::BlockCost>& costs) {
+void ParallelModel::set_up_pipeline(const models::Blocks& blocks, const std::vector<models::BlockCost>& costs) {
   const int pp = topology_.pp(), stage = topology_.stage_id();
   std::vector<double> flops;
   std::vector<int64_t> parameters;
@@ -55,13 +54,13 @@ void Engine::set_up_pipeline(const models::Blocks& blocks, const std::vector<mod
   }
 }
 
-void Engine::keep_stage_blocks(models::Blocks blocks) {
+void ParallelModel::keep_stage_blocks(models::Blocks blocks) {
   // Every parameter's shape, dtype, stage and block (the final save streams them in this order), then only
   // this stage's blocks and parameters stay; the other stages' parameters are freed.
   const int stage = topology_.stage_id();
   const auto all = model_->named_parameters();
   std::map<std::string, at::Tensor> by_name(all.begin(), all.end());
-  if (model_->reads_item_tokens()) catalog_width_ = all.front().second.size(1);  // the token table: [vocab, D]
+  item_embedding_width_ = all.front().second.size(1);  // HLLM's token table [vocab, D]; an ID model's item table
   owned_.clear();
   for (size_t b = 0; b < blocks.size(); ++b) {
     const int s = stage_of_block(b);
@@ -84,7 +83,9 @@ void Engine::keep_stage_blocks(models::Blocks blocks) {
   }
 }
 
-PipelineStage Engine::pipeline_stage() {
+int ParallelModel::stage_of_block(size_t block) const { return topology_.pp() > 1 ? cut_.stage_of(block) : 0; }
+
+PipelineStage ParallelModel::pipeline_stage() {
   if (topology_.pp() == 1) return {};
   PipelineStage stage;
   stage.tensors = &tensor_pp_;

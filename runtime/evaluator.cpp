@@ -1,0 +1,178 @@
+#include "runtime/evaluator.h"
+
+#include <ATen/ATen.h>
+#include <c10/core/GradMode.h>
+
+#include <numeric>
+#include <vector>
+
+#include "data/item_token_reader.h"
+#include "data/user_reader.h"
+#include "models/model_plan.h"
+#include "runtime/ranking_metrics.h"
+
+namespace hllm::runtime {
+
+Evaluator::Evaluator(const config::Config& config, const parallel::Topology& topology, const data::Dataset& dataset,
+                     ParallelModel& model)
+    : config_(config), topology_(topology), dataset_(dataset), model_(model) {}
+
+at::Tensor Evaluator::catalog_embeddings() {
+  c10::NoGradGuard no_grad;
+  if (!model_.recommender().reads_item_tokens()) return id_model_catalog();
+  const at::Tensor all = item_llm_catalog();
+  return at::cat({at::zeros({1, all.size(1)}, all.options()), all}, 0);
+}
+
+at::Tensor Evaluator::id_model_catalog() {
+  model_.gather_id_model(true);
+  // The table is a view of the parameter: copied out (with row 0) before ZeRO-3 frees it again.
+  const at::Tensor table = model_.recommender().item_embeddings(1, dataset_.num_items() + 1, {}, {});
+  at::Tensor catalog = at::cat({at::zeros({1, table.size(1)}, table.options()), table}, 0);
+  model_.gather_id_model(false);
+  return catalog;
+}
+
+at::Tensor Evaluator::item_llm_catalog() {
+  // The catalogue is cut into fixed chunks of items (the same for any world size, so every item's
+  // embedding is computed the same way), each model replica (a rank; under pp, a pipeline) embeds a
+  // contiguous run of chunks through the Item LLM's blocks (under ZeRO-3 each block gathered in turn), then
+  // they gather them. Under pp the chunks pass through the stages that hold the Item LLM, and the stage
+  // that finishes it shares the catalogue with the other stages.
+  const int64_t items = dataset_.num_items();
+  const bool pipelined = topology_.pp() > 1;
+  parallel::Communicator& replicas = pipelined ? model_.tensor_dp() : model_.tensor_world();
+  const at::Device device = model_.device();
+  const int stage = topology_.stage_id();
+  const size_t item_end = model_.towers().item_end;
+  const int embedder = model_.stage_of_block(item_end - 1);
+  const int64_t chunk = models::kCatalogueChunkItems;
+  const int64_t chunks = (items + chunk - 1) / chunk;
+  const int R = replicas.size();
+  auto first_item_of = [&](int r) { return 1 + std::min(items, chunk * (chunks * r / R)); };
+  const int64_t first = first_item_of(replicas.rank());
+  const int64_t end = first_item_of(replicas.rank() + 1);
+  // Every replica runs as many chunks as the busiest one: ZeRO-3's gathers inside the blocks are collective
+  // over the data-parallel group. A replica whose own chunks are done runs a one-item stand-in and drops it.
+  const int64_t rounds = (chunks + R - 1) / R;
+  const data::ItemTokenReader reader(dataset_);
+  std::vector<at::Tensor> parts;
+  for (int64_t round = 0; round < rounds; ++round) {
+    const int64_t from = first + round * chunk;
+    const bool real = from < end;
+    const int64_t begin_item = real ? from : 1, count = real ? std::min(end, from + chunk) - from : 1;
+    models::Activations inputs;
+    if (stage == 0) {  // the only stage that reads item text
+      std::vector<int64_t> ids(static_cast<size_t>(count)), offsets, tokens;
+      std::iota(ids.begin(), ids.end(), begin_item);
+      reader.read(ids, &offsets, &tokens);
+      inputs = {{"token_offsets", at::tensor(offsets, at::kLong).to(device)},
+                {"tokens", at::tensor(tokens, at::kLong).to(device)}};
+    }
+    models::Activations out = model_.forward(0, item_end, std::move(inputs));
+    if (stage == embedder && real) parts.push_back(out.at("item_embeddings"));
+  }
+  const int64_t hidden = model_.item_embedding_width();
+  at::Tensor all;
+  if (stage == embedder) {
+    // A replica without a chunk still gathers, in the dtype and on the device of the others' embeddings.
+    const at::Tensor mine =
+        parts.empty() ? at::zeros({0, hidden}, model_.item_embedding_options()) : at::cat(parts, 0).contiguous();
+    std::vector<int64_t> counts;
+    for (int r = 0; r < replicas.size(); ++r) counts.push_back(hidden * (first_item_of(r + 1) - first_item_of(r)));
+    all = mine.view({-1});
+    if (replicas.size() > 1) {
+      all = at::empty({items * hidden}, mine.options());
+      replicas.all_gather_v(mine.view({-1}), all, counts)->wait();
+    }
+    all = all.view({items, hidden});
+  }
+  if (pipelined) {  // the other stages learn the dtype, then receive the table
+    parallel::Communicator& stages = model_.tensor_pp();
+    at::Tensor dtype = at::full({1}, stage == embedder ? static_cast<int64_t>(all.scalar_type()) : 0,
+                                at::TensorOptions(at::kLong).device(device));
+    stages.broadcast(dtype, embedder)->wait();
+    if (stage != embedder) {
+      all = at::empty({items, hidden},
+                      at::TensorOptions(static_cast<at::ScalarType>(dtype.cpu().item<int64_t>())).device(device));
+    }
+    stages.broadcast(all, embedder)->wait();
+  }
+  return all;
+}
+
+std::map<std::string, double> Evaluator::rank_users(data::EvalSplit split,
+                                                    const std::function<at::Tensor(const data::EvalBatch&)>& score_rows) {
+  c10::NoGradGuard no_grad;
+  parallel::Communicator& world = topology_.world();
+  // Users are split over the model's replicas: the ranks, or under pp the pipelines (each of whose stages
+  // walks the same batches).
+  const bool pipelined = topology_.pp() > 1;
+  const data::EvalLoader loader(dataset_, split, pipelined ? topology_.dp_index() : world.rank(),
+                                pipelined ? topology_.dp() : world.size(), config_.train.eval_batch_size,
+                                config_.data.max_item_list_len);
+  RankingMetrics metrics;
+  for (int64_t b = 0; b < loader.num_batches(); ++b) {
+    const data::EvalBatch batch = loader.batch(b);
+    const at::Tensor scores = score_rows(batch);
+    if (scores.defined()) metrics.add(scores, batch.targets, batch.history_offsets, batch.history_items);
+  }
+  at::Tensor sums = at::tensor(metrics.sums(), at::kDouble);
+  world.all_reduce(sums, parallel::ReduceOp::kSum)->wait();
+  metrics.set_sums(std::vector<double>(sums.data_ptr<double>(), sums.data_ptr<double>() + sums.numel()));
+  return metrics.averages();
+}
+
+std::map<std::string, double> Evaluator::evaluate(data::EvalSplit split) { return evaluate(catalog_embeddings(), split); }
+
+std::map<std::string, double> Evaluator::evaluate(const at::Tensor& catalog, data::EvalSplit split) {
+  c10::NoGradGuard no_grad;
+  const at::Tensor unit_catalog = catalog / catalog.norm(2, {-1}, true).clamp_min(1e-12);
+  const auto score = [&](const at::Tensor& states) {
+    return at::matmul(states / states.norm(2, {-1}, true).clamp_min(1e-12), unit_catalog.t());
+  };
+  const models::Recommender& recommender = model_.recommender();
+  if (!recommender.reads_item_tokens()) {  // an ID model: its own forward, whole (one block)
+    model_.gather_id_model(true);
+    auto metrics = rank_users(
+        split, [&](const data::EvalBatch& batch) { return score(recommender.user_states(batch, catalog)); });
+    model_.gather_id_model(false);
+    return metrics;
+  }
+  // HLLM: the users pass through the User LLM's blocks (under pp, through the stages that hold them; the one
+  // that finishes it scores; under ZeRO-3 each block gathered in turn). Only the sequences cross stages.
+  const models::TowerRanges& towers = model_.towers();
+  const bool reads_users = topology_.stage_id() == model_.stage_of_block(towers.user_begin);
+  return rank_users(split, [&](const data::EvalBatch& batch) {
+    models::Activations inputs;
+    if (reads_users) {
+      const at::Tensor items =
+          at::tensor(batch.items, at::kLong).view({batch.rows, batch.width}).to(model_.device());
+      inputs = {{"item_embeddings", catalog}, {"item_slots", items}, {"mask", items.ne(0)}};
+    }
+    const models::Activations out = model_.forward(towers.user_begin, towers.user_end, std::move(inputs),
+                                                   {"item_embeddings", "user_sequences", "user_sequence_mask"});
+    return out.empty() ? at::Tensor() : score(out.at("user_states").select(1, batch.width - 1));
+  });
+}
+
+std::map<std::string, double> Evaluator::evaluate_popularity(data::EvalSplit split) {
+  // Training frequency of each item, over every user's training part (all but the last two items): each
+  // rank counts a contiguous share of the users, the counts are summed.
+  parallel::Communicator& world = topology_.world();
+  const int64_t users = dataset_.num_users();
+  at::Tensor popularity = at::zeros({dataset_.num_items() + 1}, at::kFloat);
+  float* counts = popularity.data_ptr<float>();
+  for (const auto& user : data::read_user_sequences(dataset_, users * world.rank() / world.size(),
+                                                    users * (world.rank() + 1) / world.size())) {
+    for (size_t i = 0; i + 2 < user.items.size(); ++i) counts[user.items[i]] += 1.0f;
+  }
+  world.all_reduce(popularity, parallel::ReduceOp::kSum)->wait();
+  popularity = popularity.view({1, -1});
+  const bool scores = topology_.is_last_stage();  // one stage of each pipeline counts
+  return rank_users(split, [&](const data::EvalBatch& batch) {
+    return scores ? popularity.expand({batch.rows, -1}) : at::Tensor();
+  });
+}
+
+}  // namespace hllm::runtime

@@ -1,0 +1,55 @@
+// Evaluator: the paper's protocol on a ParallelModel — the catalogue embedded once (split across the
+// model's replicas and all-gathered), users split across them, full ranking with the user's history
+// masked, Recall@K / NDCG@K (K = 5, 10, 50, 200) summed over ranks — and the popularity baseline.
+// HLLM runs its Item LLM and User LLM as ranges of the chain (ParallelModel::forward: ZeRO-3 gathers block
+// by block, pipeline stages pass activations on); an ID model (SASRec, HSTU) runs whole by its own methods.
+#pragma once
+
+#include <ATen/core/Tensor.h>
+
+#include <functional>
+#include <map>
+#include <string>
+
+#include "common/config/config.h"
+#include "data/dataset.h"
+#include "data/eval_loader.h"
+#include "parallel/topology.h"
+#include "runtime/parallel_model.h"
+
+namespace hllm::runtime {
+
+class Evaluator {
+ public:
+  // All must outlive this.
+  Evaluator(const config::Config& config, const parallel::Topology& topology, const data::Dataset& dataset,
+            ParallelModel& model);
+
+  // [num_items + 1, D] on the model's device, row 0 zero; the same on every rank. Collective.
+  at::Tensor catalog_embeddings();
+  // The metrics of the model's current parameters on `split`; with `catalog` from catalog_embeddings()
+  // (embedded once for several splits) or embedded here. Collective.
+  std::map<std::string, double> evaluate(data::EvalSplit split);
+  std::map<std::string, double> evaluate(const at::Tensor& catalog, data::EvalSplit split);
+  // The same metrics for the popularity baseline: every user gets the items ranked by how often they occur
+  // in the training part of all sequences. Collective.
+  std::map<std::string, double> evaluate_popularity(data::EvalSplit split);
+
+ private:
+  // Ranks every evaluation user with score_rows(batch) -> [B, num_items + 1] (undefined on a pipeline stage
+  // that does not score); metrics summed over ranks.
+  std::map<std::string, double> rank_users(data::EvalSplit split,
+                                           const std::function<at::Tensor(const data::EvalBatch&)>& score_rows);
+  // [num_items + 1, D]: an ID model's item table (whole for the moment under ZeRO-3).
+  at::Tensor id_model_catalog();
+  // [num_items, D]: this replica's run of the catalogue's chunks through the Item LLM, all-gathered over the replicas
+  // (and, under pp, sent from the stage that finishes it to the others).
+  at::Tensor item_llm_catalog();
+
+  const config::Config& config_;
+  const parallel::Topology& topology_;
+  const data::Dataset& dataset_;
+  ParallelModel& model_;
+};
+
+}  // namespace hllm::runtime

@@ -1,0 +1,80 @@
+#include "runtime/run_log.h"
+
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+#include <fstream>
+#include <utility>
+
+#include "common/config/config_loader.h"
+
+namespace hllm::runtime {
+
+RunLog::RunLog(std::string run_dir, bool writer) : run_dir_(std::move(run_dir)), writes_(writer && !run_dir_.empty()) {}
+
+void RunLog::write_config(const config::Config& config) const {
+  if (!writes_) return;
+  std::filesystem::create_directories(run_dir_);
+  std::ofstream(run_dir_ + "/config.json") << config::config_to_json(config).dump(2) << "\n";
+}
+
+void RunLog::start(int64_t first_step) const {
+  if (!writes_) return;
+  std::vector<std::string> kept;
+  if (first_step > 0) {
+    std::ifstream in(run_dir_ + "/metrics.jsonl");
+    for (std::string line; std::getline(in, line);) {
+      if (!line.empty() && nlohmann::json::parse(line).value("step", int64_t{0}) <= first_step) kept.push_back(line);
+    }
+  }
+  std::ofstream out(run_dir_ + "/metrics.jsonl", std::ios::trunc);
+  for (const auto& line : kept) out << line << "\n";
+}
+
+void RunLog::record(const std::string& json_line) const {
+  if (!writes_) return;
+  std::ofstream(run_dir_ + "/metrics.jsonl", std::ios::app) << json_line << "\n";
+}
+
+void RunLog::metrics(const char* split, int64_t step, const std::map<std::string, double>& values) const {
+  nlohmann::json line{{"step", step}, {"split", split}};
+  for (const auto& [k, v] : values) line[k] = v;
+  record(line.dump());
+}
+
+void RunLog::write_report(const TrainReport& report, const config::Config& config,
+                          const parallel::Topology& topology) const {
+  if (!writes_) return;
+  nlohmann::ordered_json out;
+  out["model"] = config.model.type;
+  out["world_size"] = topology.world_size();
+  out["pp"] = topology.pp();
+  out["steps"] = report.steps;
+  out["best_step"] = report.best_step;
+  out["skipped_steps"] = report.skipped_steps;
+  out["wall_seconds"] = report.seconds;
+  out["samples_per_second"] = report.samples_per_second;
+  out["valid"] = report.valid;
+  out["test"] = report.test;
+  out["popularity_test"] = report.popularity_test;
+  out["memory_per_rank"] = {{"zero_stage", config.zero_optimization.stage},
+                            {"activation_checkpointing", config.activation_checkpointing.policy},
+                            {"parameter_bytes", report.memory.parameter_bytes},
+                            {"gradient_bytes", report.memory.gradient_bytes},
+                            {"optimizer_bytes", report.memory.optimizer_bytes},
+                            {"activation_bytes", report.memory.activation_bytes},
+                            {"zero_gathered_elements_first_step", report.memory.gathered_elements},
+                            {"zero_reduced_elements_first_step", report.memory.reduced_elements}};
+  // The whole run's peaks per rank beside the plan (RunMemory::gather).
+  out["peak_memory_per_rank"] = {{"host_rss_peak_bytes", report.peak.peak_rss},
+                                 {"host_rss_before_model_bytes", report.peak.baseline_rss},
+                                 {"tensor_max_allocated_bytes", report.peak.peak_tensors},
+                                 {"planned_bytes", report.peak.planned},
+                                 {"planned_bytes_by_phase", report.peak.phase_planned},
+                                 {"host_rss_peak_bytes_by_phase", report.peak.phase_rss},
+                                 {"tensor_max_allocated_bytes_by_phase", report.peak.phase_tensors}};
+  out["config"] = config::config_to_json(config);
+  std::ofstream(run_dir_ + "/report.json") << out.dump(2) << "\n";
+}
+
+}  // namespace hllm::runtime

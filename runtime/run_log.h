@@ -1,0 +1,63 @@
+// RunLog: what a training run leaves in its directory, written by rank 0 — config.json (the run's
+// resolved config), metrics.jsonl (a line per logged interval and per evaluation; a resumed run keeps
+// the lines up to its checkpoint's step) and report.json (the TrainReport: metrics of the tested model,
+// throughput, memory per rank beside the plan, the config). With no directory, or on other ranks, it
+// writes nothing.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "common/config/config.h"
+#include "parallel/topology.h"
+#include "runtime/run_memory.h"
+#include "runtime/training_step.h"
+
+namespace hllm::runtime {
+
+struct TrainReport {
+  int64_t steps = 0;
+  int64_t skipped_steps = 0;
+  double seconds = 0;
+  double samples_per_second = 0;  // all ranks
+  double first_loss = 0;          // mean over the first log interval
+  double last_loss = 0;           // mean over the last log interval
+  int64_t best_step = 0;  // the step whose parameters were tested and saved (best valid NDCG@200)
+  std::map<std::string, double> valid;  // of the best step
+  std::map<std::string, double> test;
+  std::map<std::string, double> popularity_test;  // the baseline: items ranked by training frequency
+  std::vector<double> local_losses;  // every step's loss on this rank's own micro-batches (since the resume)
+  int64_t resumed_from = 0;          // the checkpoint's step, 0 when the run started fresh
+  bool preempted = false;            // stopped on request after committing a checkpoint; no evaluation ran
+  std::string last_checkpoint;       // the newest checkpoint this run committed ("" if none)
+  MemoryReport memory;               // the model states measured in the first step
+  // Measured over the whole run (runtime/run_memory.h): start-up is building the model; training the
+  // steps with their validations and checkpoints; evaluation the final valid and test; saving the final
+  // model.
+  PeakMemory peak;
+};
+
+class RunLog {
+ public:
+  // `run_dir` empty: nothing is written. `writer`: this rank writes (rank 0).
+  RunLog(std::string run_dir, bool writer);
+
+  void write_config(const config::Config& config) const;
+  // Starts metrics.jsonl: fresh at step 0; after a resume, cut back to the lines up to `first_step` (an
+  // interrupted run may have logged beyond its checkpoint).
+  void start(int64_t first_step) const;
+  void record(const std::string& json_line) const;
+  void metrics(const char* split, int64_t step, const std::map<std::string, double>& values) const;
+  void write_report(const TrainReport& report, const config::Config& config, const parallel::Topology& topology) const;
+
+  const std::string& dir() const { return run_dir_; }
+  bool writes() const { return writes_; }
+
+ private:
+  std::string run_dir_;
+  bool writes_;
+};
+
+}  // namespace hllm::runtime

@@ -1,0 +1,223 @@
+#include "runtime/trainer.h"
+
+#include <glog/logging.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <utility>
+
+#include "checkpoint/checkpoint_reader.h"
+#include "common/error.h"
+#include "runtime/checkpoint_schedule.h"
+#include "runtime/lr_schedule.h"
+#include "runtime/step_log.h"
+
+namespace hllm::runtime {
+namespace {
+
+// Model selection, as in the paper: the best validation NDCG@200.
+constexpr const char* kSelectionMetric = "ndcg@200";
+
+// Host copies of state pieces (the best model: off the device, which holds only what training needs).
+std::vector<checkpoint::StatePiece> host_copy(std::vector<checkpoint::StatePiece> pieces) {
+  for (auto& piece : pieces) piece.values = piece.values.to(at::kCPU, /*non_blocking=*/false, /*copy=*/true);
+  return pieces;
+}
+
+}  // namespace
+
+Trainer::Trainer(const config::Config& config, const config::BatchSizes& batch, const parallel::Topology& topology,
+                 const data::Dataset& dataset, std::string run_dir, DeviceGroups device_groups)
+    : config_(config),
+      batch_(batch),
+      topology_(topology),
+      dataset_(dataset),
+      log_(std::move(run_dir), topology.rank() == 0),
+      memory_(topology.placement().device),
+      model_(config, batch, topology, dataset, device_groups),
+      evaluator_(config, topology, dataset, model_) {
+  memory_.end_phase("start-up", planned_for("start-up"));
+  log_.write_config(config);
+}
+
+TrainReport Trainer::train() {
+  data::ShardedLoader loader(dataset_, loader_options());
+  const int64_t accumulation = batch_.gradient_accumulation_steps;
+  const int64_t steps_per_epoch = std::max<int64_t>(1, loader.batches_per_epoch() / accumulation);
+  const int64_t total = config_.train.max_steps > 0 ? config_.train.max_steps : steps_per_epoch * config_.train.epochs;
+  TrainReport report;
+  RunState run;
+  CheckpointSchedule checkpoints(config_, topology_, checkpoint_root(), saves_in_background(), stop_flag_);
+  const int64_t first_step = resume(loader, run, report);
+  if (first_step > 0 && topology_.rank() == 0) {
+    LOG(INFO) << "resumed from " << resume_from_ << " at step " << first_step << " of " << total;
+  }
+  log_.start(first_step);
+  StepLog steps(topology_, log_, progress_bar_, total);
+  // At a step boundary: a checkpoint when due; true when the run stops there (saved, not evaluated).
+  const auto stops_at = [&](int64_t steps_done) {
+    const CheckpointSchedule::Decision due = checkpoints.at_boundary(steps_done);
+    if (due.save) {
+      steps.clear_bar();
+      checkpoints.save(checkpoint_content(steps_done, loader, run), steps_done);
+    }
+    return due.stop;
+  };
+  int64_t step = first_step;
+  bool stopped = false;
+  for (; step < total; ++step) {
+    if (step > first_step && (stopped = stops_at(step))) break;
+    const double lr = learning_rate(config_.scheduler, config_.optimizer.params.lr, step, total);
+    const StepResult result = model_.train_step([&loader] { return loader.next(); }, accumulation, lr);
+    if (!count_step(step, result, run, steps)) continue;
+    report.local_losses.push_back(result.loss);
+    const int64_t done = step + 1;
+    if (done % config_.train.log_interval == 0 || done == total) {
+      report.last_loss = steps.end_interval(done, loader.state().epoch, lr, &run.log);
+    }
+    steps.update_bar(done);
+    if (config_.train.eval_interval > 0 && done % config_.train.eval_interval == 0 && done < total) {
+      steps.clear_bar();
+      validate(done, run);
+    }
+  }
+  if (!stopped) stopped = stops_at(total);  // asked to stop during the last step: it is saved
+  checkpoints.finish();
+  steps.clear_bar();
+  report.steps = stopped ? step : total;
+  report.last_checkpoint = checkpoints.last_committed();
+  report.skipped_steps = run.skipped_steps;
+  report.first_loss = run.log.first_loss;
+  report.seconds = steps.seconds();
+  if (stopped) {
+    report.preempted = true;
+    if (topology_.rank() == 0) {
+      LOG(WARNING) << "stopped at step " << step << " on request, checkpoint committed; resume with --resume auto";
+    }
+    return report;
+  }
+  report.samples_per_second =
+      static_cast<double>((total - first_step) * batch_.train_batch_size) / std::max(report.seconds, 1e-9);
+  return finish(std::move(report), run);
+}
+
+bool Trainer::count_step(int64_t step, const StepResult& result, RunState& run, StepLog& steps) {
+  run.log.samples += result.samples;
+  run.log.tokens += result.tokens;
+  if (result.skipped) {
+    ++run.skipped_steps;
+    if (++run.nan_in_a_row >= config_.train.max_nan_steps) {
+      throw Error(detail::concat("step ", step, ": ", run.nan_in_a_row,
+                                 " optimizer steps in a row had NaN or Inf gradients; stopping (train.max_nan_steps)"));
+    }
+    steps.clear_bar();
+    LOG(WARNING) << "step " << step << ": non-finite gradients, step skipped";
+    return false;
+  }
+  run.nan_in_a_row = 0;
+  if (step == 0) log_model_states(model_.memory(), config_.zero_optimization.stage, config_.activation_checkpointing.policy);
+  run.log.loss += result.loss;
+  run.log.grad_norm += result.grad_norm;
+  ++run.log.steps;
+  return true;
+}
+
+void Trainer::validate(int64_t steps_done, RunState& run) {
+  const auto valid = evaluator_.evaluate(data::EvalSplit::kValid);
+  log_.metrics("valid", steps_done, valid);
+  if (run.best.step == 0 || valid.at(kSelectionMetric) > run.best.valid.at(kSelectionMetric)) {
+    // The same decision on every rank (all saw the same metrics); each keeps its own share.
+    run.best = {steps_done, valid, host_copy(model_.parameter_pieces())};
+  }
+}
+
+TrainReport Trainer::finish(TrainReport report, const RunState& run) {
+  // The best model by valid NDCG@200 (the last one unless an earlier validation beat it) is tested and
+  // kept. The parameters stay as training holds them (ZeRO-3: sharded; evaluation and saving go block by
+  // block).
+  report.memory = model_.memory();
+  memory_.end_phase("training", planned_for("training"));
+  at::Tensor catalog = evaluator_.catalog_embeddings();  // embedded once for both splits
+  report.valid = evaluator_.evaluate(catalog, data::EvalSplit::kValid);
+  report.best_step = report.steps;
+  log_.metrics("valid", report.steps, report.valid);
+  const BestModel& best = run.best;
+  if (best.step > 0 && best.valid.at(kSelectionMetric) > report.valid.at(kSelectionMetric)) {
+    model_.restore_parameters(best.parameters);
+    catalog = evaluator_.catalog_embeddings();
+    report.valid = best.valid;
+    report.best_step = best.step;
+  }
+  report.test = evaluator_.evaluate(catalog, data::EvalSplit::kTest);
+  log_.metrics("test", report.best_step, report.test);  // the test record carries the step of the tested model
+  report.popularity_test = evaluator_.evaluate_popularity(data::EvalSplit::kTest);
+  memory_.end_phase("evaluation", planned_for("evaluation"));
+  if (!log_.dir().empty()) {  // rank 0 writes the parameters (hllm_eval reads them back)
+    if (topology_.rank() == 0) std::filesystem::create_directories(log_.dir() + "/model");
+    model_.save(log_.dir() + "/model/model.safetensors");
+  }
+  memory_.end_phase("saving", planned_for("saving"));
+  report.peak = memory_.gather(topology_.world(), model_.planned_phases().most());  // the whole run's
+  log_.write_report(report, config_, topology_);
+  return report;
+}
+
+int64_t Trainer::resume(data::ShardedLoader& loader, RunState& run, TrainReport& report) {
+  if (resume_from_.empty()) return 0;
+  const checkpoint::Checkpoint from(resume_from_);
+  model_.load_state(from);
+  const auto& s = from.scalars();
+  const int64_t first_step = s.at("step").get<int64_t>();
+  loader.restore({s.at("loader").at("epoch").get<int64_t>(), s.at("loader").at("batch").get<int64_t>()});
+  run.load(from, topology_, model_.parameter_pieces());
+  report.resumed_from = first_step;
+  return first_step;
+}
+
+checkpoint::CheckpointContent Trainer::checkpoint_content(int64_t steps_done, const data::ShardedLoader& loader,
+                                                          const RunState& run) {
+  // Everything the rest of the run depends on: the training state (parameters, masters, moments,
+  // optimizer steps), the step, the loader's position and the run state, so a resumed run continues bit
+  // for bit.
+  checkpoint::CheckpointContent content = model_.state();
+  const data::LoaderState position = loader.state();
+  content.scalars["step"] = steps_done;
+  content.scalars["loader"] = {{"epoch", position.epoch}, {"batch", position.batch}};
+  run.save(&content, topology_);
+  return content;
+}
+
+data::LoaderOptions Trainer::loader_options() const {
+  data::LoaderOptions options;
+  options.max_item_list_len = config_.data.max_item_list_len;
+  options.micro_batch = batch_.micro_batch_per_rank;
+  options.num_negatives = config_.data.num_negatives;
+  options.seed = static_cast<uint64_t>(config_.seed);
+  options.dp_rank = topology_.dp_index();
+  options.dp_size = topology_.dp();
+  options.read_item_tokens = model_.recommender().reads_item_tokens();
+  // Under pp only the first stage reads batches; the others keep the loader for its counts and position.
+  if (!topology_.is_first_stage()) options.prefetch = 0;
+  return options;
+}
+
+bool Trainer::saves_in_background() const {
+  const std::string& mode = config_.checkpoint.async_save;
+  return mode == "on" || (mode == "auto" && !model_.device().is_cpu());
+}
+
+std::string Trainer::checkpoint_root() const {
+  if (!config_.checkpoint.dir.empty()) return config_.checkpoint.dir;
+  return (log_.dir().empty() ? std::string("runs/") + config_.name : log_.dir()) + "/checkpoints";
+}
+
+double Trainer::planned_for(const std::string& phase) const {
+  const parallel::PhaseMemory& plan = model_.planned_phases();
+  if (phase == "start-up") return plan.start_up;
+  if (phase == "evaluation") return plan.evaluation;
+  if (phase == "saving") return plan.saving;
+  // Training holds its validations too.
+  return config_.train.eval_interval > 0 ? std::max(plan.training, plan.evaluation) : plan.training;
+}
+
+}  // namespace hllm::runtime

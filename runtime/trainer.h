@@ -1,0 +1,84 @@
+// Trainer: a recommender's training run (HLLM, SASRec or HSTU) on this rank, in one loop: train.epochs
+// (or train.max_steps) optimizer steps of ParallelModel with the warmup schedule, a validation every
+// train.eval_interval steps (the best by valid NDCG@200 kept as each rank's share of the parameters),
+// checkpoints by CheckpointSchedule, non-finite steps skipped (too many in a row is an error); then the
+// best model tested (valid, test, popularity), saved block by block (model/model.safetensors) and the
+// run's report written (RunLog), with every rank's peak memory per phase beside its plan (RunMemory).
+// Everything the run carries between steps is in its checkpoints: a resumed run continues bit for bit,
+// on any dp, pp or ZeRO stage.
+#pragma once
+
+#include <atomic>
+#include <string>
+
+#include "common/config/batch_sizes.h"
+#include "common/config/config.h"
+#include "data/dataset.h"
+#include "data/sharded_loader.h"
+#include "parallel/topology.h"
+#include "runtime/evaluator.h"
+#include "runtime/parallel_model.h"
+#include "runtime/run_log.h"
+#include "runtime/run_memory.h"
+#include "runtime/run_state.h"
+
+namespace hllm::runtime {
+
+class StepLog;
+
+class Trainer {
+ public:
+  // `run_dir` empty: write nothing (tests). Throws InputError for a configuration this build cannot run.
+  // Collective (builds the ParallelModel).
+  Trainer(const config::Config& config, const config::BatchSizes& batch, const parallel::Topology& topology,
+          const data::Dataset& dataset, std::string run_dir, DeviceGroups device_groups = {});
+
+  // The run, as described above. Rank 0 prints progress and writes metrics.jsonl, report.json and the
+  // tested parameters. Collective.
+  TrainReport train();
+
+  // train() continues from this committed checkpoint (written by a run of the same model, on any layout):
+  // parameters, optimizer, loader position, step, best model.
+  void resume_from(std::string checkpoint_directory) { resume_from_ = std::move(checkpoint_directory); }
+  // When *flag becomes non-zero on any rank, train() commits a checkpoint at the next step boundary and
+  // returns with report.preempted (the launcher's SIGTERM / SIGUSR1 handler sets it).
+  void stop_when(const std::atomic<int>* flag) { stop_flag_ = flag; }
+  // Rank 0 draws a live progress bar during train() (runtime/progress.h); off by default.
+  void show_progress_bar(bool show) { progress_bar_ = show; }
+  // Where checkpoints go: checkpoint.dir, or <run_dir>/checkpoints.
+  std::string checkpoint_root() const;
+  // checkpoint.async_save resolved for this run's device.
+  bool saves_in_background() const;
+
+  ParallelModel& model() { return model_; }
+  Evaluator& evaluator() { return evaluator_; }
+
+ private:
+  data::LoaderOptions loader_options() const;
+  // From resume_from_: the model's and loader's state and the run state; returns the step to start at.
+  int64_t resume(data::ShardedLoader& loader, RunState& run, TrainReport& report);
+  checkpoint::CheckpointContent checkpoint_content(int64_t steps_done, const data::ShardedLoader& loader,
+                                                   const RunState& run);
+  // Adds a step's result to the run; false when it was skipped (non-finite gradients: said after the
+  // progress bar is cleared), throwing once train.max_nan_steps were in a row.
+  bool count_step(int64_t step, const StepResult& result, RunState& run, StepLog& steps);
+  // The validation after `steps_done` steps, logged; the best model kept.
+  void validate(int64_t steps_done, RunState& run);
+  // After the last step: the best model tested, saved and reported.
+  TrainReport finish(TrainReport report, const RunState& run);
+  double planned_for(const std::string& phase) const;
+
+  const config::Config& config_;
+  config::BatchSizes batch_;
+  const parallel::Topology& topology_;
+  const data::Dataset& dataset_;
+  RunLog log_;
+  RunMemory memory_;  // before the model: the process's own resident set is its baseline
+  ParallelModel model_;
+  Evaluator evaluator_;
+  bool progress_bar_ = false;
+  std::string resume_from_;
+  const std::atomic<int>* stop_flag_ = nullptr;
+};
+
+}  // namespace hllm::runtime
