@@ -87,9 +87,10 @@ int run(const EvalOptions& eval, parallel::Communicator& world) {
     at::set_num_threads(plan.intra_op_threads);
     parallel::set_mpi_timeout_seconds(plan.config.comm.timeout_s);
     device_groups = make_device_groups(*plan.topology, plan.config.comm.timeout_s);
+    // Every rank reads from the same file only what it holds (under ZeRO-3, its shards).
     model = std::make_unique<runtime::ParallelModel>(plan.config, plan.batch, *plan.topology, *plan.dataset,
-                                                     device_groups.groups(), runtime::ModelUse::kEvaluate);
-    model->load(eval.run_dir + "/model");  // every rank reads the same file
+                                                     device_groups.groups(), runtime::ModelUse::kEvaluate,
+                                                     eval.run_dir + "/model");
   } catch (const InputError& e) {
     // The config, dataset and model file are the same for every rank, so every rank is here.
     if (world.rank() == 0) std::cerr << "hllm_eval: " << e.what() << std::endl;

@@ -5,13 +5,24 @@
 
 #include "common/error.h"
 #include "models/model_plan.h"
+#include "models/parameter_source.h"
 #include "parallel/pipeline/pipeline_forward.h"
 
 namespace hllm::runtime {
+namespace {
+
+// The values save() wrote, each parameter under its own name and shape (checked against the headers now).
+std::unique_ptr<models::ParameterSource> saved_values(const std::string& directory, const models::Recommender& model) {
+  auto saved = std::make_unique<models::HfSource>(directory);
+  for (const auto& [name, t] : model.named_parameters()) saved->add(name, name, t.sizes().vec());
+  return saved;
+}
+
+}  // namespace
 
 ParallelModel::ParallelModel(const config::Config& config, const config::BatchSizes& batch,
                              const parallel::Topology& topology, const data::Dataset& dataset,
-                             DeviceGroups device_groups, ModelUse use)
+                             DeviceGroups device_groups, ModelUse use, const std::string& saved_model)
     : config_(config),
       batch_(batch),
       topology_(topology),
@@ -29,6 +40,8 @@ ParallelModel::ParallelModel(const config::Config& config, const config::BatchSi
   std::unique_ptr<models::ParameterSource> source;
   model_ = models::make_recommender_without_values(config, dataset.num_items(), vocab, prompt, device_,
                                                    config.bf16.enabled ? at::kBFloat16 : at::kFloat, &source);
+  HLLM_CHECK(saved_model.empty() || use == ModelUse::kEvaluate, "a saved model is read for evaluation only");
+  if (!saved_model.empty()) source = saved_values(saved_model, *model_);
   towers_ = model_->tower_ranges();
   // The blocks' costs for the configured shapes: the plan and the pipeline's cut.
   models::Blocks blocks = model_->blocks({});
@@ -49,9 +62,9 @@ ParallelModel::ParallelModel(const config::Config& config, const config::BatchSi
   }
   keep_stage_blocks(std::move(blocks));
   plan_phases(costs, std::move(evaluation_costs));
-  // This rank's parameters get their values: for training, as TrainingStep holds them (ZeRO-3: only this
-  // rank's shards are ever filled; stages 0-2: this stage's parameters whole); for evaluation alone, whole.
-  // The source (its files' mappings) goes once they are filled.
+  // This rank's parameters get their values as training holds them (ZeRO-3: only this rank's shards are
+  // ever filled; stages 0-2: this stage's parameters whole), through TrainingStep or, for evaluation
+  // alone, without an optimizer. The source (its files' mappings) goes once they are filled.
   models::ParameterFill fill;
   if (source) {
     fill = [&source](const std::string& name, int64_t offset, const at::Tensor& out) {
@@ -61,11 +74,38 @@ ParallelModel::ParallelModel(const config::Config& config, const config::BatchSi
   if (use == ModelUse::kTrain) {
     training_ = std::make_unique<TrainingStep>(config_, *model_, tensor_dp_, pipeline_stage(), fill);
   } else {
-    for (const auto& [name, t] : owned_) models::materialize(name, t, fill);
+    hold_for_evaluation(fill);
   }
 }
 
 ParallelModel::~ParallelModel() = default;
+
+void ParallelModel::hold_for_evaluation(const models::ParameterFill& fill) {
+  if (config_.zero_optimization.stage == 3 && model_->reads_item_tokens()) {
+    parallel::zero::RunnerOptions options;
+    options.stage = 3;
+    options.initial_values = fill;
+    options.prefetch_elements = config_.zero_optimization.stage3_prefetch_bucket_size;
+    options.max_live_elements = config_.zero_optimization.stage3_max_live_parameters;
+    evaluation_gather_ = tensor_dp_.split(1, tensor_dp_.rank());
+    evaluation_reduce_ = tensor_dp_.split(2, tensor_dp_.rank());
+    evaluation_runner_ = std::make_unique<parallel::zero::BlockRunner>(
+        stage_blocks_, options, tensor_dp_.size(), tensor_dp_.rank(), evaluation_gather_.get(), evaluation_reduce_.get());
+    return;
+  }
+  c10::NoGradGuard no_grad;
+  for (const auto& [name, t] : owned_) {
+    if (models::is_placeholder(t)) {
+      models::materialize(name, t, fill);
+    } else if (fill && !fill(name, 0, t.detach().view({-1}))) {  // an ID model, built whole: values replaced
+      throw Error("no saved values for parameter '" + name + "'");
+    }
+  }
+}
+
+parallel::zero::BlockRunner* ParallelModel::runner() {
+  return training_ ? training_->runner() : evaluation_runner_.get();
+}
 
 StepResult ParallelModel::train_step(const std::function<data::Batch()>& next_batch, int64_t accumulation, double lr) {
   HLLM_CHECK(training_, "this model was made for evaluation (ModelUse::kEvaluate); it does not train");
@@ -78,8 +118,8 @@ const MemoryReport& ParallelModel::memory() const {
 }
 
 void ParallelModel::run_stage_blocks(size_t first, size_t end, models::Activations& activations) {
-  parallel::zero::BlockRunner* runner = training_ ? training_->runner() : nullptr;
-  if (runner) {  // the trained parameters, as training holds them (ZeRO-3: gathered block by block)
+  parallel::zero::BlockRunner* runner = this->runner();
+  if (runner) {  // the parameters as training holds them (ZeRO-3: gathered block by block)
     runner->forward_without_grad(first, end, activations);
     return;
   }

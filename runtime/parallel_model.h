@@ -45,15 +45,20 @@ struct DeviceGroups {
 
 // What the model is made for: training (the parameters as training holds them from the start: ZeRO-3
 // shards, a pipeline stage's blocks, with the optimizer) or evaluating saved parameters alone (hllm_eval:
-// the stage's parameters whole, no optimizer state).
+// held as training would hold them — ZeRO-3 shards, gathered block by block; stages 0-2 the stage's
+// parameters whole — with no gradients or optimizer state).
 enum class ModelUse { kTrain, kEvaluate };
 
 class ParallelModel {
  public:
   // Throws InputError for a configuration this build cannot run. Collective: under ZeRO-3 each rank
-  // fills only its shards as the model is built.
+  // fills only its shards as the model is built. `saved_model` (evaluation only): a directory save()
+  // wrote (a run's model/), whose values replace the config's initial ones, each rank reading only the
+  // bytes it keeps; a missing or mis-shaped tensor is an InputError naming the file and tensor, on every
+  // rank before any reads.
   ParallelModel(const config::Config& config, const config::BatchSizes& batch, const parallel::Topology& topology,
-                const data::Dataset& dataset, DeviceGroups device_groups = {}, ModelUse use = ModelUse::kTrain);
+                const data::Dataset& dataset, DeviceGroups device_groups = {}, ModelUse use = ModelUse::kTrain,
+                const std::string& saved_model = "");
   ~ParallelModel();
 
   // One optimizer step over `accumulation` micro-batches from next_batch(). Collective.
@@ -95,12 +100,9 @@ class ParallelModel {
   std::vector<checkpoint::StatePiece> parameter_pieces();
   void restore_parameters(const std::vector<checkpoint::StatePiece>& pieces);
 
-  // model.safetensors with every parameter, streamed block by block to rank 0, which writes it.
-  // Collective.
+  // model.safetensors with every parameter, streamed block by block to rank 0, which writes it (the
+  // constructor's `saved_model` reads it back). Collective.
   void save(const std::string& path);
-  // Replaces the parameters this rank holds with those save() wrote in `directory`; throws InputError
-  // naming the file and tensor when one is missing or of another shape.
-  void load(const std::string& directory);
   // Host float32 copies of every parameter in the model's order: those this rank's stage holds (under
   // ZeRO-3 gathered unit by unit), empty tensors for another stage's. Collective. For tests and small models.
   std::vector<at::Tensor> parameter_copies();
@@ -121,6 +123,11 @@ class ParallelModel {
   void plan_phases(const std::vector<models::BlockCost>& costs, std::vector<models::BlockCost> evaluation_costs);
   // Runs this stage's blocks [first, end) (indices within the stage) without autograd.
   void run_stage_blocks(size_t first, size_t end, models::Activations& activations);
+  // Evaluation alone: this rank's parameters get their values from `fill`; under ZeRO-3 (HLLM) as units
+  // of a BlockRunner that fills only this rank's shards.
+  void hold_for_evaluation(const models::ParameterFill& fill);
+  // The ZeRO / checkpointing runner the parameters live in (training's, or evaluation's), or null.
+  parallel::zero::BlockRunner* runner();
 
   const config::Config& config_;
   config::BatchSizes batch_;
@@ -150,6 +157,9 @@ class ParallelModel {
   parallel::StageMemory planned_;
   parallel::PhaseMemory planned_phases_;
   std::unique_ptr<TrainingStep> training_;  // kTrain: holds the parameters; evaluation and saving go through it
+  // kEvaluate under ZeRO-3: the units without an optimizer, and their communicators.
+  std::unique_ptr<parallel::Communicator> evaluation_gather_, evaluation_reduce_;
+  std::unique_ptr<parallel::zero::BlockRunner> evaluation_runner_;
 };
 
 }  // namespace hllm::runtime

@@ -1,5 +1,5 @@
-// ParallelModel's parameters as a whole: the final save streamed block by block to rank 0, host copies
-// gathered unit by unit, and the saved parameters loaded back (hllm_eval).
+// ParallelModel's parameters as a whole: the final save streamed block by block to rank 0, and host
+// copies gathered unit by unit.
 #include <ATen/ATen.h>
 #include <c10/core/GradMode.h>
 
@@ -15,7 +15,7 @@ void ParallelModel::save(const std::string& path) {
   // the ranks of the block's stage gather its unit, the stage's first data-parallel rank hands the
   // parameters over (rank 0 itself, or a send over the pipeline from a later stage), and the unit is freed
   // before the next. Rank 0 writes each tensor as it comes (models::save_safetensors_streaming).
-  parallel::zero::BlockRunner* runner = training_ ? training_->runner() : nullptr;
+  parallel::zero::BlockRunner* runner = this->runner();
   const int stage = topology_.stage_id();
   const size_t first_block = topology_.pp() > 1 ? cut_.first[stage] : 0;
   std::map<std::string, at::Tensor> mine(owned_.begin(), owned_.end());
@@ -60,7 +60,7 @@ void ParallelModel::save(const std::string& path) {
 }
 
 std::vector<at::Tensor> ParallelModel::parameter_copies() {
-  parallel::zero::BlockRunner* runner = training_ ? training_->runner() : nullptr;
+  parallel::zero::BlockRunner* runner = this->runner();
   std::map<std::string, at::Tensor> copies;
   for (size_t b = 0; b < stage_blocks_.size(); ++b) {
     const int64_t unit = runner ? runner->unit_of_block(b) : -1;
@@ -76,14 +76,6 @@ std::vector<at::Tensor> ParallelModel::parameter_copies() {
     out.push_back(it != copies.end() ? it->second : at::empty({0}, at::kFloat));
   }
   return out;
-}
-
-void ParallelModel::load(const std::string& directory) {
-  const models::HfWeights weights(directory);
-  c10::NoGradGuard no_grad;
-  for (const auto& [name, t] : owned_) {
-    t.detach().copy_(weights.load(name, t.sizes().vec(), t.scalar_type()));
-  }
 }
 
 }  // namespace hllm::runtime
