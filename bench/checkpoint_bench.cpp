@@ -82,8 +82,9 @@ void run(parallel::Communicator& world) {
   const config::Config config = config::parse_config_text("{}", "checkpoint_bench", {"model.item=tiny", "model.user=tiny"});
   const SyntheticBatchShape shape{4, 11, 32, 64, 500, 1000};
   auto model = models::make_recommender(config, shape.catalog, shape.vocab, {2, 3, 4, 5});
-  runtime::TrainingStep step(config, *model, world);
-  checkpoint::AsyncCheckpointer saver(world);
+  const parallel::Topology topology(world, 1, parallel::Placement{});
+  runtime::TrainingStep step(config, *model, topology);
+  checkpoint::AsyncCheckpointer saver(topology.channel(parallel::Group::kWorld, "checkpoint", /*on_device=*/false));
   std::vector<double> plain, saving;
   int64_t state_bytes = 0;
   for (int s = 0; s < 2 * (FLAGS_steps + 1); ++s) {

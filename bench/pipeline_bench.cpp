@@ -49,7 +49,8 @@ struct Setup {
 void run(parallel::Communicator& world) {
   at::set_num_threads(FLAGS_threads);
   const int p = world.size();
-  const auto alone = world.split(world.rank(), 0);  // the data-parallel group of a pipeline stage (dp = 1)
+  const parallel::Topology data_parallel(world, 1, parallel::Placement{});  // pp 1 x dp p
+  const parallel::Topology pipeline(world, p, parallel::Placement{});       // pp p x dp 1
   const SyntheticBatchShape shape{FLAGS_rows, FLAGS_window, FLAGS_text_tokens, FLAGS_negatives, 500, 1000};
   const std::vector<int64_t> prompt = {2, 3, 4, 5};
   std::vector<Setup> setups;
@@ -81,14 +82,13 @@ void run(parallel::Communicator& world) {
         }
         cut = parallel::choose_stage_cut(flops, parameters, p, {});
         runtime::PipelineStage stage;
-        stage.tensors = stage.host = &world;
         stage.first_block = cut.first[world.rank()];
         stage.end_block = cut.end(world.rank());
         stage.schedule = schedule == "gpipe" ? parallel::ScheduleKind::kGPipe : parallel::ScheduleKind::kOneFOneB;
-        s.step = std::make_unique<runtime::TrainingStep>(s.config, *s.model, *alone, stage);
+        s.step = std::make_unique<runtime::TrainingStep>(s.config, *s.model, pipeline, stage);
         s.theory = static_cast<double>(p - 1) / static_cast<double>(m + p - 1);
       } else {
-        s.step = std::make_unique<runtime::TrainingStep>(s.config, *s.model, world);
+        s.step = std::make_unique<runtime::TrainingStep>(s.config, *s.model, data_parallel);
       }
       setups.push_back(std::move(s));
     }

@@ -69,7 +69,9 @@ double communication_alone(parallel::Communicator& world, const Setup& setup, in
 
 void run(parallel::Communicator& world) {
   at::set_num_threads(FLAGS_threads);
-  const auto alone = world.split(world.rank(), 0);  // a group of one: the same step without communication
+  const parallel::Topology group(world, 1, parallel::Placement{});
+  const auto alone_world = world.split(world.rank(), 0);  // a group of one: the same step without communication
+  const parallel::Topology alone(*alone_world, 1, parallel::Placement{});
   const SyntheticBatchShape shape{FLAGS_rows, FLAGS_window, FLAGS_text_tokens, FLAGS_negatives, 500, 1000};
   std::vector<Setup> setups;
   for (const int stage : {0, 1, 2, 3}) {
@@ -82,8 +84,8 @@ void run(parallel::Communicator& world) {
            "activation_checkpointing.policy=" + policy, "gradient_clipping=1.0"});
       s.model = models::make_recommender(s.config, shape.catalog, shape.vocab, {2, 3, 4, 5});
       s.solo_model = models::make_recommender(s.config, shape.catalog, shape.vocab, {2, 3, 4, 5});
-      s.step = std::make_unique<runtime::TrainingStep>(s.config, *s.model, world);
-      s.solo = std::make_unique<runtime::TrainingStep>(s.config, *s.solo_model, *alone);
+      s.step = std::make_unique<runtime::TrainingStep>(s.config, *s.model, group);
+      s.solo = std::make_unique<runtime::TrainingStep>(s.config, *s.solo_model, alone);
       setups.push_back(std::move(s));
     }
   }

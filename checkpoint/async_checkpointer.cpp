@@ -18,8 +18,8 @@ std::pair<std::string, std::string> write(const CheckpointContent& content, cons
 
 }  // namespace
 
-AsyncCheckpointer::AsyncCheckpointer(parallel::Communicator& world, bool in_background)
-    : comm_(world.split(0, world.rank())), in_background_(in_background), worker_([this] { run(); }) {}
+AsyncCheckpointer::AsyncCheckpointer(parallel::Communicator& own, bool in_background)
+    : comm_(own), in_background_(in_background), worker_([this] { run(); }) {}
 
 AsyncCheckpointer::~AsyncCheckpointer() {
   {
@@ -38,7 +38,7 @@ void AsyncCheckpointer::save(const CheckpointContent& content, const SaveOptions
       std::lock_guard<std::mutex> lock(mutex_);
       busy_ = true;
     }
-    const auto [committed, error] = write(content, options, *comm_);
+    const auto [committed, error] = write(content, options, comm_);
     finish(committed, error);
     return;
   }
@@ -81,7 +81,7 @@ void AsyncCheckpointer::run() {
       job = std::move(*job_);
       job_.reset();
     }
-    const auto [committed, error] = write(job.first, job.second, *comm_);
+    const auto [committed, error] = write(job.first, job.second, comm_);
     finish(committed, error);
   }
 }

@@ -1,7 +1,7 @@
 // Asynchronous saving: save() copies this rank's pieces off the training tensors (the only part the
 // training loop waits for) and a background thread writes and commits them (save_checkpoint) while
-// training goes on. The thread has a communicator of its own (a split of the world), so its collectives
-// never interleave with training's. The next save() first waits for the previous one; a save that failed
+// training goes on. The thread has a communicator of its own over the world (the topology's
+// "checkpoint" channel), so its collectives never interleave with training's. The next save() first waits for the previous one; a save that failed
 // is reported then (logged with its error; it was never committed) and training continues. wait() blocks
 // until the last save is committed (end of training, preemption).
 //
@@ -24,8 +24,8 @@ namespace hllm::checkpoint {
 
 class AsyncCheckpointer {
  public:
-  // Collective over `world` (the split).
-  explicit AsyncCheckpointer(parallel::Communicator& world, bool in_background = true);
+  // `own`: a communicator over the world that nothing else uses while this lives (a duplicate).
+  explicit AsyncCheckpointer(parallel::Communicator& own, bool in_background = true);
   ~AsyncCheckpointer();  // waits for a save in progress
 
   // Snapshots `content` (copies of the pieces on the host) and starts writing it; or, not in the
@@ -42,7 +42,7 @@ class AsyncCheckpointer {
   void run();
   void finish(const std::string& committed, const std::string& error);
 
-  std::unique_ptr<parallel::Communicator> comm_;
+  parallel::Communicator& comm_;
   bool in_background_;
   std::mutex mutex_;
   std::condition_variable changed_;

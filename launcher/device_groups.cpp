@@ -2,6 +2,8 @@
 
 #include <c10/core/Device.h>
 
+#include <memory>
+
 #include "parallel/comm/nccl_communicator.h"
 
 #ifdef HLLM_WITH_CUDA
@@ -10,20 +12,20 @@
 
 namespace hllm::launcher {
 
-DeviceCommunicators make_device_groups(const parallel::Topology& topology, double timeout_seconds) {
-  DeviceCommunicators out;
+void use_device_communicators(parallel::Topology& topology, double timeout_seconds) {
   const c10::Device device(topology.placement().device);
-  if (!device.is_cuda()) return out;
+  if (!device.is_cuda()) return;
 #ifdef HLLM_WITH_CUDA
   parallel::set_nccl_timeout_seconds(timeout_seconds);
   c10::cuda::set_device(device.index());
-  out.world = parallel::make_nccl_communicator(topology.world(), device.index());
-  out.dp = parallel::make_nccl_communicator(topology.dp_group(), device.index());
-  if (topology.pp() > 1) out.pp = parallel::make_nccl_communicator(topology.pp_group(), device.index());
+  auto world = parallel::make_nccl_communicator(topology.world(), device.index());
+  auto dp = parallel::make_nccl_communicator(topology.dp_group(), device.index());
+  std::unique_ptr<parallel::Communicator> pp;
+  if (topology.pp() > 1) pp = parallel::make_nccl_communicator(topology.pp_group(), device.index());
+  topology.use_device_communicators(std::move(world), std::move(dp), std::move(pp));
 #else
   (void)timeout_seconds;
 #endif
-  return out;
 }
 
 }  // namespace hllm::launcher

@@ -79,17 +79,16 @@ int run(const EvalOptions& eval, parallel::Communicator& world) {
   options.overrides = eval.overrides;
   const parallel::Placement placement = detect_placement(world);
   LaunchPlan plan;
-  DeviceCommunicators device_groups;
   std::unique_ptr<runtime::ParallelModel> model;
   try {
     plan = make_launch_plan(options, world, placement);
     if (!plan.dataset) throw InputError("data.path is not set in " + options.config_path + " (--set data.path=DIR)");
     at::set_num_threads(plan.intra_op_threads);
     parallel::set_mpi_timeout_seconds(plan.config.comm.timeout_s);
-    device_groups = make_device_groups(*plan.topology, plan.config.comm.timeout_s);
+    use_device_communicators(*plan.topology, plan.config.comm.timeout_s);
     // Every rank reads from the same file only what it holds (under ZeRO-3, its shards).
     model = std::make_unique<runtime::ParallelModel>(plan.config, plan.batch, *plan.topology, *plan.dataset,
-                                                     device_groups.groups(), runtime::ModelUse::kEvaluate,
+                                                     runtime::ModelUse::kEvaluate,
                                                      eval.run_dir + "/model");
   } catch (const InputError& e) {
     // The config, dataset and model file are the same for every rank, so every rank is here.

@@ -49,14 +49,12 @@ int run(const LaunchOptions& options, parallel::Communicator& world) {
     LOG(INFO) << "dry run: config and topology are valid; nothing was trained";
     return kExitOk;
   }
-  DeviceCommunicators device_groups;
   std::unique_ptr<runtime::Trainer> trainer;
   try {
     if (!plan.dataset) throw InputError("data.path is not set: training needs a dataset (hllm_prepare writes one)");
     const std::string run_dir = plan.config.run.dir.empty() ? "runs/" + plan.config.name : plan.config.run.dir;
-    device_groups = make_device_groups(*plan.topology, plan.config.comm.timeout_s);
-    trainer = std::make_unique<runtime::Trainer>(plan.config, plan.batch, *plan.topology, *plan.dataset, run_dir,
-                                                 device_groups.groups());
+    use_device_communicators(*plan.topology, plan.config.comm.timeout_s);
+    trainer = std::make_unique<runtime::Trainer>(plan.config, plan.batch, *plan.topology, *plan.dataset, run_dir);
     const bool under_mpirun = std::getenv("OMPI_COMM_WORLD_SIZE") != nullptr;
     trainer->show_progress_bar(world.rank() == 0 &&
                               progress_bar_wanted(options.progress, runtime::ProgressBar::stdout_is_terminal(), under_mpirun));

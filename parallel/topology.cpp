@@ -69,6 +69,42 @@ Topology::Topology(Communicator& world, int pp, const Placement& placement)
   placements_ = gather_placements(world, placement);
 }
 
+Communicator& Topology::group(Group group) const {
+  switch (group) {
+    case Group::kWorld: return world_;
+    case Group::kDp: return *dp_group_;
+    case Group::kPp: return *pp_group_;
+  }
+  HLLM_ASSERT(false, "unknown group");
+}
+
+void Topology::use_device_communicators(std::unique_ptr<Communicator> world, std::unique_ptr<Communicator> dp,
+                                        std::unique_ptr<Communicator> pp) {
+  HLLM_ASSERT(!world || world->size() == world_size(), "a device world of ", world->size(), " ranks for ", world_size());
+  HLLM_ASSERT(!dp || dp->size() == this->dp(), "a device dp group of ", dp->size(), " ranks for dp ", this->dp());
+  HLLM_ASSERT(!pp || pp->size() == this->pp(), "a device pp group of ", pp->size(), " ranks for pp ", this->pp());
+  device_world_ = std::move(world);
+  device_dp_ = std::move(dp);
+  device_pp_ = std::move(pp);
+}
+
+Communicator& Topology::device_group(Group group) const {
+  const std::unique_ptr<Communicator>& device = group == Group::kWorld ? device_world_
+                                                : group == Group::kDp  ? device_dp_
+                                                                       : device_pp_;
+  return device ? *device : this->group(group);
+}
+
+Communicator& Topology::channel(Group group, const std::string& name, bool on_device) const {
+  std::lock_guard<std::mutex> lock(channels_mutex_);
+  auto& kept = channels_[{group, name, on_device}];
+  if (!kept) {
+    Communicator& base = on_device ? device_group(group) : this->group(group);
+    kept = base.split(0, base.rank());  // one colour: a duplicate, the ranks in their order
+  }
+  return *kept;
+}
+
 std::string Topology::table() const {
   size_t host_width = 4;
   for (const auto& p : placements_) host_width = std::max(host_width, p.hostname.size());

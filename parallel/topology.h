@@ -1,9 +1,13 @@
-// Topology: this rank's place in the pp x dp grid and the communicators of its groups. Built once at
-// start (a collective over the world) and passed explicitly.
+// Topology: this rank's place in the pp x dp grid and every communicator of its groups, host and device.
+// Built once at start (a collective over the world) and passed explicitly; code that needs a group's
+// communicator asks it by group and, for one of its own, by name.
 #pragma once
 
+#include <map>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "parallel/comm/communicator.h"
@@ -18,6 +22,13 @@ struct Placement {
   int local_size = 1;  // ranks on this node
   int gpus = 0;        // GPUs this process can see (0 in CPU builds)
   std::string device = "cpu";  // "cpu" or "cuda:<index>" (launcher/placement.h chooses)
+};
+
+// The groups of the grid a rank belongs to.
+enum class Group {
+  kWorld,
+  kDp,  // the ranks of this pipeline stage
+  kPp,  // the stages of this rank's pipeline
 };
 
 class Topology {
@@ -36,9 +47,24 @@ class Topology {
   bool is_first_stage() const { return stage_id() == 0; }
   bool is_last_stage() const { return stage_id() == pp() - 1; }
 
+  // Host communicators (MPI, or threads in tests): host tensors, scalars and flags.
   Communicator& world() const { return world_; }
   Communicator& dp_group() const { return *dp_group_; }  // ranks of this stage
   Communicator& pp_group() const { return *pp_group_; }  // stages of this pipeline
+  Communicator& group(Group group) const;
+
+  // Communicators for tensors on this rank's device: the ones given to use_device_communicators (NCCL on
+  // GPUs, made by the launcher), else the host ones (CPU tensors). A null one is not needed (pp = 1).
+  void use_device_communicators(std::unique_ptr<Communicator> world, std::unique_ptr<Communicator> dp,
+                                std::unique_ptr<Communicator> pp);
+  Communicator& device_group(Group group) const;
+
+  // A duplicate of a group's communicator kept under `name`, for traffic whose order must not mix with
+  // the group's other collectives: ZeRO's gathers and reductions, the gradient buckets, the pipeline's
+  // activations each way, the background checkpoint. Made the first time a name is asked for — a
+  // collective over the group, so its members ask for the same names in the same order — and kept as
+  // long as the topology. `on_device`: a duplicate of device_group(), else of group().
+  Communicator& channel(Group group, const std::string& name, bool on_device = true) const;
 
   const Placement& placement() const { return placements_[rank()]; }
   const std::vector<Placement>& placements() const { return placements_; }  // indexed by rank
@@ -52,6 +78,9 @@ class Topology {
   std::unique_ptr<Communicator> dp_group_;
   std::unique_ptr<Communicator> pp_group_;
   std::vector<Placement> placements_;
+  std::unique_ptr<Communicator> device_world_, device_dp_, device_pp_;
+  mutable std::mutex channels_mutex_;
+  mutable std::map<std::tuple<Group, std::string, bool>, std::unique_ptr<Communicator>> channels_;
 };
 
 }  // namespace hllm::parallel

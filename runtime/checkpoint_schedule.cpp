@@ -16,7 +16,7 @@ CheckpointSchedule::CheckpointSchedule(const config::Config& config, const paral
       root_(std::move(root)),
       in_background_(in_background),
       stop_flag_(stop_flag),
-      saver_(topology.world(), in_background) {}
+      saver_(topology.channel(parallel::Group::kWorld, "checkpoint", /*on_device=*/false), in_background) {}
 
 CheckpointSchedule::Decision CheckpointSchedule::at_boundary(int64_t steps_done) {
   const config::CheckpointConfig& every = config_.checkpoint;

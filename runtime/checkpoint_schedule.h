@@ -20,7 +20,8 @@ namespace hllm::runtime {
 
 class CheckpointSchedule {
  public:
-  // `root`: where checkpoints go. `stop_flag`: may be null. Collective (the saver's communicator).
+  // `root`: where checkpoints go. `stop_flag`: may be null. Collective (the first time: the topology's
+  // "checkpoint" channel is made).
   CheckpointSchedule(const config::Config& config, const parallel::Topology& topology, std::string root,
                      bool in_background, const std::atomic<int>* stop_flag);
 

@@ -41,7 +41,7 @@ at::Tensor Evaluator::item_llm_catalog() {
   // that finishes it shares the catalogue with the other stages.
   const int64_t items = dataset_.num_items();
   const bool pipelined = topology_.pp() > 1;
-  parallel::Communicator& replicas = pipelined ? model_.tensor_dp() : model_.tensor_world();
+  parallel::Communicator& replicas = topology_.device_group(pipelined ? parallel::Group::kDp : parallel::Group::kWorld);
   const at::Device device = model_.device();
   const int stage = topology_.stage_id();
   const size_t item_end = model_.towers().item_end;
@@ -88,7 +88,7 @@ at::Tensor Evaluator::item_llm_catalog() {
     all = all.view({items, hidden});
   }
   if (pipelined) {  // the other stages learn the dtype, then receive the table
-    parallel::Communicator& stages = model_.tensor_pp();
+    parallel::Communicator& stages = topology_.device_group(parallel::Group::kPp);
     at::Tensor dtype = at::full({1}, stage == embedder ? static_cast<int64_t>(all.scalar_type()) : 0,
                                 at::TensorOptions(at::kLong).device(device));
     stages.broadcast(dtype, embedder)->wait();

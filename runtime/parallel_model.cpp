@@ -22,15 +22,12 @@ std::unique_ptr<models::ParameterSource> saved_values(const std::string& directo
 
 ParallelModel::ParallelModel(const config::Config& config, const config::BatchSizes& batch,
                              const parallel::Topology& topology, const data::Dataset& dataset,
-                             DeviceGroups device_groups, ModelUse use, const std::string& saved_model)
+                             ModelUse use, const std::string& saved_model)
     : config_(config),
       batch_(batch),
       topology_(topology),
       dataset_(dataset),
-      device_(topology.placement().device),
-      tensor_world_(device_groups.world ? *device_groups.world : topology.world()),
-      tensor_dp_(device_groups.dp ? *device_groups.dp : topology.dp_group()),
-      tensor_pp_(device_groups.pp ? *device_groups.pp : topology.pp_group()) {
+      device_(topology.placement().device) {
   std::vector<int64_t> prompt;
   for (const auto& id : dataset.meta().at("prompt_tokens")) prompt.push_back(id.get<int64_t>());
   const int64_t vocab = dataset.meta().at("tokenizer").at("vocab_size").get<int64_t>();
@@ -72,7 +69,7 @@ ParallelModel::ParallelModel(const config::Config& config, const config::BatchSi
     };
   }
   if (use == ModelUse::kTrain) {
-    training_ = std::make_unique<TrainingStep>(config_, *model_, tensor_dp_, pipeline_stage(), fill);
+    training_ = std::make_unique<TrainingStep>(config_, *model_, topology_, pipeline_stage(), fill);
   } else {
     hold_for_evaluation(fill);
   }
@@ -87,10 +84,10 @@ void ParallelModel::hold_for_evaluation(const models::ParameterFill& fill) {
     options.initial_values = fill;
     options.prefetch_elements = config_.zero_optimization.stage3_prefetch_bucket_size;
     options.max_live_elements = config_.zero_optimization.stage3_max_live_parameters;
-    evaluation_gather_ = tensor_dp_.split(1, tensor_dp_.rank());
-    evaluation_reduce_ = tensor_dp_.split(2, tensor_dp_.rank());
+    const int dp = topology_.dp(), dp_rank = topology_.dp_index();
     evaluation_runner_ = std::make_unique<parallel::zero::BlockRunner>(
-        stage_blocks_, options, tensor_dp_.size(), tensor_dp_.rank(), evaluation_gather_.get(), evaluation_reduce_.get());
+        stage_blocks_, options, dp, dp_rank, &topology_.channel(parallel::Group::kDp, "zero.gather"),
+        &topology_.channel(parallel::Group::kDp, "zero.reduce"));
     return;
   }
   c10::NoGradGuard no_grad;
@@ -130,7 +127,10 @@ void ParallelModel::run_stage_blocks(size_t first, size_t end, models::Activatio
 models::Activations ParallelModel::forward(size_t first, size_t end, models::Activations inputs,
                                            const std::vector<std::string>& consumed) {
   const auto run = [this](size_t from, size_t to, models::Activations& a) { run_stage_blocks(from, to, a); };
-  if (topology_.pp() > 1) return parallel::pipeline_forward(tensor_pp_, cut_, run, first, end, std::move(inputs), consumed, device_);
+  if (topology_.pp() > 1) {
+    return parallel::pipeline_forward(topology_.device_group(parallel::Group::kPp), cut_, run, first, end,
+                                      std::move(inputs), consumed, device_);
+  }
   run(first, end, inputs);
   return inputs;
 }

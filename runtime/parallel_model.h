@@ -11,6 +11,8 @@
 //   - state: the checkpoint's pieces (any layout resumes any other), the best model's share, the final
 //     save streamed block by block to rank 0's writer, and the saved model loaded back (hllm_eval);
 //   - the plan: this rank's memory per phase (parallel/memory_plan.h), as hllm_plan computes it.
+// Device tensors cross ranks through the topology's device groups (NCCL on GPUs), host scalars through
+// its host groups.
 #pragma once
 
 #include <ATen/core/Tensor.h>
@@ -34,15 +36,6 @@
 
 namespace hllm::runtime {
 
-// Communicators for tensors on the training device, over the same ranks as the topology's world,
-// data-parallel and pipeline groups: NCCL ones on GPUs (the launcher makes them). Left null, the
-// topology's own serve (CPU tensors); a group of one rank needs none.
-struct DeviceGroups {
-  parallel::Communicator* world = nullptr;
-  parallel::Communicator* dp = nullptr;
-  parallel::Communicator* pp = nullptr;
-};
-
 // What the model is made for: training (the parameters as training holds them from the start: ZeRO-3
 // shards, a pipeline stage's blocks, with the optimizer) or evaluating saved parameters alone (hllm_eval:
 // held as training would hold them — ZeRO-3 shards, gathered block by block; stages 0-2 the stage's
@@ -57,7 +50,7 @@ class ParallelModel {
   // bytes it keeps; a missing or mis-shaped tensor is an InputError naming the file and tensor, on every
   // rank before any reads.
   ParallelModel(const config::Config& config, const config::BatchSizes& batch, const parallel::Topology& topology,
-                const data::Dataset& dataset, DeviceGroups device_groups = {}, ModelUse use = ModelUse::kTrain,
+                const data::Dataset& dataset, ModelUse use = ModelUse::kTrain,
                 const std::string& saved_model = "");
   ~ParallelModel();
 
@@ -85,10 +78,6 @@ class ParallelModel {
   // rank's stage computes it.
   int64_t item_embedding_width() const { return item_embedding_width_; }
   at::TensorOptions item_embedding_options() const;
-  // Communicators for device tensors (DeviceGroups, or the topology's).
-  parallel::Communicator& tensor_world() { return tensor_world_; }
-  parallel::Communicator& tensor_dp() { return tensor_dp_; }
-  parallel::Communicator& tensor_pp() { return tensor_pp_; }
   // Pipeline parallelism: the stage cut (empty with pp = 1).
   const parallel::StageCut& stage_cut() const { return cut_; }
 
@@ -134,9 +123,6 @@ class ParallelModel {
   const parallel::Topology& topology_;
   const data::Dataset& dataset_;
   at::Device device_;
-  parallel::Communicator& tensor_world_;
-  parallel::Communicator& tensor_dp_;
-  parallel::Communicator& tensor_pp_;
   std::unique_ptr<models::Recommender> model_;
   models::TowerRanges towers_;
   // The parameters this rank holds: every one, or its pipeline stage's (in block order).
@@ -157,8 +143,7 @@ class ParallelModel {
   parallel::StageMemory planned_;
   parallel::PhaseMemory planned_phases_;
   std::unique_ptr<TrainingStep> training_;  // kTrain: holds the parameters; evaluation and saving go through it
-  // kEvaluate under ZeRO-3: the units without an optimizer, and their communicators.
-  std::unique_ptr<parallel::Communicator> evaluation_gather_, evaluation_reduce_;
+  // kEvaluate under ZeRO-3: the units without an optimizer.
   std::unique_ptr<parallel::zero::BlockRunner> evaluation_runner_;
 };
 

@@ -19,6 +19,7 @@ void ParallelModel::save(const std::string& path) {
   const int stage = topology_.stage_id();
   const size_t first_block = topology_.pp() > 1 ? cut_.first[stage] : 0;
   std::map<std::string, at::Tensor> mine(owned_.begin(), owned_.end());
+  parallel::Communicator& stages = topology_.device_group(parallel::Group::kPp);
   const auto gather = [&](size_t block) {
     if (!runner) return;
     const int64_t unit = runner->unit_of_block(block - first_block);
@@ -38,7 +39,7 @@ void ParallelModel::save(const std::string& path) {
       const ParameterSpec& spec = parameter_specs_[i];
       if (spec.stage != stage) continue;
       if (i == 0 || parameter_specs_[i - 1].block != spec.block) gather(spec.block);
-      if (sender) tensor_pp_.send(mine.at(spec.name).detach().contiguous().view({-1}), 0)->wait();
+      if (sender) stages.send(mine.at(spec.name).detach().contiguous().view({-1}), 0)->wait();
       if (last_of_block(i)) release(spec.block);
     }
     return;
@@ -49,7 +50,7 @@ void ParallelModel::save(const std::string& path) {
     const ParameterSpec& spec = parameter_specs_[i];
     if (spec.stage != 0) {
       at::Tensor t = at::empty(spec.shape, at::TensorOptions(spec.dtype).device(device_));
-      tensor_pp_.recv(t.view({-1}), spec.stage)->wait();
+      stages.recv(t.view({-1}), spec.stage)->wait();
       return t;
     }
     if (i == 0 || parameter_specs_[i - 1].block != spec.block) gather(spec.block);

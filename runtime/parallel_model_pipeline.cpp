@@ -88,8 +88,6 @@ int ParallelModel::stage_of_block(size_t block) const { return topology_.pp() > 
 PipelineStage ParallelModel::pipeline_stage() {
   if (topology_.pp() == 1) return {};
   PipelineStage stage;
-  stage.tensors = &tensor_pp_;
-  stage.host = &topology_.pp_group();
   stage.first_block = cut_.first[topology_.stage_id()];
   stage.end_block = cut_.end(topology_.stage_id());
   stage.schedule =

@@ -27,14 +27,14 @@ std::vector<checkpoint::StatePiece> host_copy(std::vector<checkpoint::StatePiece
 }  // namespace
 
 Trainer::Trainer(const config::Config& config, const config::BatchSizes& batch, const parallel::Topology& topology,
-                 const data::Dataset& dataset, std::string run_dir, DeviceGroups device_groups)
+                 const data::Dataset& dataset, std::string run_dir)
     : config_(config),
       batch_(batch),
       topology_(topology),
       dataset_(dataset),
       log_(std::move(run_dir), topology.rank() == 0),
       memory_(topology.placement().device),
-      model_(config, batch, topology, dataset, device_groups),
+      model_(config, batch, topology, dataset),
       evaluator_(config, topology, dataset, model_) {
   memory_.end_phase("start-up", planned_for("start-up"));
   log_.write_config(config);

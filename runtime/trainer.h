@@ -31,7 +31,7 @@ class Trainer {
   // `run_dir` empty: write nothing (tests). Throws InputError for a configuration this build cannot run.
   // Collective (builds the ParallelModel).
   Trainer(const config::Config& config, const config::BatchSizes& batch, const parallel::Topology& topology,
-          const data::Dataset& dataset, std::string run_dir, DeviceGroups device_groups = {});
+          const data::Dataset& dataset, std::string run_dir);
 
   // The run, as described above. Rank 0 prints progress and writes metrics.jsonl, report.json and the
   // tested parameters. Collective.

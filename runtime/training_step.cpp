@@ -49,23 +49,25 @@ AdamWOptions adam_options(const config::Config& config) {
 
 }  // namespace
 
-TrainingStep::TrainingStep(const config::Config& config, models::Recommender& model, parallel::Communicator& tensor_dp,
+TrainingStep::TrainingStep(const config::Config& config, models::Recommender& model, const parallel::Topology& topology,
                            PipelineStage pipeline, const models::ParameterFill& initial_values)
     : config_(config),
       model_(model),
-      tensor_dp_(tensor_dp),
+      tensor_dp_(topology.device_group(parallel::Group::kDp)),
+      pipeline_host_(pipeline.active() ? &topology.pp_group() : nullptr),
       pipeline_stage_(pipeline),
       stage_(config.zero_optimization.stage),
       mixed_(config.bf16.enabled),
       parameters_(model.named_parameters()),
       device_(parameters_.front().second.device()) {
+  parallel::Communicator& tensor_dp = tensor_dp_;
   const int dp = tensor_dp.size();
   if (dp > 1) gather_ = [&tensor_dp](const at::Tensor& x) { return parallel::all_gather_with_grad(tensor_dp, x); };
   const AdamWOptions adam = adam_options(config);
 
   // ZeRO (stage >= 1), activation checkpointing and pipeline stages run the model as blocks; plain data
   // parallel without checkpointing runs the model's own forward. ZeRO's gathers and reductions get
-  // communicators of their own (splits of the dp group), apart from the negatives' gather.
+  // communicators of their own (the dp group's channels), apart from the negatives' gather.
   if (stage_ > 0 || config.activation_checkpointing.policy != "none" || pipeline.active()) {
     blocks_ = model.blocks(gather_);
     if (pipeline.active()) {  // this stage's blocks, and the parameters they hold, are this rank's
@@ -85,9 +87,11 @@ TrainingStep::TrainingStep(const config::Config& config, models::Recommender& mo
     options.recompute = recompute_flags(blocks_, config.activation_checkpointing);
     options.prefetch_elements = config.zero_optimization.stage3_prefetch_bucket_size;
     options.max_live_elements = config.zero_optimization.stage3_max_live_parameters;
+    parallel::Communicator* zero_gather = nullptr;
+    parallel::Communicator* zero_reduce = nullptr;
     if (stage_ > 0) {
-      zero_gather_comm_ = tensor_dp.split(1, tensor_dp.rank());
-      zero_reduce_comm_ = tensor_dp.split(2, tensor_dp.rank());
+      zero_gather = &topology.channel(parallel::Group::kDp, "zero.gather");
+      zero_reduce = &topology.channel(parallel::Group::kDp, "zero.reduce");
       int64_t in_blocks = 0, in_model = 0;
       for (const auto& block : blocks_) {
         for (const auto& [name, t] : block->parameters()) in_blocks += t.numel();
@@ -95,15 +99,14 @@ TrainingStep::TrainingStep(const config::Config& config, models::Recommender& mo
       for (const auto& [name, t] : parameters_) in_model += t.numel();
       HLLM_ASSERT(in_blocks == in_model, "the model's blocks hold ", in_blocks, " parameters, the model ", in_model);
     }
-    runner_ = std::make_unique<parallel::zero::BlockRunner>(blocks_, options, dp, tensor_dp.rank(),
-                                                            zero_gather_comm_.get(), zero_reduce_comm_.get());
-    if (pipeline.active()) {
-      activation_comm_ = pipeline.tensors->split(0, pipeline.tensors->rank());
-      activation_gradient_comm_ = pipeline.tensors->split(1, pipeline.tensors->rank());
-      executor_ = std::make_unique<parallel::PipelineExecutor>(*activation_comm_, *activation_gradient_comm_, *runner_,
-                                                               pipeline.schedule, device_);
+    runner_ = std::make_unique<parallel::zero::BlockRunner>(blocks_, options, dp, tensor_dp.rank(), zero_gather,
+                                                            zero_reduce);
+    if (pipeline.active()) {  // a communicator per direction
+      executor_ = std::make_unique<parallel::PipelineExecutor>(
+          topology.channel(parallel::Group::kPp, "pipeline.activations"),
+          topology.channel(parallel::Group::kPp, "pipeline.activation_gradients"), *runner_, pipeline.schedule, device_);
     }
-    if (stage_ > 0) zero_ = std::make_unique<ZeroOptimizer>(*runner_, adam, tensor_dp, pipeline.host);
+    if (stage_ > 0) zero_ = std::make_unique<ZeroOptimizer>(*runner_, adam, tensor_dp, pipeline_host_);
   }
   if (stage_ > 0) return;
   for (const auto& [name, p] : parameters_) models::materialize(name, p, initial_values);  // replicated: whole
@@ -120,10 +123,10 @@ TrainingStep::TrainingStep(const config::Config& config, models::Recommender& mo
   // collectives on one communicator must come in the same order on every rank. (One rank reduces
   // nothing: no communicator and no averager, whose flat buckets would hold every gradient once more.)
   if (dp > 1) {
-    gradient_comm_ = tensor_dp.split(0, tensor_dp.rank());
     // (Overlap needs the gradients final as the backward produces them: not with bf16, where they are
     // still to be added into the masters.)
-    averager_ = std::make_unique<GradientAverager>(*gradient_comm_, updated_, 25 << 20, /*overlap=*/!mixed_);
+    averager_ = std::make_unique<GradientAverager>(topology.channel(parallel::Group::kDp, "gradient_buckets"), updated_,
+                                                   25 << 20, /*overlap=*/!mixed_);
   }
 }
 
@@ -183,7 +186,7 @@ void TrainingStep::run_pipeline(const std::function<data::Batch()>& next_batch, 
   double sum = 0;
   for (const double loss : executor_->run(static_cast<int>(accumulation), hooks)) sum += loss;
   // The last stage computed the losses; every stage reports them.
-  result->loss = reduce_scalar(pipeline_stage_.host, sum / static_cast<double>(accumulation), parallel::ReduceOp::kSum);
+  result->loss = reduce_scalar(pipeline_host_, sum / static_cast<double>(accumulation), parallel::ReduceOp::kSum);
 }
 
 void TrainingStep::run_micro_batches(const std::function<data::Batch()>& next_batch, int64_t accumulation,
@@ -224,8 +227,8 @@ StepResult TrainingStep::run(const std::function<data::Batch()>& next_batch, int
   if (averager_ && tensor_dp_.size() > 1) averager_->average();
   if (first_) measure_model_states();
   result.grad_norm = zero_ ? zero_->clip_gradient_norm(config_.gradient_clipping)
-                           : clip_gradient_norm(updated_, config_.gradient_clipping, pipeline_stage_.host);
-  result.skipped = !(zero_ ? zero_->gradients_finite() : gradients_finite(updated_, pipeline_stage_.host));
+                           : clip_gradient_norm(updated_, config_.gradient_clipping, pipeline_host_);
+  result.skipped = !(zero_ ? zero_->gradients_finite() : gradients_finite(updated_, pipeline_host_));
   if (!result.skipped) {
     if (zero_) {
       zero_->step(lr);

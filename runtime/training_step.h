@@ -27,6 +27,7 @@
 #include "parallel/comm/communicator.h"
 #include "parallel/pipeline/pipeline_executor.h"
 #include "parallel/pipeline/schedule.h"
+#include "parallel/topology.h"
 #include "parallel/zero/block_runner.h"
 
 
@@ -51,13 +52,11 @@ struct MemoryReport {
   int64_t model_state_bytes() const { return parameter_bytes + gradient_bytes + optimizer_bytes; }
 };
 
-// This rank's stage of a pipeline (parallel.pp > 1).
+// This rank's stage of a pipeline (parallel.pp > 1; its ranks are the topology's pp group).
 struct PipelineStage {
-  parallel::Communicator* tensors = nullptr;  // the stages of this rank's pipeline, for device tensors
-  parallel::Communicator* host = nullptr;     // the same ranks, for host scalars (norms, flags, the loss)
-  size_t first_block = 0, end_block = 0;      // this stage's blocks: [first, end) of model.blocks()
+  size_t first_block = 0, end_block = 0;  // this stage's blocks: [first, end) of model.blocks()
   parallel::ScheduleKind schedule = parallel::ScheduleKind::kOneFOneB;
-  bool active() const { return tensors != nullptr; }
+  bool active() const { return end_block > first_block; }
 };
 
 struct StepResult {
@@ -70,11 +69,12 @@ struct StepResult {
 
 class TrainingStep {
  public:
-  // `tensor_dp`: the data-parallel group for tensors on the model's device (under pp, of this stage). The
-  // model must outlive this. `initial_values`: for a model built without values (placeholders,
+  // Over the topology's data-parallel group (under pp, of this stage) and, with a pipeline stage, its pp
+  // group; the communicators of their own it needs are the topology's channels. The model and topology
+  // must outlive this. `initial_values`: for a model built without values (placeholders,
   // models/parameter_source.h), where they come from: ZeRO's units fill only what this rank keeps (stage 3:
   // its shards), stage 0 fills this rank's (stage's) parameters whole.
-  TrainingStep(const config::Config& config, models::Recommender& model, parallel::Communicator& tensor_dp,
+  TrainingStep(const config::Config& config, models::Recommender& model, const parallel::Topology& topology,
                PipelineStage pipeline = {}, const models::ParameterFill& initial_values = {});
   ~TrainingStep();
 
@@ -125,7 +125,8 @@ class TrainingStep {
 
   const config::Config& config_;
   models::Recommender& model_;
-  parallel::Communicator& tensor_dp_;
+  parallel::Communicator& tensor_dp_;      // device tensors, this stage's data-parallel group
+  parallel::Communicator* pipeline_host_;  // host scalars (norms, flags, the loss) over the pipeline, or null
   PipelineStage pipeline_stage_;
   int stage_;
   bool mixed_;
@@ -133,8 +134,6 @@ class TrainingStep {
   at::Device device_;  // the model's
   models::NegativeGather gather_;
   models::Blocks blocks_;
-  std::unique_ptr<parallel::Communicator> zero_gather_comm_, zero_reduce_comm_, gradient_comm_;
-  std::unique_ptr<parallel::Communicator> activation_comm_, activation_gradient_comm_;  // pipeline: one per direction
   std::unique_ptr<parallel::zero::BlockRunner> runner_;
   std::unique_ptr<parallel::PipelineExecutor> executor_;
   std::unique_ptr<ZeroOptimizer> zero_;

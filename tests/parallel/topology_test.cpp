@@ -41,6 +41,35 @@ TEST(Topology, TwoByTwoGroupsAndTable) {
   });
 }
 
+// Every communicator comes from the topology: the device groups (the host ones unless given), and named
+// channels, each made once and kept, over the same ranks in the same order as its group.
+TEST(Topology, DeviceGroupsAndNamedChannels) {
+  run_thread_ranks(4, [](Communicator& world) {
+    Topology topology(world, 2, fake_placement(world));
+    EXPECT_EQ(&topology.device_group(Group::kDp), &topology.dp_group()) << "no device communicators given";
+    EXPECT_EQ(&topology.device_group(Group::kWorld), &topology.world());
+    Communicator& gather = topology.channel(Group::kDp, "zero.gather");
+    Communicator& reduce = topology.channel(Group::kDp, "zero.reduce");
+    Communicator& activations = topology.channel(Group::kPp, "pipeline.activations");
+    EXPECT_EQ(&topology.channel(Group::kDp, "zero.gather"), &gather) << "a name is made once";
+    EXPECT_NE(&gather, &reduce);
+    EXPECT_NE(&gather, &topology.dp_group());
+    EXPECT_EQ(gather.rank(), topology.dp_index());
+    EXPECT_EQ(activations.rank(), topology.stage_id());
+    EXPECT_EQ(activations.size(), 2);
+    // A channel holds its group's ranks: the sum of world ranks over the pipeline {i, i + 2}.
+    at::Tensor value = at::full({1}, static_cast<int64_t>(world.rank()), at::kLong);
+    activations.all_reduce(value, ReduceOp::kSum)->wait();
+    EXPECT_EQ(value.item<int64_t>(), 2 * topology.dp_index() + 2);
+    // Given device communicators serve the device groups; the host ones stay.
+    Topology with_device(world, 1, fake_placement(world));
+    with_device.use_device_communicators(world.split(0, world.rank()), world.split(0, world.rank()), nullptr);
+    EXPECT_NE(&with_device.device_group(Group::kWorld), &with_device.world());
+    EXPECT_EQ(&with_device.device_group(Group::kPp), &with_device.pp_group()) << "pp = 1 needs none";
+    EXPECT_NE(&with_device.channel(Group::kDp, "x"), &with_device.channel(Group::kDp, "x", /*on_device=*/false));
+  });
+}
+
 TEST(Topology, BadPpFailsOnEveryRankBeforeAnyCollective) {
   EXPECT_THROW(run_thread_ranks(4, [](Communicator& world) { Topology(world, 3, fake_placement(world)); }),
                InputError);

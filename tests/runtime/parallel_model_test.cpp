@@ -32,7 +32,7 @@ std::vector<Evaluated> evaluate_saved(int world, const config::Config& config, c
   std::mutex mutex;
   parallel::run_thread_ranks(world, [&](parallel::Communicator& comm) {
     const parallel::Topology topology(comm, config.parallel.pp, parallel::Placement{});
-    ParallelModel model(config, config::resolve_batch_sizes(config, topology.dp()), topology, dataset, {},
+    ParallelModel model(config, config::resolve_batch_sizes(config, topology.dp()), topology, dataset,
                         ModelUse::kEvaluate, directory);
     Evaluated mine;
     for (const auto& [name, t] : model.recommender().named_parameters()) {
