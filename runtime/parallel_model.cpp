@@ -149,9 +149,11 @@ at::TensorOptions ParallelModel::item_embedding_options() const {
   return owned_.front().second.options().requires_grad(false);
 }
 
-checkpoint::CheckpointContent ParallelModel::state() {
+void ParallelModel::save_state(checkpoint::CheckpointContent* content) {
   HLLM_CHECK(training_, "a model made for evaluation has no training state");
-  return training_->state();
+  checkpoint::CheckpointContent mine = training_->state();
+  for (auto& piece : mine.pieces) content->pieces.push_back(std::move(piece));
+  for (auto& [key, value] : mine.scalars.items()) content->scalars[key] = std::move(value);
 }
 
 void ParallelModel::load_state(const checkpoint::Checkpoint& checkpoint) {

@@ -25,6 +25,7 @@
 
 #include "checkpoint/checkpoint_reader.h"
 #include "checkpoint/state.h"
+#include "checkpoint/stateful.h"
 #include "common/config/batch_sizes.h"
 #include "common/config/config.h"
 #include "data/dataset.h"
@@ -42,7 +43,7 @@ namespace hllm::runtime {
 // parameters whole — with no gradients or optimizer state).
 enum class ModelUse { kTrain, kEvaluate };
 
-class ParallelModel {
+class ParallelModel : public checkpoint::Stateful {
  public:
   // Throws InputError for a configuration this build cannot run. Collective: under ZeRO-3 each rank
   // fills only its shards as the model is built. `saved_model` (evaluation only): a directory save()
@@ -52,7 +53,7 @@ class ParallelModel {
   ParallelModel(const config::Config& config, const config::BatchSizes& batch, const parallel::Topology& topology,
                 const data::Dataset& dataset, ModelUse use = ModelUse::kTrain,
                 const std::string& saved_model = "");
-  ~ParallelModel();
+  ~ParallelModel() override;
 
   // One optimizer step over `accumulation` micro-batches from next_batch(). Collective.
   StepResult train_step(const std::function<data::Batch()>& next_batch, int64_t accumulation, double lr);
@@ -81,10 +82,10 @@ class ParallelModel {
   // Pipeline parallelism: the stage cut (empty with pp = 1).
   const parallel::StageCut& stage_cut() const { return cut_; }
 
-  // Checkpointing (checkpoint/state.h): this rank's share of the parameters, masters and moments as
-  // pieces of global tensors, and the optimizer's step count; loaded back from any layout. Collective.
-  checkpoint::CheckpointContent state();
-  void load_state(const checkpoint::Checkpoint& checkpoint);
+  // Stateful: this rank's share of the parameters, masters and moments as pieces of global tensors, and
+  // the optimizer's step count; loaded back from any layout. Collective.
+  void save_state(checkpoint::CheckpointContent* content) override;
+  void load_state(const checkpoint::Checkpoint& checkpoint) override;
   // This rank's share of the parameters (the best model is kept as their copies) and restoring them.
   std::vector<checkpoint::StatePiece> parameter_pieces();
   void restore_parameters(const std::vector<checkpoint::StatePiece>& pieces);

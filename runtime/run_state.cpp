@@ -4,7 +4,8 @@
 
 namespace hllm::runtime {
 
-void RunState::save(checkpoint::CheckpointContent* content, const parallel::Topology& topology) const {
+void RunState::save_state(checkpoint::CheckpointContent* content) {
+  const parallel::Topology& topology = topology_;
   content->scalars["skipped_steps"] = skipped_steps;
   content->scalars["nan_in_a_row"] = nan_in_a_row;
   content->scalars["log"] = {{"logged", log.logged}, {"first_loss", log.first_loss}, {"grad_norm", log.grad_norm},
@@ -19,8 +20,8 @@ void RunState::save(checkpoint::CheckpointContent* content, const parallel::Topo
   }
 }
 
-void RunState::load(const checkpoint::Checkpoint& from, const parallel::Topology& topology,
-                    const std::vector<checkpoint::StatePiece>& layout) {
+void RunState::load_state(const checkpoint::Checkpoint& from) {
+  const parallel::Topology& topology = topology_;
   const auto& s = from.scalars();
   skipped_steps = s.at("skipped_steps").get<int64_t>();
   nan_in_a_row = s.at("nan_in_a_row").get<int>();
@@ -41,7 +42,7 @@ void RunState::load(const checkpoint::Checkpoint& from, const parallel::Topology
   best.valid = s.at("best").at("valid").get<std::map<std::string, double>>();
   best.parameters.clear();
   if (best.step == 0) return;
-  for (const auto& piece : layout) {
+  for (const auto& piece : best_layout_()) {
     checkpoint::StatePiece mine = piece;
     mine.values = at::empty(piece.values.sizes(), piece.values.options().device(at::kCPU));  // kept on the host
     from.read(mine, "best." + piece.name.substr(6));

@@ -1,11 +1,13 @@
 // RunState: what a training run carries from step to step besides the model, the optimizer and the
 // loader — skipped steps and the NaN streak, the open log interval, the best validation so far and its
-// parameters — and how it goes into a checkpoint and comes back, so a resumed run continues bit for bit.
+// parameters — and how it goes into a checkpoint and comes back (Stateful), so a resumed run continues
+// bit for bit.
 #pragma once
 
 #include <ATen/core/Tensor.h>
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 #include <utility>
@@ -13,6 +15,7 @@
 
 #include "checkpoint/checkpoint_reader.h"
 #include "checkpoint/state.h"
+#include "checkpoint/stateful.h"
 #include "parallel/topology.h"
 
 namespace hllm::runtime {
@@ -35,7 +38,13 @@ struct BestModel {
   std::vector<checkpoint::StatePiece> parameters;
 };
 
-struct RunState {
+class RunState : public checkpoint::Stateful {
+ public:
+  // `best_layout`: this rank's share of the parameters as pieces (ParallelModel::parameter_pieces()), the
+  // layout a resumed best model is read into.
+  RunState(const parallel::Topology& topology, std::function<std::vector<checkpoint::StatePiece>()> best_layout)
+      : topology_(topology), best_layout_(std::move(best_layout)) {}
+
   int64_t skipped_steps = 0;
   int nan_in_a_row = 0;
   LogInterval log;
@@ -43,11 +52,14 @@ struct RunState {
 
   // Into a checkpoint's content: the scalars; this rank's row of the interval's sums ("log.rank_sums",
   // [world, 3]); this rank's pieces of the best parameters ("best.<name>").
-  void save(checkpoint::CheckpointContent* content, const parallel::Topology& topology) const;
+  void save_state(checkpoint::CheckpointContent* content) override;
   // Back from one written by any layout: the interval's sums are this rank's row on the same world size,
-  // the mean row otherwise; the best parameters as the pieces `layout` (TrainingStep::parameter_pieces()).
-  void load(const checkpoint::Checkpoint& from, const parallel::Topology& topology,
-            const std::vector<checkpoint::StatePiece>& layout);
+  // the mean row otherwise; the best parameters in best_layout's pieces, on the host.
+  void load_state(const checkpoint::Checkpoint& from) override;
+
+ private:
+  const parallel::Topology& topology_;
+  std::function<std::vector<checkpoint::StatePiece>()> best_layout_;
 };
 
 }  // namespace hllm::runtime

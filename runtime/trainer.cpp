@@ -11,6 +11,7 @@
 #include "runtime/checkpoint_schedule.h"
 #include "runtime/lr_schedule.h"
 #include "runtime/step_log.h"
+#include "runtime/training_position.h"
 
 namespace hllm::runtime {
 namespace {
@@ -46,9 +47,13 @@ TrainReport Trainer::train() {
   const int64_t steps_per_epoch = std::max<int64_t>(1, loader.batches_per_epoch() / accumulation);
   const int64_t total = config_.train.max_steps > 0 ? config_.train.max_steps : steps_per_epoch * config_.train.epochs;
   TrainReport report;
-  RunState run;
+  // What a checkpoint holds: the model (with its optimizer), the position, the run's own state.
+  TrainingPosition position(loader);
+  RunState run(topology_, [this] { return model_.parameter_pieces(); });
+  const std::vector<checkpoint::Stateful*> parts = {&model_, &position, &run};
   CheckpointSchedule checkpoints(config_, topology_, checkpoint_root(), saves_in_background(), stop_flag_);
-  const int64_t first_step = resume(loader, run, report);
+  const int64_t first_step = resume(parts, position);
+  report.resumed_from = first_step;
   if (first_step > 0 && topology_.rank() == 0) {
     LOG(INFO) << "resumed from " << resume_from_ << " at step " << first_step << " of " << total;
   }
@@ -59,7 +64,10 @@ TrainReport Trainer::train() {
     const CheckpointSchedule::Decision due = checkpoints.at_boundary(steps_done);
     if (due.save) {
       steps.clear_bar();
-      checkpoints.save(checkpoint_content(steps_done, loader, run), steps_done);
+      position.steps_done = steps_done;
+      checkpoint::CheckpointContent content;
+      for (checkpoint::Stateful* part : parts) part->save_state(&content);
+      checkpoints.save(std::move(content), steps_done);
     }
     return due.stop;
   };
@@ -162,29 +170,11 @@ TrainReport Trainer::finish(TrainReport report, const RunState& run) {
   return report;
 }
 
-int64_t Trainer::resume(data::ShardedLoader& loader, RunState& run, TrainReport& report) {
+int64_t Trainer::resume(const std::vector<checkpoint::Stateful*>& parts, const TrainingPosition& position) {
   if (resume_from_.empty()) return 0;
   const checkpoint::Checkpoint from(resume_from_);
-  model_.load_state(from);
-  const auto& s = from.scalars();
-  const int64_t first_step = s.at("step").get<int64_t>();
-  loader.restore({s.at("loader").at("epoch").get<int64_t>(), s.at("loader").at("batch").get<int64_t>()});
-  run.load(from, topology_, model_.parameter_pieces());
-  report.resumed_from = first_step;
-  return first_step;
-}
-
-checkpoint::CheckpointContent Trainer::checkpoint_content(int64_t steps_done, const data::ShardedLoader& loader,
-                                                          const RunState& run) {
-  // Everything the rest of the run depends on: the training state (parameters, masters, moments,
-  // optimizer steps), the step, the loader's position and the run state, so a resumed run continues bit
-  // for bit.
-  checkpoint::CheckpointContent content = model_.state();
-  const data::LoaderState position = loader.state();
-  content.scalars["step"] = steps_done;
-  content.scalars["loader"] = {{"epoch", position.epoch}, {"batch", position.batch}};
-  run.save(&content, topology_);
-  return content;
+  for (checkpoint::Stateful* part : parts) part->load_state(from);
+  return position.steps_done;
 }
 
 data::LoaderOptions Trainer::loader_options() const {

@@ -10,7 +10,9 @@
 
 #include <atomic>
 #include <string>
+#include <vector>
 
+#include "checkpoint/stateful.h"
 #include "common/config/batch_sizes.h"
 #include "common/config/config.h"
 #include "data/dataset.h"
@@ -25,6 +27,7 @@
 namespace hllm::runtime {
 
 class StepLog;
+class TrainingPosition;
 
 class Trainer {
  public:
@@ -55,10 +58,8 @@ class Trainer {
 
  private:
   data::LoaderOptions loader_options() const;
-  // From resume_from_: the model's and loader's state and the run state; returns the step to start at.
-  int64_t resume(data::ShardedLoader& loader, RunState& run, TrainReport& report);
-  checkpoint::CheckpointContent checkpoint_content(int64_t steps_done, const data::ShardedLoader& loader,
-                                                   const RunState& run);
+  // From resume_from_: every part a checkpoint holds; returns the step to start at (0 without a resume).
+  int64_t resume(const std::vector<checkpoint::Stateful*>& parts, const TrainingPosition& position);
   // Adds a step's result to the run; false when it was skipped (non-finite gradients: said after the
   // progress bar is cleared), throwing once train.max_nan_steps were in a row.
   bool count_step(int64_t step, const StepResult& result, RunState& run, StepLog& steps);

@@ -1,0 +1,17 @@
+#include "runtime/training_position.h"
+
+namespace hllm::runtime {
+
+void TrainingPosition::save_state(checkpoint::CheckpointContent* content) {
+  const data::LoaderState position = loader_.state();
+  content->scalars["step"] = steps_done;
+  content->scalars["loader"] = {{"epoch", position.epoch}, {"batch", position.batch}};
+}
+
+void TrainingPosition::load_state(const checkpoint::Checkpoint& checkpoint) {
+  const auto& s = checkpoint.scalars();
+  steps_done = s.at("step").get<int64_t>();
+  loader_.restore({s.at("loader").at("epoch").get<int64_t>(), s.at("loader").at("batch").get<int64_t>()});
+}
+
+}  // namespace hllm::runtime
