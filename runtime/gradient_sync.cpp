@@ -2,9 +2,6 @@
 
 #include <ATen/ATen.h>
 #include <c10/core/GradMode.h>
-#include <torch/csrc/autograd/function.h>
-#include <torch/csrc/autograd/function_hook.h>
-#include <torch/csrc/autograd/variable.h>
 
 #include <algorithm>
 
@@ -13,32 +10,6 @@
 #include "common/error.h"
 
 namespace hllm::runtime {
-
-// The hooks hold this, not the averager: the averager clears `owner` when it goes, so a backward after
-// that (the parameters may outlive it) finds nobody to call.
-struct GradientAverager::HookTarget {
-  GradientAverager* owner = nullptr;
-};
-
-namespace {
-
-class ReadyHook : public torch::autograd::FunctionPostHook {
- public:
-  ReadyHook(std::shared_ptr<void> target, size_t parameter, void (*notify)(void*, size_t))
-      : target_(std::move(target)), parameter_(parameter), notify_(notify) {}
-  torch::autograd::variable_list operator()(const torch::autograd::variable_list& outputs,
-                                            const torch::autograd::variable_list& /*inputs*/) override {
-    notify_(target_.get(), parameter_);
-    return outputs;
-  }
-
- private:
-  std::shared_ptr<void> target_;
-  size_t parameter_;
-  void (*notify_)(void*, size_t);
-};
-
-}  // namespace
 
 GradientAverager::GradientAverager(parallel::Communicator& dp, NamedTensors parameters, int64_t bucket_bytes,
                                    bool overlap)
@@ -65,45 +36,20 @@ GradientAverager::GradientAverager(parallel::Communicator& dp, NamedTensors para
     bucket.flat = at::empty({numel}, parameters_[bucket.members.front()].second.options().requires_grad(false));
   }
   works_.resize(buckets_.size());
-  ready_.assign(parameters_.size(), false);
-  reset_readiness();
   if (!overlap) return;
-  hook_target_ = std::make_shared<HookTarget>();
-  hook_target_->owner = this;
-  auto notify = [](void* target, size_t parameter) {
-    if (auto* owner = static_cast<HookTarget*>(target)->owner) owner->on_ready(parameter);
-  };
-  for (size_t k = 0; k < parameters_.size(); ++k) {
-    const at::Tensor& p = parameters_[k].second;
-    HLLM_CHECK(p.requires_grad() && p.is_leaf(), "gradient overlap: parameter '", parameters_[k].first,
-               "' is not a trainable leaf");
-    std::shared_ptr<torch::autograd::Node> accumulator = torch::autograd::impl::grad_accumulator(p);
-    accumulator->add_post_hook(std::make_unique<ReadyHook>(hook_target_, k, notify));
-    accumulators_.push_back(std::move(accumulator));
-  }
+  // Each gradient that completes may complete its bucket: launch what is ready, in order.
+  readiness_ = std::make_unique<parallel::GradientReadiness>(parameters_, bucket_of_,
+                                                             [this](size_t) { launch_ready_buckets(); }, "gradient overlap");
 }
 
-GradientAverager::~GradientAverager() {
-  if (hook_target_) hook_target_->owner = nullptr;
-}
+GradientAverager::~GradientAverager() = default;
 
-void GradientAverager::arm() { armed_ = hook_target_ != nullptr; }
-
-void GradientAverager::reset_readiness() {
-  std::fill(ready_.begin(), ready_.end(), false);
-  for (auto& bucket : buckets_) bucket.waiting = bucket.members.size();
-  next_launch_ = 0;
-}
-
-void GradientAverager::on_ready(size_t parameter) {
-  if (!armed_ || ready_[parameter]) return;
-  ready_[parameter] = true;
-  --buckets_[bucket_of_[parameter]].waiting;
-  launch_ready_buckets();
+void GradientAverager::arm() {
+  if (readiness_) readiness_->start_round(/*armed=*/true);
 }
 
 void GradientAverager::launch_ready_buckets() {
-  while (next_launch_ < buckets_.size() && buckets_[next_launch_].waiting == 0) launch(next_launch_++);
+  while (next_launch_ < buckets_.size() && readiness_->waiting(next_launch_) == 0) launch(next_launch_++);
   // Started reductions progress only inside calls into the transport: give them a chance now.
   for (size_t b = 0; b < next_launch_; ++b) works_[b]->is_completed();
 }
@@ -127,7 +73,7 @@ void GradientAverager::launch(size_t b) {
 
 void GradientAverager::average() {
   c10::NoGradGuard no_grad;
-  started_early_ = armed_ ? next_launch_ : 0;
+  started_early_ = readiness_ && readiness_->armed() ? next_launch_ : 0;
   // Whatever has not started (everything without overlap; with it, buckets holding parameters that this
   // backward did not reach) starts now, in order.
   while (next_launch_ < buckets_.size()) launch(next_launch_++);
@@ -146,8 +92,8 @@ void GradientAverager::average() {
     }
     works_[b].reset();
   }
-  armed_ = false;
-  reset_readiness();
+  if (readiness_) readiness_->disarm();
+  next_launch_ = 0;
 }
 
 double reduce_scalar(parallel::Communicator* group, double value, parallel::ReduceOp op) {

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "parallel/comm/communicator.h"
+#include "parallel/gradient_ready.h"
 
 namespace hllm::runtime {
 
@@ -45,26 +46,19 @@ class GradientAverager {
   struct Bucket {
     std::vector<size_t> members;  // indices into parameters_
     at::Tensor flat;
-    size_t waiting = 0;  // members not ready yet in the current armed backward
   };
-  struct HookTarget;  // what the autograd hooks call; outlives neither this nor the parameters
 
-  void on_ready(size_t parameter);
   void launch_ready_buckets();
   void launch(size_t bucket);
-  void reset_readiness();
 
   parallel::Communicator& dp_;
   NamedTensors parameters_;
   std::vector<Bucket> buckets_;
   std::vector<size_t> bucket_of_;    // parameter index -> bucket
-  std::vector<bool> ready_;          // parameter index -> its final gradient is in
   std::vector<parallel::WorkHandle> works_;  // per bucket, once started
   size_t next_launch_ = 0;
   size_t started_early_ = 0;
-  bool armed_ = false;
-  std::shared_ptr<HookTarget> hook_target_;
-  std::vector<std::shared_ptr<void>> accumulators_;  // kept alive: parameters only hold them weakly
+  std::unique_ptr<parallel::GradientReadiness> readiness_;  // with overlap: buckets launched as they complete
 };
 
 // `value` reduced over `group` (host scalars; a null group: the value itself). Collective.

@@ -2,9 +2,6 @@
 
 #include <ATen/ATen.h>
 #include <c10/core/GradMode.h>
-#include <torch/csrc/autograd/function.h>
-#include <torch/csrc/autograd/function_hook.h>
-#include <torch/csrc/autograd/variable.h>
 
 #include <algorithm>
 #include <chrono>
@@ -15,8 +12,8 @@
 
 namespace hllm::parallel::zero {
 
-// What the autograd hooks reach the runner through: cleared when the runner goes (the parameters and
-// their gradient accumulators outlive it).
+// What the activations' gradient hooks reach the runner through: cleared when the runner goes (the
+// autograd graph may outlive it).
 struct BlockRunner::HookTarget {
   BlockRunner* owner = nullptr;
 };
@@ -30,19 +27,6 @@ void timed_wait(double* seconds, F&& fn) {
   fn();
   *seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
-
-class CallbackHook : public torch::autograd::FunctionPostHook {
- public:
-  explicit CallbackHook(std::function<void()> callback) : callback_(std::move(callback)) {}
-  torch::autograd::variable_list operator()(const torch::autograd::variable_list& outputs,
-                                            const torch::autograd::variable_list& /*inputs*/) override {
-    callback_();
-    return outputs;
-  }
-
- private:
-  std::function<void()> callback_;
-};
 
 }  // namespace
 
@@ -71,36 +55,25 @@ BlockRunner::BlockRunner(const models::Blocks& blocks, RunnerOptions options, in
   for (const auto& unit : units_) {
     gradient_shards_.push_back(at::zeros({unit.layout().shard_numel()}, unit.shard().options().dtype(at::kFloat)));
   }
-  ready_.resize(units_.size());
-  for (size_t u = 0; u < units_.size(); ++u) ready_[u].assign(units_[u].parameters().size(), false);
-  waiting_.resize(units_.size());
-  reset_readiness();
+  next_reduction_ = static_cast<int64_t>(units_.size()) - 1;
   hook_target_ = std::make_shared<HookTarget>();
   hook_target_->owner = this;
   if (options_.stage < 2) return;  // stage 1 reduces once per step, after the backward
+  // A unit whose every gradient is in can be reduced (in order, from the last unit down).
+  std::vector<std::pair<std::string, at::Tensor>> parameters;
+  std::vector<size_t> unit_of;
   for (size_t u = 0; u < units_.size(); ++u) {
-    for (size_t k = 0; k < units_[u].parameters().size(); ++k) {
-      const at::Tensor& p = units_[u].parameters()[k].second;
-      HLLM_CHECK(p.requires_grad() && p.is_leaf(), "ZeRO: parameter '", units_[u].parameters()[k].first,
-                 "' is not a trainable leaf");
-      std::shared_ptr<torch::autograd::Node> accumulator = torch::autograd::impl::grad_accumulator(p);
-      accumulator->add_post_hook(std::make_unique<CallbackHook>([target = hook_target_, u, k] {
-        if (target->owner) target->owner->on_gradient_ready(u, k);
-      }));
-      accumulators_.push_back(std::move(accumulator));
+    for (const auto& named : units_[u].parameters()) {
+      parameters.push_back(named);
+      unit_of.push_back(u);
     }
   }
+  readiness_ = std::make_unique<GradientReadiness>(parameters, std::move(unit_of), [this](size_t unit) {
+    if (readiness_->waiting(unit) == 0) launch_ready_reductions();
+  }, "ZeRO");
 }
 
 BlockRunner::~BlockRunner() { hook_target_->owner = nullptr; }
-
-void BlockRunner::reset_readiness() {
-  for (size_t u = 0; u < units_.size(); ++u) {
-    std::fill(ready_[u].begin(), ready_[u].end(), false);
-    waiting_[u] = ready_[u].size();
-  }
-  next_reduction_ = static_cast<int64_t>(units_.size()) - 1;
-}
 
 void BlockRunner::forward(models::Activations& activations) {
   next_forward_gather_ = 0;
@@ -210,18 +183,14 @@ void BlockRunner::before_backward(size_t unit) {
 void BlockRunner::begin_backward(bool /*completes_step*/) {
   if (options_.stage == 0) return;
   next_backward_gather_ = static_cast<int64_t>(units_.size()) - 1;
-  reset_readiness();
-  armed_ = options_.stage >= 2;
-}
-
-void BlockRunner::on_gradient_ready(size_t unit, size_t parameter) {
-  if (!armed_ || ready_[unit][parameter]) return;
-  ready_[unit][parameter] = true;
-  if (--waiting_[unit] == 0) launch_ready_reductions();
+  next_reduction_ = static_cast<int64_t>(units_.size()) - 1;
+  if (readiness_) readiness_->start_round(/*armed=*/true);
 }
 
 void BlockRunner::launch_ready_reductions() {
-  while (next_reduction_ >= 0 && waiting_[next_reduction_] == 0) launch_reduction(static_cast<size_t>(next_reduction_--));
+  while (next_reduction_ >= 0 && readiness_->waiting(static_cast<size_t>(next_reduction_)) == 0) {
+    launch_reduction(static_cast<size_t>(next_reduction_--));
+  }
   for (const auto& pending : pending_) pending.work->is_completed();  // progress for transports that need calls
 }
 
@@ -250,7 +219,7 @@ void BlockRunner::finish_reduction() {
 
 void BlockRunner::end_backward(bool completes_step) {
   if (options_.stage == 0) return;
-  armed_ = false;
+  if (readiness_) readiness_->disarm();
   if (options_.stage == 1 && !completes_step) return;  // full gradients keep accumulating
   if (options_.stage == 3) {
     // Units this rank's backward skipped are still gathered in their turn, as on the ranks that reached them.
@@ -268,7 +237,7 @@ void BlockRunner::end_backward(bool completes_step) {
   while (next_reduction_ >= 0) launch_reduction(static_cast<size_t>(next_reduction_--));
   while (!pending_.empty()) finish_reduction();
   release_all();  // stage 3: nothing stays gathered between steps
-  reset_readiness();
+  next_reduction_ = static_cast<int64_t>(units_.size()) - 1;
 }
 
 void BlockRunner::gather_all() {

@@ -30,6 +30,7 @@
 
 #include "models/layered_model.h"
 #include "parallel/comm/communicator.h"
+#include "parallel/gradient_ready.h"
 #include "parallel/zero/parameter_unit.h"
 
 namespace hllm::parallel::zero {
@@ -108,11 +109,9 @@ class BlockRunner {
   void before_backward(size_t unit);
   void issue_gather(size_t unit);
   void wait_gathered(size_t unit);
-  void on_gradient_ready(size_t unit, size_t parameter);
   void launch_ready_reductions();
   void launch_reduction(size_t unit);
   void finish_reduction();
-  void reset_readiness();
 
   const models::Blocks& blocks_;
   RunnerOptions options_;
@@ -121,19 +120,16 @@ class BlockRunner {
   std::vector<ParameterUnit> units_;
   std::vector<int64_t> unit_of_block_;  // -1: a block without parameters
   std::vector<at::Tensor> gradient_shards_;
-  std::vector<std::vector<bool>> ready_;  // per unit, per parameter: its gradient of this backward is in
-  std::vector<size_t> waiting_;           // per unit: parameters not ready yet
   std::vector<bool> launched_;            // per unit, this backward
   int64_t next_forward_gather_ = 0;       // next unit whose forward gather is to be issued
   int64_t forward_end_unit_ = 0;          // forward gathers stop before this unit (the range's end)
   int64_t next_backward_gather_ = -1;     // next unit (downwards) whose backward gather is to be issued
   int64_t next_reduction_ = -1;           // next unit (downwards) to reduce
-  bool armed_ = false;                    // a backward whose gradients are reduced as they complete
   std::deque<PendingReduce> pending_;
   CommunicationCount communication_;
   int64_t full_gradient_bytes_ = 0;
-  std::shared_ptr<HookTarget> hook_target_;
-  std::vector<std::shared_ptr<void>> accumulators_;
+  std::shared_ptr<HookTarget> hook_target_;            // the activations' hooks (stage 3's backward gathers)
+  std::unique_ptr<GradientReadiness> readiness_;        // stages 2-3: units reduced as their gradients complete
 };
 
 }  // namespace hllm::parallel::zero
