@@ -1,9 +1,11 @@
 // hllm_export: a checkpoint's Item LLM and User LLM as Hugging Face directories (checkpoint/hf_export.h).
 //
-//   hllm_export CHECKPOINT_DIR OUT_DIR
+//   hllm_export CHECKPOINT_DIR OUT_DIR [--max_shard_size SIZE]
 //
 // CHECKPOINT_DIR is a committed step directory (runs/<name>/checkpoints/step_00000300), or a checkpoint
-// root, meaning its newest committed checkpoint that verifies. OUT_DIR must not exist.
+// root, meaning its newest committed checkpoint that verifies. OUT_DIR must not exist. A tower larger than
+// SIZE (default 5GB, as Hugging Face's save_pretrained; also MB, GiB, ... or bytes) is written in shards
+// with model.safetensors.index.json.
 #include <iostream>
 #include <string>
 #include <vector>
@@ -13,20 +15,43 @@
 #include "common/error.h"
 #include "common/exit_codes.h"
 
+namespace {
+
+constexpr const char* kUsage = "usage: hllm_export CHECKPOINT_DIR OUT_DIR [--max_shard_size SIZE (default 5GB)]";
+
+}  // namespace
+
 int main(int argc, char** argv) {
-  if (argc != 3) {
-    std::cerr << "usage: hllm_export CHECKPOINT_DIR OUT_DIR" << std::endl;
+  std::vector<std::string> positional;
+  std::string max_shard_size;
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if (arg == "--max_shard_size" && i + 1 < argc) {
+      max_shard_size = argv[++i];
+    } else if (arg.rfind("--max_shard_size=", 0) == 0) {
+      max_shard_size = arg.substr(17);
+    } else if (arg.rfind("--", 0) == 0) {
+      std::cerr << "hllm_export: unknown flag '" << arg << "'\n" << kUsage << std::endl;
+      return hllm::kExitBadInput;
+    } else {
+      positional.push_back(arg);
+    }
+  }
+  if (positional.size() != 2) {
+    std::cerr << kUsage << std::endl;
     return hllm::kExitBadInput;
   }
   try {
-    std::string from = argv[1];
+    const int64_t max_shard_bytes = max_shard_size.empty() ? hllm::checkpoint::kDefaultMaxShardBytes
+                                                           : hllm::checkpoint::parse_byte_size(max_shard_size);
+    std::string from = positional[0];
     std::vector<std::string> skipped;
     if (const std::string newest = hllm::checkpoint::latest_valid_checkpoint(from, &skipped); !newest.empty()) {
       for (const auto& why : skipped) std::cerr << "hllm_export: skipping " << why << std::endl;
       from = newest;
     }
-    hllm::checkpoint::export_hf(from, argv[2]);
-    std::cout << "exported " << from << " to " << argv[2] << "/item and " << argv[2] << "/user" << std::endl;
+    hllm::checkpoint::export_hf(from, positional[1], max_shard_bytes);
+    std::cout << "exported " << from << " to " << positional[1] << "/item and " << positional[1] << "/user" << std::endl;
     return hllm::kExitOk;
   } catch (const hllm::InputError& e) {
     std::cerr << "hllm_export: " << e.what() << std::endl;

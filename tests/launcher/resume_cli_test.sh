@@ -7,7 +7,8 @@
 #  - after each, --resume auto continues and finishes with the uninterrupted run's losses, bit for bit (also
 #    at pp = 2);
 #  - --resume of a damaged checkpoint is refused naming the file; --resume auto skips it for the previous;
-#  - hllm_export writes the towers of the newest checkpoint that verifies.
+#  - hllm_export writes the towers of the newest checkpoint that verifies, in shards with an index past
+#    --max_shard_size.
 # Usage: resume_cli_test.sh BUILD_BIN_DIR SOURCE_DIR "MPIEXEC FLAGS" DATASET_DIR
 set -u
 bin=$1/hllm_launch
@@ -121,4 +122,11 @@ expect "hllm_export writes the Item and User LLMs" 0 "exported $tmp/whole/checkp
   { echo "FAIL: the export is incomplete"; failures=$((failures + 1)); }
 expect "hllm_export refuses an existing output" 2 "exists" -- "$1/hllm_export" "$tmp/whole/checkpoints" "$tmp/export"
 expect "hllm_export of a directory without a checkpoint" 2 "no manifest.json" -- "$1/hllm_export" "$tmp/none" "$tmp/x"
+# Past --max_shard_size a tower is written as numbered shards with their index, as Hugging Face does.
+expect "hllm_export writes shards past --max_shard_size" 0 "exported" -- \
+  "$1/hllm_export" "$tmp/whole/checkpoints" "$tmp/sharded" --max_shard_size 100KB
+[ -s "$tmp/sharded/item/model.safetensors.index.json" ] && [ -s "$tmp/sharded/item/model-00002-of-"*.safetensors ] &&
+  [ ! -e "$tmp/sharded/item/model.safetensors" ] || { echo "FAIL: no shards with an index"; failures=$((failures + 1)); }
+expect "hllm_export refuses a size it cannot read" 2 "'5XB' is not a size" -- \
+  "$1/hllm_export" "$tmp/whole/checkpoints" "$tmp/y" --max_shard_size 5XB
 finish

@@ -10,8 +10,12 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <set>
 #include <string>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "checkpoint/checkpoint_reader.h"
 #include "checkpoint/committed_steps.h"
@@ -248,18 +252,39 @@ TEST(Resume, ADamagedNewestCheckpointFallsBackToThePreviousOne) {
 // that saved the checkpoint.
 TEST(Resume, ExportedTowersEvaluateAsTheCheckpoint) {
   ASSERT_FALSE(dataset_path().empty()) << "HLLM_TEST_DATASET is not set";
-  const std::string dir = scratch("export"), out = scratch("export_out");
-  for (const std::string stage : {"3"}) {  // the checkpoint holds shards: export joins them
-    const Outcome trained = train_with(2, {"train.max_steps=4", "checkpoint.interval_steps=4", "checkpoint.dir=" + dir,
-                                           "zero_optimization.stage=" + stage});
-    checkpoint::export_hf(dir + "/" + checkpoint::step_directory_name(4), out);
-    EXPECT_THROW(checkpoint::export_hf(dir + "/" + checkpoint::step_directory_name(4), out), InputError)
-        << "an existing output directory is refused";
-    const auto exported = on_ranks<std::map<std::string, double>>(  // 2 ranks, as the metric sums were reduced
-        2, config_for("hllm", {"model.item=" + out + "/item", "model.user=" + out + "/user"}),
-        [](Trainer& engine) { return engine.evaluator().evaluate(data::EvalSplit::kTest); });
-    EXPECT_EQ(exported, trained.report.test);
+  const std::string dir = scratch("export"), out = scratch("export_out"), sharded = scratch("export_sharded");
+  const Outcome trained = train_with(2, {"train.max_steps=4", "checkpoint.interval_steps=4", "checkpoint.dir=" + dir,
+                                         "zero_optimization.stage=3"});  // the checkpoint holds shards: export joins them
+  const std::string step = dir + "/" + checkpoint::step_directory_name(4);
+  checkpoint::export_hf(step, out);
+  EXPECT_THROW(checkpoint::export_hf(step, out), InputError) << "an existing output directory is refused";
+  // Shards of at most 20 kB (the debug towers' layers are ~6 kB each): several files and their index.
+  checkpoint::export_hf(step, sharded, checkpoint::parse_byte_size("20KB"));
+  EXPECT_FALSE(fs::exists(sharded + "/item/model.safetensors"));
+  const auto index = nlohmann::json::parse(std::ifstream(sharded + "/item/model.safetensors.index.json"));
+  std::set<std::string> files;
+  for (const auto& [tensor, file] : index.at("weight_map").items()) files.insert(file.get<std::string>());
+  EXPECT_GE(files.size(), 3u);
+  for (const auto& file : files) {
+    EXPECT_TRUE(fs::exists(sharded + "/item/" + file)) << file;
+    EXPECT_NE(file.find("-of-"), std::string::npos) << file;
   }
+  EXPECT_GT(index.at("metadata").at("total_size").get<int64_t>(), 0);
+  for (const std::string& towers : {out, sharded}) {
+    const auto exported = on_ranks<std::map<std::string, double>>(  // 2 ranks, as the metric sums were reduced
+        2, config_for("hllm", {"model.item=" + towers + "/item", "model.user=" + towers + "/user"}),
+        [](Trainer& engine) { return engine.evaluator().evaluate(data::EvalSplit::kTest); });
+    EXPECT_EQ(exported, trained.report.test) << towers;
+  }
+}
+
+TEST(Resume, ExportSizesAreReadAsHuggingFaceWritesThem) {
+  EXPECT_EQ(checkpoint::parse_byte_size("5GB"), 5'000'000'000);
+  EXPECT_EQ(checkpoint::parse_byte_size("2GiB"), int64_t{2} << 30);
+  EXPECT_EQ(checkpoint::parse_byte_size("500MB"), 500'000'000);
+  EXPECT_EQ(checkpoint::parse_byte_size("1.5KiB"), 1536);
+  EXPECT_EQ(checkpoint::parse_byte_size("4096"), 4096);
+  for (const std::string bad : {"", "GB", "5XB", "-1GB", "0"}) EXPECT_THROW(checkpoint::parse_byte_size(bad), InputError) << bad;
 }
 
 // checkpoint.interval_minutes: rank 0's clock decides for all (here: due at every step boundary).
