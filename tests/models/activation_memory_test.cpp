@@ -2,13 +2,15 @@
 // memory plan count) against what autograd really keeps: the layer runs forward with the host caching
 // allocator counting every tensor byte (its own binary: the allocator becomes the process's), and the
 // bytes still held after the forward — the graph's saved tensors — are compared with the formula, for
-// float32 and bfloat16, full and grouped-query attention, with and without a padding mask.
+// float32 and bfloat16, full and grouped-query attention, with and without a padding mask. And
+// activation checkpointing lowers what a layer keeps to its input, with the same gradients.
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
 #include "models/llama_decoder.h"
 #include "models/llama_ops.h"
 #include "models/model_plan.h"
+#include "parallel/recompute.h"
 #include "runtime/host_caching_allocator.h"
 
 namespace hllm::models {
@@ -62,6 +64,78 @@ INSTANTIATE_TEST_SUITE_P(Layouts, DecoderLayerActivations,
                            return std::string(info.param.dtype == at::kFloat ? "float32" : "bfloat16") + "_kv" +
                                   std::to_string(info.param.kv_heads) + (info.param.mask ? "_padding_mask" : "_causal");
                          });
+
+// A decoder layer as a block: x -> the layer's output.
+class LayerBlock : public Block {
+ public:
+  LayerBlock(const LlamaDecoder& decoder, const RopeTables& rope) : decoder_(decoder), rope_(rope) {}
+  const std::string& name() const override { return name_; }
+  std::vector<std::pair<std::string, at::Tensor>> parameters() const override {  // the layer's
+    std::vector<std::pair<std::string, at::Tensor>> out;
+    for (const auto& named : decoder_.named_parameters()) {
+      if (named.first.find("layers.0.") != std::string::npos) out.push_back(named);
+    }
+    return out;
+  }
+  BlockCost cost(const ModelShapes&) const override { return {}; }
+  void forward(Activations& a) const override {
+    a["x"] = decoder_layer_forward(decoder_.layers()[0], decoder_.config(), a.at("x"), at::Tensor(), rope_);
+  }
+
+ private:
+  std::string name_ = "layer";
+  const LlamaDecoder& decoder_;
+  const RopeTables& rope_;
+};
+
+TEST(Recompute, KeepsOnlyTheLayersInputWithTheSameGradients) {
+  ASSERT_TRUE(runtime::install_host_caching_allocator());
+  LlamaConfig config;
+  config.vocab_size = 64, config.hidden_size = 256, config.intermediate_size = 688, config.num_hidden_layers = 1;
+  config.num_attention_heads = 8, config.num_key_value_heads = 8;
+  LlamaDecoder decoder = LlamaDecoder::random(config, 1, at::kFloat);
+  decoder.set_requires_grad(true);
+  const RopeTables rope = rope_for(at::arange(40), config);
+  const LayerBlock block(decoder, rope);
+  const at::Tensor input = at::randn({12, 40, config.hidden_size});
+  struct Run {
+    int64_t kept = 0;
+    at::Tensor input_grad;
+    std::vector<at::Tensor> weight_grads;
+  };
+  const auto run = [&](bool recompute) {
+    Run out;
+    const at::Tensor x = input.clone().requires_grad_();
+    Activations a{{"x", x}};
+    runtime::release_cached_host_memory();
+    const int64_t before = runtime::host_memory_stats().allocated_bytes;
+    if (recompute) {
+      parallel::recomputed_forward(block, a, {});
+    } else {
+      block.forward(a);
+    }
+    out.kept = runtime::host_memory_stats().allocated_bytes - before - static_cast<int64_t>(a.at("x").nbytes());
+    a.at("x").sum().backward();
+    out.input_grad = x.grad();
+    for (const auto& [name, w] : decoder.named_parameters()) {  // the layer's (not the token table's)
+      if (!w.grad().defined()) continue;
+      out.weight_grads.push_back(w.grad().clone());
+      w.mutable_grad().reset();
+    }
+    return out;
+  };
+  const Run stored = run(false), recomputed = run(true);
+  // Stored: every tensor autograd saves (the plan's ~14 D per token and more); recomputed: nothing beyond
+  // the block's input, which its caller holds anyway.
+  EXPECT_GT(stored.kept, 10 * input.nbytes());
+  EXPECT_LE(recomputed.kept, static_cast<int64_t>(input.nbytes() / 8)) << "stored " << stored.kept;
+  EXPECT_TRUE(at::allclose(recomputed.input_grad, stored.input_grad, 1e-5, 1e-6));
+  ASSERT_EQ(recomputed.weight_grads.size(), stored.weight_grads.size());
+  EXPECT_GE(stored.weight_grads.size(), 9u);  // two norms, four attention and three MLP matrices
+  for (size_t i = 0; i < stored.weight_grads.size(); ++i) {
+    EXPECT_TRUE(at::allclose(recomputed.weight_grads[i], stored.weight_grads[i], 1e-5, 1e-6)) << "weight " << i;
+  }
+}
 
 }  // namespace
 }  // namespace hllm::models
