@@ -13,6 +13,7 @@
 #include "runtime/adamw.h"
 #include "runtime/gradient_sync.h"
 #include "runtime/memory_probe.h"
+#include "runtime/replicated_optimizer.h"
 #include "runtime/zero_optimizer.h"
 
 namespace hllm::runtime {
@@ -34,8 +35,6 @@ std::vector<bool> recompute_flags(const models::Blocks& blocks, const config::Ac
   }
   return flags;
 }
-
-int64_t bytes_of(const at::Tensor& t) { return t.defined() ? t.numel() * static_cast<int64_t>(t.element_size()) : 0; }
 
 AdamWOptions adam_options(const config::Config& config) {
   AdamWOptions adam;
@@ -106,64 +105,15 @@ TrainingStep::TrainingStep(const config::Config& config, models::Recommender& mo
           topology.channel(parallel::Group::kPp, "pipeline.activations"),
           topology.channel(parallel::Group::kPp, "pipeline.activation_gradients"), *runner_, pipeline.schedule, device_);
     }
-    if (stage_ > 0) zero_ = std::make_unique<ZeroOptimizer>(*runner_, adam, tensor_dp, pipeline_host_);
+    if (stage_ > 0) optimizer_ = std::make_unique<ZeroOptimizer>(*runner_, adam, tensor_dp, pipeline_host_);
   }
   if (stage_ > 0) return;
   for (const auto& [name, p] : parameters_) models::materialize(name, p, initial_values);  // replicated: whole
-  // Stage 0: what the optimizer updates are the parameters themselves in float32 training; with bf16,
-  // float32 master copies of the bfloat16 ones, into which each micro-batch's gradients are added (so
-  // accumulation is float32 too) and from which the parameters are rounded after each step.
-  for (const auto& [name, p] : parameters_) {
-    updated_.emplace_back(name, p.scalar_type() == at::kBFloat16 ? p.detach().to(at::kFloat) : p);
-  }
-  optimizer_ = std::make_unique<AdamW>(updated_, adam);
-  // With several data-parallel ranks, buckets start reducing during the last micro-batch's backward. They
-  // get a communicator of their own: the backward also runs the negatives' gather (a collective on
-  // tensor_dp) at a point of the graph that differs between ranks (each has its own distinct items), and
-  // collectives on one communicator must come in the same order on every rank. (One rank reduces
-  // nothing: no communicator and no averager, whose flat buckets would hold every gradient once more.)
-  if (dp > 1) {
-    // (Overlap needs the gradients final as the backward produces them: not with bf16, where they are
-    // still to be added into the masters.)
-    averager_ = std::make_unique<GradientAverager>(topology.channel(parallel::Group::kDp, "gradient_buckets"), updated_,
-                                                   25 << 20, /*overlap=*/!mixed_);
-  }
+  parallel::Communicator* buckets = dp > 1 ? &topology.channel(parallel::Group::kDp, "gradient_buckets") : nullptr;
+  optimizer_ = std::make_unique<ReplicatedOptimizer>(parameters_, adam, mixed_, tensor_dp, buckets, pipeline_host_);
 }
 
 TrainingStep::~TrainingStep() = default;
-
-void TrainingStep::add_gradients_into_masters() {
-  if (!mixed_ || stage_ > 0) return;  // float32: the parameters are their own masters; ZeRO has its own
-  c10::NoGradGuard no_grad;
-  for (size_t i = 0; i < parameters_.size(); ++i) {
-    const at::Tensor& p = parameters_[i].second;
-    if (p.scalar_type() != at::kBFloat16 || !p.grad().defined()) continue;
-    at::Tensor& master = updated_[i].second;
-    if (master.grad().defined()) {
-      master.mutable_grad().add_(p.grad());
-    } else {
-      master.mutable_grad() = p.grad().to(at::kFloat);
-    }
-    p.mutable_grad().reset();
-  }
-}
-
-void TrainingStep::measure_model_states() {
-  MemoryReport& m = memory_;
-  if (stage_ == 0) {
-    for (const auto& [name, p] : parameters_) m.parameter_bytes += bytes_of(p);
-    for (size_t i = 0; i < updated_.size(); ++i) {
-      m.gradient_bytes += bytes_of(updated_[i].second.grad());
-      if (!updated_[i].second.is_same(parameters_[i].second)) m.optimizer_bytes += bytes_of(updated_[i].second);
-    }
-    for (const auto& [name, moments] : optimizer_->state()) m.optimizer_bytes += bytes_of(moments.first) + bytes_of(moments.second);
-    return;
-  }
-  for (const auto& unit : runner_->units()) m.parameter_bytes += unit.parameter_bytes();
-  for (const auto& g : runner_->gradient_shards()) m.gradient_bytes += bytes_of(g);
-  m.gradient_bytes += runner_->full_gradient_bytes();
-  m.optimizer_bytes = zero_->optimizer_bytes();
-}
 
 void TrainingStep::run_pipeline(const std::function<data::Batch()>& next_batch, int64_t accumulation,
                                 StepResult* result) {
@@ -180,9 +130,9 @@ void TrainingStep::run_pipeline(const std::function<data::Batch()>& next_batch, 
   hooks.before_backward = [&](int, bool completes_step) {
     // What the stage holds for its backwards (under 1F1B, up to pp - stage micro-batches).
     if (first_) memory_.activation_bytes = std::max(memory_.activation_bytes, allocated_bytes(device_) - before);
-    if (averager_ && completes_step) averager_->arm();
+    if (completes_step) optimizer_->before_last_backward();
   };
-  hooks.after_backward = [&](int, bool) { add_gradients_into_masters(); };
+  hooks.after_backward = [&](int, bool) { optimizer_->after_backward(); };
   double sum = 0;
   for (const double loss : executor_->run(static_cast<int>(accumulation), hooks)) sum += loss;
   // The last stage computed the losses; every stage reports them.
@@ -206,11 +156,11 @@ void TrainingStep::run_micro_batches(const std::function<data::Batch()>& next_ba
     if (first_) {  // what the forward keeps for the backward
       memory_.activation_bytes = std::max(memory_.activation_bytes, allocated_bytes(device_) - before_forward);
     }
-    if (averager_ && completes_step) averager_->arm();  // this backward completes the step's gradients
+    if (completes_step) optimizer_->before_last_backward();  // this backward completes the step's gradients
     if (runner_) runner_->begin_backward(completes_step);
     (loss / static_cast<double>(accumulation)).backward();
     if (runner_) runner_->end_backward(completes_step);
-    add_gradients_into_masters();
+    optimizer_->after_backward();
     result->loss += loss.item<double>() / static_cast<double>(accumulation);
     result->samples += batch.real_samples;
     result->tokens += static_cast<int64_t>(batch.tokens.size());
@@ -224,29 +174,12 @@ StepResult TrainingStep::run(const std::function<data::Batch()>& next_batch, int
   } else {
     run_micro_batches(next_batch, accumulation, &result);
   }
-  if (averager_ && tensor_dp_.size() > 1) averager_->average();
-  if (first_) measure_model_states();
-  result.grad_norm = zero_ ? zero_->clip_gradient_norm(config_.gradient_clipping)
-                           : clip_gradient_norm(updated_, config_.gradient_clipping, pipeline_host_);
-  result.skipped = !(zero_ ? zero_->gradients_finite() : gradients_finite(updated_, pipeline_host_));
-  if (!result.skipped) {
-    if (zero_) {
-      zero_->step(lr);
-    } else {
-      optimizer_->step(lr);
-    }
-    if (mixed_ && !zero_) {
-      c10::NoGradGuard no_grad;
-      for (size_t i = 0; i < parameters_.size(); ++i) {
-        if (!updated_[i].second.is_same(parameters_[i].second)) parameters_[i].second.detach().copy_(updated_[i].second);
-      }
-    }
-  }
-  if (zero_) {
-    zero_->zero_grad();
-  } else {
-    optimizer_->zero_grad();
-  }
+  optimizer_->average_gradients();
+  if (first_) optimizer_->count_model_states(&memory_);
+  result.grad_norm = optimizer_->clip_gradient_norm(config_.gradient_clipping);
+  result.skipped = !optimizer_->gradients_finite();
+  if (!result.skipped) optimizer_->step(lr);
+  optimizer_->zero_grad();
   if (first_ && runner_) {
     memory_.gathered_elements = runner_->communication().gathered;
     memory_.reduced_elements = runner_->communication().reduced;
@@ -255,39 +188,17 @@ StepResult TrainingStep::run(const std::function<data::Batch()>& next_batch, int
   return result;
 }
 
-// Stage 0: every rank holds every tensor whole. Saving: rank r of the group writes the r-th of dp equal
-// slices of each; loading: the whole tensors.
-std::vector<checkpoint::StatePiece> TrainingStep::stage0_pieces(bool whole) {
-  const int dp = tensor_dp_.size(), rank = tensor_dp_.rank();
-  std::vector<checkpoint::StatePiece> pieces;
-  const auto add = [&](const std::string& name, const at::Tensor& t) {
-    const at::Tensor flat = t.detach().view({-1});
-    const int64_t n = flat.numel();
-    const int64_t begin = whole ? 0 : n * rank / dp, end = whole ? n : n * (rank + 1) / dp;
-    pieces.push_back({name, t.sizes().vec(), begin, flat.narrow(0, begin, end - begin)});
-  };
-  for (size_t i = 0; i < parameters_.size(); ++i) {
-    const std::string& name = parameters_[i].first;
-    add("param." + name, parameters_[i].second);
-    if (!updated_[i].second.is_same(parameters_[i].second)) add("master." + name, updated_[i].second);
-    const auto& [m, v] = optimizer_->state().at(name);
-    add("adam.m." + name, m);
-    add("adam.v." + name, v);
-  }
-  return pieces;
-}
-
 checkpoint::CheckpointContent TrainingStep::state() {
   checkpoint::CheckpointContent content;
-  content.pieces = zero_ ? zero_->state_pieces() : stage0_pieces(/*whole=*/false);
-  content.scalars["optimizer_steps"] = zero_ ? zero_->adam().steps() : optimizer_->steps();
+  content.pieces = optimizer_->state_pieces(/*for_loading=*/false);
+  content.scalars["optimizer_steps"] = optimizer_->steps();
   return content;
 }
 
 void TrainingStep::load_state(const checkpoint::Checkpoint& checkpoint) {
   c10::NoGradGuard no_grad;
   bool masters_loaded = true;
-  for (const auto& piece : zero_ ? zero_->state_pieces() : stage0_pieces(/*whole=*/true)) {
+  for (const auto& piece : optimizer_->state_pieces(/*for_loading=*/true)) {
     if (piece.name.rfind("master.", 0) == 0 && !checkpoint.has(piece.name)) {
       checkpoint.read(piece, "param." + piece.name.substr(7));  // a float32 run saved no masters
       masters_loaded = false;
@@ -295,16 +206,8 @@ void TrainingStep::load_state(const checkpoint::Checkpoint& checkpoint) {
       checkpoint.read(piece);
     }
   }
-  const int64_t steps = checkpoint.scalars().at("optimizer_steps").get<int64_t>();
-  if (zero_) {
-    zero_->adam().set_steps(steps);
-    zero_->after_load(masters_loaded);
-  } else {
-    optimizer_->set_steps(steps);
-    for (size_t i = 0; i < parameters_.size(); ++i) {  // bf16: the parameters are their masters, rounded
-      if (!updated_[i].second.is_same(parameters_[i].second)) parameters_[i].second.detach().copy_(updated_[i].second);
-    }
-  }
+  optimizer_->set_steps(checkpoint.scalars().at("optimizer_steps").get<int64_t>());
+  optimizer_->after_load(masters_loaded);
 }
 
 void TrainingStep::gather_parameters() {
@@ -317,7 +220,7 @@ void TrainingStep::release_parameters() {
 
 std::vector<checkpoint::StatePiece> TrainingStep::parameter_pieces() {
   std::vector<checkpoint::StatePiece> pieces;
-  for (auto& piece : zero_ ? zero_->state_pieces() : stage0_pieces(/*whole=*/false)) {
+  for (auto& piece : optimizer_->state_pieces(/*for_loading=*/false)) {
     if (piece.name.rfind("param.", 0) == 0) pieces.push_back(std::move(piece));
   }
   return pieces;
@@ -334,21 +237,7 @@ void TrainingStep::restore_parameters(const std::vector<checkpoint::StatePiece>&
                 "@", live[i].offset);
     live[i].values.copy_(saved[i].values);
   }
-  if (zero_) {
-    runner_->refresh_parameters();  // stages 1-2: every rank's shard into the full buffers
-    return;
-  }
-  // Stage 0: every rank restored its 1/dp slice of each parameter; the slices are gathered into the whole.
-  const int dp = tensor_dp_.size();
-  if (dp == 1) return;
-  for (size_t i = 0; i < parameters_.size(); ++i) {
-    at::Tensor flat = parameters_[i].second.detach().view({-1});
-    const int64_t n = flat.numel();
-    std::vector<int64_t> counts;
-    for (int r = 0; r < dp; ++r) counts.push_back(n * (r + 1) / dp - n * r / dp);
-    const at::Tensor mine = flat.narrow(0, n * tensor_dp_.rank() / dp, counts[tensor_dp_.rank()]).clone();
-    tensor_dp_.all_gather_v(mine, flat, counts)->wait();
-  }
+  optimizer_->after_parameters_restored();
 }
 
 parallel::zero::CommunicationCount TrainingStep::communication() const {

@@ -1,16 +1,17 @@
 // TrainingStep: one optimizer step of a recommender on this rank — the forward and backward of each
 // micro-batch, the gradients made the data-parallel mean, clipping, the NaN/Inf guard and AdamW — in
 // whichever way the configuration asks:
-//   ZeRO stage 0   the model's own forward; GradientAverager (buckets reduced during the last backward);
-//                  AdamW on the parameters, or on float32 masters under bf16;
+//   ZeRO stage 0   the model's own forward; ReplicatedOptimizer (GradientAverager's buckets reduced
+//                  during the last backward; AdamW on the parameters, or on float32 masters under bf16);
 //   stages 1-3     the model as blocks through parallel/zero/BlockRunner; ZeroOptimizer on the shards;
+//                  (both behind runtime/optimizer.h, chosen once: one sequence runs either)
 //   checkpointing  blocks too, with HLLM's decoder layers recomputed in the backward (any stage).
 //   pipeline       (parallel.pp > 1) this rank runs one stage: its range of the blocks through a
 //                  BlockRunner (any ZeRO stage, over the stage's data-parallel group), micro-batches by
 //                  parallel/pipeline/PipelineExecutor; only the stage's parameters are trained here, the
 //                  gradient norm and the NaN/Inf guard are summed over the pipeline, and the loss comes
 //                  from the last stage.
-// The engine runs it per step; bench/zero_bench times it per configuration.
+// ParallelModel runs it per step; bench/zero_bench times it per configuration.
 #pragma once
 
 #include <ATen/core/Tensor.h>
@@ -33,9 +34,7 @@
 
 namespace hllm::runtime {
 
-class AdamW;
-class GradientAverager;
-class ZeroOptimizer;
+class Optimizer;
 
 // What one rank holds, measured during the first step.
 struct MemoryReport {
@@ -116,12 +115,9 @@ class TrainingStep {
   void reset_communication();
 
  private:
-  void add_gradients_into_masters();
   // The forwards and backwards of a step's micro-batches: one after the other, or by the pipeline's schedule.
   void run_micro_batches(const std::function<data::Batch()>& next_batch, int64_t accumulation, StepResult* result);
   void run_pipeline(const std::function<data::Batch()>& next_batch, int64_t accumulation, StepResult* result);
-  std::vector<checkpoint::StatePiece> stage0_pieces(bool whole);
-  void measure_model_states();
 
   const config::Config& config_;
   models::Recommender& model_;
@@ -136,10 +132,7 @@ class TrainingStep {
   models::Blocks blocks_;
   std::unique_ptr<parallel::zero::BlockRunner> runner_;
   std::unique_ptr<parallel::PipelineExecutor> executor_;
-  std::unique_ptr<ZeroOptimizer> zero_;
-  std::vector<std::pair<std::string, at::Tensor>> updated_;  // stage 0: what AdamW updates
-  std::unique_ptr<AdamW> optimizer_;
-  std::unique_ptr<GradientAverager> averager_;
+  std::unique_ptr<Optimizer> optimizer_;  // replicated (stage 0) or ZeRO (stages 1-3), chosen once
   bool first_ = true;
   MemoryReport memory_;
 };

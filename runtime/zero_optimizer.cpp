@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "runtime/gradient_sync.h"
+#include "runtime/training_step.h"
 
 namespace hllm::runtime {
 
@@ -91,7 +92,7 @@ int64_t ZeroOptimizer::optimizer_bytes() const {
 }
 
 
-std::vector<checkpoint::StatePiece> ZeroOptimizer::state_pieces() {
+std::vector<checkpoint::StatePiece> ZeroOptimizer::state_pieces(bool /*for_loading*/) {
   std::vector<checkpoint::StatePiece> pieces;
   auto& units = runner_.units();
   for (size_t u = 0; u < units.size(); ++u) {
@@ -126,6 +127,13 @@ void ZeroOptimizer::after_load(bool masters_loaded) {
     }
   }
   runner_.refresh_parameters();
+}
+
+void ZeroOptimizer::count_model_states(MemoryReport* m) const {
+  for (const auto& unit : runner_.units()) m->parameter_bytes += unit.parameter_bytes();
+  for (const auto& g : runner_.gradient_shards()) m->gradient_bytes += g.defined() ? g.numel() * static_cast<int64_t>(g.element_size()) : 0;
+  m->gradient_bytes += runner_.full_gradient_bytes();
+  m->optimizer_bytes = optimizer_bytes();
 }
 
 }  // namespace hllm::runtime

@@ -16,10 +16,11 @@
 #include "parallel/comm/communicator.h"
 #include "parallel/zero/block_runner.h"
 #include "runtime/adamw.h"
+#include "runtime/optimizer.h"
 
 namespace hllm::runtime {
 
-class ZeroOptimizer {
+class ZeroOptimizer : public Optimizer {
  public:
   // `dp`: a communicator over the data-parallel group for tensors on the training device. `pipeline`
   // (host scalars; may be null): the stages of this rank's pipeline, whose norms and flags join in.
@@ -27,17 +28,25 @@ class ZeroOptimizer {
                 parallel::Communicator* pipeline = nullptr);
 
   // The global L2 norm of the (averaged) gradients; scaled to max_norm when above it and max_norm > 0.
-  double clip_gradient_norm(double max_norm);
-  bool gradients_finite();
-  void step(double lr);
-  void zero_grad();
+  double clip_gradient_norm(double max_norm) override;
+  bool gradients_finite() override;
+  void step(double lr) override;
+  void zero_grad() override;
+  int64_t steps() const override { return adam_->steps(); }
+  void set_steps(int64_t steps) override { adam_->set_steps(steps); }
 
   // This rank's state as pieces of global tensors (checkpoint/state.h): per parameter piece of the shard,
   // "param.<name>" (compute dtype), "master.<name>" (bf16 only), "adam.m.<name>", "adam.v.<name>".
-  std::vector<checkpoint::StatePiece> state_pieces();
+  // The same pieces for saving and loading.
+  std::vector<checkpoint::StatePiece> state_pieces(bool for_loading = false) override;
   // After the pieces were loaded: masters from the shards or the shards from the masters, the full
   // parameters of stages 1-2 gathered again. `masters_loaded`: the masters were read (else from params).
-  void after_load(bool masters_loaded);
+  void after_load(bool masters_loaded) override;
+  // Stages 1-2: every rank's restored shard into the full parameters.
+  void after_parameters_restored() override { runner_.refresh_parameters(); }
+  // The units' parameters (stage 3: this rank's shards), gradient shards (and stage 1's full gradients),
+  // masters and moments.
+  void count_model_states(MemoryReport* memory) const override;
   AdamW& adam() { return *adam_; }
 
   // Bytes of float32 masters that are not the shard itself, plus Adam's moments (this rank).
