@@ -40,4 +40,4 @@ stage item_step_recompute 120 build-cuda/bin/item_step_bench --preset 1b --items
 stage build_all 400 scripts/gpu/build.sh
 stage ctest 300 ctest --test-dir build-cuda --output-on-failure --parallel 8
 stage zero_gpu 120 env HLLM_TEST_DATASET="$PWD/build-cuda/tests/loader_dataset" build-cuda/bin/trainer_test \
-  --gtest_filter='Zero.StageThree*:Engine.TrainsOnTheGpu*'
+  --gtest_filter='Zero.StageThree*:Trainer.TrainsOnTheGpu*'
