@@ -57,6 +57,7 @@ at::Tensor Evaluator::item_llm_catalog() {
   const int64_t rounds = (chunks + R - 1) / R;
   const data::ItemTokenReader reader(dataset_);
   std::vector<at::Tensor> parts;
+  items_embedded_ = 0;
   for (int64_t round = 0; round < rounds; ++round) {
     const int64_t from = first + round * chunk;
     const bool real = from < end;
@@ -69,6 +70,7 @@ at::Tensor Evaluator::item_llm_catalog() {
       inputs = {{"token_offsets", at::tensor(offsets, at::kLong).to(device)},
                 {"tokens", at::tensor(tokens, at::kLong).to(device)}};
     }
+    if (real && stage == 0) items_embedded_ += count;
     models::Activations out = model_.forward(0, item_end, std::move(inputs));
     if (stage == embedder && real) parts.push_back(out.at("item_embeddings"));
   }

@@ -34,6 +34,9 @@ class Evaluator {
   // The same metrics for the popularity baseline: every user gets the items ranked by how often they occur
   // in the training part of all sequences. Collective.
   std::map<std::string, double> evaluate_popularity(data::EvalSplit split);
+  // Catalogue items this rank ran through the Item LLM in its last catalog_embeddings() (its replica's
+  // share; stand-ins not counted), for the log and tests.
+  int64_t items_embedded() const { return items_embedded_; }
 
  private:
   // Ranks every evaluation user with score_rows(batch) -> [B, num_items + 1] (undefined on a pipeline stage
@@ -50,6 +53,7 @@ class Evaluator {
   const parallel::Topology& topology_;
   const data::Dataset& dataset_;
   ParallelModel& model_;
+  int64_t items_embedded_ = 0;
 };
 
 }  // namespace hllm::runtime

@@ -16,6 +16,7 @@
 
 #include "common/config/config_loader.h"
 #include "common/error.h"
+#include "models/model_plan.h"
 #include "parallel/comm/thread_communicator.h"
 #include "tests/runtime/trainer_fixture.h"
 
@@ -34,6 +35,29 @@ TEST(Trainer, EvaluationIsTheSameOnOneTwoThreeRanks) {
       for (const auto& [name, value] : one) EXPECT_NEAR(many.at(name), value, 1e-9) << model << " " << name << " world " << world;
     }
     EXPECT_GT(one.at("recall@200"), 0.0);
+  }
+}
+
+// Each model replica embeds only its share of the catalogue (fixed chunks of models::kCatalogueChunkItems,
+// a contiguous run of chunks per replica; under pp only the first stage reads item text): every item is
+// embedded exactly once over all ranks, and no rank more than its replica's chunks. (The fixture's 120
+// items are one chunk: one replica embeds it, the others run stand-ins.)
+TEST(Trainer, EachReplicaEmbedsOnlyItsShareOfTheCatalogue) {
+  ASSERT_FALSE(dataset_path().empty()) << "HLLM_TEST_DATASET is not set";
+  const int64_t items = data::Dataset::open(dataset_path()).num_items();
+  const int64_t chunks = (items + models::kCatalogueChunkItems - 1) / models::kCatalogueChunkItems;
+  for (const auto& [world, pp] : std::vector<std::pair<int, std::string>>{{1, "1"}, {3, "1"}, {2, "2"}, {4, "2"}}) {
+    const auto counts = on_each_rank<int64_t>(world, config_for("hllm", {"parallel.pp=" + pp}), [](Trainer& e) {
+      e.evaluator().catalog_embeddings();
+      return e.evaluator().items_embedded();
+    });
+    const int replicas = world / std::stoi(pp);
+    int64_t total = 0;
+    for (const int64_t n : counts) {
+      total += n;
+      EXPECT_LE(n, models::kCatalogueChunkItems * ((chunks + replicas - 1) / replicas)) << "world " << world << ", pp " << pp;
+    }
+    EXPECT_EQ(total, items) << "world " << world << ", pp " << pp << ": every item embedded once";
   }
 }
 
