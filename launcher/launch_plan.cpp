@@ -8,6 +8,9 @@
 #include "launcher/placement.h"
 #include "data/training_windows.h"
 #include "data/user_reader.h"
+#include "models/llama_config.h"
+#include "models/model_plan.h"
+#include "models/presets.h"
 #include "parallel/comm/broadcast_string.h"
 
 #include <ATen/ATen.h>
@@ -51,6 +54,33 @@ void open_dataset(parallel::Communicator& world, LaunchPlan* plan) {
                                   " other rank(s); their logs say why"));
 }
 
+// A tower's shape as the run will build it: its Hugging Face config.json, or its preset at the
+// dataset's vocabulary (32000 without a dataset: the cut does not depend on it beyond the first block).
+models::LlamaConfig tower_shape(const std::string& source, int64_t vocab) {
+  if (std::ifstream(source + "/config.json")) return models::read_hf_config(source + "/config.json");
+  return models::preset_config(source, vocab);
+}
+
+void choose_pipeline_cut(LaunchPlan* plan) {
+  const config::Config& config = plan->config;
+  int64_t vocab = 32000, prompt_tokens = 12;
+  if (plan->dataset) {
+    vocab = plan->dataset->meta().at("tokenizer").at("vocab_size").get<int64_t>();
+    prompt_tokens = static_cast<int64_t>(plan->dataset->meta().at("prompt_tokens").size());
+  }
+  const models::ModelShapes shapes =
+      models::hllm_micro_batch_shapes(config, plan->batch.micro_batch_per_rank, plan->topology->dp(), prompt_tokens);
+  std::vector<double> flops;
+  std::vector<int64_t> parameters;
+  for (const auto& [name, cost] :
+       models::hllm_block_costs(tower_shape(config.model.item, vocab), tower_shape(config.model.user, vocab), shapes)) {
+    plan->block_names.push_back(name);
+    flops.push_back(cost.forward_flops);
+    parameters.push_back(cost.parameters);
+  }
+  plan->pipeline_cut = parallel::choose_stage_cut(flops, parameters, plan->topology->pp(), config.parallel.pipeline_cut);
+}
+
 }  // namespace
 
 LaunchPlan make_launch_plan(const LaunchOptions& options, parallel::Communicator& world,
@@ -67,6 +97,7 @@ LaunchPlan make_launch_plan(const LaunchOptions& options, parallel::Communicator
   plan.batch = config::resolve_batch_sizes(plan.config, plan.topology->dp());
   plan.intra_op_threads = intra_op_threads(plan.config.parallel.intra_op_threads, placement);
   if (!plan.config.data.path.empty()) open_dataset(world, &plan);
+  if (plan.config.model.type == "hllm" && plan.topology->pp() > 1) choose_pipeline_cut(&plan);
   return plan;
 }
 
@@ -77,6 +108,12 @@ std::string describe_plan(const LaunchPlan& plan, bool with_config) {
       << plan.batch.micro_batch_per_rank << " x accumulation " << plan.batch.gradient_accumulation_steps << " x dp "
       << plan.topology->dp() << "\n";
   out << "intra-op threads per rank: " << plan.intra_op_threads << "\n";
+  const parallel::StageCut& cut = plan.pipeline_cut;
+  for (int s = 0; s < cut.stages(); ++s) {
+    out << (s == 0 ? "pipeline cut (" : "") << (s ? ", " : "") << "stage " << s << ": blocks " << cut.first[s] << " .. "
+        << cut.end(s) - 1 << " (" << plan.block_names[cut.first[s]] << " .. " << plan.block_names[cut.end(s) - 1] << ")"
+        << (s + 1 == cut.stages() ? ")\n" : "");
+  }
   if (plan.dataset) {
     const auto& meta = plan.dataset->meta();
     out << "data: " << plan.dataset->directory() << ": " << meta.at("num_users") << " users, " << meta.at("num_items")

@@ -68,6 +68,11 @@ expect "checkpointing SASRec is refused, not ignored" 2 "'activation_checkpointi
 # A dry run refuses what the run would refuse, naming the file and the key.
 expect "a dry run refuses what the run refuses" 2 "'bf16.enabled': sasrec (a small ID model)" -- \
   "$bin" --config "$src/configs/demo_sasrec.json" --set bf16.enabled=true --dry_run
+# ... and a pipeline cut the model cannot take (its chain has 13 blocks), after printing the cut it would make.
+expect "a dry run refuses a cut past the model's blocks" 2 "starts at block 99; stage starts must increase and stay below 13" -- \
+  mpirun_ -np 2 "$bin" --config "$src/configs/demo.json" --set parallel.pp=2 --set 'parallel.pipeline_cut=[99]' --dry_run
+expect "a dry run prints the pipeline's cut" 0 "pipeline cut (stage 0: blocks 0 .. 2 (item_embedding .. item_layer.1)" -- \
+  mpirun_ -np 2 "$bin" --config "$src/configs/demo.json" --set parallel.pp=2 --dry_run
 # Two ranks on this machine: one GPU each is impossible here (no GPU in CI, one on the lent GPU machine),
 # so parallel.device = cuda stops on every rank with one message.
 expect "cuda without a GPU per rank is refused" 2 "every rank needs a GPU of its own" -- \
