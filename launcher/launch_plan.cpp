@@ -1,5 +1,6 @@
 #include "launcher/launch_plan.h"
 
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -54,10 +55,11 @@ void open_dataset(parallel::Communicator& world, LaunchPlan* plan) {
                                   " other rank(s); their logs say why"));
 }
 
-// A tower's shape as the run will build it: its Hugging Face config.json, or its preset at the
-// dataset's vocabulary (32000 without a dataset: the cut does not depend on it beyond the first block).
+// A tower's shape as the run will build it (models/hllm_model.cpp): a directory's Hugging Face
+// config.json, or its preset at the dataset's vocabulary (32000 without a dataset: the cut does not
+// depend on it beyond the first block).
 models::LlamaConfig tower_shape(const std::string& source, int64_t vocab) {
-  if (std::ifstream(source + "/config.json")) return models::read_hf_config(source + "/config.json");
+  if (std::filesystem::is_directory(source)) return models::read_hf_config(source + "/config.json");
   return models::preset_config(source, vocab);
 }
 
