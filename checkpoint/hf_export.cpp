@@ -20,13 +20,6 @@ namespace hllm::checkpoint {
 namespace fs = std::filesystem;
 namespace {
 
-// The tower's architecture: its Hugging Face config when the run loaded one, else its preset at the
-// vocabulary the checkpoint's token table has.
-models::LlamaConfig tower_config(const std::string& source, int64_t vocab) {
-  if (fs::is_directory(source)) return models::read_hf_config(source + "/config.json");
-  return models::preset_config(source, vocab);
-}
-
 // Tensors [first, end) of a tower into one file, each read from the checkpoint as it is written.
 void write_shard(const Checkpoint& checkpoint, const std::vector<models::StWriteTensor>& tensors,
                  const std::vector<std::string>& sources, size_t first, size_t end, const fs::path& path) {
@@ -132,9 +125,9 @@ void export_hf(const std::string& checkpoint_directory, const std::string& out, 
   const int64_t vocab = checkpoint.tensors().at(table).at("shape").at(0).get<int64_t>();
   const fs::path temp = out + ".tmp";
   fs::remove_all(temp);
-  write_tower(checkpoint, "item.", {"item.item_token"}, tower_config(model.at("item").get<std::string>(), vocab),
+  write_tower(checkpoint, "item.", {"item.item_token"}, models::tower_config(model.at("item").get<std::string>(), vocab),
               temp / "item", max_shard_bytes);
-  write_tower(checkpoint, "user.", {"logit_scale"}, tower_config(model.at("user").get<std::string>(), vocab),
+  write_tower(checkpoint, "user.", {"logit_scale"}, models::tower_config(model.at("user").get<std::string>(), vocab),
               temp / "user", max_shard_bytes);
   fs::rename(temp, out);  // complete or absent
 }

@@ -1,6 +1,5 @@
 #include "launcher/launch_plan.h"
 
-#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -9,10 +8,10 @@
 #include "launcher/placement.h"
 #include "data/training_windows.h"
 #include "data/user_reader.h"
-#include "models/llama_config.h"
 #include "models/model_plan.h"
 #include "models/presets.h"
 #include "parallel/comm/broadcast_string.h"
+#include "parallel/memory_plan.h"
 
 #include <ATen/ATen.h>
 #include <glog/logging.h>
@@ -55,14 +54,6 @@ void open_dataset(parallel::Communicator& world, LaunchPlan* plan) {
                                   " other rank(s); their logs say why"));
 }
 
-// A tower's shape as the run will build it (models/hllm_model.cpp): a directory's Hugging Face
-// config.json, or its preset at the dataset's vocabulary (32000 without a dataset: the cut does not
-// depend on it beyond the first block).
-models::LlamaConfig tower_shape(const std::string& source, int64_t vocab) {
-  if (std::filesystem::is_directory(source)) return models::read_hf_config(source + "/config.json");
-  return models::preset_config(source, vocab);
-}
-
 void choose_pipeline_cut(LaunchPlan* plan) {
   const config::Config& config = plan->config;
   int64_t vocab = 32000, prompt_tokens = 12;
@@ -72,15 +63,13 @@ void choose_pipeline_cut(LaunchPlan* plan) {
   }
   const models::ModelShapes shapes =
       models::hllm_micro_batch_shapes(config, plan->batch.micro_batch_per_rank, plan->topology->dp(), prompt_tokens);
-  std::vector<double> flops;
-  std::vector<int64_t> parameters;
-  for (const auto& [name, cost] :
-       models::hllm_block_costs(tower_shape(config.model.item, vocab), tower_shape(config.model.user, vocab), shapes)) {
+  std::vector<models::BlockCost> costs;
+  for (const auto& [name, cost] : models::hllm_block_costs(models::tower_config(config.model.item, vocab),
+                                                           models::tower_config(config.model.user, vocab), shapes)) {
     plan->block_names.push_back(name);
-    flops.push_back(cost.forward_flops);
-    parameters.push_back(cost.parameters);
+    costs.push_back(cost);
   }
-  plan->pipeline_cut = parallel::choose_stage_cut(flops, parameters, plan->topology->pp(), config.parallel.pipeline_cut);
+  plan->pipeline_cut = parallel::choose_stage_cut(costs, plan->topology->pp(), config.parallel.pipeline_cut);
 }
 
 }  // namespace

@@ -1,5 +1,7 @@
 #include "models/presets.h"
 
+#include <filesystem>
+
 #include "common/error.h"
 
 namespace hllm::models {
@@ -32,6 +34,11 @@ LlamaConfig preset_config(const std::string& name, int64_t vocab_size) {
   }
   c.validate("preset " + name);
   return c;
+}
+
+LlamaConfig tower_config(const std::string& source, int64_t vocab_size) {
+  if (std::filesystem::is_directory(source)) return read_hf_config(source + "/config.json");
+  return preset_config(source, vocab_size);
 }
 
 }  // namespace hllm::models

@@ -11,4 +11,8 @@ namespace hllm::models {
 // Throws InputError for an unknown name, listing the known ones.
 LlamaConfig preset_config(const std::string& name, int64_t vocab_size);
 
+// A tower's shape as model.item / model.user name it (HllmModel builds it so): a directory's Hugging
+// Face config.json (InputError naming it when missing), else the preset at `vocab_size`.
+LlamaConfig tower_config(const std::string& source, int64_t vocab_size);
+
 }  // namespace hllm::models

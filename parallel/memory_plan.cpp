@@ -59,6 +59,16 @@ std::vector<double> unit_sizes(const std::vector<models::BlockCost>& costs, size
 
 }  // namespace
 
+StageCut choose_stage_cut(const std::vector<models::BlockCost>& costs, int stages, const std::vector<int64_t>& manual) {
+  std::vector<double> flops;
+  std::vector<int64_t> parameters;
+  for (const auto& cost : costs) {
+    flops.push_back(cost.forward_flops);
+    parameters.push_back(cost.parameters);
+  }
+  return choose_stage_cut(flops, parameters, stages, manual);
+}
+
 MemoryPlanOptions memory_plan_options(const config::Config& config, int dp, int pp, int64_t micro_batches, bool on_host) {
   MemoryPlanOptions o;
   o.zero_stage = config.zero_optimization.stage;

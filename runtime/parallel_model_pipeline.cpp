@@ -18,18 +18,12 @@ namespace hllm::runtime {
 
 void ParallelModel::set_up_pipeline(const models::Blocks& blocks, const std::vector<models::BlockCost>& costs) {
   const int pp = topology_.pp(), stage = topology_.stage_id();
-  std::vector<double> flops;
-  std::vector<int64_t> parameters;
-  for (const auto& cost : costs) {
-    flops.push_back(cost.forward_flops);
-    parameters.push_back(cost.parameters);
-  }
-  cut_ = parallel::choose_stage_cut(flops, parameters, pp, config_.parallel.pipeline_cut);
+  cut_ = parallel::choose_stage_cut(costs, pp, config_.parallel.pipeline_cut);
   const bool balanced = config_.parallel.pipeline_cut.empty();
   std::string table = detail::concat("pipeline: ", pp, " stages, schedule ", config_.parallel.pipeline_schedule, ", cut ",
                                      balanced ? "balanced by estimated FLOPs" : "by parallel.pipeline_cut",
                                      " (imbalance ", cut_.imbalance(), ")");
-  const double total_flops = std::accumulate(flops.begin(), flops.end(), 0.0);
+  const double total_flops = std::accumulate(cut_.cost.begin(), cut_.cost.end(), 0.0);
   parallel::MemoryPlanOptions plan = memory_plan_options();
   for (int s = 0; s < pp; ++s) {
     plan.stage = s;

@@ -44,11 +44,6 @@ namespace {
 
 constexpr double kGiB = 1024.0 * 1024.0 * 1024.0;
 
-models::LlamaConfig tower_config(const std::string& source) {
-  if (std::filesystem::is_directory(source)) return models::read_hf_config(source + "/config.json");
-  return models::preset_config(source, FLAGS_vocab);
-}
-
 std::string billions(double n) {
   char text[32];
   std::snprintf(text, sizeof(text), "%.3f B", n / 1e9);
@@ -122,23 +117,17 @@ void print_pipeline_layouts(const config::Config& config, const models::LlamaCon
     const models::ModelShapes shapes =
         models::hllm_micro_batch_shapes(config, batch.micro_batch_per_rank, dp, FLAGS_prompt_tokens);
     std::vector<models::BlockCost> costs;
-    std::vector<double> flops;
-    std::vector<int64_t> parameters;
-    for (const auto& [name, cost] : models::hllm_block_costs(item, user, shapes)) {
-      costs.push_back(cost);
-      flops.push_back(cost.forward_flops);
-      parameters.push_back(cost.parameters);
-    }
+    for (const auto& [name, cost] : models::hllm_block_costs(item, user, shapes)) costs.push_back(cost);
     parallel::StageCut cut;
     try {
-      cut = parallel::choose_stage_cut(flops, parameters, pp, pp == config.parallel.pp ? config.parallel.pipeline_cut
-                                                                                     : std::vector<int64_t>{});
+      cut = parallel::choose_stage_cut(costs, pp, pp == config.parallel.pp ? config.parallel.pipeline_cut
+                                                                          : std::vector<int64_t>{});
     } catch (const InputError& e) {
       std::printf("  %d x %-5d  %s\n", pp, dp, e.what());
       continue;
     }
     const double bubble = static_cast<double>(pp - 1) / static_cast<double>(micro_batches + pp - 1);
-    const double total_flops = std::accumulate(flops.begin(), flops.end(), 0.0);
+    const double total_flops = std::accumulate(cut.cost.begin(), cut.cost.end(), 0.0);
     double worst = 0;
     parallel::MemoryPlanOptions plan =
         parallel::memory_plan_options(config, dp, pp, micro_batches, config.parallel.device == "cpu");
@@ -175,7 +164,8 @@ int run(const std::vector<std::string>& overrides) {
     throw InputError(detail::concat("parallel.pp = ", pp, " does not divide --world ", N, " (world = pp x dp)"));
   }
   const config::BatchSizes batch = config::resolve_batch_sizes(config, N / pp);
-  const models::LlamaConfig item = tower_config(config.model.item), user = tower_config(config.model.user);
+  const models::LlamaConfig item = models::tower_config(config.model.item, FLAGS_vocab),
+                            user = models::tower_config(config.model.user, FLAGS_vocab);
   const double psi = static_cast<double>(models::hllm_parameters(item, user));
   const bool bf16 = config.bf16.enabled;
   const int stage = config.zero_optimization.stage;
