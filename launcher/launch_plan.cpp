@@ -54,18 +54,28 @@ void open_dataset(parallel::Communicator& world, LaunchPlan* plan) {
                                   " other rank(s); their logs say why"));
 }
 
-void choose_pipeline_cut(LaunchPlan* plan) {
+// HLLM's towers as the model will read them: the item embedding is the User LLM's input, so their widths must
+// match, and the pipeline cut follows their blocks' costs. Both are decided here so that --dry_run refuses what
+// the run would.
+void plan_hllm_towers(LaunchPlan* plan) {
   const config::Config& config = plan->config;
   int64_t vocab = 32000, prompt_tokens = 12;
   if (plan->dataset) {
     vocab = plan->dataset->meta().at("tokenizer").at("vocab_size").get<int64_t>();
     prompt_tokens = static_cast<int64_t>(plan->dataset->meta().at("prompt_tokens").size());
   }
+  const models::LlamaConfig item = models::tower_config(config.model.item, vocab);
+  const models::LlamaConfig user = models::tower_config(config.model.user, vocab);
+  if (item.hidden_size != user.hidden_size) {
+    throw InputError(detail::concat("model.item ('", config.model.item, "') has hidden size ", item.hidden_size,
+                                    " and model.user ('", config.model.user, "') has ", user.hidden_size,
+                                    ": the item embedding is the User LLM's input, so the widths must match"));
+  }
+  if (plan->topology->pp() == 1) return;
   const models::ModelShapes shapes =
       models::hllm_micro_batch_shapes(config, plan->batch.micro_batch_per_rank, plan->topology->dp(), prompt_tokens);
   std::vector<models::BlockCost> costs;
-  for (const auto& [name, cost] : models::hllm_block_costs(models::tower_config(config.model.item, vocab),
-                                                           models::tower_config(config.model.user, vocab), shapes)) {
+  for (const auto& [name, cost] : models::hllm_block_costs(item, user, shapes)) {
     plan->block_names.push_back(name);
     costs.push_back(cost);
   }
@@ -88,7 +98,7 @@ LaunchPlan make_launch_plan(const LaunchOptions& options, parallel::Communicator
   plan.batch = config::resolve_batch_sizes(plan.config, plan.topology->dp());
   plan.intra_op_threads = intra_op_threads(plan.config.parallel.intra_op_threads, placement);
   if (!plan.config.data.path.empty()) open_dataset(world, &plan);
-  if (plan.config.model.type == "hllm" && plan.topology->pp() > 1) choose_pipeline_cut(&plan);
+  if (plan.config.model.type == "hllm") plan_hllm_towers(&plan);
   return plan;
 }
 

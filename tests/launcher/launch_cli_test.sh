@@ -71,6 +71,8 @@ expect "a dry run refuses what the run refuses" 2 "'bf16.enabled': sasrec (a sma
 # ... and a pipeline cut the model cannot take (its chain has 13 blocks), after printing the cut it would make.
 expect "a dry run refuses a cut past the model's blocks" 2 "starts at block 99; stage starts must increase and stay below 13" -- \
   mpirun_ -np 2 "$bin" --config "$src/configs/demo.json" --set parallel.pp=2 --set 'parallel.pipeline_cut=[99]' --dry_run
+expect "a dry run refuses towers of different widths" 2 "model.item ('debug') has hidden size 32 and model.user ('tiny') has 128" -- \
+  "$bin" --config "$src/configs/demo.json" --set model.item=debug --dry_run
 expect "a dry run prints the pipeline's cut" 0 "pipeline cut (stage 0: blocks 0 .. 2 (item_embedding .. item_layer.1)" -- \
   mpirun_ -np 2 "$bin" --config "$src/configs/demo.json" --set parallel.pp=2 --dry_run
 # Two ranks on this machine: one GPU each is impossible here (no GPU in CI, one on the lent GPU machine),
