@@ -69,6 +69,16 @@ std::string Dataset::shard_path(int shard) const {
   return path_of(meta_.at("shards").at(shard).at("file").get<std::string>());
 }
 
+std::vector<std::string> Dataset::read_item_ids() const {
+  const Hdf5File file(path_of("items.h5"), Hdf5File::Mode::kRead);
+  std::vector<std::string> ids = file.read_strings("ids");
+  if (static_cast<int64_t>(ids.size()) != num_items() + 1) {
+    throw InputError(detail::concat("'", path_of("items.h5"), "': ", ids.size(), " item ids for ", num_items(),
+                                    " items and the padding"));
+  }
+  return ids;
+}
+
 std::vector<std::vector<int32_t>> Dataset::read_item_tokens() const {
   const Hdf5File file(path_of("items.h5"), Hdf5File::Mode::kRead);
   const auto offsets = file.read_int64("offsets");

@@ -38,6 +38,8 @@ class Dataset {
 
   // All users of one shard.
   std::vector<UserSequence> read_shard(int shard) const;
+  // The raw (external) id of every item (index 0 = padding, "").
+  std::vector<std::string> read_item_ids() const;
   // Token ids of every item (index 0 = padding, empty).
   std::vector<std::vector<int32_t>> read_item_tokens() const;
 

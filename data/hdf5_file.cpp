@@ -131,6 +131,27 @@ void Hdf5File::write_strings(const std::string& name, const std::vector<std::str
   }
 }
 
+void Hdf5File::write_float32_matrix(const std::string& name, int64_t rows, int64_t cols, const float* values) {
+  HLLM_HDF5_LOCK;
+  const hsize_t shape[2] = {static_cast<hsize_t>(rows), static_cast<hsize_t>(cols)};
+  const Handle space(H5Screate_simple(2, shape, nullptr), H5Sclose);
+  const Handle properties(H5Pcreate(H5P_DATASET_CREATE), H5Pclose);
+  if (rows > 0 && cols > 0) {
+    const hsize_t chunk[2] = {std::max<hsize_t>(1, std::min<hsize_t>(shape[0], kChunkElements / shape[1])), shape[1]};
+    H5Pset_chunk(properties.get(), 2, chunk);
+    H5Pset_shuffle(properties.get());
+    H5Pset_deflate(properties.get(), 4);
+  }
+  const Handle dataset(
+      H5Dcreate2(file_, name.c_str(), H5T_NATIVE_FLOAT, space.get(), H5P_DEFAULT, properties.get(), H5P_DEFAULT),
+      H5Dclose);
+  HLLM_CHECK(dataset.valid(), "cannot create dataset '", name, "' in '", path_, "'");
+  if (rows > 0 && cols > 0) {
+    HLLM_CHECK(H5Dwrite(dataset.get(), H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, values) >= 0,
+               "cannot write dataset '", name, "' to '", path_, "'");
+  }
+}
+
 void Hdf5File::write_attribute(const std::string& name, int64_t value) {
   HLLM_HDF5_LOCK;
   const Handle space(H5Screate(H5S_SCALAR), H5Sclose);
@@ -211,6 +232,38 @@ std::vector<std::string> Hdf5File::read_strings(const std::string& name, int64_t
   }
   for (char* p : pointers) values.emplace_back(p ? p : "");
   H5Dvlen_reclaim(type.get(), memory_space.get(), H5P_DEFAULT, pointers.data());
+  return values;
+}
+
+std::pair<int64_t, int64_t> Hdf5File::matrix_shape(const std::string& name) const {
+  HLLM_HDF5_LOCK;
+  const Handle space(H5Dget_space(open_dataset(name)), H5Sclose);
+  if (H5Sget_simple_extent_ndims(space.get()) != 2) {
+    throw InputError("dataset '" + name + "' in '" + path_ + "' is not two-dimensional");
+  }
+  hsize_t shape[2] = {0, 0};
+  H5Sget_simple_extent_dims(space.get(), shape, nullptr);
+  return {static_cast<int64_t>(shape[0]), static_cast<int64_t>(shape[1])};
+}
+
+std::vector<float> Hdf5File::read_float32_rows(const std::string& name, int64_t first, int64_t count) const {
+  HLLM_HDF5_LOCK;
+  const auto [rows, cols] = matrix_shape(name);
+  if (first < 0 || count < 0 || first + count > rows) {
+    throw InputError(detail::concat("'", path_, "': reading rows [", first, ", ", first + count, ") of dataset '", name,
+                                    "', which has ", rows));
+  }
+  std::vector<float> values(static_cast<size_t>(count * cols));
+  if (values.empty()) return values;
+  const hid_t dataset = open_dataset(name);
+  const Handle file_space(H5Dget_space(dataset), H5Sclose);
+  const hsize_t start[2] = {static_cast<hsize_t>(first), 0}, size[2] = {static_cast<hsize_t>(count),
+                                                                       static_cast<hsize_t>(cols)};
+  H5Sselect_hyperslab(file_space.get(), H5S_SELECT_SET, start, nullptr, size, nullptr);
+  const Handle memory_space(H5Screate_simple(2, size, nullptr), H5Sclose);
+  if (H5Dread(dataset, H5T_NATIVE_FLOAT, memory_space.get(), file_space.get(), H5P_DEFAULT, values.data()) < 0) {
+    throw InputError("cannot read dataset '" + name + "' of '" + path_ + "' (the file is damaged or truncated)");
+  }
   return values;
 }
 

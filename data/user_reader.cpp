@@ -22,11 +22,13 @@ std::vector<UserSequence> read_user_sequences(const Dataset& dataset, int64_t fi
     const auto offsets = file.read_int64("offsets", from - shard_first, to - from + 1);
     const auto items = file.read_int32("items", offsets.front(), offsets.back() - offsets.front());
     const auto timestamps = file.read_int64("timestamps", offsets.front(), offsets.back() - offsets.front());
+    const auto ids = file.read_strings("ids", from - shard_first, to - from);
     for (int64_t u = from; u < to; ++u) {
       const int64_t begin = offsets[u - from] - offsets.front();
       const int64_t stop = offsets[u - from + 1] - offsets.front();
       users[u - first].items.assign(items.begin() + begin, items.begin() + stop);
       users[u - first].timestamps.assign(timestamps.begin() + begin, timestamps.begin() + stop);
+      users[u - first].id = ids[u - from];
     }
   }
   return users;

@@ -9,7 +9,7 @@
 
 namespace hllm::data {
 
-// Items and timestamps of users [first, end), in time order; element i is user first + i (ids not read).
+// Ids, items and timestamps of users [first, end), items in time order; element i is user first + i.
 std::vector<UserSequence> read_user_sequences(const Dataset& dataset, int64_t first, int64_t end);
 
 // Every user's full sequence length, from the shards' offsets only.

@@ -10,6 +10,7 @@
 #include "data/user_reader.h"
 #include "models/model_plan.h"
 #include "runtime/ranking_metrics.h"
+#include "runtime/top_k.h"
 
 namespace hllm::runtime {
 
@@ -107,11 +108,8 @@ std::map<std::string, double> Evaluator::rank_users(data::EvalSplit split,
                                                     const std::function<at::Tensor(const data::EvalBatch&)>& score_rows) {
   c10::NoGradGuard no_grad;
   parallel::Communicator& world = topology_.world();
-  // Users are split over the model's replicas: the ranks, or under pp the pipelines (each of whose stages
-  // walks the same batches).
-  const bool pipelined = topology_.pp() > 1;
-  const data::EvalLoader loader(dataset_, split, pipelined ? topology_.dp_index() : world.rank(),
-                                pipelined ? topology_.dp() : world.size(), config_.train.eval_batch_size,
+  const auto [mine, replicas] = replica();
+  const data::EvalLoader loader(dataset_, split, mine, replicas, config_.train.eval_batch_size,
                                 config_.data.max_item_list_len);
   RankingMetrics metrics;
   for (int64_t b = 0; b < loader.num_batches(); ++b) {
@@ -127,34 +125,41 @@ std::map<std::string, double> Evaluator::rank_users(data::EvalSplit split,
 
 std::map<std::string, double> Evaluator::evaluate(data::EvalSplit split) { return evaluate(catalog_embeddings(), split); }
 
-std::map<std::string, double> Evaluator::evaluate(const at::Tensor& catalog, data::EvalSplit split) {
+std::pair<int, int> Evaluator::replica() const {
+  if (topology_.pp() > 1) return {topology_.dp_index(), topology_.dp()};
+  return {topology_.world().rank(), topology_.world().size()};
+}
+
+at::Tensor Evaluator::unit_rows(const at::Tensor& rows) { return rows / rows.norm(2, {-1}, true).clamp_min(1e-12); }
+
+at::Tensor Evaluator::user_embeddings(const at::Tensor& catalog, const data::EvalBatch& batch) {
   c10::NoGradGuard no_grad;
-  const at::Tensor unit_catalog = catalog / catalog.norm(2, {-1}, true).clamp_min(1e-12);
-  const auto score = [&](const at::Tensor& states) {
-    return at::matmul(states / states.norm(2, {-1}, true).clamp_min(1e-12), unit_catalog.t());
-  };
   const models::Recommender& recommender = model_.recommender();
   if (!recommender.reads_item_tokens()) {  // an ID model: its own forward, whole (one block)
     model_.gather_id_model(true);
-    auto metrics = rank_users(
-        split, [&](const data::EvalBatch& batch) { return score(recommender.user_states(batch, catalog)); });
+    const at::Tensor states = recommender.user_states(batch, catalog);
     model_.gather_id_model(false);
-    return metrics;
+    return unit_rows(states);
   }
   // HLLM: the users pass through the User LLM's blocks (under pp, through the stages that hold them; the one
-  // that finishes it scores; under ZeRO-3 each block gathered in turn). Only the sequences cross stages.
+  // that finishes it returns them; under ZeRO-3 each block gathered in turn). Only the sequences cross stages.
   const models::TowerRanges& towers = model_.towers();
-  const bool reads_users = topology_.stage_id() == model_.stage_of_block(towers.user_begin);
+  models::Activations inputs;
+  if (topology_.stage_id() == model_.stage_of_block(towers.user_begin)) {
+    const at::Tensor items = at::tensor(batch.items, at::kLong).view({batch.rows, batch.width}).to(model_.device());
+    inputs = {{"item_embeddings", catalog}, {"item_slots", items}, {"mask", items.ne(0)}};
+  }
+  const models::Activations out = model_.forward(towers.user_begin, towers.user_end, std::move(inputs),
+                                                 {"item_embeddings", "user_sequences", "user_sequence_mask"});
+  return out.empty() ? at::Tensor() : unit_rows(out.at("user_states").select(1, batch.width - 1));
+}
+
+std::map<std::string, double> Evaluator::evaluate(const at::Tensor& catalog, data::EvalSplit split) {
+  c10::NoGradGuard no_grad;
+  const at::Tensor unit_catalog = unit_rows(catalog);
   return rank_users(split, [&](const data::EvalBatch& batch) {
-    models::Activations inputs;
-    if (reads_users) {
-      const at::Tensor items =
-          at::tensor(batch.items, at::kLong).view({batch.rows, batch.width}).to(model_.device());
-      inputs = {{"item_embeddings", catalog}, {"item_slots", items}, {"mask", items.ne(0)}};
-    }
-    const models::Activations out = model_.forward(towers.user_begin, towers.user_end, std::move(inputs),
-                                                   {"item_embeddings", "user_sequences", "user_sequence_mask"});
-    return out.empty() ? at::Tensor() : score(out.at("user_states").select(1, batch.width - 1));
+    const at::Tensor users = user_embeddings(catalog, batch);
+    return users.defined() ? scores_over_table(users, unit_catalog) : at::Tensor();
   });
 }
 

@@ -31,6 +31,15 @@ class Evaluator {
   // (embedded once for several splits) or embedded here. Collective.
   std::map<std::string, double> evaluate(data::EvalSplit split);
   std::map<std::string, double> evaluate(const at::Tensor& catalog, data::EvalSplit split);
+  // The users' states after their histories (batch.items: rows of `catalog`, which may extend the dataset's
+  // items with new ones), scaled to unit length: [B, D] on the stage that finishes the User LLM (undefined on
+  // the other pipeline stages). Collective over the model's replicas, as evaluate().
+  at::Tensor user_embeddings(const at::Tensor& catalog, const data::EvalBatch& batch);
+  // This rank's model replica and their number. Users and the catalogue's chunks are split across the
+  // replicas: the ranks, or under pp the pipelines (each of whose stages walks the same batches).
+  std::pair<int, int> replica() const;
+  // Rows scaled to unit length: scores are cosines, as the model is trained (InfoNCE on unit vectors).
+  static at::Tensor unit_rows(const at::Tensor& rows);
   // The same metrics for the popularity baseline: every user gets the items ranked by how often they occur
   // in the training part of all sequences. Collective.
   std::map<std::string, double> evaluate_popularity(data::EvalSplit split);

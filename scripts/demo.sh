@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Setup, build, then the main job: prepare the synthetic demo catalog and train HLLM and SASRec on it with
-# two ranks; each run prints its test metrics beside the popularity baseline.
+# two ranks; each run prints its test metrics beside the popularity baseline; then HLLM's item table and
+# top-10 lists, as a service would use them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -16,6 +17,11 @@ mpirun "${flags[@]}" -np 2 build/bin/hllm_launch --config configs/demo.json --se
 echo
 echo "== SASRec: one epoch (runs/demo_sasrec) =="
 mpirun "${flags[@]}" -np 2 build/bin/hllm_launch --config configs/demo_sasrec.json --set data.path=runs/demo/data
+echo
+echo "== serving HLLM: the item table, then each user's top 10 (runs/demo) =="
+mpirun "${flags[@]}" -np 2 build/bin/hllm_embed runs/demo
+mpirun "${flags[@]}" -np 2 build/bin/hllm_recommend runs/demo --k 10 --embeddings runs/demo/item_embeddings.h5
+head -n 2 runs/demo/recommendations.jsonl | cut -c 1-160
 echo
 echo "== plots =="
 build/bin/hllm_plot runs/demo

@@ -11,6 +11,7 @@
 #include "data/dataset_writer.h"
 #include "data/synthetic_catalog.h"
 #include "data/tokenizer.h"
+#include "data/user_reader.h"
 #include "tests/data/data_test_util.h"
 
 namespace hllm::data {
@@ -275,7 +276,7 @@ TEST_F(LoaderTest, TooManyRanksIsAnError) {
 
 TEST_F(LoaderTest, EvalSplitsUsersEvenlyWithTheirTargets) {
   const auto ds = dataset();
-  for (const auto split : {EvalSplit::kValid, EvalSplit::kTest}) {
+  for (const auto split : {EvalSplit::kValid, EvalSplit::kTest, EvalSplit::kAll}) {
     for (int world : {1, 2, 3, 7}) {
       std::vector<int> seen(ds.num_users(), 0);
       int64_t batches = -1;
@@ -294,8 +295,9 @@ TEST_F(LoaderTest, EvalSplitsUsersEvenlyWithTheirTargets) {
             }
             ++seen[user];
             const auto& items = built_->user_items[user];
-            const size_t history = items.size() - (split == EvalSplit::kValid ? 2 : 1);
-            EXPECT_EQ(batch.targets[r], items[history]);
+            const size_t history = items.size() - (split == EvalSplit::kValid ? 2 : split == EvalSplit::kTest ? 1 : 0);
+            EXPECT_EQ(batch.targets[r], split == EvalSplit::kAll ? 0 : items[history]) << "serving has no target";
+            EXPECT_EQ(loader.user(user - loader.user_range().first).id, built_->user_ids[user]);
             const std::vector<int64_t> got(batch.history_items.begin() + batch.history_offsets[r],
                                            batch.history_items.begin() + batch.history_offsets[r + 1]);
             EXPECT_EQ(got, std::vector<int64_t>(items.begin(), items.begin() + history));
@@ -310,6 +312,30 @@ TEST_F(LoaderTest, EvalSplitsUsersEvenlyWithTheirTargets) {
       for (int64_t u = 0; u < ds.num_users(); ++u) EXPECT_EQ(seen[u], 1) << "user " << u << " world " << world;
     }
   }
+}
+
+TEST_F(LoaderTest, EvalOverUsersInMemoryCutsThemAsTheDatasetIsCut) {
+  const auto ds = dataset();
+  const std::vector<UserSequence> users = read_user_sequences(ds, 0, ds.num_users());
+  for (const auto split : {EvalSplit::kTest, EvalSplit::kAll}) {
+    for (int world : {1, 3}) {
+      for (int rank = 0; rank < world; ++rank) {
+        const EvalLoader stored(ds, split, rank, world, 4, 5), given(users, split, rank, world, 4, 5);
+        ASSERT_EQ(given.num_batches(), stored.num_batches());
+        for (int64_t b = 0; b < stored.num_batches(); ++b) {
+          const EvalBatch x = stored.batch(b), y = given.batch(b);
+          EXPECT_EQ(x.users, y.users);
+          EXPECT_EQ(x.items, y.items);
+          EXPECT_EQ(x.targets, y.targets);
+          EXPECT_EQ(x.history_items, y.history_items);
+          EXPECT_EQ(x.target_timestamps, y.target_timestamps);
+        }
+      }
+    }
+  }
+  UserSequence short_history{"u", {3}, {0}};
+  EXPECT_THROW(EvalLoader({short_history}, EvalSplit::kTest, 0, 1, 4, 5), Error) << "no history before the target";
+  EXPECT_NO_THROW(EvalLoader({short_history}, EvalSplit::kAll, 0, 1, 4, 5)) << "serving needs one item";
 }
 
 }  // namespace
