@@ -74,10 +74,26 @@ std::string text_of(const nlohmann::json& value) {
 
 }  // namespace
 
+void read_amazon2018_metadata(const std::string& meta_path, RawCatalog* catalog) {
+  catalog->text_keys = {"title", "description", "category", "brand"};
+  std::set<std::string> seen;
+  for_each_json_line(meta_path, [&](const nlohmann::json& meta, int line) {
+    const std::string at = where(meta_path, line);
+    if (!meta.is_object()) throw InputError(at + ": not a JSON object");
+    RawItem item;
+    item.id = required_string(meta, "asin", at);
+    if (!seen.insert(item.id).second) return;  // duplicate metadata line: the first one stands
+    for (const auto& key : catalog->text_keys) {
+      const auto it = meta.find(key);
+      item.fields.emplace_back(key, it == meta.end() ? "" : text_of(*it));
+    }
+    catalog->items.push_back(std::move(item));
+  });
+}
+
 RawCatalog read_amazon2018(const std::string& reviews_path, const std::string& meta_path) {
   RawCatalog catalog;
   catalog.source = "amazon2018";
-  catalog.text_keys = {"title", "description", "category", "brand"};
   for_each_json_line(reviews_path, [&](const nlohmann::json& review, int line) {
     const std::string at = where(reviews_path, line);
     if (!review.is_object()) throw InputError(at + ": not a JSON object");
@@ -92,19 +108,7 @@ RawCatalog read_amazon2018(const std::string& reviews_path, const std::string& m
     row.order = static_cast<int64_t>(catalog.interactions.size());
     catalog.interactions.push_back(std::move(row));
   });
-  std::set<std::string> seen;
-  for_each_json_line(meta_path, [&](const nlohmann::json& meta, int line) {
-    const std::string at = where(meta_path, line);
-    if (!meta.is_object()) throw InputError(at + ": not a JSON object");
-    RawItem item;
-    item.id = required_string(meta, "asin", at);
-    if (!seen.insert(item.id).second) return;  // duplicate metadata line: the first one stands
-    for (const auto& key : catalog.text_keys) {
-      const auto it = meta.find(key);
-      item.fields.emplace_back(key, it == meta.end() ? "" : text_of(*it));
-    }
-    catalog.items.push_back(std::move(item));
-  });
+  read_amazon2018_metadata(meta_path, &catalog);
   return catalog;
 }
 

@@ -43,6 +43,16 @@ void sort_ids(std::vector<std::string>* ids) {
   }
 }
 
+std::string item_text(const RawItem& item, const std::vector<std::string>& text_keys) {
+  std::string text;
+  for (const auto& key : text_keys) {
+    for (const auto& [field, value] : item.fields) {
+      if (field == key && !value.empty()) text += (text.empty() ? "" : " ") + key + ": " + value;
+    }
+  }
+  return text;
+}
+
 BuiltDataset build_dataset(const RawCatalog& catalog, const BuildOptions& options) {
   BuiltDataset out;
   BuildCounts& counts = out.counts;
@@ -139,14 +149,8 @@ BuiltDataset build_dataset(const RawCatalog& catalog, const BuildOptions& option
   for (size_t i = 1; i < out.item_ids.size(); ++i) {
     const auto found = metadata.find(out.item_ids[i]);
     if (found == metadata.end()) continue;  // kept without metadata: empty text
-    std::string text;
-    for (const auto& key : out.text_keys) {
-      for (const auto& [field, value] : found->second->fields) {
-        if (field == key && !value.empty()) text += (text.empty() ? "" : " ") + key + ": " + value;
-      }
-    }
-    out.item_texts[i] = text;
-    if (text.empty()) ++counts.items_with_empty_text;
+    out.item_texts[i] = item_text(*found->second, out.text_keys);
+    if (out.item_texts[i].empty()) ++counts.items_with_empty_text;
   }
   if (counts.items_with_empty_text > 0 && !options.allow_empty_text) {
     std::string keys;

@@ -48,6 +48,10 @@ struct BuiltDataset {
 // Minimum interactions per user for the leave-one-out split (train on [:-2], valid [-2], test [-1]).
 constexpr int kMinUserInteractions = 3;
 
+// An item's text as the dataset stores it: "key: value" for each of `text_keys` the item has a value for,
+// in key order, joined by spaces.
+std::string item_text(const RawItem& item, const std::vector<std::string>& text_keys);
+
 // Throws InputError for an unknown text key, an item with empty text (unless allowed), or when nothing is
 // left after filtering.
 BuiltDataset build_dataset(const RawCatalog& catalog, const BuildOptions& options);

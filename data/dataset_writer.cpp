@@ -30,22 +30,6 @@ nlohmann::ordered_json counts_json(const BuildCounts& c) {
   return j;
 }
 
-void write_items(const std::string& path, const BuiltDataset& dataset, const TokenizerFiles& tokenizer,
-                 int max_text_len) {
-  std::vector<int64_t> offsets{0};
-  std::vector<int32_t> tokens;
-  for (const auto& text : dataset.item_texts) {
-    auto ids = tokenizer.encode(text);
-    if (static_cast<int>(ids.size()) > max_text_len) ids.resize(max_text_len);
-    tokens.insert(tokens.end(), ids.begin(), ids.end());
-    offsets.push_back(static_cast<int64_t>(tokens.size()));
-  }
-  Hdf5File file(path, Hdf5File::Mode::kCreate);
-  file.write_int64("offsets", offsets);
-  file.write_int32("tokens", tokens);
-  file.write_strings("ids", dataset.item_ids);
-}
-
 void write_users(const std::string& path, const BuiltDataset& dataset, int64_t first, int64_t end) {
   std::vector<int64_t> offsets{0};
   std::vector<int32_t> items;
@@ -94,7 +78,8 @@ void write_files(const fs::path& temp_dir, const BuiltDataset& dataset, const To
                        {"pad_id", tokenizer.pad_id}};
 
   std::vector<std::string> files = {"tokenizer.model", "items.h5"};
-  write_items((temp_dir / "items.h5").string(), dataset, tokenizer, options.max_text_len);
+  write_item_tokens((temp_dir / "items.h5").string(), dataset.item_ids, dataset.item_texts, tokenizer,
+                    options.max_text_len);
   meta["num_shards"] = options.num_shards;
   meta["shards"] = nlohmann::json::array();
   for (int s = 0; s < options.num_shards; ++s) {
@@ -128,6 +113,25 @@ std::string shard_file_name(int shard, int num_shards) {
   char name[64];
   std::snprintf(name, sizeof(name), "users-%05d-of-%05d.h5", shard, num_shards);
   return name;
+}
+
+void write_item_tokens(const std::string& path, const std::vector<std::string>& ids,
+                       const std::vector<std::string>& texts, const TokenizerFiles& tokenizer, int max_text_len,
+                       const std::map<std::string, int64_t>& attributes) {
+  HLLM_CHECK(ids.size() == texts.size(), "item tokens: ", ids.size(), " ids for ", texts.size(), " texts");
+  std::vector<int64_t> offsets{0};
+  std::vector<int32_t> tokens;
+  for (const auto& text : texts) {
+    auto encoded = tokenizer.encode(text);
+    if (static_cast<int>(encoded.size()) > max_text_len) encoded.resize(max_text_len);
+    tokens.insert(tokens.end(), encoded.begin(), encoded.end());
+    offsets.push_back(static_cast<int64_t>(tokens.size()));
+  }
+  Hdf5File file(path, Hdf5File::Mode::kCreate);
+  file.write_int64("offsets", offsets);
+  file.write_int32("tokens", tokens);
+  file.write_strings("ids", ids);
+  for (const auto& [name, value] : attributes) file.write_attribute(name, value);
 }
 
 void write_dataset(const std::string& directory, const BuiltDataset& dataset, const TokenizerFiles& tokenizer,

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -37,6 +38,12 @@ struct TokenizerFiles {
 // Tokenizes every item text and the prompt with `tokenizer.encode`.
 void write_dataset(const std::string& directory, const BuiltDataset& dataset, const TokenizerFiles& tokenizer,
                    const WriteOptions& options);
+
+// items.h5's layout (data/dataset_format.h) for `ids` and `texts` (row 0 the padding: "" and ""), each text
+// tokenized and cut to max_text_len, with `attributes` on the file: the dataset's items, and new items.
+void write_item_tokens(const std::string& path, const std::vector<std::string>& ids,
+                       const std::vector<std::string>& texts, const TokenizerFiles& tokenizer, int max_text_len,
+                       const std::map<std::string, int64_t>& attributes = {});
 
 // "users-00003-of-00016.h5"
 std::string shard_file_name(int shard, int num_shards);

@@ -14,10 +14,15 @@ RawCatalog read_hllm_csv(const std::string& interactions_path, const std::string
   if (!interactions.next(&header)) throw InputError(interactions_path + ": empty file (expected a header)");
   read_interaction_rows(interactions, header, &catalog);
 
+  read_hllm_csv_items(items_path, &catalog);
+  return catalog;
+}
+
+void read_hllm_csv_items(const std::string& items_path, RawCatalog* catalog) {
+  std::vector<std::string> header;
   CsvReader items(items_path);
   if (!items.next(&header)) throw InputError(items_path + ": empty file (expected a header)");
-  read_item_rows(items, header, &catalog);
-  return catalog;
+  read_item_rows(items, header, catalog);
 }
 
 }  // namespace hllm::data

@@ -19,6 +19,11 @@ RawCatalog read_hllm_csv(const std::string& interactions_path, const std::string
 RawCatalog read_recbole(const std::string& inter_path, const std::string& item_path);
 RawCatalog read_amazon2018(const std::string& reviews_path, const std::string& meta_path);
 
+// The items file alone (new items, embedded by hllm_embed from their text): the same columns and checks.
+void read_hllm_csv_items(const std::string& items_path, RawCatalog* catalog);
+void read_recbole_items(const std::string& item_path, RawCatalog* catalog);
+void read_amazon2018_metadata(const std::string& meta_path, RawCatalog* catalog);
+
 // "881250949" or "881250949.0" -> 881250949; anything else throws InputError naming where.
 int64_t parse_timestamp(const std::string& text, const std::string& where);
 

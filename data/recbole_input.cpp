@@ -26,10 +26,15 @@ RawCatalog read_recbole(const std::string& inter_path, const std::string& item_p
   if (!read_typed_header(inter, &header)) throw InputError(inter_path + ": empty file (expected a typed header)");
   read_interaction_rows(inter, header, &catalog);
 
+  read_recbole_items(item_path, &catalog);
+  return catalog;
+}
+
+void read_recbole_items(const std::string& item_path, RawCatalog* catalog) {
+  std::vector<std::string> header;
   CsvReader items(item_path, '\t', /*quoting=*/false);
   if (!read_typed_header(items, &header)) throw InputError(item_path + ": empty file (expected a typed header)");
-  read_item_rows(items, header, &catalog);
-  return catalog;
+  read_item_rows(items, header, catalog);
 }
 
 }  // namespace hllm::data
