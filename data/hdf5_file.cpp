@@ -267,6 +267,11 @@ std::vector<float> Hdf5File::read_float32_rows(const std::string& name, int64_t 
   return values;
 }
 
+bool Hdf5File::has_attribute(const std::string& name) const {
+  HLLM_HDF5_LOCK;
+  return H5Aexists(file_, name.c_str()) > 0;
+}
+
 int64_t Hdf5File::read_attribute(const std::string& name) const {
   HLLM_HDF5_LOCK;
   if (H5Aexists(file_, name.c_str()) <= 0) throw InputError("'" + path_ + "' has no attribute '" + name + "'");

@@ -44,6 +44,7 @@ class Hdf5File {
   // Rows [first, first + count) of a 2-D float32 dataset, row-major.
   std::vector<float> read_float32_rows(const std::string& name, int64_t first, int64_t count) const;
   int64_t read_attribute(const std::string& name) const;
+  bool has_attribute(const std::string& name) const;
 
  private:
   template <typename T>

@@ -13,6 +13,11 @@ ItemTokenReader::ItemTokenReader(const Dataset& dataset)
   }
 }
 
+ItemTokenReader::ItemTokenReader(const std::string& items_path)
+    : file_(std::make_unique<Hdf5File>(items_path, Hdf5File::Mode::kRead)), offsets_(file_->read_int64("offsets")) {
+  if (offsets_.size() < 2) throw InputError(items_path + ": 'offsets' holds no item");
+}
+
 void ItemTokenReader::read(const std::vector<int64_t>& items, std::vector<int64_t>* offsets,
                            std::vector<int64_t>* tokens) const {
   offsets->assign(1, 0);

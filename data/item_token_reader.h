@@ -14,6 +14,8 @@ namespace hllm::data {
 class ItemTokenReader {
  public:
   explicit ItemTokenReader(const Dataset& dataset);
+  // A file of items.h5's layout (new items: data/new_items_file.h).
+  explicit ItemTokenReader(const std::string& items_path);
 
   // Tokens of `items` (ascending item indices) as CSR: *offsets gets items.size() + 1 entries.
   void read(const std::vector<int64_t>& items, std::vector<int64_t>* offsets, std::vector<int64_t>* tokens) const;

@@ -6,6 +6,7 @@
 #include <numeric>
 #include <vector>
 
+#include "common/error.h"
 #include "data/item_token_reader.h"
 #include "data/user_reader.h"
 #include "models/model_plan.h"
@@ -21,7 +22,7 @@ Evaluator::Evaluator(const config::Config& config, const parallel::Topology& top
 at::Tensor Evaluator::catalog_embeddings() {
   c10::NoGradGuard no_grad;
   if (!model_.recommender().reads_item_tokens()) return id_model_catalog();
-  const at::Tensor all = item_llm_catalog();
+  const at::Tensor all = item_llm_catalog(data::ItemTokenReader(dataset_), dataset_.num_items());
   return at::cat({at::zeros({1, all.size(1)}, all.options()), all}, 0);
 }
 
@@ -34,13 +35,18 @@ at::Tensor Evaluator::id_model_catalog() {
   return catalog;
 }
 
-at::Tensor Evaluator::item_llm_catalog() {
+at::Tensor Evaluator::item_embeddings(const data::ItemTokenReader& reader) {
+  c10::NoGradGuard no_grad;
+  HLLM_CHECK(model_.recommender().reads_item_tokens(), "an ID model has no embedding for items it never saw");
+  return item_llm_catalog(reader, reader.num_items());
+}
+
+at::Tensor Evaluator::item_llm_catalog(const data::ItemTokenReader& reader, int64_t items) {
   // The catalogue is cut into fixed chunks of items (the same for any world size, so every item's
   // embedding is computed the same way), each model replica (a rank; under pp, a pipeline) embeds a
   // contiguous run of chunks through the Item LLM's blocks (under ZeRO-3 each block gathered in turn), then
   // they gather them. Under pp the chunks pass through the stages that hold the Item LLM, and the stage
   // that finishes it shares the catalogue with the other stages.
-  const int64_t items = dataset_.num_items();
   const bool pipelined = topology_.pp() > 1;
   parallel::Communicator& replicas = topology_.device_group(pipelined ? parallel::Group::kDp : parallel::Group::kWorld);
   const at::Device device = model_.device();
@@ -56,7 +62,6 @@ at::Tensor Evaluator::item_llm_catalog() {
   // Every replica runs as many chunks as the busiest one: ZeRO-3's gathers inside the blocks are collective
   // over the data-parallel group. A replica whose own chunks are done runs a one-item stand-in and drops it.
   const int64_t rounds = (chunks + R - 1) / R;
-  const data::ItemTokenReader reader(dataset_);
   std::vector<at::Tensor> parts;
   items_embedded_ = 0;
   for (int64_t round = 0; round < rounds; ++round) {

@@ -14,6 +14,7 @@
 #include "common/config/config.h"
 #include "data/dataset.h"
 #include "data/eval_loader.h"
+#include "data/item_token_reader.h"
 #include "parallel/topology.h"
 #include "runtime/parallel_model.h"
 
@@ -27,6 +28,9 @@ class Evaluator {
 
   // [num_items + 1, D] on the model's device, row 0 zero; the same on every rank. Collective.
   at::Tensor catalog_embeddings();
+  // HLLM: [M, D] embeddings of items 1..M of `reader` (new items, tokenized as the dataset's), through the
+  // Item LLM as the catalogue goes (split across the replicas); the same on every rank. Collective.
+  at::Tensor item_embeddings(const data::ItemTokenReader& reader);
   // The metrics of the model's current parameters on `split`; with `catalog` from catalog_embeddings()
   // (embedded once for several splits) or embedded here. Collective.
   std::map<std::string, double> evaluate(data::EvalSplit split);
@@ -54,9 +58,9 @@ class Evaluator {
                                            const std::function<at::Tensor(const data::EvalBatch&)>& score_rows);
   // [num_items + 1, D]: an ID model's item table (whole for the moment under ZeRO-3).
   at::Tensor id_model_catalog();
-  // [num_items, D]: this replica's run of the catalogue's chunks through the Item LLM, all-gathered over the replicas
-  // (and, under pp, sent from the stage that finishes it to the others).
-  at::Tensor item_llm_catalog();
+  // [items, D]: this replica's run of the chunks of items 1..items of `reader` through the Item LLM,
+  // all-gathered over the replicas (and, under pp, sent from the stage that finishes it to the others).
+  at::Tensor item_llm_catalog(const data::ItemTokenReader& reader, int64_t items);
 
   const config::Config& config_;
   const parallel::Topology& topology_;

@@ -4,9 +4,12 @@
 //                --train_tokenizer 2000   (one command)
 //   hllm_prepare --synthetic users=1000,items=500,seed=1 --out data/demo --train_tokenizer 1000
 //   hllm_prepare --verify data/ml-100k
+//   hllm_prepare --new_items more.csv --like data/demo --out new_items.h5   (items given by text, for hllm_embed)
 #include <gflags/gflags.h>
 
+#include <algorithm>
 #include <filesystem>
+#include <set>
 #include <iostream>
 #include <sstream>
 #include <unistd.h>
@@ -17,6 +20,7 @@
 #include "data/dataset_builder.h"
 #include "data/dataset_writer.h"
 #include "data/input_formats.h"
+#include "data/new_items_file.h"
 #include "data/synthetic_catalog.h"
 #include "data/tokenizer.h"
 
@@ -37,6 +41,9 @@ DEFINE_int32(max_text_len, 256, "Keep at most this many text tokens per item.");
 DEFINE_int32(num_shards, 1, "Number of user shard files.");
 DEFINE_string(item_prompt, "Compress the following sentence into embedding: ", "Prompt placed before every item text.");
 DEFINE_string(tokenizer, "", "SentencePiece .model file, or a Hugging Face model directory holding tokenizer.model.");
+DEFINE_string(new_items, "", "Tokenize new items (an items file of --format, default the dataset's) as the dataset "
+              "--like's items, into --out (a file for hllm_embed --items).");
+DEFINE_string(like, "", "With --new_items: the dataset whose tokenizer, text keys and max_text_len to use.");
 DEFINE_int32(train_tokenizer, 0, "Train a SentencePiece model of this vocabulary size on the item texts instead.");
 
 namespace hllm::tools {
@@ -61,6 +68,65 @@ int verify(const std::string& directory) {
   dataset.verify();
   std::cout << directory << ": ok (" << dataset.num_users() << " users, " << dataset.num_items() << " items, "
             << dataset.meta().at("num_interactions") << " interactions, " << dataset.num_shards() << " shards)\n";
+  return kExitOk;
+}
+
+// New items: their text as the dataset's items' (its text keys, its tokenizer, cut to its max_text_len).
+int prepare_new_items() {
+  require(!FLAGS_like.empty() && !FLAGS_out.empty(), "--new_items needs --like DATASET and --out FILE");
+  const auto dataset = data::Dataset::open(FLAGS_like);
+  const auto& meta = dataset.meta();
+  const std::string format =
+      FLAGS_format.empty() ? meta.at("source").at("format").get<std::string>() : FLAGS_format;
+  data::RawCatalog catalog;
+  if (format == "hllm_csv") {
+    data::read_hllm_csv_items(FLAGS_new_items, &catalog);
+  } else if (format == "recbole") {
+    data::read_recbole_items(FLAGS_new_items, &catalog);
+  } else if (format == "amazon2018") {
+    data::read_amazon2018_metadata(FLAGS_new_items, &catalog);
+  } else {
+    require(false, "--format of the new items must be hllm_csv, recbole or amazon2018 (the dataset's is '" +
+                       meta.at("source").at("format").get<std::string>() + "')");
+  }
+  const auto text_keys = meta.at("text_keys").get<std::vector<std::string>>();
+  for (const auto& key : text_keys) {
+    if (std::find(catalog.text_keys.begin(), catalog.text_keys.end(), key) == catalog.text_keys.end()) {
+      throw InputError("'" + FLAGS_new_items + "' has no text field '" + key + "', one of the dataset's text keys");
+    }
+  }
+  std::vector<std::string> ids{""}, texts{""};
+  const std::vector<std::string> known = dataset.read_item_ids();
+  std::set<std::string> seen(known.begin() + 1, known.end());
+  for (const auto& item : catalog.items) {
+    if (!seen.insert(item.id).second) {
+      throw InputError("'" + FLAGS_new_items + "': item '" + item.id + "' is " +
+                       (std::find(known.begin(), known.end(), item.id) != known.end() ? "already an item of " + FLAGS_like
+                                                                                   : "listed twice"));
+    }
+    ids.push_back(item.id);
+    texts.push_back(data::item_text(item, text_keys));
+    if (texts.back().empty() && !FLAGS_allow_empty_text) {
+      throw InputError("'" + FLAGS_new_items + "': item '" + item.id + "' has no text under the dataset's text keys "
+                       "(--allow_empty_text keeps it)");
+    }
+  }
+  require(ids.size() > 1, "'" + FLAGS_new_items + "' holds no items");
+  const auto tokenizer = data::Tokenizer::load(dataset.path_of("tokenizer.model"));
+  const std::string temporary = FLAGS_out + ".tmp-" + std::to_string(::getpid());
+  const int64_t max_text_len = meta.at("max_text_len").get<int64_t>();
+  try {
+    data::write_item_tokens(temporary, ids, texts, tokenizer.files(), static_cast<int>(max_text_len),
+                            {{"new_items_format_version", data::kNewItemsFormatVersion},
+                             {"tokenizer_crc32", data::tokenizer_crc32(dataset)},
+                             {"max_text_len", max_text_len}});
+    std::filesystem::rename(temporary, FLAGS_out);
+  } catch (...) {
+    std::filesystem::remove(temporary);  // never a half-written file
+    throw;
+  }
+  std::cout << "wrote " << FLAGS_out << ": " << ids.size() - 1 << " new items, tokenized as " << FLAGS_like
+            << "'s (hllm_embed RUN_DIR --items " << FLAGS_out << ")\n";
   return kExitOk;
 }
 
@@ -151,11 +217,13 @@ int main(int argc, char** argv) {
   gflags::SetUsageMessage(
       "hllm_prepare --format {hllm_csv,recbole,amazon2018} --interactions FILE --items FILE --out DIR [options]\n"
       "       hllm_prepare --synthetic users=N,items=M,seed=S --out DIR --train_tokenizer VOCAB\n"
-      "       hllm_prepare --verify DIR");
+      "       hllm_prepare --verify DIR\n"
+      "       hllm_prepare --new_items FILE --like DATASET --out NEW_ITEMS.h5 [--format F]");
   gflags::ParseCommandLineFlags(&argc, &argv, true);
   try {
     if (argc > 1) throw hllm::InputError(std::string("unexpected argument '") + argv[1] + "' (hllm_prepare --help)");
     if (!FLAGS_verify.empty()) return hllm::tools::verify(FLAGS_verify);
+    if (!FLAGS_new_items.empty()) return hllm::tools::prepare_new_items();
     return hllm::tools::prepare();
   } catch (const hllm::InputError& e) {
     std::cerr << "hllm_prepare: " << e.what() << std::endl;

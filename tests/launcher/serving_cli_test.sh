@@ -45,7 +45,7 @@ expect "train an HLLM run at ZeRO-3 on 2 ranks" 0 "test (popularity baseline)" -
   mpirun_ -np 2 "$bin/hllm_launch" --config "$src/configs/demo.json" "${common[@]}" --set zero_optimization.stage=3 \
     --set train.max_steps=20 --set train.eval_interval=20 --set run.dir="$tmp/hllm"
 
-expect "hllm_embed writes the table" 0 "120 items x 128 (hllm)" -- mpirun_ -np 2 "$bin/hllm_embed" "$tmp/hllm"
+expect "hllm_embed writes the table" 0 "120 items x 128 (hllm; 0 new)" -- mpirun_ -np 2 "$bin/hllm_embed" "$tmp/hllm"
 "$py" - "$tmp/hllm/item_embeddings.h5" "$dataset" <<'PY' || fail "h5py does not read the item table as documented"
 import sys
 import h5py, numpy as np
@@ -120,6 +120,77 @@ expect "hllm_embed to a directory that does not exist" 2 "/none' does not exist 
   "$bin/hllm_embed" "$tmp/hllm" --out "$tmp/none/e.h5"
 expect "hllm_embed's unknown flag" 2 "unknown flag '--item'" -- "$bin/hllm_embed" "$tmp/hllm" --item x
 
+# New items known only by their text, on a dataset prepared here from CSV files: one new item repeats the text
+# of dataset item i7, so its embedding must be i7's (the engine's, for the same text); one is new text.
+"$py" - "$tmp/csv" <<'PY'
+import os, random, sys
+out = sys.argv[1]
+os.makedirs(out)
+random.seed(4)
+colours = ["red", "green", "blue", "black", "white", "silver", "golden", "purple"]
+kinds = ["kettle", "lamp", "chair", "novel", "camera", "guitar", "jacket", "teapot"]
+with open(out + "/items.csv", "w") as f:
+    f.write("item_id,title,description\n")
+    for i in range(40):
+        f.write('i%d,"%s %s %d","a %s %s for the %s room"\n' % (i, colours[i % 8], kinds[i // 5], i, colours[i % 8],
+                kinds[i // 5], ["kitchen", "living", "study"][i % 3]))
+with open(out + "/interactions.csv", "w") as f:
+    f.write("item_id,user_id,timestamp\n")
+    for u in range(60):
+        for t in range(6):
+            f.write("i%d,u%d,%d\n" % ((u * 7 + t * (u % 5 + 1)) % 40, u, 1000 + t))
+with open(out + "/new.csv", "w") as f:
+    f.write("item_id,title,description\n")
+    f.write('fresh-copy,"%s %s %d","a %s %s for the %s room"\n' % (colours[7], kinds[1], 7, colours[7], kinds[1], "living"))
+    f.write('fresh-other,"an orange umbrella","a folding umbrella for rainy days"\n')
+with open(out + "/known.csv", "w") as f:
+    f.write("item_id,title,description\ni3,another,text\n")
+with open(out + "/no_description.csv", "w") as f:
+    f.write("item_id,title\nfresh,a title\n")
+PY
+expect "prepare the CSV dataset" 0 "wrote" -- "$bin/hllm_prepare" --format hllm_csv --interactions "$tmp/csv/interactions.csv" \
+  --items "$tmp/csv/items.csv" --out "$tmp/csv/data" --train_tokenizer 200 --max_text_len 24
+expect "tokenize the new items as the dataset's" 0 "2 new items" -- \
+  "$bin/hllm_prepare" --new_items "$tmp/csv/new.csv" --like "$tmp/csv/data" --out "$tmp/csv/new.h5"
+expect "a new item that is already the dataset's" 2 "item 'i3' is already an item of" -- \
+  "$bin/hllm_prepare" --new_items "$tmp/csv/known.csv" --like "$tmp/csv/data" --out "$tmp/csv/known.h5"
+expect "new items without one of the dataset's text fields" 2 "has no text field 'description'" -- \
+  "$bin/hllm_prepare" --new_items "$tmp/csv/no_description.csv" --like "$tmp/csv/data" --out "$tmp/csv/nd.h5"
+[ ! -e "$tmp/csv/known.h5" ] && [ -z "$(ls "$tmp"/csv/*.tmp-* 2>/dev/null)" ] || fail "a refused new-items file was left behind"
+expect "train HLLM on the CSV dataset" 0 "test (popularity baseline)" -- \
+  mpirun_ -np 2 "$bin/hllm_launch" --config "$src/configs/demo.json" --set data.path="$tmp/csv/data" \
+    --set parallel.intra_op_threads=1 --set train.max_steps=10 --set train.eval_interval=10 --set run.dir="$tmp/csv/run"
+expect "hllm_embed with new items" 0 "42 items x 128 (hllm; 2 new)" -- \
+  mpirun_ -np 2 "$bin/hllm_embed" "$tmp/csv/run" --items "$tmp/csv/new.h5"
+"$py" - "$tmp/csv/run/item_embeddings.h5" <<'PY' || fail "a new item's embedding is not the engine's for the same text"
+import sys
+import h5py, numpy as np
+f = h5py.File(sys.argv[1], "r")
+ids = list(f["ids"].asstr()[:])
+e = f["embeddings"][:]
+assert ids[-2:] == ["fresh-copy", "fresh-other"] and list(f["dataset_index"][-2:]) == [0, 0], ids[-2:]
+assert f.attrs["num_dataset_items"] == 40 and f.attrs["num_new_items"] == 2
+same, other = e[ids.index("fresh-copy")], e[ids.index("fresh-other")]
+print("fresh-copy vs i7: max |difference| %.3g" % np.abs(same - e[ids.index("i7")]).max())
+assert np.allclose(same, e[ids.index("i7")], rtol=1e-5, atol=1e-6)
+assert not np.allclose(other, e[ids.index("i7")], rtol=1e-3, atol=1e-3)
+PY
+printf '{"user": "shopper", "items": ["fresh-other", "i2"]}\n' > "$tmp/csv/users.jsonl"
+expect "recommend over the table with its new items" 0 "top 42 of 42 items (2 new) for 1 users" -- \
+  "$bin/hllm_recommend" "$tmp/csv/run" --k 42 --embeddings "$tmp/csv/run/item_embeddings.h5" \
+    --users "$tmp/csv/users.jsonl" --out "$tmp/csv/u.jsonl"
+"$py" - "$tmp/csv/u.jsonl" <<'PY' || fail "new items are not ranked as the dataset's item of the same text"
+import json, sys
+r = json.loads(open(sys.argv[1]).readline())
+score = dict(zip(r["items"], r["scores"]))
+assert len(r["items"]) == 40 and "fresh-other" not in score and "i2" not in score, r["items"]
+assert abs(score["fresh-copy"] - score["i7"]) < 1e-5, (score["fresh-copy"], score["i7"])
+PY
+expect "hllm_embed --items with the raw CSV says how to tokenize it" 2 "hllm_prepare --new_items FILE --like" -- \
+  "$bin/hllm_embed" "$tmp/csv/run" --items "$tmp/csv/new.csv" --out "$tmp/csv/x.h5"
+expect "new items tokenized for another dataset" 2 "was tokenized with another tokenizer" -- \
+  "$bin/hllm_embed" "$tmp/hllm" --items "$tmp/csv/new.h5" --out "$tmp/x.h5"
+
 # An ID model: its item table, and the same test-hit identity.
 expect "train SASRec on 2 ranks" 0 "test (popularity baseline)" -- \
   mpirun_ -np 2 "$bin/hllm_launch" --config "$src/configs/demo_sasrec.json" "${common[@]}" --set train.max_steps=20 \
@@ -128,6 +199,8 @@ expect "hllm_embed of SASRec" 0 "120 items x" -- mpirun_ -np 2 "$bin/hllm_embed"
 expect "SASRec's test lists" 0 "for 300 users" -- \
   mpirun_ -np 2 "$bin/hllm_recommend" "$tmp/sasrec" --k 10 --split test --out "$tmp/sasrec.jsonl"
 test_hits_equal_recall "$tmp/sasrec.jsonl" "$tmp/sasrec/report.json" || fail "SASRec: test hits differ from Recall@10"
+expect "SASRec has nothing for new items" 2 "sasrec learns one vector per training item id" -- \
+  "$bin/hllm_embed" "$tmp/sasrec" --items "$tmp/csv/new.h5"
 expect "the table of another run is refused" 2 "sasrec/item_embeddings.h5' holds 120 dataset items of dimension 64" -- \
   "$bin/hllm_recommend" "$tmp/hllm" --k 3 --embeddings "$tmp/sasrec/item_embeddings.h5"
 printf '{"user": "visitor", "items": ["item3", "item5"]}\n' > "$tmp/sasrec_users.jsonl"

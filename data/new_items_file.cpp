@@ -1,0 +1,50 @@
+#include "data/new_items_file.h"
+
+#include <memory>
+#include <unordered_set>
+
+#include "common/error.h"
+#include "data/hdf5_file.h"
+
+namespace hllm::data {
+
+int64_t tokenizer_crc32(const Dataset& dataset) {
+  return std::stoll(dataset.meta().at("tokenizer").at("crc32").get<std::string>(), nullptr, 16);
+}
+
+std::vector<std::string> check_new_items_file(const std::string& path, const Dataset& dataset) {
+  const std::string what = "'" + path + "'";
+  const std::string make = " (hllm_prepare --new_items FILE --like " + dataset.directory() + " --out " + path +
+                           " makes one from the items' text)";
+  std::unique_ptr<Hdf5File> opened;
+  try {
+    opened = std::make_unique<Hdf5File>(path, Hdf5File::Mode::kRead);
+  } catch (const InputError& e) {
+    throw InputError(std::string(e.what()) + make);
+  }
+  const Hdf5File& file = *opened;
+  if (!file.has("ids") || !file.has("offsets") || !file.has("tokens") || !file.has_attribute("new_items_format_version")) {
+    throw InputError(what + " is not a new-items file" + make);
+  }
+  if (file.read_attribute("new_items_format_version") != kNewItemsFormatVersion) {
+    throw InputError(detail::concat(what, " has format version ", file.read_attribute("new_items_format_version"),
+                                    "; this build reads version ", kNewItemsFormatVersion));
+  }
+  if (file.read_attribute("tokenizer_crc32") != tokenizer_crc32(dataset)) {
+    throw InputError(what + " was tokenized with another tokenizer than " + dataset.directory() +
+                     "/tokenizer.model" + make);
+  }
+  std::vector<std::string> ids = file.read_strings("ids");
+  if (ids.empty() || file.length("offsets") != static_cast<int64_t>(ids.size()) + 1) {
+    throw InputError(what + ": the ids and offsets do not agree");
+  }
+  ids.erase(ids.begin());  // the padding
+  const std::vector<std::string> known = dataset.read_item_ids();
+  const std::unordered_set<std::string> dataset_ids(known.begin() + 1, known.end());
+  for (const auto& id : ids) {
+    if (dataset_ids.count(id)) throw InputError(what + ": item '" + id + "' is already an item of " + dataset.directory());
+  }
+  return ids;
+}
+
+}  // namespace hllm::data
