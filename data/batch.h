@@ -24,7 +24,7 @@ struct Batch {
   std::vector<uint8_t> mask;            // [B, S+1] 1 where items != 0
   std::vector<int64_t> users;           // [B] global user index, -1 for filler rows
   std::vector<int64_t> windows;         // [B] global training-window index, -1 for filler rows
-  std::vector<int64_t> negatives;       // [N] item indices, uniform in [1, num_items]
+  std::vector<int64_t> negatives;       // [N] item indices, uniform in [1, num_items] (over the warm items when the dataset has cold ones)
   std::vector<int64_t> unique_items;    // [U] distinct non-padding items of items and negatives, ascending
   std::vector<int64_t> item_slots;      // [B, S+1] row of unique_items for each position, -1 for padding
   std::vector<int64_t> negative_slots;  // [N] row of unique_items for each negative

@@ -79,6 +79,16 @@ std::vector<std::string> Dataset::read_item_ids() const {
   return ids;
 }
 
+std::vector<uint8_t> Dataset::read_cold_items() const {
+  const Hdf5File file(path_of("items.h5"), Hdf5File::Mode::kRead);
+  if (!file.has("cold")) return {};
+  const std::vector<int32_t> cold = file.read_int32("cold");
+  if (static_cast<int64_t>(cold.size()) != num_items() + 1) {
+    bad(file.path(), detail::concat("'cold' has ", cold.size(), " entries, expected num_items + 1 = ", num_items() + 1));
+  }
+  return std::vector<uint8_t>(cold.begin(), cold.end());
+}
+
 std::vector<std::vector<int32_t>> Dataset::read_item_tokens() const {
   const Hdf5File file(path_of("items.h5"), Hdf5File::Mode::kRead);
   const auto offsets = file.read_int64("offsets");
@@ -129,6 +139,7 @@ void Dataset::verify() const {
     }
   }
   read_item_tokens();
+  read_cold_items();
   int64_t users = 0;
   for (int s = 0; s < num_shards(); ++s) users += static_cast<int64_t>(read_shard(s).size());
   if (users != num_users()) bad(path_of("meta.json"), detail::concat("shards hold ", users, " users, meta.json says ", num_users()));

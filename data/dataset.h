@@ -40,6 +40,8 @@ class Dataset {
   std::vector<UserSequence> read_shard(int shard) const;
   // The raw (external) id of every item (index 0 = padding, "").
   std::vector<std::string> read_item_ids() const;
+  // 1 for every cold item (held out of training; index 0 = padding, 0); empty when the dataset has none.
+  std::vector<uint8_t> read_cold_items() const;
   // Token ids of every item (index 0 = padding, empty).
   std::vector<std::vector<int32_t>> read_item_tokens() const;
 

@@ -43,6 +43,15 @@ void sort_ids(std::vector<std::string>* ids) {
   }
 }
 
+bool in_hashed_share(const std::string& id, double fraction) {
+  uint64_t h = 1469598103934665603ull;  // FNV-1a, then splitmix64's finaliser
+  for (unsigned char c : id) h = (h ^ c) * 1099511628211ull;
+  h = (h ^ (h >> 30)) * 0xbf58476d1ce4e5b9ull;
+  h = (h ^ (h >> 27)) * 0x94d049bb133111ebull;
+  h ^= h >> 31;
+  return static_cast<double>(h >> 11) * 0x1.0p-53 < fraction;
+}
+
 std::string item_text(const RawItem& item, const std::vector<std::string>& text_keys) {
   std::string text;
   for (const auto& key : text_keys) {
@@ -96,28 +105,60 @@ BuiltDataset build_dataset(const RawCatalog& catalog, const BuildOptions& option
     counts.interactions_removed_by_kcore = static_cast<int64_t>(before - rows.size());
   }
 
-  // 3. Per-user sequences in time order (ties by source order), users too short for the split dropped.
+  // 3. Cold items, chosen on the filtered interactions: a hashed share, and/or first seen at or after a time.
+  std::set<std::string> cold;
+  const bool any_cold = options.cold_fraction > 0 || options.cold_after.has_value();
+  if (any_cold) {
+    std::unordered_map<std::string, int64_t> first_seen;
+    for (const auto& row : rows) {
+      const auto found = first_seen.find(row.item);
+      if (found == first_seen.end() || row.timestamp < found->second) first_seen[row.item] = row.timestamp;
+    }
+    for (const auto& [item, time] : first_seen) {
+      if (in_hashed_share(item, options.cold_fraction) || (options.cold_after && time >= *options.cold_after)) {
+        cold.insert(item);
+      }
+    }
+    if (cold.size() == first_seen.size()) {
+      throw InputError("every item is cold (held out of training); lower --cold_items or move --cold_after later");
+    }
+  }
+
+  // 4. Per-user sequences in time order (ties by source order); cold items taken out of each user's training
+  // part; users too short for the split dropped.
   std::map<std::string, std::vector<const RawInteraction*>> by_user;
   for (const auto& row : rows) by_user[row.user].push_back(&row);
   std::set<std::string> item_set;
   for (auto it = by_user.begin(); it != by_user.end();) {
-    if (static_cast<int>(it->second.size()) < kMinUserInteractions) {
+    auto& sequence = it->second;
+    std::sort(sequence.begin(), sequence.end(), [](const RawInteraction* a, const RawInteraction* b) {
+      return a->timestamp != b->timestamp ? a->timestamp < b->timestamp : a->order < b->order;
+    });
+    if (!cold.empty() && sequence.size() > 2) {
+      const auto training_end = sequence.end() - 2;
+      const auto kept = std::remove_if(sequence.begin(), training_end,
+                                       [&](const RawInteraction* row) { return cold.count(row->item) > 0; });
+      counts.interactions_removed_as_cold += training_end - kept;
+      sequence.erase(kept, training_end);
+    }
+    if (static_cast<int>(sequence.size()) < kMinUserInteractions) {
       ++counts.users_too_short;
       it = by_user.erase(it);
       continue;
     }
-    for (const auto* row : it->second) item_set.insert(row->item);
+    for (const auto* row : sequence) item_set.insert(row->item);
     ++it;
   }
   if (by_user.empty()) {
     throw InputError(detail::concat("no user is left after filtering (", counts.input_interactions,
                                     " interactions in; ", counts.interactions_removed_by_kcore,
-                                    " removed by k-core, ", counts.users_too_short,
+                                    " removed by k-core, ", counts.interactions_removed_as_cold,
+                                    " held out as cold, ", counts.users_too_short,
                                     " users with fewer than ", kMinUserInteractions,
                                     " interactions); lower --min_user_inter / --min_item_inter"));
   }
 
-  // 4. Indices: items from 1 (0 is padding), users from 0, both in sorted id order.
+  // 5. Indices: items from 1 (0 is padding), users from 0, both in sorted id order.
   out.item_ids.assign(item_set.begin(), item_set.end());
   sort_ids(&out.item_ids);
   out.item_ids.insert(out.item_ids.begin(), "");
@@ -127,10 +168,7 @@ BuiltDataset build_dataset(const RawCatalog& catalog, const BuildOptions& option
   for (const auto& [user, unused] : by_user) out.user_ids.push_back(user);
   sort_ids(&out.user_ids);
   for (const auto& user : out.user_ids) {
-    auto sequence = by_user[user];
-    std::sort(sequence.begin(), sequence.end(), [](const RawInteraction* a, const RawInteraction* b) {
-      return a->timestamp != b->timestamp ? a->timestamp < b->timestamp : a->order < b->order;
-    });
+    const auto& sequence = by_user[user];
     std::vector<int32_t> items;
     std::vector<int64_t> times;
     for (const auto* row : sequence) {
@@ -143,8 +181,16 @@ BuiltDataset build_dataset(const RawCatalog& catalog, const BuildOptions& option
   }
   counts.users = static_cast<int64_t>(out.user_ids.size());
   counts.items = static_cast<int64_t>(out.item_ids.size()) - 1;
+  if (any_cold) {
+    out.item_cold.assign(out.item_ids.size(), 0);
+    for (size_t i = 1; i < out.item_ids.size(); ++i) out.item_cold[i] = cold.count(out.item_ids[i]) ? 1 : 0;
+    counts.cold_items = std::count(out.item_cold.begin(), out.item_cold.end(), 1);
+    if (counts.cold_items == counts.items) {  // the warm items were nobody's: no training left
+      throw InputError("every item left is cold (held out of training); lower --cold_items or move --cold_after later");
+    }
+  }
 
-  // 5. Item texts: "key: value" for each selected key with a value, in key order.
+  // 6. Item texts: "key: value" for each selected key with a value, in key order.
   out.item_texts.assign(out.item_ids.size(), "");
   for (size_t i = 1; i < out.item_ids.size(); ++i) {
     const auto found = metadata.find(out.item_ids[i]);

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -18,6 +19,12 @@ struct BuildOptions {
   bool iterative_kcore = false;  // false: HLLM's single pass (counts taken once on the unfiltered data)
   bool keep_items_without_metadata = false;  // false: drop their interactions; true: keep them, empty text
   bool allow_empty_text = false;  // false: an item whose metadata has no text under text_keys is an error
+  // Cold items (held out of training, to measure recommending items no one has interacted with): a share of
+  // the items chosen by a hash of their id, and/or the items first seen at or after a time (seconds). Their
+  // interactions are removed from every user's training part (all but the last two items), so they appear
+  // only as valid or test targets (and, for test, as the valid item in the input).
+  double cold_fraction = 0;
+  std::optional<int64_t> cold_after;
 };
 
 // What each step kept and removed; written to meta.json.
@@ -30,6 +37,8 @@ struct BuildCounts {
   int kcore_rounds = 0;
   int64_t users_too_short = 0;  // fewer than 3 interactions: no train/valid/test split possible
   int64_t items_with_empty_text = 0;  // metadata present, but nothing under the text keys
+  int64_t cold_items = 0;  // held out of training (BuildOptions::cold_*), among the items kept
+  int64_t interactions_removed_as_cold = 0;  // their interactions in users' training parts
   int64_t users = 0;
   int64_t items = 0;  // excluding the padding item
   int64_t interactions = 0;
@@ -42,6 +51,7 @@ struct BuiltDataset {
   std::vector<std::string> user_ids;
   std::vector<std::vector<int32_t>> user_items;       // per user, item indices in time order
   std::vector<std::vector<int64_t>> user_timestamps;  // aligned with user_items
+  std::vector<uint8_t> item_cold;  // [items + 1], 1 for a cold item; empty when none was asked for
   BuildCounts counts;
 };
 
@@ -51,6 +61,9 @@ constexpr int kMinUserInteractions = 3;
 // An item's text as the dataset stores it: "key: value" for each of `text_keys` the item has a value for,
 // in key order, joined by spaces.
 std::string item_text(const RawItem& item, const std::vector<std::string>& text_keys);
+
+// Whether item `id` falls in the hashed share `fraction` of items (the same answer on any machine).
+bool in_hashed_share(const std::string& id, double fraction);
 
 // Throws InputError for an unknown text key, an item with empty text (unless allowed), or when nothing is
 // left after filtering.

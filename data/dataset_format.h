@@ -10,6 +10,8 @@
 //                             tokens   int32 [..]             item text tokens, truncated to max_text_len (no
 //                                                             prompt, no BOS/EOS; the model adds those)
 //                             ids      string [num_items + 1] raw item ids; item 0 is padding ("", no tokens)
+//                             cold     int32 [num_items + 1]  optional: 1 for an item held out of training (only a
+//                                                             valid/test target; meta.json "cold_items" has the rule)
 //   users-SSSSS-of-NNNNN.h5   offsets  int64 [users + 1]      user u's items are items[offsets[u]:offsets[u+1]]
 //                             items    int32 [..]             item indices (1..num_items) in time order
 //                             timestamps int64 [..]           seconds, aligned with items (ties keep source order)

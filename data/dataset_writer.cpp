@@ -27,6 +27,10 @@ nlohmann::ordered_json counts_json(const BuildCounts& c) {
   j["kcore_rounds"] = c.kcore_rounds;
   j["users_too_short"] = c.users_too_short;
   j["items_with_empty_text"] = c.items_with_empty_text;
+  if (c.cold_items > 0) {
+    j["cold_items"] = c.cold_items;
+    j["interactions_removed_as_cold"] = c.interactions_removed_as_cold;
+  }
   return j;
 }
 
@@ -78,8 +82,14 @@ void write_files(const fs::path& temp_dir, const BuiltDataset& dataset, const To
                        {"pad_id", tokenizer.pad_id}};
 
   std::vector<std::string> files = {"tokenizer.model", "items.h5"};
+  std::map<std::string, std::vector<int32_t>> item_arrays;
+  if (!dataset.item_cold.empty()) {
+    item_arrays["cold"].assign(dataset.item_cold.begin(), dataset.item_cold.end());
+    meta["cold_items"] = options.cold;
+    meta["cold_items"]["count"] = dataset.counts.cold_items;
+  }
   write_item_tokens((temp_dir / "items.h5").string(), dataset.item_ids, dataset.item_texts, tokenizer,
-                    options.max_text_len);
+                    options.max_text_len, {}, item_arrays);
   meta["num_shards"] = options.num_shards;
   meta["shards"] = nlohmann::json::array();
   for (int s = 0; s < options.num_shards; ++s) {
@@ -117,7 +127,8 @@ std::string shard_file_name(int shard, int num_shards) {
 
 void write_item_tokens(const std::string& path, const std::vector<std::string>& ids,
                        const std::vector<std::string>& texts, const TokenizerFiles& tokenizer, int max_text_len,
-                       const std::map<std::string, int64_t>& attributes) {
+                       const std::map<std::string, int64_t>& attributes,
+                       const std::map<std::string, std::vector<int32_t>>& arrays) {
   HLLM_CHECK(ids.size() == texts.size(), "item tokens: ", ids.size(), " ids for ", texts.size(), " texts");
   std::vector<int64_t> offsets{0};
   std::vector<int32_t> tokens;
@@ -132,6 +143,11 @@ void write_item_tokens(const std::string& path, const std::vector<std::string>& 
   file.write_int32("tokens", tokens);
   file.write_strings("ids", ids);
   for (const auto& [name, value] : attributes) file.write_attribute(name, value);
+  for (const auto& [name, values] : arrays) {
+    HLLM_CHECK(values.size() == ids.size(), "item array '", name, "' has ", values.size(), " values for ", ids.size(),
+               " items");
+    file.write_int32(name, values);
+  }
 }
 
 void write_dataset(const std::string& directory, const BuiltDataset& dataset, const TokenizerFiles& tokenizer,

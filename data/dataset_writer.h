@@ -22,6 +22,7 @@ struct WriteOptions {
   bool overwrite = false;  // replace an existing directory (only once the new one is complete)
   nlohmann::json source;   // recorded in meta.json: format and input files
   nlohmann::json filter;   // recorded in meta.json: k-core rule and thresholds, metadata policy
+  nlohmann::json cold;     // recorded in meta.json with the count when the dataset has cold items: the rule
 };
 
 // The tokenizer as the writer needs it: a function, and the model file to copy into the dataset.
@@ -40,10 +41,12 @@ void write_dataset(const std::string& directory, const BuiltDataset& dataset, co
                    const WriteOptions& options);
 
 // items.h5's layout (data/dataset_format.h) for `ids` and `texts` (row 0 the padding: "" and ""), each text
-// tokenized and cut to max_text_len, with `attributes` on the file: the dataset's items, and new items.
+// tokenized and cut to max_text_len, with `attributes` on the file and `arrays` (one value per item, e.g.
+// "cold") beside the tokens: the dataset's items, and new items.
 void write_item_tokens(const std::string& path, const std::vector<std::string>& ids,
                        const std::vector<std::string>& texts, const TokenizerFiles& tokenizer, int max_text_len,
-                       const std::map<std::string, int64_t>& attributes = {});
+                       const std::map<std::string, int64_t>& attributes = {},
+                       const std::map<std::string, std::vector<int32_t>>& arrays = {});
 
 // "users-00003-of-00016.h5"
 std::string shard_file_name(int shard, int num_shards);

@@ -28,6 +28,11 @@ ShardedLoader::ShardedLoader(const Dataset& dataset, const LoaderOptions& option
   const int64_t last_user = windows_.window(range_.second - 1).user;
   users_ = read_user_sequences(dataset, first_user_, last_user + 1);
   tokens_ = std::make_unique<ItemTokenReader>(dataset);
+  // Negatives are drawn from the items training may see: cold items never appear in it, not even as negatives.
+  const std::vector<uint8_t> cold = dataset.read_cold_items();
+  for (size_t i = 1; i < cold.size(); ++i) {
+    if (!cold[i]) warm_items_.push_back(static_cast<int64_t>(i));
+  }
   start_prefetch();
 }
 
@@ -77,7 +82,8 @@ Batch ShardedLoader::make_batch(int64_t epoch, int64_t batch_index) const {
     const uint64_t h = mix_hash(options_.seed ^ 0x6e656773ull, static_cast<uint64_t>(epoch),
                                 static_cast<uint64_t>(batch_index),
                                 (static_cast<uint64_t>(options_.dp_rank) << 32) | static_cast<uint64_t>(k));
-    negatives[k] = 1 + static_cast<int64_t>(h % static_cast<uint64_t>(num_items_));
+    negatives[k] = warm_items_.empty() ? 1 + static_cast<int64_t>(h % static_cast<uint64_t>(num_items_))
+                                       : warm_items_[h % warm_items_.size()];
   }
 
   // Distinct items, ascending; slots map positions and negatives to rows of unique_items.

@@ -69,6 +69,7 @@ class ShardedLoader {
 
   LoaderOptions options_;
   int64_t num_items_ = 0;
+  std::vector<int64_t> warm_items_;  // when the dataset has cold items: the others, where negatives are drawn
   TrainingWindows windows_;
   std::pair<int64_t, int64_t> range_;
   int64_t batches_per_epoch_ = 0;

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "common/exit_codes.h"
+#include "launcher/metrics_table.h"
 #include "launcher/run_tool.h"
 #include "runtime/evaluator.h"
 
@@ -22,15 +23,6 @@ constexpr const char* kUsage =
     "popularity baseline. --set overrides config keys, e.g. --set data.path=DIR when the dataset moved.\n\n"
     "Exit codes: 0 done, 1 a rank failed, 2 bad arguments, config, dataset or model.\n";
 
-void print_table(const std::map<std::string, std::map<std::string, double>>& splits) {
-  std::printf("%-28s %8s %8s %8s %8s %8s %8s\n", "split", "R@10", "N@10", "R@50", "N@50", "R@200", "N@200");
-  for (const auto& name : {"valid", "test", "test (popularity baseline)"}) {
-    const auto& m = splits.at(name);
-    std::printf("%-28s %8.4f %8.4f %8.4f %8.4f %8.4f %8.4f\n", name, m.at("recall@10"), m.at("ndcg@10"),
-                m.at("recall@50"), m.at("ndcg@50"), m.at("recall@200"), m.at("ndcg@200"));
-  }
-}
-
 int evaluate(const RunToolArgs& args, parallel::Communicator& world) {
   TrainedRun run = load_trained_run(args, world);
   const LaunchPlan& plan = run.plan;
@@ -42,7 +34,12 @@ int evaluate(const RunToolArgs& args, parallel::Communicator& world) {
   splits["test (popularity baseline)"] = evaluator.evaluate_popularity(data::EvalSplit::kTest);
   if (world.rank() == 0) {
     std::printf("%s (%s, %d rank(s))\n", args.run_dir.c_str(), plan.config.model.type.c_str(), world.size());
-    print_table(splits);
+    std::fputs(metrics_table({{"valid", &splits.at("valid")},
+                              {"test", &splits.at("test")},
+                              {"test (popularity baseline)", &splits.at("test (popularity baseline)")}},
+                             {10, 50, 200})
+                   .c_str(),
+               stdout);
   }
   return kExitOk;
 }

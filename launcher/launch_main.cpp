@@ -18,6 +18,7 @@
 #include "launcher/device_groups.h"
 #include "launcher/launch_options.h"
 #include "launcher/launch_plan.h"
+#include "launcher/metrics_table.h"
 #include "launcher/mpi_runtime.h"
 #include "launcher/placement.h"
 #include "runtime/trainer.h"
@@ -97,12 +98,13 @@ int run(const LaunchOptions& options, parallel::Communicator& world) {
   if (world.rank() == 0) {
     std::printf("trained %lld steps in %.1f s (%.0f samples/s, %lld skipped)\n", static_cast<long long>(report.steps),
                 report.seconds, report.samples_per_second, static_cast<long long>(report.skipped_steps));
-    std::printf("%-28s %8s %8s %8s %8s\n", "split", "R@10", "N@10", "R@200", "N@200");
-    for (const auto& [name, m] : {std::pair{"valid", &report.valid}, std::pair{"test", &report.test},
-                                  std::pair{"test (popularity baseline)", &report.popularity_test}}) {
-      std::printf("%-28s %8.4f %8.4f %8.4f %8.4f\n", name, m->at("recall@10"), m->at("ndcg@10"), m->at("recall@200"),
-                  m->at("ndcg@200"));
-    }
+    std::fputs(metrics_table({{"valid", &report.valid},
+                              {"test", &report.test},
+                              {"test (popularity baseline)", &report.popularity_test}},
+                             {10, 200})
+                   .c_str(),
+               stdout);
+    if (!report.cold_items_note.empty()) std::printf("%s\n", report.cold_items_note.c_str());
   }
   return kExitOk;
 }

@@ -3,6 +3,7 @@
 #include <ATen/ATen.h>
 #include <c10/core/GradMode.h>
 
+#include <algorithm>
 #include <numeric>
 #include <vector>
 
@@ -17,7 +18,19 @@ namespace hllm::runtime {
 
 Evaluator::Evaluator(const config::Config& config, const parallel::Topology& topology, const data::Dataset& dataset,
                      ParallelModel& model)
-    : config_(config), topology_(topology), dataset_(dataset), model_(model) {}
+    : config_(config), topology_(topology), dataset_(dataset), model_(model), cold_(dataset.read_cold_items()) {}
+
+int64_t Evaluator::cold_items() const { return std::count(cold_.begin(), cold_.end(), 1); }
+
+std::string Evaluator::cold_items_note() const {
+  if (cold_.empty()) return "";
+  const std::string count = std::to_string(cold_items());
+  if (model_.recommender().reads_item_tokens()) {
+    return "the " + count + " cold items were never trained on: HLLM embeds them from their text with the trained Item LLM";
+  }
+  return "the " + count + " cold items were never trained on: " + config_.model.type +
+         " ranks them with the initial, untrained embeddings of their ids (an ID model has nothing else for them)";
+}
 
 at::Tensor Evaluator::catalog_embeddings() {
   c10::NoGradGuard no_grad;
@@ -116,16 +129,39 @@ std::map<std::string, double> Evaluator::rank_users(data::EvalSplit split,
   const auto [mine, replicas] = replica();
   const data::EvalLoader loader(dataset_, split, mine, replicas, config_.train.eval_batch_size,
                                 config_.data.max_item_list_len);
-  RankingMetrics metrics;
+  // With cold items, the users whose target is cold and those whose target is warm are also counted apart.
+  RankingMetrics metrics, cold, warm;
+  std::vector<int64_t> cold_targets, warm_targets;
   for (int64_t b = 0; b < loader.num_batches(); ++b) {
     const data::EvalBatch batch = loader.batch(b);
     const at::Tensor scores = score_rows(batch);
-    if (scores.defined()) metrics.add(scores, batch.targets, batch.history_offsets, batch.history_items);
+    if (!scores.defined()) continue;
+    metrics.add(scores, batch.targets, batch.history_offsets, batch.history_items);
+    if (cold_.empty()) continue;
+    cold_targets = warm_targets = batch.targets;  // a 0 target is a row the metrics skip
+    for (size_t r = 0; r < batch.targets.size(); ++r) (cold_[batch.targets[r]] ? warm_targets : cold_targets)[r] = 0;
+    cold.add(scores, cold_targets, batch.history_offsets, batch.history_items);
+    warm.add(scores, warm_targets, batch.history_offsets, batch.history_items);
   }
-  at::Tensor sums = at::tensor(metrics.sums(), at::kDouble);
-  world.all_reduce(sums, parallel::ReduceOp::kSum)->wait();
-  metrics.set_sums(std::vector<double>(sums.data_ptr<double>(), sums.data_ptr<double>() + sums.numel()));
-  return metrics.averages();
+  std::vector<double> sums = metrics.sums();
+  for (const RankingMetrics* part : {&cold, &warm}) {
+    const std::vector<double> more = part->sums();
+    sums.insert(sums.end(), more.begin(), more.end());
+  }
+  at::Tensor summed = at::tensor(sums, at::kDouble);
+  world.all_reduce(summed, parallel::ReduceOp::kSum)->wait();
+  const double* total = summed.data_ptr<double>();
+  const size_t width = metrics.sums().size();
+  metrics.set_sums(std::vector<double>(total, total + width));
+  std::map<std::string, double> out = metrics.averages();
+  if (cold_.empty()) return out;
+  for (const auto& [prefix, part] : {std::pair<const char*, RankingMetrics*>{"cold.", &cold}, {"warm.", &warm}}) {
+    total += width;
+    part->set_sums(std::vector<double>(total, total + width));
+    for (const auto& [name, value] : part->averages()) out[prefix + name] = value;
+    out[std::string(prefix) + "users"] = static_cast<double>(part->users());
+  }
+  return out;
 }
 
 std::map<std::string, double> Evaluator::evaluate(data::EvalSplit split) { return evaluate(catalog_embeddings(), split); }

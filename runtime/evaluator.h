@@ -47,13 +47,17 @@ class Evaluator {
   // The same metrics for the popularity baseline: every user gets the items ranked by how often they occur
   // in the training part of all sequences. Collective.
   std::map<std::string, double> evaluate_popularity(data::EvalSplit split);
+  // The dataset's cold items (held out of training), and what the model knows of them, for the report.
+  int64_t cold_items() const;
+  std::string cold_items_note() const;
   // Catalogue items this rank ran through the Item LLM in its last catalog_embeddings() (its replica's
   // share; stand-ins not counted), for the log and tests.
   int64_t items_embedded() const { return items_embedded_; }
 
  private:
   // Ranks every evaluation user with score_rows(batch) -> [B, num_items + 1] (undefined on a pipeline stage
-  // that does not score); metrics summed over ranks.
+  // that does not score); metrics summed over ranks. With cold items, also "cold.<metric>" over the users
+  // whose target is cold and "warm.<metric>" over the others, with "cold.users" / "warm.users".
   std::map<std::string, double> rank_users(data::EvalSplit split,
                                            const std::function<at::Tensor(const data::EvalBatch&)>& score_rows);
   // [num_items + 1, D]: an ID model's item table (whole for the moment under ZeRO-3).
@@ -67,6 +71,7 @@ class Evaluator {
   const data::Dataset& dataset_;
   ParallelModel& model_;
   int64_t items_embedded_ = 0;
+  const std::vector<uint8_t> cold_;  // the dataset's cold items (empty: none)
 };
 
 }  // namespace hllm::runtime

@@ -57,6 +57,7 @@ void RunLog::write_report(const TrainReport& report, const config::Config& confi
   out["valid"] = report.valid;
   out["test"] = report.test;
   out["popularity_test"] = report.popularity_test;
+  if (report.cold_items > 0) out["cold_items"] = {{"count", report.cold_items}, {"note", report.cold_items_note}};
   out["memory_per_rank"] = {{"zero_stage", config.zero_optimization.stage},
                             {"activation_checkpointing", config.activation_checkpointing.policy},
                             {"parameter_bytes", report.memory.parameter_bytes},

@@ -28,6 +28,8 @@ struct TrainReport {
   std::map<std::string, double> valid;  // of the best step
   std::map<std::string, double> test;
   std::map<std::string, double> popularity_test;  // the baseline: items ranked by training frequency
+  int64_t cold_items = 0;        // the dataset's items held out of training (its metrics count them apart)
+  std::string cold_items_note;   // what the model knows of them, said in the report and the final table
   std::vector<double> local_losses;  // every step's loss on this rank's own micro-batches (since the resume)
   int64_t resumed_from = 0;          // the checkpoint's step, 0 when the run started fresh
   bool preempted = false;            // stopped on request after committing a checkpoint; no evaluation ran

@@ -159,6 +159,8 @@ TrainReport Trainer::finish(TrainReport report, const RunState& run) {
   report.test = evaluator_.evaluate(catalog, data::EvalSplit::kTest);
   log_.metrics("test", report.best_step, report.test);  // the test record carries the step of the tested model
   report.popularity_test = evaluator_.evaluate_popularity(data::EvalSplit::kTest);
+  report.cold_items = evaluator_.cold_items();
+  report.cold_items_note = evaluator_.cold_items_note();
   memory_.end_phase("evaluation", planned_for("evaluation"));
   if (!log_.dir().empty()) {  // rank 0 writes the parameters (hllm_eval reads them back)
     if (topology_.rank() == 0) std::filesystem::create_directories(log_.dir() + "/model");

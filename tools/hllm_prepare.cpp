@@ -37,6 +37,9 @@ DEFINE_int32(min_item_inter, 0, "k-core: drop items with fewer interactions (0 =
 DEFINE_string(kcore, "single_pass", "k-core rule: single_pass (HLLM: counts taken once) or iterative (until stable).");
 DEFINE_string(items_without_metadata, "drop", "Interactions with items missing from the items file: drop or empty_text.");
 DEFINE_bool(allow_empty_text, false, "Keep items whose metadata has no text under --text_keys (else an error).");
+DEFINE_double(cold_items, 0, "Hold out this share of the items (chosen by a hash of their id) as cold: removed from "
+              "every user's training part, they are only valid/test targets (cold-start evaluation).");
+DEFINE_int64(cold_after, -1, "Hold out as cold the items first seen at or after this time (seconds; -1 = none).");
 DEFINE_int32(max_text_len, 256, "Keep at most this many text tokens per item.");
 DEFINE_int32(num_shards, 1, "Number of user shard files.");
 DEFINE_string(item_prompt, "Compress the following sentence into embedding: ", "Prompt placed before every item text.");
@@ -166,6 +169,11 @@ int prepare() {
   build.iterative_kcore = FLAGS_kcore == "iterative";
   build.keep_items_without_metadata = FLAGS_items_without_metadata == "empty_text";
   build.allow_empty_text = FLAGS_allow_empty_text;
+  require(FLAGS_cold_items >= 0 && FLAGS_cold_items < 1,
+          "--cold_items is a share of the items in [0, 1), got " + std::to_string(FLAGS_cold_items));
+  require(FLAGS_cold_after >= -1, "--cold_after is a time in seconds, or -1 for none");
+  build.cold_fraction = FLAGS_cold_items;
+  if (FLAGS_cold_after >= 0) build.cold_after = FLAGS_cold_after;
   const auto dataset = data::build_dataset(catalog, build);
 
   std::string tokenizer_path = FLAGS_tokenizer;
@@ -196,6 +204,8 @@ int prepare() {
                   {"items_without_metadata", FLAGS_items_without_metadata},
                   {"allow_empty_text", FLAGS_allow_empty_text},
                   {"min_user_interactions_for_split", data::kMinUserInteractions}};
+  if (FLAGS_cold_items > 0) write.cold["fraction"] = FLAGS_cold_items;
+  if (FLAGS_cold_after >= 0) write.cold["first_seen_at_or_after"] = FLAGS_cold_after;
   data::write_dataset(FLAGS_out, dataset, tokenizer.files(), write);
 
   const auto& c = dataset.counts;
@@ -207,6 +217,10 @@ int prepare() {
             << FLAGS_kcore << ", " << c.kcore_rounds << " round(s)): " << c.interactions_removed_by_kcore
             << " interactions\n  users with fewer than " << data::kMinUserInteractions
             << " interactions (dropped): " << c.users_too_short << "\n";
+  if (!dataset.item_cold.empty()) {
+    std::cout << "  cold items (held out of training, only valid/test targets): " << c.cold_items << ", their "
+              << c.interactions_removed_as_cold << " interactions in training parts removed\n";
+  }
   return kExitOk;
 }
 

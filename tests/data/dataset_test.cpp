@@ -79,6 +79,40 @@ TEST(DatasetBuilder, ShortUsersDroppedTiesKeepSourceOrderTextsFollowKeys) {
   EXPECT_THROW(build_dataset(catalog, brand_only), InputError);
 }
 
+TEST(DatasetBuilder, ColdItemsLeaveTheTrainingPartsOnly) {
+  RawCatalog catalog = kcore_fixture();  // first seen: a 1, b 2, c 3, d 4, e 10
+  int64_t t = 10;
+  for (const char item : std::string("dabc")) catalog.interactions.push_back({"u5", std::string(1, item), ++t, t});
+  BuildOptions options;
+  options.cold_after = 4;  // d and e
+  const auto built = build_dataset(catalog, options);
+  EXPECT_EQ(built.user_ids, (std::vector<std::string>{"u1", "u2", "u5"}));
+  EXPECT_EQ(built.user_items[0], (std::vector<int32_t>{1, 2, 3, 4})) << "u1's d is its test target: kept";
+  EXPECT_EQ(built.user_items[2], (std::vector<int32_t>{1, 2, 3})) << "u5's d was in its training part";
+  EXPECT_EQ(built.user_timestamps[2], (std::vector<int64_t>{12, 13, 14}));
+  EXPECT_EQ(built.item_ids, (std::vector<std::string>{"", "a", "b", "c", "d"})) << "e is nobody's target: gone";
+  EXPECT_EQ(built.item_cold, (std::vector<uint8_t>{0, 0, 0, 0, 1}));
+  EXPECT_EQ(built.counts.cold_items, 1);
+  EXPECT_EQ(built.counts.interactions_removed_as_cold, 1);
+  EXPECT_TRUE(build_dataset(catalog, {}).item_cold.empty()) << "no cold rule: no cold array";
+  options.cold_after = 0;  // every item
+  EXPECT_THROW(build_dataset(catalog, options), InputError);
+}
+
+TEST(DatasetBuilder, HashedShareOfItemsIsStableAndAboutTheFraction) {
+  int in = 0;
+  for (int i = 0; i < 20000; ++i) in += in_hashed_share("item" + std::to_string(i), 0.1) ? 1 : 0;
+  EXPECT_NEAR(in / 20000.0, 0.1, 0.01);
+  EXPECT_FALSE(in_hashed_share("item7", 0.0));
+  EXPECT_EQ(in_hashed_share("B00ABC", 0.5), in_hashed_share("B00ABC", 0.5));
+  for (int i = 0; i < 100; ++i) {  // a larger share holds every item of a smaller one
+    const std::string id = "x" + std::to_string(i);
+    if (in_hashed_share(id, 0.2)) {
+      EXPECT_TRUE(in_hashed_share(id, 0.3)) << id;
+    }
+  }
+}
+
 TEST(DatasetBuilder, ItemsWithoutMetadataPolicy) {
   RawCatalog catalog = kcore_fixture();
   catalog.items.erase(catalog.items.begin());  // "a" has no metadata

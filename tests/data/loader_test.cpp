@@ -314,6 +314,41 @@ TEST_F(LoaderTest, EvalSplitsUsersEvenlyWithTheirTargets) {
   }
 }
 
+TEST(ColdItemsLoader, TrainingNeverSeesAColdItemNotEvenAsANegative) {
+  const TempDir dir("loader-cold");
+  const auto catalog = make_synthetic_catalog(parse_synthetic_options("users=60,items=50,seed=5"));
+  BuildOptions build;
+  build.cold_fraction = 0.3;
+  const BuiltDataset built = build_dataset(catalog, build);
+  ASSERT_GT(built.counts.cold_items, 5);
+  Tokenizer::train(built.item_texts, 150, dir.file("tok.model"));
+  write_dataset(dir.file("ds"), built, Tokenizer::load(dir.file("tok.model")).files(), WriteOptions{});
+  const Dataset ds = Dataset::open(dir.file("ds"));
+  ds.verify();
+  const std::vector<uint8_t> cold = ds.read_cold_items();
+  ASSERT_EQ(cold, built.item_cold);
+  LoaderOptions o;
+  o.max_item_list_len = 5;
+  o.micro_batch = 4;
+  o.num_negatives = 50;
+  ShardedLoader loader(ds, o);
+  std::set<int64_t> negatives;
+  for (int64_t b = 0; b < loader.batches_per_epoch(); ++b) {
+    const Batch batch = loader.make_batch(0, b);
+    for (int64_t item : batch.items) EXPECT_FALSE(cold[item]) << "cold item " << item << " in a training window";
+    for (int64_t item : batch.negatives) EXPECT_FALSE(cold[item]) << "cold item " << item << " as a negative";
+    negatives.insert(batch.negatives.begin(), batch.negatives.end());
+  }
+  EXPECT_EQ(static_cast<int64_t>(negatives.size()), built.counts.items - built.counts.cold_items)
+      << "every warm item is drawn";
+  int64_t cold_targets = 0;
+  const EvalLoader test(ds, EvalSplit::kTest, 0, 1, 8, 5);
+  for (int64_t b = 0; b < test.num_batches(); ++b) {
+    for (int64_t target : test.batch(b).targets) cold_targets += cold[target];
+  }
+  EXPECT_GT(cold_targets, 0) << "cold items are test targets";
+}
+
 TEST_F(LoaderTest, EvalOverUsersInMemoryCutsThemAsTheDatasetIsCut) {
   const auto ds = dataset();
   const std::vector<UserSequence> users = read_user_sequences(ds, 0, ds.num_users());
