@@ -185,7 +185,11 @@ int prepare() {
     ~RemoveOnExit() { std::filesystem::remove(path); }
   } remove_trained{trained};
   if (FLAGS_train_tokenizer > 0) {
-    auto texts = dataset.item_texts;
+    // Trained on the texts training may see: a cold item's text stays unseen until it is evaluated.
+    std::vector<std::string> texts;
+    for (size_t i = 0; i < dataset.item_texts.size(); ++i) {
+      if (dataset.item_cold.empty() || !dataset.item_cold[i]) texts.push_back(dataset.item_texts[i]);
+    }
     texts.push_back(FLAGS_item_prompt);
     data::Tokenizer::train(texts, FLAGS_train_tokenizer, trained);
     tokenizer_path = trained;
