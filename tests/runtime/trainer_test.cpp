@@ -11,11 +11,14 @@
 #include <filesystem>
 #include <fstream>
 #include <mutex>
+#include <sstream>
 
 #include <nlohmann/json.hpp>
 
 #include "common/config/config_loader.h"
 #include "common/error.h"
+#include "data/dataset_writer.h"
+#include "data/item_token_reader.h"
 #include "models/model_plan.h"
 #include "parallel/comm/thread_communicator.h"
 #include "tests/runtime/trainer_fixture.h"
@@ -59,6 +62,56 @@ TEST(Trainer, EachReplicaEmbedsOnlyItsShareOfTheCatalogue) {
     }
     EXPECT_EQ(total, items) << "world " << world << ", pp " << pp << ": every item embedded once";
   }
+}
+
+// The same over several chunks per replica: 700 items (three chunks of 256) given as a new-items file whose
+// item k repeats the tokens of dataset item 1 + k % 120. Each rank embeds at most its replica's chunks, every
+// item is embedded once, and each row is the catalogue's row of the item whose tokens it repeats, on any layout.
+TEST(Trainer, ReplicasSplitManyChunksAndNewItemsMatchTheCatalogue) {
+  ASSERT_FALSE(dataset_path().empty()) << "HLLM_TEST_DATASET is not set";
+  const data::Dataset dataset = data::Dataset::open(dataset_path());
+  const std::vector<std::vector<int32_t>> tokens = dataset.read_item_tokens();
+  const int64_t items = 700, source_items = dataset.num_items();
+  std::vector<std::string> ids{""}, texts{""};
+  for (int64_t k = 0; k < items; ++k) {
+    ids.push_back("new" + std::to_string(k));
+    std::string text;
+    for (int32_t t : tokens[1 + k % source_items]) text += std::to_string(t) + " ";
+    texts.push_back(text);
+  }
+  data::TokenizerFiles as_written;  // the "text" is the tokens themselves
+  as_written.encode = [](const std::string& text) {
+    std::vector<int32_t> out;
+    std::istringstream in(text);
+    for (int32_t t; in >> t;) out.push_back(t);
+    return out;
+  };
+  const std::string path = (std::filesystem::temp_directory_path() / ("hllm-new-items-" + std::to_string(::getpid()) + ".h5")).string();
+  data::write_item_tokens(path, ids, texts, as_written, 1 << 20);
+  const int64_t chunks = (items + models::kCatalogueChunkItems - 1) / models::kCatalogueChunkItems;
+  ASSERT_GE(chunks, 3);
+  at::Tensor reference;
+  for (const auto& [world, pp] : std::vector<std::pair<int, std::string>>{{1, "1"}, {2, "1"}, {3, "1"}, {4, "2"}}) {
+    using Result = std::pair<int64_t, at::Tensor>;
+    const auto results = on_each_rank<Result>(world, config_for("hllm", {"parallel.pp=" + pp}), [&](Trainer& e) {
+      const at::Tensor rows = e.evaluator().item_embeddings(data::ItemTokenReader(path));
+      const int64_t embedded = e.evaluator().items_embedded();
+      const at::Tensor catalog = e.evaluator().catalog_embeddings();
+      at::Tensor sources = at::arange(items, at::kLong).remainder(source_items) + 1;
+      EXPECT_TRUE(at::allclose(rows, catalog.index_select(0, sources), 1e-4, 1e-5)) << "a row is not its item's";
+      return Result{embedded, rows};
+    });
+    const int replicas = world / std::stoi(pp);
+    int64_t total = 0;
+    for (const auto& [embedded, rows] : results) {
+      total += embedded;
+      EXPECT_LE(embedded, models::kCatalogueChunkItems * ((chunks + replicas - 1) / replicas)) << "world " << world;
+      if (!reference.defined()) reference = rows;
+      EXPECT_TRUE(at::allclose(rows, reference, 1e-5, 1e-6)) << "world " << world << ", pp " << pp;
+    }
+    EXPECT_EQ(total, items) << "world " << world << ", pp " << pp << ": every item embedded once";
+  }
+  std::filesystem::remove(path);
 }
 
 TEST(Trainer, TrainingLowersTheLoss) {
