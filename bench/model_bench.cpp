@@ -13,6 +13,7 @@
 #include <cstdio>
 #include <sstream>
 
+#include "bench/seconds_per_call.h"
 #include "models/hllm_blocks.h"
 #include "models/presets.h"
 
@@ -26,20 +27,11 @@ DEFINE_double(seconds, 2.0, "Time per measurement.");
 namespace hllm::bench {
 namespace {
 
-using Clock = std::chrono::steady_clock;
 
+// The benchmark's own time per measurement.
 template <typename Fn>
 double seconds_per_call(Fn fn) {
-  fn();  // warm-up
-  int calls = 0;
-  const auto start = Clock::now();
-  double elapsed = 0;
-  do {
-    fn();
-    ++calls;
-    elapsed = std::chrono::duration<double>(Clock::now() - start).count();
-  } while (elapsed < FLAGS_seconds || calls < 3);
-  return elapsed / calls;
+  return bench::seconds_per_call(fn, FLAGS_seconds);
 }
 
 void run_preset(const std::string& preset) {

@@ -13,6 +13,7 @@
 #include <cstdio>
 #include <vector>
 
+#include "bench/seconds_per_call.h"
 #include "runtime/top_k.h"
 
 DEFINE_int64(items, 1000000, "Rows of the item table.");
@@ -26,18 +27,10 @@ DEFINE_double(seconds, 3.0, "Time per measurement.");
 namespace hllm::bench {
 namespace {
 
+// The benchmark's own time per measurement.
 template <typename Fn>
 double seconds_per_call(Fn fn) {
-  fn();  // warm-up
-  int calls = 0;
-  const auto start = std::chrono::steady_clock::now();
-  double elapsed = 0;
-  do {
-    fn();
-    ++calls;
-    elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  } while (elapsed < FLAGS_seconds || calls < 3);
-  return elapsed / calls;
+  return bench::seconds_per_call(fn, FLAGS_seconds);
 }
 
 int run() {
