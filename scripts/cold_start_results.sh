@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The cold-start results of docs/RESULTS.md: MovieLens-100k and Amazon 2018 Magazine (from ../shared/data, or
-# the folder given) with items held out of training (hllm_prepare --cold_items), and on each SASRec, HSTU
-# (ml-100k), HLLM with tiny towers from scratch, HLLM with both towers started from the trained stories260K
+# the folder given) with items held out of training (hllm_prepare --cold_items), and on each SASRec, HSTU,
+# HLLM with tiny towers from scratch, HLLM with both towers started from the trained stories260K
 # LLaMA (../shared/models/stories260K, converted by hllm_convert_llama2c; its own tokenizer), and the same
 # stories260K shapes from random weights. Prints one Markdown table of warm and cold test metrics.
 # About 25 minutes on a 2-core machine. Needs a build (scripts/build.sh).
