@@ -189,6 +189,7 @@ int recommend(const RunToolArgs& args, parallel::Communicator& world) {
   }
   int64_t users_ranked = 0;
   const auto start = std::chrono::steady_clock::now();
+  evaluator.keep_id_model_whole(true);  // one gather for all the batches
   for (int64_t b = 0; b < loader->num_batches(); ++b) {
     const data::EvalBatch batch = loader->batch(b);
     const at::Tensor users = evaluator.user_embeddings(table.catalog, batch);  // collective
@@ -202,6 +203,7 @@ int recommend(const RunToolArgs& args, parallel::Communicator& world) {
     }
     users_ranked += batch.real_samples;
   }
+  evaluator.keep_id_model_whole(false);
   if (scorer) {
     part_file.close();
     HLLM_CHECK(part_file.good(), "writing '", part_name(replica), "' failed");

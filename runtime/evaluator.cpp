@@ -173,13 +173,19 @@ std::pair<int, int> Evaluator::replica() const {
 
 at::Tensor Evaluator::unit_rows(const at::Tensor& rows) { return rows / rows.norm(2, {-1}, true).clamp_min(1e-12); }
 
+void Evaluator::keep_id_model_whole(bool whole) {
+  if (model_.recommender().reads_item_tokens() || whole == id_model_whole_) return;
+  model_.gather_id_model(whole);
+  id_model_whole_ = whole;
+}
+
 at::Tensor Evaluator::user_embeddings(const at::Tensor& catalog, const data::EvalBatch& batch) {
   c10::NoGradGuard no_grad;
   const models::Recommender& recommender = model_.recommender();
   if (!recommender.reads_item_tokens()) {  // an ID model: its own forward, whole (one block)
-    model_.gather_id_model(true);
+    if (!id_model_whole_) model_.gather_id_model(true);
     const at::Tensor states = recommender.user_states(batch, catalog);
-    model_.gather_id_model(false);
+    if (!id_model_whole_) model_.gather_id_model(false);
     return unit_rows(states);
   }
   // HLLM: the users pass through the User LLM's blocks (under pp, through the stages that hold them; the one
@@ -198,10 +204,13 @@ at::Tensor Evaluator::user_embeddings(const at::Tensor& catalog, const data::Eva
 std::map<std::string, double> Evaluator::evaluate(const at::Tensor& catalog, data::EvalSplit split) {
   c10::NoGradGuard no_grad;
   const at::Tensor unit_catalog = unit_rows(catalog);
-  return rank_users(split, [&](const data::EvalBatch& batch) {
+  keep_id_model_whole(true);  // one gather for all the batches
+  auto metrics = rank_users(split, [&](const data::EvalBatch& batch) {
     const at::Tensor users = user_embeddings(catalog, batch);
     return users.defined() ? scores_over_table(users, unit_catalog) : at::Tensor();
   });
+  keep_id_model_whole(false);
+  return metrics;
 }
 
 std::map<std::string, double> Evaluator::evaluate_popularity(data::EvalSplit split) {

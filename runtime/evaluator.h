@@ -39,6 +39,9 @@ class Evaluator {
   // items with new ones), scaled to unit length: [B, D] on the stage that finishes the User LLM (undefined on
   // the other pipeline stages). Collective over the model's replicas, as evaluate().
   at::Tensor user_embeddings(const at::Tensor& catalog, const data::EvalBatch& batch);
+  // Keeps an ID model whole (under ZeRO-3) across the user_embeddings calls that follow, instead of a gather
+  // per batch; `false` shards it again. Nothing for HLLM, which gathers block by block. Collective.
+  void keep_id_model_whole(bool whole);
   // This rank's model replica and their number. Users and the catalogue's chunks are split across the
   // replicas: the ranks, or under pp the pipelines (each of whose stages walks the same batches).
   std::pair<int, int> replica() const;
@@ -71,6 +74,7 @@ class Evaluator {
   const data::Dataset& dataset_;
   ParallelModel& model_;
   int64_t items_embedded_ = 0;
+  bool id_model_whole_ = false;
   const std::vector<uint8_t> cold_;  // the dataset's cold items (empty: none)
 };
 
