@@ -67,8 +67,8 @@ void plan_hllm_towers(LaunchPlan* plan) {
   const models::LlamaConfig item = models::tower_config(config.model.item, vocab);
   const models::LlamaConfig user = models::tower_config(config.model.user, vocab);
   if (item.hidden_size != user.hidden_size) {
-    throw InputError(detail::concat("model.item ('", config.model.item, "') has hidden size ", item.hidden_size,
-                                    " and model.user ('", config.model.user, "') has ", user.hidden_size,
+    throw InputError(detail::concat("model.item ('", config.model.item.describe(), "') has hidden size ",
+                                    item.hidden_size, " and model.user ('", config.model.user.describe(), "') has ", user.hidden_size,
                                     ": the item embedding is the User LLM's input, so the widths must match"));
   }
   if (plan->topology->pp() == 1) return;

@@ -3,8 +3,6 @@
 #include <ATen/ATen.h>
 #include <c10/core/GradMode.h>
 
-#include <filesystem>
-
 #include "common/error.h"
 #include "models/hf_weights.h"
 #include "models/info_nce.h"
@@ -41,19 +39,19 @@ HllmModel HllmModel::from_presets(const std::string& item_preset, const std::str
   return model;
 }
 
-HllmModel HllmModel::from_sources(const std::string& item_source, const std::string& user_source, int64_t vocab_size,
-                                  std::vector<int64_t> prompt_tokens, uint64_t seed) {
-  auto tower = [&](const std::string& source, uint64_t tower_seed, bool token_table) {
-    if (std::filesystem::is_directory(source)) return LlamaDecoder::from_hf(source, at::kFloat, token_table);
-    return LlamaDecoder::random(preset_config(source, vocab_size), tower_seed);
+HllmModel HllmModel::from_sources(const config::TowerSpec& item_source, const config::TowerSpec& user_source,
+                                  int64_t vocab_size, std::vector<int64_t> prompt_tokens, uint64_t seed) {
+  auto tower = [&](const config::TowerSpec& source, uint64_t tower_seed, bool token_table) {
+    if (is_model_directory(source)) return LlamaDecoder::from_hf(source.source, at::kFloat, token_table);
+    return LlamaDecoder::random(tower_config(source, vocab_size), tower_seed);
   };
   HllmModel model(ItemLlm(tower(item_source, seed, true), std::move(prompt_tokens), seed + 2),
                   UserLlm(tower(user_source, seed + 1, false)));
   // Towers exported by hllm_export carry HLLM's own trained tensors beside the Hugging Face ones:
   // [ITEM] in the Item LLM's directory, logit_scale in the User LLM's.
-  const auto adopt = [&](const std::string& source, const std::string& stored, const std::string& parameter) {
-    if (!std::filesystem::is_directory(source)) return;
-    const HfWeights weights(source);
+  const auto adopt = [&](const config::TowerSpec& source, const std::string& stored, const std::string& parameter) {
+    if (!is_model_directory(source)) return;
+    const HfWeights weights(source.source);
     if (!weights.has(stored)) return;
     for (auto& [name, tensor] : model.named_parameters()) {
       if (name != parameter) continue;
@@ -67,24 +65,25 @@ HllmModel HllmModel::from_sources(const std::string& item_source, const std::str
   return model;
 }
 
-HllmModel::Unmaterialized HllmModel::unmaterialized(const std::string& item_source, const std::string& user_source,
+HllmModel::Unmaterialized HllmModel::unmaterialized(const config::TowerSpec& item_source,
+                                                     const config::TowerSpec& user_source,
                                                      int64_t vocab_size, std::vector<int64_t> prompt_tokens, uint64_t seed,
                                                      const at::Device& device, at::ScalarType dtype) {
   const auto options = at::TensorOptions().dtype(dtype).device(device);
   auto sources = std::make_unique<ParameterSources>();
   // A tower: its Hugging Face directory's tensors, or its preset's random stream (from_sources' seeds).
-  const auto tower = [&](const std::string& source, const std::string& prefix, uint64_t tower_seed, bool token_table,
-                         HfSource** hf) {
+  const auto tower = [&](const config::TowerSpec& source, const std::string& prefix, uint64_t tower_seed,
+                         bool token_table, HfSource** hf) {
     *hf = nullptr;
-    if (std::filesystem::is_directory(source)) {
-      const LlamaConfig config = read_hf_config(source);
-      auto files = std::make_unique<HfSource>(source);
+    if (is_model_directory(source)) {
+      const LlamaConfig config = read_hf_config(source.source);
+      auto files = std::make_unique<HfSource>(source.source);
       LlamaDecoder::describe_hf(config, prefix, token_table, files.get());
       *hf = files.get();
       sources->add(std::move(files));
       return LlamaDecoder::unmaterialized(config, options);
     }
-    const LlamaConfig config = preset_config(source, vocab_size);
+    const LlamaConfig config = tower_config(source, vocab_size);
     auto stream = std::make_unique<RandomStream>(tower_seed);
     LlamaDecoder::describe_random(config, prefix, stream.get());
     sources->add(std::move(stream));

@@ -12,6 +12,7 @@
 
 #include "data/batch.h"
 #include "models/hllm_towers.h"
+#include "common/config/tower_spec.h"
 #include "models/parameter_source.h"
 
 namespace hllm::models {
@@ -52,15 +53,15 @@ class HllmModel {
                                 std::vector<int64_t> prompt_tokens, uint64_t seed);
 
   // Each tower from a Hugging Face directory (config.json + safetensors; its token table and LM head are
-  // dropped as the tower needs) or, when `source` is not a directory, from the preset of that name.
-  static HllmModel from_sources(const std::string& item_source, const std::string& user_source, int64_t vocab_size,
+  // dropped as the tower needs) or, for a preset or a shape (models/presets.h), from random weights.
+  static HllmModel from_sources(const config::TowerSpec& item_source, const config::TowerSpec& user_source, int64_t vocab_size,
                                 std::vector<int64_t> prompt_tokens, uint64_t seed);
 
   // The model from_sources() builds, with its parameters as placeholders (models/parameter_source.h) on
   // `device` in `dtype` (logit_scale: float32, with its value), and the source of their values by slices:
   // exactly from_sources()'s values, read from the towers' files or replayed from the seeds' streams.
   struct Unmaterialized;
-  static Unmaterialized unmaterialized(const std::string& item_source, const std::string& user_source,
+  static Unmaterialized unmaterialized(const config::TowerSpec& item_source, const config::TowerSpec& user_source,
                                        int64_t vocab_size, std::vector<int64_t> prompt_tokens, uint64_t seed,
                                        const at::Device& device, at::ScalarType dtype);
 

@@ -1,44 +1,62 @@
 #include "models/presets.h"
 
 #include <filesystem>
+#include <utility>
 
 #include "common/error.h"
 
 namespace hllm::models {
 
-LlamaConfig preset_config(const std::string& name, int64_t vocab_size) {
+LlamaConfig shape_config(const config::TowerShape& shape, int64_t vocab_size) {
   LlamaConfig c;
   c.vocab_size = vocab_size;
   c.rms_norm_eps = 1e-5;
   c.rope_theta = 10000.0;
   c.tie_word_embeddings = false;
-  auto shape = [&](int64_t hidden, int64_t intermediate, int64_t layers, int64_t heads, int64_t kv_heads,
-                   int64_t positions) {
-    c.hidden_size = hidden;
-    c.intermediate_size = intermediate;
-    c.num_hidden_layers = layers;
-    c.num_attention_heads = heads;
-    c.num_key_value_heads = kv_heads;
-    c.max_position_embeddings = positions;
+  c.hidden_size = shape.hidden_size;
+  c.intermediate_size = shape.intermediate_size;
+  c.num_hidden_layers = shape.num_layers;
+  c.num_attention_heads = shape.num_heads;
+  c.num_key_value_heads = shape.num_kv_heads;
+  c.max_position_embeddings = 2048;  // what an export's config.json says; RoPE itself has no limit
+  return c;
+}
+
+LlamaConfig preset_config(const std::string& name, int64_t vocab_size) {
+  const auto shape = [](int64_t hidden, int64_t intermediate, int64_t layers, int64_t heads, int64_t kv_heads,
+                        int64_t positions) {
+    return std::make_pair(config::TowerShape{hidden, layers, heads, kv_heads, intermediate}, positions);
   };
+  std::pair<config::TowerShape, int64_t> s;
   if (name == "debug") {
-    shape(32, 64, 2, 4, 2, 512);
+    s = shape(32, 64, 2, 4, 2, 512);
   } else if (name == "tiny") {
-    shape(128, 344, 4, 4, 4, 1024);
+    s = shape(128, 344, 4, 4, 4, 1024);
   } else if (name == "1b") {  // TinyLlama-1.1B
-    shape(2048, 5632, 22, 32, 4, 2048);
+    s = shape(2048, 5632, 22, 32, 4, 2048);
   } else if (name == "7b") {  // Llama-2-7B
-    shape(4096, 11008, 32, 32, 32, 4096);
+    s = shape(4096, 11008, 32, 32, 32, 4096);
   } else {
     throw InputError("unknown model preset '" + name + "' (debug, tiny, 1b, 7b)");
   }
+  LlamaConfig c = shape_config(s.first, vocab_size);
+  c.max_position_embeddings = s.second;
   c.validate("preset " + name);
   return c;
 }
 
-LlamaConfig tower_config(const std::string& source, int64_t vocab_size) {
-  if (std::filesystem::is_directory(source)) return read_hf_config(source + "/config.json");
-  return preset_config(source, vocab_size);
+bool is_model_directory(const config::TowerSpec& spec) {
+  return !spec.shape && std::filesystem::is_directory(spec.source);
+}
+
+LlamaConfig tower_config(const config::TowerSpec& spec, int64_t vocab_size) {
+  if (is_model_directory(spec)) return read_hf_config(spec.source + "/config.json");
+  if (spec.shape) {
+    LlamaConfig c = shape_config(*spec.shape, vocab_size);
+    c.validate("shape " + spec.describe());
+    return c;
+  }
+  return preset_config(spec.source, vocab_size);
 }
 
 }  // namespace hllm::models

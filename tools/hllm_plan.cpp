@@ -171,7 +171,7 @@ int run(const std::vector<std::string>& overrides) {
   const int stage = config.zero_optimization.stage;
 
   std::printf("HLLM: Item LLM %s + User LLM %s, world %d (pp %d x dp %d), %s, ZeRO stage %d\n",
-              config.model.item.c_str(), config.model.user.c_str(), N, pp, N / pp, bf16 ? "bf16" : "fp32", stage);
+              config.model.item.describe().c_str(), config.model.user.describe().c_str(), N, pp, N / pp, bf16 ? "bf16" : "fp32", stage);
   if (pp > 1) std::printf("(model states, activations and fit below: without pipeline, pp 1 x dp %d; the configured pipeline at the end)\n", N);
   std::printf("parameters: Ψ = %s (Item LLM %s, of which token table %s; User LLM %s; [ITEM] + logit_scale %lld)\n",
               billions(psi).c_str(), billions(models::tower_parameters(item, true)).c_str(),

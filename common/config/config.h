@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "common/config/config_schema.h"
+#include "common/config/tower_spec.h"
 
 namespace hllm::config {
 
@@ -139,8 +140,8 @@ struct SchedulerConfig {
 
 struct ModelConfig {
   std::string type = "hllm";
-  std::string item = "tiny";  // HLLM: a preset (debug, tiny, 1b, 7b) or a Hugging Face directory
-  std::string user = "tiny";
+  TowerSpec item = "tiny";  // HLLM: a preset (debug, tiny, 1b, 7b), a Hugging Face directory or a shape
+  TowerSpec user = "tiny";
   int hidden_size = 64;       // SASRec / HSTU
   int num_layers = 2;
   int num_heads = 2;
@@ -148,8 +149,9 @@ struct ModelConfig {
   template <typename V>
   void visit(V& v) {
     v.field("type", type, "The recommender.", Limits::choices({"hllm", "sasrec", "hstu"}));
-    v.field("item", item, "HLLM: the Item LLM, a preset (debug, tiny, 1b, 7b) or a Hugging Face model directory.");
-    v.field("user", user, "HLLM: the User LLM, a preset or a Hugging Face model directory.");
+    v.field("item", item,
+            "HLLM: the Item LLM, a preset (debug, tiny, 1b, 7b), a Hugging Face model directory, or a shape object.");
+    v.field("user", user, "HLLM: the User LLM, a preset, a Hugging Face model directory, or a shape object.");
     v.field("hidden_size", hidden_size, "SASRec / HSTU: embedding and hidden size.", Limits::at_least(1));
     v.field("num_layers", num_layers, "SASRec / HSTU: layers.", Limits::at_least(1));
     v.field("num_heads", num_heads, "SASRec / HSTU: attention heads.", Limits::at_least(1));

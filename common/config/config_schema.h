@@ -42,6 +42,8 @@ struct KeyInfo {
   std::string default_value;  // JSON text
 };
 
+struct TowerSpec;  // tower_spec.h: a string or an object
+
 template <typename T>
 std::string type_name();
 
@@ -68,6 +70,9 @@ class JsonReader {
     if (problem.empty()) problem = limits_violation(*it, limits);
     if (!problem.empty()) problems_->push_back({key, "key '" + key + "': " + problem + ", got " + it->dump()});
   }
+
+  // model.item / model.user: a name or a shape object, its sub-keys' problems named under the key.
+  void field(const char* name, TowerSpec& value, const char* doc, const Limits& limits = Limits::none());
 
   template <typename S>
   void section(const char* name, S& value, const char* /*doc*/) {

@@ -126,6 +126,57 @@ TEST(Config, FindKeyLineFollowsThePath) {
   EXPECT_EQ(find_key_line(text, "missing"), 0);
 }
 
+TEST(Config, TowerIsAPresetADirectoryOrAShape) {
+  const Config config = parse_config_text(
+      R"({"model": {"item": "debug", "user": {"hidden_size": 96, "num_layers": 3, "num_heads": 6, "num_kv_heads": 2}}})",
+      "test.json");
+  EXPECT_EQ(config.model.item.source, "debug");
+  EXPECT_FALSE(config.model.item.shape);
+  ASSERT_TRUE(config.model.user.shape);
+  const TowerShape& shape = *config.model.user.shape;
+  EXPECT_EQ(shape.hidden_size, 96);
+  EXPECT_EQ(shape.num_layers, 3);
+  EXPECT_EQ(shape.num_kv_heads, 2);
+  EXPECT_EQ(shape.intermediate_size, 256);  // 8/3 x 96, a multiple of 8
+  EXPECT_EQ(config.model.user.describe(), "hidden 96, 3 layers, 6 heads (2 kv), ffn 256");
+  // Written out and read back as the same shape (a run's config.json starts hllm_eval).
+  const Config again = parse_config_text(config_to_json(config).dump(), "again.json");
+  ASSERT_TRUE(again.model.user.shape);
+  EXPECT_EQ(again.model.user.shape->intermediate_size, 256);
+  EXPECT_EQ(again.model.user.shape->num_kv_heads, 2);
+  EXPECT_EQ(again.model.item.source, "debug");
+  // From the command line: an object as JSON, a name as written.
+  const Config set = parse_config_text(
+      "{}", "test.json", {R"(model.item={"hidden_size": 64, "num_layers": 2, "num_heads": 4})", "model.user=1b"});
+  ASSERT_TRUE(set.model.item.shape);
+  EXPECT_EQ(set.model.item.shape->num_kv_heads, 4);
+  EXPECT_EQ(set.model.user.source, "1b");
+}
+
+TEST(Config, BadTowerShapeNamesItsKey) {
+  const auto shape_error = [](const std::string& shape) {
+    return error_of(R"({"model": {"item": )" + shape + "}}");
+  };
+  EXPECT_NE(shape_error(R"({"hidden_size": 64, "num_layers": 2})").find("key 'model.item.num_heads': required in a shape"),
+            std::string::npos);
+  EXPECT_NE(shape_error(R"({"hidden_size": 64, "num_layers": 2, "num_heads": 4, "num_kv_head": 2})")
+                .find("unknown key 'model.item.num_kv_head'; did you mean 'model.item.num_kv_heads'?"),
+            std::string::npos);
+  EXPECT_NE(shape_error(R"({"hidden_size": 64, "num_layers": 2, "num_heads": 5})")
+                .find("key 'model.item.num_heads': hidden_size 64 is not a multiple of num_heads 5"),
+            std::string::npos);
+  EXPECT_NE(shape_error(R"({"hidden_size": 60, "num_layers": 2, "num_heads": 4})").find("must be even"),
+            std::string::npos);
+  EXPECT_NE(shape_error(R"({"hidden_size": 64, "num_layers": 2, "num_heads": 4, "num_kv_heads": 3})")
+                .find("key 'model.item.num_kv_heads': num_heads 4 is not a multiple of num_kv_heads 3"),
+            std::string::npos);
+  EXPECT_NE(shape_error(R"({"hidden_size": 0, "num_layers": 2, "num_heads": 4})")
+                .find("key 'model.item.hidden_size': expected a value >= 1"),
+            std::string::npos);
+  EXPECT_NE(shape_error("12").find("key 'model.item': expected a preset name, a model directory or a shape object"),
+            std::string::npos);
+}
+
 TEST(Config, ReferenceDocumentsEveryKey) {
   std::ifstream file(std::string(HLLM_SOURCE_DIR) + "/configs/README.md");
   ASSERT_TRUE(file) << "configs/README.md is missing";

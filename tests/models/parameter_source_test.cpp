@@ -15,6 +15,7 @@
 
 #include "common/error.h"
 #include "models/hllm_model.h"
+#include "models/model_plan.h"
 #include "models/presets.h"
 
 namespace hllm::models {
@@ -78,6 +79,24 @@ TEST(ParameterSource, PresetsReplayTheSeedsStreams) {
     expect_filled_as_eager(built.model, *built.source, eager, 1);
     expect_filled_as_eager(built.model, *built.source, eager, 2);  // again, in another order
   }
+}
+
+// A shape from the config (model.item / model.user as an object) builds like a preset: the same shapes as
+// its LlamaConfig, the same values whether built eagerly or replayed into placeholders.
+TEST(ParameterSource, ShapesFromTheConfigBuildAndReplay) {
+  config::TowerShape wide{48, 3, 6, 2, 0};
+  wide.resolve();
+  const HllmModel eager = HllmModel::from_sources(wide, wide, 64, {1, 2}, 3);
+  const auto& c = eager.item_llm().decoder().config();
+  EXPECT_EQ(c.hidden_size, 48);
+  EXPECT_EQ(c.num_hidden_layers, 3);
+  EXPECT_EQ(c.num_key_value_heads, 2);
+  EXPECT_EQ(c.intermediate_size, 128);
+  int64_t count = 0;
+  for (const auto& [name, p] : eager.named_parameters()) count += p.numel();
+  EXPECT_EQ(count, hllm_parameters(tower_config(wide, 64), tower_config(wide, 64)));
+  auto built = HllmModel::unmaterialized(wide, wide, 64, {1, 2}, 3, at::kCPU, at::kFloat);
+  expect_filled_as_eager(built.model, *built.source, eager, 1);
 }
 
 // A directory as large checkpoints are published: the tensors over two files and an index.
