@@ -58,6 +58,7 @@ class ItemLlm {
   const LlamaDecoder& decoder() const { return decoder_; }
   void to(const at::Device& device, at::ScalarType dtype);
   const at::Tensor& item_token() const { return item_token_; }  // [D], the learned [ITEM] embedding
+  int64_t prompt_length() const { return static_cast<int64_t>(prompt_tokens_.size()); }
   std::vector<std::pair<std::string, at::Tensor>> named_parameters() const;
 
  private:

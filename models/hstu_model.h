@@ -39,6 +39,7 @@ class HstuModel {
   at::Tensor states(const at::Tensor& items, const at::Tensor& timestamps) const;
   std::vector<std::pair<std::string, at::Tensor>> named_parameters() const;
   const at::Tensor& item_table() const { return item_table_; }  // [num_items + 1, D]
+  const HstuConfig& config() const { return config_; }
   void to(const at::Device& device);
 
   // The time bucket of |dt| seconds: floor(log(max(1, |dt|)) / 0.301), at most time_buckets - 1.

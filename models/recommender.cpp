@@ -10,6 +10,30 @@
 namespace hllm::models {
 namespace {
 
+// Each row's real positions, one sequence per row (the rows are left-padded).
+void add_rows(const data::Batch& batch, TowerWork* work) {
+  for (int r = 0; r < batch.rows; ++r) {
+    int64_t length = 0;
+    for (int k = 0; k < batch.width; ++k) length += batch.mask[static_cast<size_t>(r) * batch.width + k];
+    if (length > 0) add_sequence(length, work);
+  }
+}
+
+// The weight matrices of one layer of an ID model: SASRec's in-projection (3 D^2), out-projection and two
+// feed-forward matrices; HSTU's f1 (4 D^2) and f2.
+int64_t matmul_parameters_per_layer(const SasRecModel& model) { return 6 * model.config().hidden_size * model.config().hidden_size; }
+int64_t matmul_parameters_per_layer(const HstuModel& model) { return 5 * model.config().hidden_size * model.config().hidden_size; }
+
+template <typename Model>
+TowerSize sequence_tower_size(const Model& model) {
+  TowerSize size;
+  size.name = "sequence";
+  for (const auto& [name, tensor] : model.named_parameters()) size.parameters += tensor.numel();
+  size.matmul_parameters = model.config().num_layers * matmul_parameters_per_layer(model);
+  size.attention_width = model.config().num_layers * model.config().hidden_size;
+  return size;
+}
+
 at::Tensor eval_items(const data::EvalBatch& batch, const at::Device& device) {
   return at::tensor(batch.items, at::kLong).view({batch.rows, batch.width}).to(device);
 }
@@ -38,6 +62,20 @@ class HllmRecommender : public Recommender {
     return model_.user_llm().forward(sequences, mask).select(1, batch.width - 1);
   }
   void to(const at::Device& device) override { model_.to(device, at::kFloat); }
+  std::vector<TowerSize> tower_sizes() const override {
+    const auto& item = model_.item_llm().decoder().config();
+    return {llama_tower_size("item", item, true, item.hidden_size),
+            llama_tower_size("user", model_.user_llm().decoder().config(), false, /*logit_scale*/ 1)};
+  }
+  std::vector<TowerWork> batch_work(const data::Batch& batch) const override {
+    std::vector<TowerWork> work(2);
+    const int64_t around_text = model_.item_llm().prompt_length() + 1;  // the prompt before, [ITEM] after
+    for (size_t u = 0; u + 1 < batch.token_offsets.size(); ++u) {
+      add_sequence(around_text + batch.token_offsets[u + 1] - batch.token_offsets[u], &work[0]);
+    }
+    add_rows(batch, &work[1]);
+    return work;
+  }
 
  private:
   HllmModel model_;
@@ -77,7 +115,8 @@ void WholeModelBlock<HstuModel>::forward(Activations& a) const {
 template <typename Model>
 class IdRecommender : public Recommender {
  public:
-  explicit IdRecommender(Model model) : model_(std::move(model)) {}
+  // Sized while whole (ZeRO may shard the parameters later).
+  explicit IdRecommender(Model model) : model_(std::move(model)), size_(sequence_tower_size(model_)) {}
   HllmOutput loss(const data::Batch& batch, const NegativeGather& gather) const override {
     return model_.forward(batch, gather);
   }
@@ -105,10 +144,17 @@ class IdRecommender : public Recommender {
     return states(batch).select(1, batch.width - 1);
   }
   void to(const at::Device& device) override { model_.to(device); }
+  std::vector<TowerSize> tower_sizes() const override { return {size_}; }
+  std::vector<TowerWork> batch_work(const data::Batch& batch) const override {
+    std::vector<TowerWork> work(1);
+    add_rows(batch, &work[0]);
+    return work;
+  }
 
  private:
   at::Tensor states(const data::EvalBatch& batch) const;
   Model model_;
+  TowerSize size_;
 };
 
 template <>

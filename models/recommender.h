@@ -16,6 +16,7 @@
 #include "models/hllm_model.h"
 #include "models/layered_model.h"
 #include "models/parameter_source.h"
+#include "models/training_work.h"
 
 namespace hllm::models {
 
@@ -41,6 +42,11 @@ class Recommender {
   virtual TowerRanges tower_ranges() const = 0;
   // Moves the parameters to `device` (float32 kept: the engine trains in float32).
   virtual void to(const at::Device& device) = 0;
+  // What training computes (models/training_work.h): the towers' sizes, and a batch's work per tower in
+  // the same order. HLLM: "item" (prompt + text + [ITEM] of each distinct item), "user" (the real positions
+  // of each row); SASRec and HSTU: "sequence" (the real positions).
+  virtual std::vector<TowerSize> tower_sizes() const = 0;
+  virtual std::vector<TowerWork> batch_work(const data::Batch& batch) const = 0;
 };
 
 // The recommender `config.model` describes. `vocab_size` and `prompt_tokens` come from the dataset.

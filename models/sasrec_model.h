@@ -32,6 +32,7 @@ class SasRecModel {
   // User states for left-padded item ids [B, S] (0 = padding).   Returns [B, S, D].
   at::Tensor states(const at::Tensor& items) const;
   const at::Tensor& item_table() const { return item_table_; }  // [num_items + 1, D]
+  const SasRecConfig& config() const { return config_; }
   void to(const at::Device& device);
   std::vector<std::pair<std::string, at::Tensor>> named_parameters() const;
 

@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <utility>
@@ -42,6 +43,58 @@ void RunLog::metrics(const char* split, int64_t step, const std::map<std::string
   record(line.dump());
 }
 
+nlohmann::ordered_json accounting_json(const TrainReport& report) {
+  nlohmann::ordered_json parameters, matmul_parameters, tokens, flops;
+  int64_t all_parameters = 0, all_matmul = 0;
+  double all_flops = 0;
+  for (size_t t = 0; t < report.towers.size(); ++t) {
+    const models::TowerSize& size = report.towers[t];
+    const models::TowerWork work = t < report.totals.towers().size() ? report.totals.towers()[t] : models::TowerWork{};
+    parameters[size.name] = size.parameters;
+    matmul_parameters[size.name] = size.matmul_parameters;
+    tokens[size.name] = work.tokens;
+    flops[size.name] = models::training_flops(size, work);
+    all_parameters += size.parameters;
+    all_matmul += size.matmul_parameters;
+    all_flops += models::training_flops(size, work);
+  }
+  parameters["total"] = all_parameters;
+  matmul_parameters["total"] = all_matmul;
+  flops["total"] = all_flops;
+  nlohmann::ordered_json out;
+  out["parameters"] = parameters;
+  out["matmul_parameters"] = matmul_parameters;
+  out["samples"] = report.totals.samples();
+  out["tokens"] = tokens;
+  out["flops"] = flops;
+  out["train_seconds"] = report.totals.seconds();
+  out["rank_hours"] = report.totals.rank_seconds() / 3600.0;
+  out["dataset"] = {{"users", report.dataset_users},
+                    {"items", report.dataset_items},
+                    {"interactions", report.dataset_interactions},
+                    {"training_windows", report.training_windows}};
+  return out;
+}
+
+std::string accounting_line(const nlohmann::ordered_json& a) {
+  const auto number = [](double value) {
+    char text[32];
+    std::snprintf(text, sizeof text, "%.3g", value);
+    return std::string(text);
+  };
+  std::string line = "training work: " + number(a.at("flops").at("total").get<double>()) + " FLOPs (";
+  bool first = true;
+  for (const auto& [tower, tokens] : a.at("tokens").items()) {
+    line += (first ? "" : ", ") + tower + " " + number(a.at("flops").at(tower).get<double>()) + " over " +
+            number(tokens.get<double>()) + " tokens";
+    first = false;
+  }
+  line += "); parameters " + number(a.at("parameters").at("total").get<double>()) + " (matmul " +
+          number(a.at("matmul_parameters").at("total").get<double>()) + "); " +
+          number(a.at("train_seconds").get<double>()) + " s, " + number(a.at("rank_hours").get<double>()) + " rank-hours";
+  return line;
+}
+
 void RunLog::write_report(const TrainReport& report, const config::Config& config,
                           const parallel::Topology& topology) const {
   if (!writes_) return;
@@ -74,6 +127,7 @@ void RunLog::write_report(const TrainReport& report, const config::Config& confi
                                  {"planned_bytes_by_phase", report.peak.phase_planned},
                                  {"host_rss_peak_bytes_by_phase", report.peak.phase_rss},
                                  {"tensor_max_allocated_bytes_by_phase", report.peak.phase_tensors}};
+  out["accounting"] = accounting_json(report);
   out["config"] = config::config_to_json(config);
   std::ofstream(run_dir_ + "/report.json") << out.dump(2) << "\n";
 }

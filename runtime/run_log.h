@@ -5,6 +5,8 @@
 // writes nothing.
 #pragma once
 
+#include <nlohmann/json.hpp>
+
 #include <cstdint>
 #include <map>
 #include <string>
@@ -13,6 +15,7 @@
 #include "common/config/config.h"
 #include "parallel/topology.h"
 #include "runtime/run_memory.h"
+#include "runtime/training_totals.h"
 #include "runtime/training_step.h"
 
 namespace hllm::runtime {
@@ -39,7 +42,21 @@ struct TrainReport {
   // steps with their validations and checkpoints; evaluation the final valid and test; saving the final
   // model.
   PeakMemory peak;
+  // What training computed (summed over every rank and every segment of a resumed run), with the
+  // towers' sizes to turn it into FLOPs; the training windows of an epoch.
+  TrainingTotals totals;
+  std::vector<models::TowerSize> towers;
+  int64_t training_windows = 0;
+  int64_t dataset_users = 0, dataset_items = 0, dataset_interactions = 0;
 };
+
+// report.json's "accounting": per tower and in total the parameters, the matmul parameters (those that
+// multiply every token: the N of scaling laws), tokens and training FLOPs (models/training_work.h); samples,
+// training time and rank-hours of every segment; the dataset's size.
+nlohmann::ordered_json accounting_json(const TrainReport& report);
+// The same as one line for the end of a run: "training work: 3.1e+12 FLOPs (item 2.9e+12 over 1.2e+06
+// tokens, user ...); parameters 5.4e+06 (matmul 1.6e+06); 12.3 s, 0.0068 rank-hours".
+std::string accounting_line(const nlohmann::ordered_json& accounting);
 
 class RunLog {
  public:

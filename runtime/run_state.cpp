@@ -15,6 +15,7 @@ void RunState::save_state(checkpoint::CheckpointContent* content) {
                              at::tensor({log.loss, static_cast<double>(log.samples), static_cast<double>(log.tokens)},
                                         at::kDouble)});
   content->scalars["best"] = {{"step", best.step}, {"valid", best.valid}};
+  content->scalars["totals"] = totals.to_json();
   for (const auto& piece : best.parameters) {  // "param.<name>" pieces: each rank saves its own
     content->pieces.push_back({"best." + piece.name.substr(6), piece.shape, piece.offset, piece.values});
   }
@@ -38,6 +39,7 @@ void RunState::load_state(const checkpoint::Checkpoint& from) {
   log.loss = row[0].item<double>();
   log.samples = static_cast<int64_t>(row[1].item<double>());
   log.tokens = static_cast<int64_t>(row[2].item<double>());
+  totals.from_json(s.contains("totals") ? s.at("totals") : nlohmann::json());
   best.step = s.at("best").at("step").get<int64_t>();
   best.valid = s.at("best").at("valid").get<std::map<std::string, double>>();
   best.parameters.clear();

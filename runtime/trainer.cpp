@@ -64,6 +64,7 @@ TrainReport Trainer::train() {
     const CheckpointSchedule::Decision due = checkpoints.at_boundary(steps_done);
     if (due.save) {
       steps.clear_bar();
+      run.totals.set_segment(steps.seconds(), topology_.world_size());
       position.steps_done = steps_done;
       checkpoint::CheckpointContent content;
       for (checkpoint::Stateful* part : parts) part->save_state(&content);
@@ -97,6 +98,13 @@ TrainReport Trainer::train() {
   report.skipped_steps = run.skipped_steps;
   report.first_loss = run.log.first_loss;
   report.seconds = steps.seconds();
+  run.totals.set_segment(report.seconds, topology_.world_size());
+  report.totals = run.totals;
+  report.towers = model_.recommender().tower_sizes();
+  report.training_windows = loader.total_windows();
+  report.dataset_users = dataset_.num_users();
+  report.dataset_items = dataset_.num_items();
+  report.dataset_interactions = dataset_.meta().at("num_interactions").get<int64_t>();
   if (stopped) {
     report.preempted = true;
     if (topology_.rank() == 0) {
@@ -112,6 +120,7 @@ TrainReport Trainer::train() {
 bool Trainer::count_step(int64_t step, const StepResult& result, RunState& run, StepLog& steps) {
   run.log.samples += result.samples;
   run.log.tokens += result.tokens;
+  run.totals.add_step(result, model_.recommender().tower_sizes().size(), topology_.world());
   if (result.skipped) {
     ++run.skipped_steps;
     if (++run.nan_in_a_row >= config_.train.max_nan_steps) {

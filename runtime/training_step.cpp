@@ -122,8 +122,7 @@ void TrainingStep::run_pipeline(const std::function<data::Batch()>& next_batch, 
   if (executor_->stage() == 0) {
     hooks.load = [&](int) {
       const data::Batch batch = next_batch();
-      result->samples += batch.real_samples;
-      result->tokens += static_cast<int64_t>(batch.tokens.size());
+      count(batch, result);
       return model_.block_inputs(batch);
     };
   }
@@ -162,9 +161,16 @@ void TrainingStep::run_micro_batches(const std::function<data::Batch()>& next_ba
     if (runner_) runner_->end_backward(completes_step);
     optimizer_->after_backward();
     result->loss += loss.item<double>() / static_cast<double>(accumulation);
-    result->samples += batch.real_samples;
-    result->tokens += static_cast<int64_t>(batch.tokens.size());
+    count(batch, result);
   }
+}
+
+void TrainingStep::count(const data::Batch& batch, StepResult* result) const {
+  result->samples += batch.real_samples;
+  const std::vector<models::TowerWork> work = model_.batch_work(batch);
+  result->work.resize(work.size());
+  for (size_t t = 0; t < work.size(); ++t) result->work[t] += work[t];
+  if (model_.reads_item_tokens()) result->tokens += work.front().tokens;
 }
 
 StepResult TrainingStep::run(const std::function<data::Batch()>& next_batch, int64_t accumulation, double lr) {

@@ -63,7 +63,8 @@ struct StepResult {
   double grad_norm = 0;  // of the averaged gradients, before clipping
   bool skipped = false;  // non-finite gradients: no update
   int64_t samples = 0;   // real samples of this rank's micro-batches (under pp: counted by the first stage)
-  int64_t tokens = 0;    // item-text tokens the Item LLM read (idem)
+  int64_t tokens = 0;    // tokens the Item LLM read: prompt, text and [ITEM] of each distinct item (idem)
+  std::vector<models::TowerWork> work;  // per tower of the model's tower_sizes() (idem; empty elsewhere)
 };
 
 class TrainingStep {
@@ -118,6 +119,8 @@ class TrainingStep {
   // The forwards and backwards of a step's micro-batches: one after the other, or by the pipeline's schedule.
   void run_micro_batches(const std::function<data::Batch()>& next_batch, int64_t accumulation, StepResult* result);
   void run_pipeline(const std::function<data::Batch()>& next_batch, int64_t accumulation, StepResult* result);
+  // Adds a loaded micro-batch's samples and work to the result.
+  void count(const data::Batch& batch, StepResult* result) const;
 
   const config::Config& config_;
   models::Recommender& model_;

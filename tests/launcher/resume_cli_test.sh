@@ -27,6 +27,10 @@ launch() {  # launch RUN_NAME [flags...]: the same training in every run, its ow
     --set checkpoint.interval_steps=10 --set run.dir="$tmp/$name" "$@"
 }
 losses() { grep -o '"loss":[^,]*' "$tmp/$1/metrics.jsonl"; }
+work() {  # the run's accounting without its clock: samples, tokens and FLOPs over every segment
+  python3 -c 'import json, sys; a = json.load(open(sys.argv[1]))["accounting"]; print(a["samples"], a["tokens"], a["flops"])' \
+    "$tmp/$1/report.json"
+}
 wait_for_step() {  # wait_for_step RUN STEP: until metrics.jsonl has logged STEP (at most 120 s)
   for _ in $(seq 600); do
     grep -q "\"step\":$2," "$tmp/$1/metrics.jsonl" 2> /dev/null && return 0
@@ -52,6 +56,8 @@ fi
 expect "--resume auto after SIGTERM finishes" 0 "resuming from $tmp/term/checkpoints/step_" -- launch term --resume auto
 if [ "$(losses term)" = "$(losses whole)" ]; then echo "ok: the resumed run logs the uninterrupted run's losses"
 else echo "FAIL: losses differ"; diff <(losses whole) <(losses term); failures=$((failures + 1)); fi
+if [ "$(work term)" = "$(work whole)" ]; then echo "ok: the resumed run's accounting counts both segments: $(work term)"
+else echo "FAIL: accounting after a resume: $(work term), uninterrupted: $(work whole)"; failures=$((failures + 1)); fi
 
 # The same at pp = 2 (each rank one pipeline stage, saving its own blocks' state).
 launch whole_pp --set parallel.pp=2 > "$tmp/whole_pp.log" 2>&1 || { echo "FAIL: the uninterrupted pp = 2 run"; cat "$tmp/whole_pp.log"; exit 1; }
@@ -66,6 +72,8 @@ expect "--resume auto at pp = 2 finishes" 0 "resuming from $tmp/term_pp/checkpoi
   launch term_pp --set parallel.pp=2 --resume auto
 if [ "$(losses term_pp)" = "$(losses whole_pp)" ]; then echo "ok: at pp = 2 the resumed run logs the uninterrupted run's losses"
 else echo "FAIL: pp = 2 losses differ"; diff <(losses whole_pp) <(losses term_pp); failures=$((failures + 1)); fi
+if [ "$(work term_pp)" = "$(work whole_pp)" ]; then echo "ok: at pp = 2 the resumed run's accounting counts both segments"
+else echo "FAIL: accounting after a resume at pp = 2: $(work term_pp), uninterrupted: $(work whole_pp)"; failures=$((failures + 1)); fi
 
 # SIGUSR1 to mpirun (Slurm's --signal=B:USR1@120 through launcher/slurm/hllm.sbatch): forwarded to the ranks.
 launch usr1 > "$tmp/usr1.log" 2>&1 &
