@@ -1,6 +1,7 @@
 // hllm_plot RUN_DIR: the training curves of a run as PNG — loss, learning rate and gradient norm against the
 // step (training.png) and the validation metrics against the step (metrics.png) — drawn by gnuplot from
 // RUN_DIR/metrics.jsonl. Prints the paths of the images.
+// hllm_plot --sweep DIR: the table and scaling curves of an hllm_sweep directory (tools/sweep_report.h).
 #include <nlohmann/json.hpp>
 
 #include <cstdio>
@@ -10,7 +11,9 @@
 #include <iostream>
 #include <string>
 
+#include "common/error.h"
 #include "common/exit_codes.h"
+#include "tools/sweep_report.h"
 
 namespace {
 
@@ -85,10 +88,33 @@ int plot(const std::string& run_dir) {
 
 }  // namespace
 
+int plot_sweep(const std::string& dir) {
+  try {
+    for (const auto& path : hllm::tools::write_sweep_report(dir)) std::cout << path << "\n";
+    std::ifstream table(std::filesystem::path(dir) / "sweep.md");
+    std::cout << table.rdbuf();
+    return hllm::kExitOk;
+  } catch (const hllm::InputError& e) {
+    std::cerr << "hllm_plot: " << e.what() << "\n";
+    return hllm::kExitBadInput;
+  } catch (const hllm::Error& e) {
+    std::cerr << "hllm_plot: " << e.what() << "\n";
+    return hllm::kExitFailure;
+  }
+}
+
 int main(int argc, char** argv) {
-  if (argc != 2 || std::string(argv[1]) == "--help") {
-    std::cerr << "usage: hllm_plot RUN_DIR   (draws RUN_DIR/metrics.jsonl into RUN_DIR/training.png and metrics.png)\n";
-    return argc == 2 ? hllm::kExitOk : hllm::kExitBadInput;
+  const std::string usage =
+      "usage: hllm_plot RUN_DIR        (draws RUN_DIR/metrics.jsonl into RUN_DIR/training.png and metrics.png)\n"
+      "       hllm_plot --sweep DIR    (an hllm_sweep directory: DIR/sweep.csv, sweep.md and scaling.png)\n";
+  if (argc == 2 && std::string(argv[1]) == "--help") {
+    std::cout << usage;
+    return hllm::kExitOk;
+  }
+  if (argc == 3 && std::string(argv[1]) == "--sweep") return plot_sweep(argv[2]);
+  if (argc != 2 || std::string(argv[1]).rfind("--", 0) == 0) {
+    std::cerr << usage;
+    return hllm::kExitBadInput;
   }
   return plot(argv[1]);
 }

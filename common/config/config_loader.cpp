@@ -54,7 +54,7 @@ void apply_override(const std::string& text, const std::vector<KeyInfo>& keys, n
     value = value_text;  // not JSON: a bare word such as a name or a path
   }
   if (key->type == "string" && !value.is_string()) value = value_text;
-  if (key->type == type_name<TowerSpec>() && !value.is_object()) value = value_text;  // a name or a directory
+  if (key->type == type_name<TowerSpec>() && !value.is_object() && !value.is_string()) value = value_text;  // a bare name
   nlohmann::json* node = root;
   const auto parts = split_dotted(path);
   for (size_t i = 0; i + 1 < parts.size(); ++i) {

@@ -148,6 +148,7 @@ TEST(Config, TowerIsAPresetADirectoryOrAShape) {
   // From the command line: an object as JSON, a name as written.
   const Config set = parse_config_text(
       "{}", "test.json", {R"(model.item={"hidden_size": 64, "num_layers": 2, "num_heads": 4})", "model.user=1b"});
+  EXPECT_EQ(parse_config_text("{}", "test.json", {R"(model.user="7b")"}).model.user.source, "7b");
   ASSERT_TRUE(set.model.item.shape);
   EXPECT_EQ(set.model.item.shape->num_kv_heads, 4);
   EXPECT_EQ(set.model.user.source, "1b");
