@@ -98,13 +98,7 @@ TrainReport Trainer::train() {
   report.skipped_steps = run.skipped_steps;
   report.first_loss = run.log.first_loss;
   report.seconds = steps.seconds();
-  run.totals.set_segment(report.seconds, topology_.world_size());
-  report.totals = run.totals;
-  report.towers = model_.recommender().tower_sizes();
-  report.training_windows = loader.total_windows();
-  report.dataset_users = dataset_.num_users();
-  report.dataset_items = dataset_.num_items();
-  report.dataset_interactions = dataset_.meta().at("num_interactions").get<int64_t>();
+  account(loader, run, &report);
   if (stopped) {
     report.preempted = true;
     if (topology_.rank() == 0) {
@@ -137,6 +131,16 @@ bool Trainer::count_step(int64_t step, const StepResult& result, RunState& run, 
   run.log.grad_norm += result.grad_norm;
   ++run.log.steps;
   return true;
+}
+
+void Trainer::account(const data::ShardedLoader& loader, RunState& run, TrainReport* report) const {
+  run.totals.set_segment(report->seconds, topology_.world_size());
+  report->totals = run.totals;
+  report->towers = model_.recommender().tower_sizes();
+  report->training_windows = loader.total_windows();
+  report->dataset_users = dataset_.num_users();
+  report->dataset_items = dataset_.num_items();
+  report->dataset_interactions = dataset_.meta().at("num_interactions").get<int64_t>();
 }
 
 void Trainer::validate(int64_t steps_done, RunState& run) {

@@ -63,6 +63,9 @@ class Trainer {
   // Adds a step's result to the run; false when it was skipped (non-finite gradients: said after the
   // progress bar is cleared), throwing once train.max_nan_steps were in a row.
   bool count_step(int64_t step, const StepResult& result, RunState& run, StepLog& steps);
+  // The run's totals of work and time (this segment's `report->seconds` added) and the sizes that turn them
+  // into FLOPs, into the report.
+  void account(const data::ShardedLoader& loader, RunState& run, TrainReport* report) const;
   // The validation after `steps_done` steps, logged; the best model kept.
   void validate(int64_t steps_done, RunState& run);
   // After the last step: the best model tested, saved and reported.

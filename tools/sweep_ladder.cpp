@@ -45,7 +45,15 @@ std::vector<SweepPoint> plan_sweep(const std::string& base_config, const std::st
     throw InputError(ladder + ": expected {\"points\": [{\"name\": ..., \"set\": {...}}, ...]} with at least one point");
   }
   for (const auto& [key, value] : root.items()) {
-    if (key != "points") throw InputError(detail::concat(ladder, ": unknown key '", key, "' (a ladder has \"points\")"));
+    if (key != "points" && key != "set") {
+      throw InputError(detail::concat(ladder, ": unknown key '", key, "' (a ladder has \"set\" and \"points\")"));
+    }
+  }
+  // Keys set for every point (before the point's own).
+  std::vector<std::string> common;
+  if (root.contains("set")) {
+    if (!root.at("set").is_object()) throw InputError(ladder + ": \"set\" must be an object of keys");
+    for (const auto& [key, value] : root.at("set").items()) common.push_back(key + "=" + value.dump());
   }
   const fs::path root_dir = fs::absolute(out);
   std::vector<SweepPoint> points;
@@ -65,7 +73,7 @@ std::vector<SweepPoint> plan_sweep(const std::string& base_config, const std::st
     for (const auto& [key, value] : entry.items()) {
       if (key != "name" && key != "set") throw InputError(detail::concat(where, " ('", point.name, "'): unknown key '", key, "'"));
     }
-    std::vector<std::string> overrides;
+    std::vector<std::string> overrides = common;
     if (entry.contains("set")) {
       if (!entry.at("set").is_object()) throw InputError(where + " ('" + point.name + "'): \"set\" must be an object of keys");
       for (const auto& [key, value] : entry.at("set").items()) overrides.push_back(key + "=" + value.dump());

@@ -1,8 +1,9 @@
 // A scaling sweep's plan: a base config and a ladder of points, each point the base with some keys set
 // (sizes through model.item / model.user shape objects, negatives, a data.path per data fraction, ...).
-// The ladder is JSON:
+// The ladder is JSON ("set" at the top: keys set for every point, before the point's own):
 //
-//   {"points": [{"name": "d64",  "set": {"model.item": {"hidden_size": 64, "num_layers": 2, "num_heads": 2},
+//   {"set": {"checkpoint.interval_steps": 100},
+//    "points": [{"name": "d64",  "set": {"model.item": {"hidden_size": 64, "num_layers": 2, "num_heads": 2},
 //                                        "model.user": {"hidden_size": 64, "num_layers": 2, "num_heads": 2}}},
 //               {"name": "d128", "set": {"model.item": "tiny", "model.user": "tiny"}}]}
 //
