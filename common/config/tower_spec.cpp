@@ -1,5 +1,7 @@
 #include "common/config/tower_spec.h"
 
+#include <algorithm>
+#include <filesystem>
 #include <sstream>
 
 namespace hllm::config {
@@ -47,7 +49,14 @@ void read_tower_spec(const nlohmann::json& value, const std::string& key, TowerS
                      std::vector<ConfigProblem>* problems) {
   if (value.is_string()) {
     *out = TowerSpec(value.get<std::string>());
-    if (out->source.empty()) problems->push_back({key, "key '" + key + "': expected a preset, a directory or a shape, got \"\""});
+    const auto& presets = tower_presets();
+    if (std::find(presets.begin(), presets.end(), out->source) == presets.end() &&
+        !std::filesystem::is_directory(out->source)) {
+      std::string names;
+      for (const auto& name : presets) names += (names.empty() ? "" : ", ") + name;
+      problems->push_back({key, "key '" + key + "': '" + out->source + "' is neither a preset (" + names +
+                                    ") nor a model directory"});
+    }
     return;
   }
   if (!value.is_object()) {

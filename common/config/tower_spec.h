@@ -44,6 +44,12 @@ struct TowerShape {
   std::vector<ConfigProblem> problems(const std::string& prefix) const;
 };
 
+// The presets' names (models/presets.h has their shapes).
+inline const std::vector<std::string>& tower_presets() {
+  static const std::vector<std::string> names = {"debug", "tiny", "1b", "7b"};
+  return names;
+}
+
 struct TowerSpec {
   std::string source;                // a preset name or a model directory; empty when `shape` is set
   std::optional<TowerShape> shape;

@@ -174,6 +174,8 @@ TEST(Config, BadTowerShapeNamesItsKey) {
   EXPECT_NE(shape_error(R"({"hidden_size": 0, "num_layers": 2, "num_heads": 4})")
                 .find("key 'model.item.hidden_size': expected a value >= 1"),
             std::string::npos);
+  EXPECT_NE(shape_error(R"("13b")").find("key 'model.item': '13b' is neither a preset (debug, tiny, 1b, 7b) nor a model directory"),
+            std::string::npos);
   EXPECT_NE(shape_error("12").find("key 'model.item': expected a preset name, a model directory or a shape object"),
             std::string::npos);
 }

@@ -37,6 +37,6 @@ expect "--set applies" 0 "ZeRO stage 1" -- "$bin" --config "$src/configs/hllm_7b
   --set zero_optimization.stage=1
 expect "no --config" 2 "--config is required" -- "$bin" --world 4
 expect "SASRec is not HLLM" 2 "plans HLLM" -- "$bin" --config "$src/configs/demo_sasrec.json" --world 2
-expect "an unknown preset is named" 2 "unknown model preset '13b'" -- \
+expect "an unknown preset is named" 2 "key 'model.item': '13b' is neither a preset (debug, tiny, 1b, 7b) nor a model directory" -- \
   "$bin" --config "$src/configs/demo.json" --world 2 --set model.item='"13b"'
 finish
