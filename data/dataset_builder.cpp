@@ -93,7 +93,8 @@ BuiltDataset build_dataset(const RawCatalog& catalog, const BuildOptions& option
     if (known || options.keep_items_without_metadata) rows.push_back(row);
   }
 
-  // 2. k-core: one pass (HLLM's rule) or until nothing changes.
+  // 2. k-core: HLLM's recipe (one pass on the counts of the unfiltered rows, then the users left short
+  // dropped) or passes until nothing changes.
   if (options.min_user_inter > 0 || options.min_item_inter > 0) {
     const size_t before = rows.size();
     do {
@@ -102,6 +103,7 @@ BuiltDataset build_dataset(const RawCatalog& catalog, const BuildOptions& option
       ++counts.kcore_rounds;
       if (rows.size() == size) break;
     } while (options.iterative_kcore);
+    if (!options.iterative_kcore) rows = kcore_pass(rows, options.min_user_inter, 0);
     counts.interactions_removed_by_kcore = static_cast<int64_t>(before - rows.size());
   }
 

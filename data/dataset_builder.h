@@ -16,7 +16,10 @@ struct BuildOptions {
   std::vector<std::string> text_keys;  // empty = every text field of the source, in its order
   int min_user_inter = 0;              // k-core thresholds; 0 = no filter
   int min_item_inter = 0;
-  bool iterative_kcore = false;  // false: HLLM's single pass (counts taken once on the unfiltered data)
+  // false: HLLM's recipe (its process_books.py): rows whose user and item counts, taken once on the unfiltered
+  // rows, meet the thresholds; then the users left with fewer than min_user_inter rows dropped (once).
+  // true: passes until nothing changes (every user and item meets its threshold).
+  bool iterative_kcore = false;
   bool keep_items_without_metadata = false;  // false: drop their interactions; true: keep them, empty text
   bool allow_empty_text = false;  // false: an item whose metadata has no text under text_keys is an error
   // Cold items (held out of training, to measure recommending items no one has interacted with): a share of

@@ -34,7 +34,7 @@ DEFINE_string(verify, "", "Check a dataset directory (checksums, every array rea
 DEFINE_string(text_keys, "", "Comma-separated item text fields, in order; default: every text field.");
 DEFINE_int32(min_user_inter, 0, "k-core: drop users with fewer interactions (0 = no filter).");
 DEFINE_int32(min_item_inter, 0, "k-core: drop items with fewer interactions (0 = no filter).");
-DEFINE_string(kcore, "single_pass", "k-core rule: single_pass (HLLM: counts taken once) or iterative (until stable).");
+DEFINE_string(kcore, "single_pass", "k-core rule: single_pass (HLLM's process_books.py: rows whose user and item counts, taken once, meet the thresholds; then users left with fewer than --min_user_inter dropped) or iterative (until stable).");
 DEFINE_string(items_without_metadata, "drop", "Interactions with items missing from the items file: drop or empty_text.");
 DEFINE_bool(allow_empty_text, false, "Keep items whose metadata has no text under --text_keys (else an error).");
 DEFINE_double(cold_items, 0, "Hold out this share of the items (chosen by a hash of their id) as cold: removed from "

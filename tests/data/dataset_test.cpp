@@ -46,6 +46,23 @@ TEST(DatasetBuilder, SinglePassKcoreMatchesHandCount) {
   EXPECT_EQ(built.user_items[0], (std::vector<int32_t>{1, 2, 3, 4}));
 }
 
+// HLLM's recipe drops, after the pass, a user whom the item threshold left short: u5 reads a b c f, f is
+// rare, so u5 keeps 3 rows < 4 and goes (a single pass alone would keep u5's a b c).
+TEST(DatasetBuilder, SinglePassDropsUsersLeftShortAsHllmDoes) {
+  RawCatalog catalog = kcore_fixture();
+  catalog.items.push_back({"f", {{"title", "item f"}}});
+  int64_t t = 100;
+  for (const char* item : {"a", "b", "c", "f"}) catalog.interactions.push_back({"u5", item, ++t, t});
+  BuildOptions options;
+  options.min_user_inter = 4;
+  options.min_item_inter = 2;
+  const auto built = build_dataset(catalog, options);
+  EXPECT_EQ(built.counts.users, 1);  // u1
+  EXPECT_EQ(built.counts.interactions, 4);
+  EXPECT_EQ(built.counts.interactions_removed_by_kcore, 14 - 4);
+  EXPECT_EQ(built.counts.kcore_rounds, 1);
+}
+
 TEST(DatasetBuilder, IterativeKcoreRunsUntilStable) {
   BuildOptions options;
   options.min_user_inter = 3;

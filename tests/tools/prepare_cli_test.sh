@@ -4,6 +4,7 @@
 # Usage: prepare_cli_test.sh BUILD_BIN_DIR SOURCE_DIR
 set -u
 bin=$1/hllm_prepare
+src=$2
 shared=$2/../shared/data
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -39,13 +40,24 @@ fi
 
 mag=$shared/amazon-magazine-2018
 if [ -f "$mag/Magazine_Subscriptions_5.json.gz" ]; then
-  # 2,375 reviews; 64 of them for the 6 items without metadata are dropped; 5-core (single pass) removes 95.
-  expect "Amazon 2018 magazine, 5-core" 0 "328 users, 141 items, 2216 interactions" -- \
+  # 2,375 reviews; 64 of them for the 6 items without metadata are dropped; HLLM's 5-core recipe (one pass on
+  # the counts, then users left with fewer than 5 dropped) removes 128.
+  expect "Amazon 2018 magazine, 5-core" 0 "319 users, 141 items, 2183 interactions" -- \
     "$bin" --format amazon2018 --interactions "$mag/Magazine_Subscriptions_5.json.gz" \
       --items "$mag/meta_Magazine_Subscriptions.json.gz" --out "$tmp/mag" --train_tokenizer 1000 \
       --min_user_inter 5 --min_item_inter 5
-  expect "Amazon counts in meta.json" 0 "2375 64 95" -- \
+  expect "Amazon counts in meta.json" 0 "2375 64 128" -- \
     /usr/bin/python3 -c "import json; c = json.load(open('$tmp/mag/meta.json'))['counts']; print(c['input_interactions'], c['interactions_without_metadata'], c['interactions_removed_by_kcore'])"
+  expect "the same counts by HLLM's recipe, computed from the reviews alone" 0 "HLLM's recipe: 319 users" -- \
+    /usr/bin/python3 "$src/tests/tools/hllm_recipe_counts.py" "$mag/Magazine_Subscriptions_5.json.gz" "$tmp/mag" 5 \
+      "$mag/meta_Magazine_Subscriptions.json.gz"
+  # Every reviewed item kept, as HLLM keeps them: its recipe exactly.
+  "$bin" --format amazon2018 --interactions "$mag/Magazine_Subscriptions_5.json.gz" \
+    --items "$mag/meta_Magazine_Subscriptions.json.gz" --out "$tmp/mag_all" --train_tokenizer 1000 \
+    --min_user_inter 5 --min_item_inter 5 --items_without_metadata empty_text > "$tmp/mag_all.log" 2>&1 ||
+    { echo "FAIL: --items_without_metadata empty_text"; cat "$tmp/mag_all.log"; failures=$((failures + 1)); }
+  expect "HLLM's recipe exactly (every reviewed item kept)" 0 "HLLM's recipe: 337 users, 146 items, 2310 interactions; hllm_prepare: 337, 146, 2310" -- \
+    /usr/bin/python3 "$src/tests/tools/hllm_recipe_counts.py" "$mag/Magazine_Subscriptions_5.json.gz" "$tmp/mag_all" 5
 else
   echo "skipped: Amazon magazine ($mag is absent)"
 fi
