@@ -73,7 +73,7 @@ void run(parallel::Communicator& world) {
         // The engine's cut for these shapes.
         const auto blocks = s.model->blocks({});
         const models::ModelShapes shapes =
-            models::hllm_micro_batch_shapes(s.config, FLAGS_rows, 1, static_cast<int64_t>(prompt.size()));
+            models::hllm_micro_batch_shapes(s.config, FLAGS_rows, 1, static_cast<int64_t>(prompt.size()), FLAGS_text_tokens);
         std::vector<double> flops;
         std::vector<int64_t> parameters;
         for (const auto& block : blocks) {

@@ -6,6 +6,7 @@
 #include "common/config/config_loader.h"
 #include "common/error.h"
 #include "launcher/placement.h"
+#include "data/dataset_keys.h"
 #include "data/training_windows.h"
 #include "data/user_reader.h"
 #include "models/model_plan.h"
@@ -35,6 +36,7 @@ void open_dataset(parallel::Communicator& world, LaunchPlan* plan) {
   std::string error;
   try {
     plan->dataset = data::Dataset::open(plan->config.data.path);
+    data::check_dataset_keys(plan->config.data, *plan->dataset);
     const data::TrainingWindows windows(data::read_user_lengths(*plan->dataset), plan->config.data.max_item_list_len);
     plan->training_windows = windows.size();
     const int64_t per_rank = (windows.size() + plan->topology->dp() - 1) / plan->topology->dp();
@@ -59,10 +61,12 @@ void open_dataset(parallel::Communicator& world, LaunchPlan* plan) {
 // the run would.
 void plan_hllm_towers(LaunchPlan* plan) {
   const config::Config& config = plan->config;
-  int64_t vocab = 32000, prompt_tokens = 12;
+  // Without a dataset: a LLaMA vocabulary, HLLM's prompt, and the text length the config states (else 64).
+  int64_t vocab = 32000, prompt_tokens = 12, text_tokens = config.data.max_text_len > 0 ? config.data.max_text_len : 64;
   if (plan->dataset) {
     vocab = plan->dataset->meta().at("tokenizer").at("vocab_size").get<int64_t>();
     prompt_tokens = static_cast<int64_t>(plan->dataset->meta().at("prompt_tokens").size());
+    text_tokens = data::dataset_text_tokens(*plan->dataset);
   }
   const models::LlamaConfig item = models::tower_config(config.model.item, vocab);
   const models::LlamaConfig user = models::tower_config(config.model.user, vocab);
@@ -73,7 +77,8 @@ void plan_hllm_towers(LaunchPlan* plan) {
   }
   if (plan->topology->pp() == 1) return;
   const models::ModelShapes shapes =
-      models::hllm_micro_batch_shapes(config, plan->batch.micro_batch_per_rank, plan->topology->dp(), prompt_tokens);
+      models::hllm_micro_batch_shapes(config, plan->batch.micro_batch_per_rank, plan->topology->dp(), prompt_tokens,
+                                      text_tokens);
   std::vector<models::BlockCost> costs;
   for (const auto& [name, cost] : models::hllm_block_costs(item, user, shapes)) {
     plan->block_names.push_back(name);

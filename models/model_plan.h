@@ -51,9 +51,10 @@ namespace hllm::models {
 
 // The shapes of one data-parallel rank's micro-batch of `micro_batch` sequences for `config` (HLLM): W =
 // max_item_list_len + 1 items per sequence, at most micro_batch W + num_negatives distinct items of
-// prompt + text + [ITEM] tokens, the negatives of all `dp` ranks in the loss. What the pipeline's cut
-// and the planner estimate with.
-ModelShapes hllm_micro_batch_shapes(const config::Config& config, int64_t micro_batch, int dp, int64_t prompt_tokens);
+// prompt + text + [ITEM] tokens (`text_tokens`: the dataset's max_text_len), the negatives of all `dp`
+// ranks in the loss. What the pipeline's cut and the planner estimate with.
+ModelShapes hllm_micro_batch_shapes(const config::Config& config, int64_t micro_batch, int dp, int64_t prompt_tokens,
+                                    int64_t text_tokens);
 
 // Evaluation encodes the catalogue in chunks of this many items (the same for any world size, so every
 // item's embedding is computed the same way).
@@ -62,6 +63,7 @@ inline constexpr int64_t kCatalogueChunkItems = 256;
 // The shapes of evaluation's work through the blocks (no autograd): a catalogue chunk (of
 // kCatalogueChunkItems, or the whole catalogue when it is smaller; 0 = its size unknown) through the Item
 // LLM, a batch of train.eval_batch_size user histories through the User LLM, no negatives.
-ModelShapes hllm_evaluation_shapes(const config::Config& config, int64_t prompt_tokens, int64_t catalogue_items);
+ModelShapes hllm_evaluation_shapes(const config::Config& config, int64_t prompt_tokens, int64_t text_tokens,
+                                   int64_t catalogue_items);
 
 }  // namespace hllm::models

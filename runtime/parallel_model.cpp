@@ -4,6 +4,7 @@
 #include <c10/core/GradMode.h>
 
 #include "common/error.h"
+#include "data/dataset_keys.h"
 #include "models/model_plan.h"
 #include "models/parameter_source.h"
 #include "parallel/pipeline/pipeline_forward.h"
@@ -43,10 +44,11 @@ ParallelModel::ParallelModel(const config::Config& config, const config::BatchSi
   // The blocks' costs for the configured shapes: the plan and the pipeline's cut.
   models::Blocks blocks = model_->blocks({});
   const auto prompt_tokens = static_cast<int64_t>(prompt.size());
+  const int64_t text_tokens = data::dataset_text_tokens(dataset);
   const models::ModelShapes shapes =
-      models::hllm_micro_batch_shapes(config, batch_.micro_batch_per_rank, topology.dp(), prompt_tokens);
+      models::hllm_micro_batch_shapes(config, batch_.micro_batch_per_rank, topology.dp(), prompt_tokens, text_tokens);
   const models::ModelShapes evaluation_shapes =
-      models::hllm_evaluation_shapes(config, prompt_tokens, dataset.num_items());
+      models::hllm_evaluation_shapes(config, prompt_tokens, text_tokens, dataset.num_items());
   std::vector<models::BlockCost> costs, evaluation_costs;
   for (const auto& block : blocks) {
     costs.push_back(block->cost(shapes));

@@ -38,9 +38,15 @@ DEFINE_double(gpu_gib, 80, "Memory of one GPU in GiB.");
 DEFINE_double(reserve_gib, 2, "GiB of each GPU not available to the model (CUDA context, NCCL buffers).");
 DEFINE_int32(prompt_tokens, 12, "Tokens of the item prompt (the tokenizer decides; 12 is HLLM's prompt in Llama's).");
 DEFINE_int32(vocab, 32000, "Vocabulary of preset towers (Hugging Face towers bring their own).");
+DEFINE_int32(text_tokens, 64, "Text tokens per item when the config leaves data.max_text_len to the dataset (0).");
 
 namespace hllm::tools {
 namespace {
+
+// data.max_text_len, or --text_tokens when the config leaves it to the dataset (which is not opened here).
+int text_tokens(const hllm::config::Config& config) {
+  return config.data.max_text_len > 0 ? config.data.max_text_len : FLAGS_text_tokens;
+}
 
 constexpr double kGiB = 1024.0 * 1024.0 * 1024.0;
 
@@ -74,7 +80,7 @@ void print_phases(const config::Config& config, const models::LlamaConfig& item,
   parallel::EvaluationWork work;
   work.catalogue_items = catalogue_items(config);
   const models::ModelShapes shapes =
-      models::hllm_evaluation_shapes(config, FLAGS_prompt_tokens, static_cast<int64_t>(work.catalogue_items));
+      models::hllm_evaluation_shapes(config, FLAGS_prompt_tokens, text_tokens(config), static_cast<int64_t>(work.catalogue_items));
   for (const auto& [name, cost] : models::hllm_block_costs(item, user, shapes)) work.costs.push_back(cost);
   work.embedding_width = static_cast<double>(item.hidden_size);
   work.users = config.train.eval_batch_size;
@@ -115,7 +121,7 @@ void print_pipeline_layouts(const config::Config& config, const models::LlamaCon
     const int64_t micro_batches = batch.gradient_accumulation_steps;
     // The negatives are gathered over the dp ranks of the last stage: shapes depend on dp.
     const models::ModelShapes shapes =
-        models::hllm_micro_batch_shapes(config, batch.micro_batch_per_rank, dp, FLAGS_prompt_tokens);
+        models::hllm_micro_batch_shapes(config, batch.micro_batch_per_rank, dp, FLAGS_prompt_tokens, text_tokens(config));
     std::vector<models::BlockCost> costs;
     for (const auto& [name, cost] : models::hllm_block_costs(item, user, shapes)) costs.push_back(cost);
     parallel::StageCut cut;
@@ -182,12 +188,12 @@ int run(const std::vector<std::string>& overrides) {
   // of T tokens (prompt + text + [ITEM]); the loss sees the negatives of every rank.
   const int64_t B = batch.micro_batch_per_rank, W = config.data.max_item_list_len + 1;
   const int64_t U = B * W + config.data.num_negatives;
-  const int64_t T = FLAGS_prompt_tokens + config.data.max_text_len + 1;
+  const int64_t T = FLAGS_prompt_tokens + text_tokens(config) + 1;
   const int64_t value_bytes = bf16 ? 2 : 4;
   std::printf("micro-batch per rank: %lld sequences x %lld items; Item LLM: at most %lld distinct items x %lld tokens "
               "(prompt %d + text %d + [ITEM]); %d negatives per rank, %lld after gathering\n",
               static_cast<long long>(B), static_cast<long long>(W), static_cast<long long>(U), static_cast<long long>(T),
-              FLAGS_prompt_tokens, config.data.max_text_len, config.data.num_negatives,
+              FLAGS_prompt_tokens, text_tokens(config), config.data.num_negatives,
               static_cast<long long>(config.data.num_negatives) * N);
 
   // Model states: what this engine holds (parallel/zero/model_state_bytes.h, the formula the engine's
@@ -211,7 +217,7 @@ int run(const std::vector<std::string>& overrides) {
 
   // Activations of one micro-batch: every block's kept tensors, or with checkpointing every decoder layer
   // only the layers' inputs plus one layer's tensors while it is recomputed.
-  const models::ModelShapes shapes = models::hllm_micro_batch_shapes(config, B, N, FLAGS_prompt_tokens);
+  const models::ModelShapes shapes = models::hllm_micro_batch_shapes(config, B, N, FLAGS_prompt_tokens, text_tokens(config));
   std::vector<models::BlockCost> costs;
   for (const auto& [name, cost] : models::hllm_block_costs(item, user, shapes)) costs.push_back(cost);
   const auto item_layer = models::decoder_layer_cost(item, static_cast<double>(U), static_cast<double>(T), value_bytes);

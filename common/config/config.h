@@ -180,24 +180,32 @@ struct TrainConfig {
   }
 };
 
+// max_text_len, item_prompt and text_keys are fixed when hllm_prepare tokenizes the items: here they only
+// state what a config expects, checked against the dataset's meta.json (data/dataset_keys.h); left at
+// their defaults they mean "the dataset's".
 struct DataConfig {
   std::string path;             // dataset directory written by hllm_prepare
   int max_item_list_len = 10;   // user history window
-  int max_text_len = 64;        // tokens per item text
+  int max_text_len = 0;         // tokens per item text; 0 = the dataset's
   int num_negatives = 256;      // sampled negatives per rank
-  std::string item_prompt = "Compress the following sentence into embedding: ";
-  std::vector<std::string> text_keys = {"title", "description"};
+  std::string item_prompt;      // "" = the dataset's
+  std::vector<std::string> text_keys;  // empty = the dataset's
 
   template <typename V>
   void visit(V& v) {
     v.field("path", path, "Dataset directory written by hllm_prepare.");
     v.field("max_item_list_len", max_item_list_len, "Items of a user's history the User LLM reads.",
             Limits::at_least(1));
-    v.field("max_text_len", max_text_len, "Tokens of item text the Item LLM reads (after the prompt).",
-            Limits::at_least(1));
+    v.field("max_text_len", max_text_len,
+            "Tokens of item text the Item LLM reads (hllm_prepare --max_text_len); 0 = the dataset's, another value "
+            "must equal it.",
+            Limits::at_least(0));
     v.field("num_negatives", num_negatives, "Negative items sampled per rank per micro-batch.", Limits::at_least(0));
-    v.field("item_prompt", item_prompt, "Text placed before every item's text.");
-    v.field("text_keys", text_keys, "Item text fields, in order, that make up an item's text.");
+    v.field("item_prompt", item_prompt,
+            "Text placed before every item's text (hllm_prepare --item_prompt); empty = the dataset's, another "
+            "value must equal it.");
+    v.field("text_keys", text_keys,
+            "Item text fields, in order (hllm_prepare --text_keys); empty = the dataset's, another list must equal it.");
   }
 };
 

@@ -26,7 +26,8 @@ TEST(Config, DefaultsWhenKeysAreAbsent) {
   const Config config = parse_config_text("{}", "test.json");
   EXPECT_EQ(config.parallel.pp, 1);
   EXPECT_EQ(config.zero_optimization.stage, 0);
-  EXPECT_EQ(config.data.item_prompt, "Compress the following sentence into embedding: ");
+  EXPECT_EQ(config.data.item_prompt, "");  // the dataset's (data/dataset_keys.h)
+  EXPECT_EQ(config.data.max_text_len, 0);
 }
 
 TEST(Config, ReadsNestedKeys) {

@@ -83,6 +83,17 @@ expect "cpu is accepted" 0 "cpu" -- "$bin" --config "$src/configs/demo_sasrec.js
 
 # A failure on one rank only (a malformed local rank in its environment) must end the whole job, not hang
 # the other rank in its next collective; ctest's timeout catches a hang.
+# The keys hllm_prepare fixes are checked against the dataset's meta.json, not silently ignored.
+expect "data.max_text_len other than the dataset's is refused" 2 "key 'data.max_text_len' = 64 but $dataset/meta.json says 16" -- \
+  "$bin" --config "$src/configs/demo.json" --set data.path="$dataset" --set data.max_text_len=64 --dry_run
+grep -qF "hllm_prepare --max_text_len 16" "$tmp/out" || { echo "FAIL: the flag is not named"; failures=$((failures + 1)); }
+expect "data.text_keys and data.item_prompt are checked too" 2 "key 'data.item_prompt' = \"Embed: \" but" -- \
+  "$bin" --config "$src/configs/demo.json" --set data.path="$dataset" --set 'data.text_keys=["title"]' \
+  --set "data.item_prompt=Embed: " --dry_run
+grep -qF "key 'data.text_keys' = [\"title\"]" "$tmp/out" || { echo "FAIL: text_keys not named"; failures=$((failures + 1)); }
+expect "the dataset's own values are accepted" 0 "" -- \
+  "$bin" --config "$src/configs/demo.json" --set data.path="$dataset" --set data.max_text_len=16 \
+  --set 'data.text_keys=["title", "description", "category", "brand"]' --dry_run
 expect "one rank failing aborts the job" 1 "is not a non-negative integer" -- \
   mpirun_ -np 1 env OMPI_COMM_WORLD_LOCAL_RANK=bad "$bin" --config "$src/configs/demo.json" --dry_run : \
           -np 1 "$bin" --config "$src/configs/demo.json" --dry_run
