@@ -70,6 +70,13 @@ void plan_hllm_towers(LaunchPlan* plan) {
   }
   const models::LlamaConfig item = models::tower_config(config.model.item, vocab);
   const models::LlamaConfig user = models::tower_config(config.model.user, vocab);
+  // A pretrained Item LLM reads the dataset's token ids as rows of its own table: every id must have one.
+  if (plan->dataset && item.vocab_size < vocab) {
+    throw InputError(detail::concat("model.item: ", config.model.item.source, "/config.json has vocab_size ",
+                                    item.vocab_size, " but ", config.data.path, "/meta.json's tokenizer has ", vocab,
+                                    " ids: the dataset was tokenized with another tokenizer; prepare it with "
+                                    "hllm_prepare --tokenizer ", config.model.item.source));
+  }
   if (item.hidden_size != user.hidden_size) {
     throw InputError(detail::concat("model.item ('", config.model.item.describe(), "') has hidden size ",
                                     item.hidden_size, " and model.user ('", config.model.user.describe(), "') has ", user.hidden_size,

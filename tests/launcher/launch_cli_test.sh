@@ -94,6 +94,15 @@ grep -qF "key 'data.text_keys' = [\"title\"]" "$tmp/out" || { echo "FAIL: text_k
 expect "the dataset's own values are accepted" 0 "" -- \
   "$bin" --config "$src/configs/demo.json" --set data.path="$dataset" --set data.max_text_len=16 \
   --set 'data.text_keys=["title", "description", "category", "brand"]' --dry_run
+# A pretrained Item LLM whose table has fewer rows than the dataset's tokenizer has ids (config.json alone
+# is read at --dry_run).
+mkdir -p "$tmp/small_vocab"
+echo '{"model_type": "llama", "vocab_size": 100, "hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2}' \
+  > "$tmp/small_vocab/config.json"
+expect "an Item LLM vocabulary smaller than the dataset's tokenizer is refused naming both files" 2 \
+  "model.item: $tmp/small_vocab/config.json has vocab_size 100 but $dataset/meta.json's tokenizer has 370 ids" -- \
+  "$bin" --config "$src/configs/demo.json" --set data.path="$dataset" --set model.item="$tmp/small_vocab" \
+  --set model.user=debug --dry_run
 expect "one rank failing aborts the job" 1 "is not a non-negative integer" -- \
   mpirun_ -np 1 env OMPI_COMM_WORLD_LOCAL_RANK=bad "$bin" --config "$src/configs/demo.json" --dry_run : \
           -np 1 "$bin" --config "$src/configs/demo.json" --dry_run
