@@ -42,7 +42,9 @@ HllmModel HllmModel::from_presets(const std::string& item_preset, const std::str
 HllmModel HllmModel::from_sources(const config::TowerSpec& item_source, const config::TowerSpec& user_source,
                                   int64_t vocab_size, std::vector<int64_t> prompt_tokens, uint64_t seed) {
   auto tower = [&](const config::TowerSpec& source, uint64_t tower_seed, bool token_table) {
-    if (is_model_directory(source)) return LlamaDecoder::from_hf(source.source, at::kFloat, token_table);
+    if (is_model_directory(source)) {
+      return LlamaDecoder::from_hf(source.source, at::kFloat, token_table, /*lm_head=*/false);  // HLLM has none
+    }
     return LlamaDecoder::random(tower_config(source, vocab_size), tower_seed);
   };
   HllmModel model(ItemLlm(tower(item_source, seed, true), std::move(prompt_tokens), seed + 2),

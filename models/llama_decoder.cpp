@@ -183,7 +183,8 @@ void LlamaDecoder::describe_hf(const LlamaConfig& config, const std::string& pre
   }
 }
 
-LlamaDecoder LlamaDecoder::from_hf(const std::string& directory, at::ScalarType dtype, bool token_table) {
+LlamaDecoder LlamaDecoder::from_hf(const std::string& directory, at::ScalarType dtype, bool token_table,
+                                   bool lm_head) {
   LlamaDecoder decoder;
   decoder.config_ = read_hf_config(directory);
   const LlamaConfig& c = decoder.config_;
@@ -212,10 +213,11 @@ LlamaDecoder LlamaDecoder::from_hf(const std::string& directory, at::ScalarType 
     decoder.layers_.push_back(std::move(l));
   }
   decoder.norm_ = weights.load("model.norm.weight", {D}, dtype);
-  if (!c.tie_word_embeddings) {
+  if (!c.tie_word_embeddings && lm_head) {
     // Some tied checkpoints still store lm_head; an untied config must have it.
     decoder.lm_head_ = weights.load("lm_head.weight", {c.vocab_size, D}, dtype);
   }
+  if (!lm_head) decoder.drop_heads(/*keep_token_embedding=*/true);
   return decoder;
 }
 

@@ -47,7 +47,10 @@ class LlamaDecoder {
   // unsupported type, dtype, missing or mis-shaped tensor.
   // `token_table`: false for a tower that reads embeddings (HLLM's User LLM): a directory without
   // model.embed_tokens.weight (as hllm_export writes it) is then accepted.
-  static LlamaDecoder from_hf(const std::string& directory, at::ScalarType dtype = at::kFloat, bool token_table = true);
+  // `lm_head`: false for an HLLM tower, which never uses it: lm_head.weight is not read (nor required of an
+  // untied checkpoint). With true, an untied checkpoint must hold it.
+  static LlamaDecoder from_hf(const std::string& directory, at::ScalarType dtype = at::kFloat, bool token_table = true,
+                              bool lm_head = true);
   // The same tensors as random() or from_hf() but as placeholders (models/parameter_source.h: shapes, no
   // values) with `options`; the values come from the sources below, by slices.
   static LlamaDecoder unmaterialized(const LlamaConfig& config, const at::TensorOptions& options);

@@ -8,6 +8,7 @@
 
 #include "common/error.h"
 #include "models/presets.h"
+#include "models/hf_weights.h"
 #include "models/hllm_blocks.h"
 #include "models/model_plan.h"
 #include "models/hstu_model.h"
@@ -103,6 +104,26 @@ TEST(Hllm, FillerOnlyBatchGivesZeroLoss) {
   const auto out = model.forward(b);
   EXPECT_EQ(out.predictions, 0);
   EXPECT_EQ(out.loss.item<float>(), 0.0f);
+}
+
+// An untied checkpoint published without lm_head.weight (HLLM never uses the LM head) builds HLLM's towers,
+// eagerly and as placeholders for ZeRO-3; a plain decoder, whose logits need the head, still refuses it.
+TEST(Hllm, UntiedCheckpointWithoutLmHeadBuildsTowers) {
+  const std::string dir = (std::filesystem::temp_directory_path() / ("hllm-headless-" + std::to_string(::getpid()))).string();
+  const LlamaDecoder decoder = LlamaDecoder::random(preset_config("debug", 64), 23);
+  ASSERT_FALSE(decoder.config().tie_word_embeddings);
+  decoder.save_hf(dir);
+  std::vector<std::pair<std::string, at::Tensor>> without_head;
+  for (const auto& [name, t] : decoder.named_parameters()) {
+    if (name != "lm_head.weight") without_head.emplace_back(name, t);
+  }
+  save_safetensors(dir + "/model.safetensors", without_head);
+  EXPECT_THROW(LlamaDecoder::from_hf(dir), InputError);
+  const HllmModel model = HllmModel::from_sources(dir, dir, 64, {1, 2}, 5);
+  EXPECT_TRUE(at::equal(model.item_llm().decoder().layers()[1].down_proj, decoder.layers()[1].down_proj));
+  EXPECT_TRUE(std::isfinite(model.forward(hand_batch()).loss.item<double>()));
+  EXPECT_NO_THROW(HllmModel::unmaterialized(dir, dir, 64, {1, 2}, 5, at::kCPU, at::kFloat));
+  std::filesystem::remove_all(dir);
 }
 
 TEST(Hllm, TowersFromHuggingFaceDirectories) {
