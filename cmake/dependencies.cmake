@@ -29,6 +29,10 @@ find_package(HDF5 REQUIRED COMPONENTS C)
 find_package(ZLIB REQUIRED)
 find_library(HLLM_SENTENCEPIECE sentencepiece REQUIRED)
 find_library(HLLM_SENTENCEPIECE_TRAIN sentencepiece_train REQUIRED)
+# tokenizer.json: PCRE2 for the pre-tokenizers' Unicode patterns, ICU for NFC.
+find_library(HLLM_PCRE2 pcre2-8 REQUIRED)
+find_path(HLLM_PCRE2_INCLUDE_DIR pcre2.h REQUIRED)
+find_package(ICU REQUIRED COMPONENTS uc)
 
 # Torch's exported flags carry -D_GLIBCXX_USE_CXX11_ABI and include paths; wrap them in one target.
 add_library(hllm_torch INTERFACE)

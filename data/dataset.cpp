@@ -65,6 +65,10 @@ Dataset Dataset::open(const std::string& directory) {
 
 std::string Dataset::path_of(const std::string& file) const { return (fs::path(directory_) / file).string(); }
 
+std::string Dataset::tokenizer_path() const {
+  return path_of(meta_.at("tokenizer").at("file").get<std::string>());
+}
+
 std::string Dataset::shard_path(int shard) const {
   return path_of(meta_.at("shards").at(shard).at("file").get<std::string>());
 }

@@ -31,6 +31,9 @@ class Dataset {
   int num_shards() const { return meta_.at("num_shards").get<int>(); }
   std::string path_of(const std::string& file) const;
   std::string shard_path(int shard) const;
+  // The tokenizer the items were tokenized with (meta.json's tokenizer.file: tokenizer.model or
+  // tokenizer.json, its tokenizer_config.json beside it).
+  std::string tokenizer_path() const;
 
   // Reads every file in full: checksums, offsets monotone and consistent, item indices in range.
   // Throws InputError naming the first bad file.

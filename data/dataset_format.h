@@ -5,7 +5,9 @@
 //                             prompt_tokens, max_text_len, tokenizer {file, crc32, vocab_size, bos/eos/pad},
 //                             split rule, filter rule, shards [{file, first_user, num_users}], and files
 //                             {name: {bytes, crc32}} for every other file of the directory.
-//   tokenizer.model           the SentencePiece model the tokens were made with.
+//   tokenizer.model           the tokenizer the tokens were made with (meta.json's tokenizer.file): a
+//   or tokenizer.json         SentencePiece model, or a Hugging Face tokenizer.json with its
+//      + tokenizer_config.json tokenizer_config.json (BOS/EOS/PAD) when the source had one.
 //   items.h5                  offsets  int64 [num_items + 2]  item i's tokens are tokens[offsets[i]:offsets[i+1]]
 //                             tokens   int32 [..]             item text tokens, truncated to max_text_len (no
 //                                                             prompt, no BOS/EOS; the model adds those)

@@ -73,15 +73,20 @@ void write_files(const fs::path& temp_dir, const BuiltDataset& dataset, const To
   meta["prompt_tokens"] = tokenizer.encode(options.item_prompt);
   meta["max_text_len"] = options.max_text_len;
 
-  fs::copy_file(tokenizer.model_path, temp_dir / "tokenizer.model");
-  meta["tokenizer"] = {{"file", "tokenizer.model"},
-                       {"crc32", file_crc32((temp_dir / "tokenizer.model").string())},
+  HLLM_ASSERT(!tokenizer.files.empty(), "a tokenizer without files");
+  std::vector<std::string> files;
+  for (const auto& file : tokenizer.files) {
+    fs::copy_file(file.path, temp_dir / file.name);
+    files.push_back(file.name);
+  }
+  const std::string& main_file = tokenizer.files.front().name;
+  meta["tokenizer"] = {{"file", main_file},
+                       {"crc32", file_crc32((temp_dir / main_file).string())},
                        {"vocab_size", tokenizer.vocab_size},
                        {"bos_id", tokenizer.bos_id},
                        {"eos_id", tokenizer.eos_id},
                        {"pad_id", tokenizer.pad_id}};
-
-  std::vector<std::string> files = {"tokenizer.model", "items.h5"};
+  files.push_back("items.h5");
   std::map<std::string, std::vector<int32_t>> item_arrays;
   if (!dataset.item_cold.empty()) {
     item_arrays["cold"].assign(dataset.item_cold.begin(), dataset.item_cold.end());

@@ -25,11 +25,20 @@ struct WriteOptions {
   nlohmann::json cold;     // recorded in meta.json with the count when the dataset has cold items: the rule
 };
 
-// The tokenizer as the writer needs it: a function, and the model file to copy into the dataset.
+// A file that defines a tokenizer, and the name it takes in a dataset (tokenizer.model, tokenizer.json,
+// tokenizer_config.json).
+struct TokenizerFile {
+  std::string path;
+  std::string name;
+};
+
+// The tokenizer as the writer needs it: a function, and the files to copy into the dataset.
 // (A function, not data::Tokenizer, so that this library does not link SentencePiece.)
 struct TokenizerFiles {
   std::function<std::vector<int32_t>(const std::string&)> encode;
-  std::string model_path;
+  // Copied into the dataset. The first is meta.json's tokenizer.file, whose CRC-32 identifies the
+  // tokenizer (new-items files are checked against it).
+  std::vector<TokenizerFile> files;
   int vocab_size = 0;
   int bos_id = -1;
   int eos_id = -1;

@@ -31,8 +31,7 @@ std::vector<std::string> check_new_items_file(const std::string& path, const Dat
                                     "; this build reads version ", kNewItemsFormatVersion));
   }
   if (file.read_attribute("tokenizer_crc32") != tokenizer_crc32(dataset)) {
-    throw InputError(what + " was tokenized with another tokenizer than " + dataset.directory() +
-                     "/tokenizer.model" + make);
+    throw InputError(what + " was tokenized with another tokenizer than " + dataset.tokenizer_path() + make);
   }
   std::vector<std::string> ids = file.read_strings("ids");
   if (ids.empty() || file.length("offsets") != static_cast<int64_t>(ids.size()) + 1) {

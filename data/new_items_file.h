@@ -4,7 +4,7 @@
 //
 //   the layout of items.h5 (data/dataset_format.h): offsets, tokens (cut to the dataset's max_text_len), ids;
 //                 row 0 is the padding
-//   attributes    new_items_format_version (1), tokenizer_crc32 (of the dataset's tokenizer.model, the one
+//   attributes    new_items_format_version (1), tokenizer_crc32 (of the dataset's tokenizer file, the one
 //                 that made the tokens), max_text_len
 #pragma once
 

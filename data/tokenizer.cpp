@@ -8,6 +8,7 @@
 #include <unordered_map>
 
 #include "common/error.h"
+#include "data/hf_tokenizer.h"
 
 namespace hllm::data {
 namespace {
@@ -33,24 +34,39 @@ class VectorSentences : public sentencepiece::SentenceIterator {
 
 }  // namespace
 
-Tokenizer::Tokenizer(std::unique_ptr<sentencepiece::SentencePieceProcessor> processor, std::string model_path)
-    : processor_(std::move(processor)), model_path_(std::move(model_path)) {}
 Tokenizer::Tokenizer(Tokenizer&&) noexcept = default;
 Tokenizer& Tokenizer::operator=(Tokenizer&&) noexcept = default;
 Tokenizer::~Tokenizer() = default;
 
 Tokenizer Tokenizer::load(const std::string& path) {
+  namespace fs = std::filesystem;
   std::string file = path;
-  if (std::filesystem::is_directory(path)) {
-    file = (std::filesystem::path(path) / "tokenizer.model").string();
-    if (!std::filesystem::exists(file)) {
-      throw InputError("tokenizer: '" + path + "' is a directory without tokenizer.model (a SentencePiece model)");
+  if (fs::is_directory(path)) {
+    const fs::path sentencepiece = fs::path(path) / "tokenizer.model", hf = fs::path(path) / "tokenizer.json";
+    if (fs::exists(sentencepiece)) {
+      file = sentencepiece.string();
+    } else if (fs::exists(hf)) {
+      file = hf.string();
+    } else {
+      throw InputError("tokenizer: '" + path + "' is a directory with neither tokenizer.model (SentencePiece) nor "
+                       "tokenizer.json (Hugging Face)");
     }
+  } else if (!fs::exists(path)) {
+    throw InputError("tokenizer: '" + path + "' does not exist");
   }
-  auto processor = std::make_unique<sentencepiece::SentencePieceProcessor>();
-  const auto status = processor->Load(file);
+  Tokenizer tokenizer;
+  if (fs::path(file).extension() == ".json") {
+    tokenizer.hf_ = std::make_unique<HfTokenizer>(HfTokenizer::load(file));
+    tokenizer.files_.push_back({file, "tokenizer.json"});
+    const fs::path config = fs::path(file).parent_path() / "tokenizer_config.json";
+    if (fs::exists(config)) tokenizer.files_.push_back({config.string(), "tokenizer_config.json"});
+    return tokenizer;
+  }
+  tokenizer.sentencepiece_ = std::make_unique<sentencepiece::SentencePieceProcessor>();
+  const auto status = tokenizer.sentencepiece_->Load(file);
   if (!status.ok()) throw InputError("tokenizer: cannot load SentencePiece model '" + file + "': " + status.ToString());
-  return Tokenizer(std::move(processor), file);
+  tokenizer.files_.push_back({file, "tokenizer.model"});
+  return tokenizer;
 }
 
 void Tokenizer::train(const std::vector<std::string>& texts, int vocab_size, const std::string& model_path) {
@@ -83,20 +99,22 @@ void Tokenizer::train(const std::vector<std::string>& texts, int vocab_size, con
 }
 
 std::vector<int32_t> Tokenizer::encode(const std::string& text) const {
+  if (hf_) return hf_->encode(text);
   std::vector<int> ids;
-  const auto status = processor_->Encode(text, &ids);
+  const auto status = sentencepiece_->Encode(text, &ids);
   HLLM_CHECK(status.ok(), "tokenizer: encoding failed: ", status.ToString());
   return std::vector<int32_t>(ids.begin(), ids.end());
 }
 
 TokenizerFiles Tokenizer::files() const {
-  return TokenizerFiles{[this](const std::string& text) { return encode(text); }, model_path_, vocab_size(), bos_id(),
+  return TokenizerFiles{[this](const std::string& text) { return encode(text); }, files_, vocab_size(), bos_id(),
                         eos_id(), pad_id()};
 }
 
-int Tokenizer::vocab_size() const { return processor_->GetPieceSize(); }
-int Tokenizer::bos_id() const { return processor_->bos_id(); }
-int Tokenizer::eos_id() const { return processor_->eos_id(); }
-int Tokenizer::pad_id() const { return processor_->pad_id(); }
+int Tokenizer::vocab_size() const { return hf_ ? hf_->vocab_size() : sentencepiece_->GetPieceSize(); }
+int Tokenizer::bos_id() const { return hf_ ? hf_->bos_id() : sentencepiece_->bos_id(); }
+int Tokenizer::eos_id() const { return hf_ ? hf_->eos_id() : sentencepiece_->eos_id(); }
+int Tokenizer::pad_id() const { return hf_ ? hf_->pad_id() : sentencepiece_->pad_id(); }
+std::string Tokenizer::kind() const { return hf_ ? "tokenizer.json (byte-level BPE)" : "SentencePiece"; }
 
 }  // namespace hllm::data

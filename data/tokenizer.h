@@ -1,5 +1,8 @@
-// Tokenizer: SentencePiece, loaded from a .model file or a Hugging Face model directory holding
-// tokenizer.model, or trained on item texts (hllm_prepare --train_tokenizer VOCAB).
+// Tokenizer: what hllm_prepare tokenizes item texts with. Two kinds, chosen by the files:
+// - SentencePiece: a .model file, or a model directory holding tokenizer.model (LLaMA-2, TinyLlama,
+//   stories260K), or one trained on the item texts (hllm_prepare --train_tokenizer VOCAB);
+// - Hugging Face byte-level BPE: a tokenizer.json, or a model directory holding it and no tokenizer.model
+//   (Llama-3, Qwen2/3, SmolLM; data/hf_tokenizer.h), with BOS/EOS/PAD from tokenizer_config.json.
 //
 // Its own library (hllm_tokenizer): Debian's SentencePiece embeds protobuf 3.14, LibTorch loads protobuf
 // 3.21, and the two crash in one process. Link it only into programs that do not load LibTorch.
@@ -18,9 +21,12 @@ class SentencePieceProcessor;
 
 namespace hllm::data {
 
+class HfTokenizer;
+
 class Tokenizer {
  public:
-  // `path`: a SentencePiece .model file, or a directory containing tokenizer.model. Throws InputError.
+  // `path`: a SentencePiece .model file, a tokenizer.json, or a directory holding either (tokenizer.model
+  // first). Throws InputError naming the file and what is wrong with it.
   static Tokenizer load(const std::string& path);
 
   // Trains a unigram SentencePiece model on `texts` (single-threaded, so the same texts give the same
@@ -32,21 +38,24 @@ class Tokenizer {
   Tokenizer& operator=(Tokenizer&&) noexcept;
   ~Tokenizer();
 
+  // The ids of `text`, without BOS/EOS. Not thread-safe.
   std::vector<int32_t> encode(const std::string& text) const;
   int vocab_size() const;
-  int bos_id() const;
+  int bos_id() const;  // -1 where the tokenizer has none
   int eos_id() const;
   int pad_id() const;
-  const std::string& model_path() const { return model_path_; }
+  // "SentencePiece" or "tokenizer.json (byte-level BPE)".
+  std::string kind() const;
 
   // What data::write_dataset needs (the encoder refers to this tokenizer, which must outlive it).
   TokenizerFiles files() const;
 
  private:
-  Tokenizer(std::unique_ptr<sentencepiece::SentencePieceProcessor> processor, std::string model_path);
+  Tokenizer() = default;
 
-  std::unique_ptr<sentencepiece::SentencePieceProcessor> processor_;
-  std::string model_path_;
+  std::unique_ptr<sentencepiece::SentencePieceProcessor> sentencepiece_;  // one of the two
+  std::unique_ptr<HfTokenizer> hf_;
+  std::vector<TokenizerFile> files_;
 };
 
 }  // namespace hllm::data

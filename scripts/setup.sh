@@ -13,6 +13,7 @@ packages=(
   libgtest-dev libgmock-dev
   nlohmann-json3-dev
   libsentencepiece-dev
+  libpcre2-dev libicu-dev # tokenizer.json: Unicode patterns (PCRE2) and NFC (ICU)
   python3-h5py            # tests check that h5py reads the datasets hllm_prepare writes
   gnuplot-nox             # hllm_plot draws the training curves
 )

@@ -43,7 +43,7 @@ DEFINE_int64(cold_after, -1, "Hold out as cold the items first seen at or after 
 DEFINE_int32(max_text_len, 256, "Keep at most this many text tokens per item.");
 DEFINE_int32(num_shards, 1, "Number of user shard files.");
 DEFINE_string(item_prompt, "Compress the following sentence into embedding: ", "Prompt placed before every item text.");
-DEFINE_string(tokenizer, "", "SentencePiece .model file, or a Hugging Face model directory holding tokenizer.model.");
+DEFINE_string(tokenizer, "", "A model directory (its tokenizer.model, else its tokenizer.json), a SentencePiece .model or a tokenizer.json.");
 DEFINE_string(new_items, "", "Tokenize new items (an items file of --format, default the dataset's) as the dataset "
               "--like's items, into --out (a file for hllm_embed --items).");
 DEFINE_string(like, "", "With --new_items: the dataset whose tokenizer, text keys and max_text_len to use.");
@@ -115,7 +115,7 @@ int prepare_new_items() {
     }
   }
   require(ids.size() > 1, "'" + FLAGS_new_items + "' holds no items");
-  const auto tokenizer = data::Tokenizer::load(dataset.path_of("tokenizer.model"));
+  const auto tokenizer = data::Tokenizer::load(dataset.tokenizer_path());
   const std::string temporary = FLAGS_out + ".tmp-" + std::to_string(::getpid());
   const int64_t max_text_len = meta.at("max_text_len").get<int64_t>();
   try {
@@ -214,7 +214,8 @@ int prepare() {
 
   const auto& c = dataset.counts;
   std::cout << "wrote " << FLAGS_out << ": " << c.users << " users, " << c.items << " items, " << c.interactions
-            << " interactions, " << FLAGS_num_shards << " shard(s), tokenizer vocabulary " << tokenizer.vocab_size()
+            << " interactions, " << FLAGS_num_shards << " shard(s), tokenizer " << tokenizer.kind() << ", vocabulary "
+            << tokenizer.vocab_size()
             << "\n  input: " << c.input_interactions << " interactions, " << c.input_users << " users, "
             << c.input_items_with_metadata << " items with metadata\n  interactions with items without metadata: "
             << c.interactions_without_metadata << " (" << FLAGS_items_without_metadata << ")\n  removed by k-core ("
