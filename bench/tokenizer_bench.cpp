@@ -38,13 +38,7 @@ std::vector<std::string> item_texts() {
     options.items = FLAGS_synthetic_items;
     options.users = 10;
     catalog = data::make_synthetic_catalog(options);
-  } else if (FLAGS_format == "hllm_csv") {
-    data::read_hllm_csv_items(FLAGS_items, &catalog);
-  } else if (FLAGS_format == "recbole") {
-    data::read_recbole_items(FLAGS_items, &catalog);
-  } else if (FLAGS_format == "amazon2018") {
-    data::read_amazon2018_metadata(FLAGS_items, &catalog);
-  } else {
+  } else if (!data::read_items_file(FLAGS_format, FLAGS_items, &catalog)) {
     throw InputError("--format: '" + FLAGS_format + "' is not hllm_csv, recbole or amazon2018");
   }
   std::vector<std::string> texts;

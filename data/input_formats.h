@@ -23,6 +23,8 @@ RawCatalog read_amazon2018(const std::string& reviews_path, const std::string& m
 void read_hllm_csv_items(const std::string& items_path, RawCatalog* catalog);
 void read_recbole_items(const std::string& item_path, RawCatalog* catalog);
 void read_amazon2018_metadata(const std::string& meta_path, RawCatalog* catalog);
+// One of the three above by the format's name; false (nothing read) for another name.
+bool read_items_file(const std::string& format, const std::string& items_path, RawCatalog* catalog);
 
 // "881250949" or "881250949.0" -> 881250949; anything else throws InputError naming where.
 int64_t parse_timestamp(const std::string& text, const std::string& where);

@@ -82,16 +82,9 @@ int prepare_new_items() {
   const std::string format =
       FLAGS_format.empty() ? meta.at("source").at("format").get<std::string>() : FLAGS_format;
   data::RawCatalog catalog;
-  if (format == "hllm_csv") {
-    data::read_hllm_csv_items(FLAGS_new_items, &catalog);
-  } else if (format == "recbole") {
-    data::read_recbole_items(FLAGS_new_items, &catalog);
-  } else if (format == "amazon2018") {
-    data::read_amazon2018_metadata(FLAGS_new_items, &catalog);
-  } else {
-    require(false, "--format of the new items must be hllm_csv, recbole or amazon2018 (the dataset's is '" +
-                       meta.at("source").at("format").get<std::string>() + "')");
-  }
+  require(data::read_items_file(format, FLAGS_new_items, &catalog),
+          "--format of the new items must be hllm_csv, recbole or amazon2018 (the dataset's is '" +
+              meta.at("source").at("format").get<std::string>() + "')");
   const auto text_keys = meta.at("text_keys").get<std::vector<std::string>>();
   for (const auto& key : text_keys) {
     if (std::find(catalog.text_keys.begin(), catalog.text_keys.end(), key) == catalog.text_keys.end()) {

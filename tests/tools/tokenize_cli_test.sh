@@ -53,15 +53,10 @@ import sys
 out = sys.argv[1]
 titles = ["Café Crème au lait", "日本語の雑誌", "Ünïcödé   spaces", "Emoji 🤗 weekly", "Numbers 12345 monthly",
           "Don't Panic", "Straße & Co.", "Ελληνικά νέα"]
-with open(out + "/items.csv", "w") as f:
-    f.write("item_id,title,description\n")
-    for i in range(24):
-        f.write('i%d,"%s %d","issue %d of %s"\n' % (i, titles[i % len(titles)], i, i, titles[(i * 3) % len(titles)]))
-with open(out + "/interactions.csv", "w") as f:
-    f.write("item_id,user_id,timestamp\n")
-    for u in range(40):
-        for t in range(6):
-            f.write("i%d,u%d,%d\n" % ((u * 5 + t * (u % 4 + 1)) % 24, u, 1000 + t))
+items = ['i%d,"%s %d","issue %d of %s"' % (i, titles[i % 8], i, i, titles[(i * 3) % 8]) for i in range(24)]
+open(out + "/items.csv", "w").write("\n".join(["item_id,title,description"] + items) + "\n")
+rows = ["i%d,u%d,%d" % ((u * 5 + t * (u % 4 + 1)) % 24, u, 1000 + t) for u in range(40) for t in range(6)]
+open(out + "/interactions.csv", "w").write("\n".join(["item_id,user_id,timestamp"] + rows) + "\n")
 with open(out + "/new.csv", "w") as f:
     f.write('item_id,title,description\nfresh,"Café 日本 🤗","brand new"\n')
 PY
