@@ -24,6 +24,27 @@ void read_field(const nlohmann::json& json, const char* key, T* out, const std::
   }
 }
 
+void read_rope_scaling(const nlohmann::json& json, const std::string& file, RopeScaling* out) {
+  const auto it = json.find("rope_scaling");
+  if (it == json.end() || it->is_null()) return;
+  if (!it->is_object()) throw InputError(file + ": 'rope_scaling' must be an object, got " + it->dump());
+  const std::string origin = file + ": rope_scaling";
+  std::string type;
+  read_field(*it, "rope_type", &type, origin, false);
+  if (type.empty()) read_field(*it, "type", &type, origin, false);  // the key's name before transformers 4.45
+  if (type == "default") return;
+  if (type != "llama3" && type != "linear") {
+    throw InputError(origin + ": rope_type '" + type + "' is not supported (llama3, linear)");
+  }
+  out->type = type;
+  read_field(*it, "factor", &out->factor, origin, true);
+  if (type == "llama3") {
+    read_field(*it, "low_freq_factor", &out->low_freq_factor, origin, true);
+    read_field(*it, "high_freq_factor", &out->high_freq_factor, origin, true);
+    read_field(*it, "original_max_position_embeddings", &out->original_max_position_embeddings, origin, true);
+  }
+}
+
 }  // namespace
 
 void LlamaConfig::validate(const std::string& origin) const {
@@ -32,8 +53,20 @@ void LlamaConfig::validate(const std::string& origin) const {
   };
   check(vocab_size > 0 && hidden_size > 0 && intermediate_size > 0 && num_hidden_layers > 0,
         "vocab_size, hidden_size, intermediate_size and num_hidden_layers must be positive");
-  check(num_attention_heads > 0 && hidden_size % num_attention_heads == 0,
+  check(num_attention_heads > 0 && (explicit_head_dim > 0 || hidden_size % num_attention_heads == 0),
         detail::concat("hidden_size ", hidden_size, " is not divisible by num_attention_heads ", num_attention_heads));
+  check(explicit_head_dim >= 0, detail::concat("head_dim ", explicit_head_dim, " is negative"));
+  check(sliding_window >= 0, detail::concat("sliding_window ", sliding_window, " is negative"));
+  if (!rope_scaling.type.empty()) {
+    check(rope_scaling.factor >= 1.0, detail::concat("rope_scaling.factor ", rope_scaling.factor, " is below 1"));
+  }
+  if (rope_scaling.type == "llama3") {
+    check(rope_scaling.high_freq_factor > rope_scaling.low_freq_factor && rope_scaling.low_freq_factor > 0 &&
+              rope_scaling.original_max_position_embeddings > 0,
+          detail::concat("rope_scaling: high_freq_factor ", rope_scaling.high_freq_factor,
+                         " must exceed low_freq_factor ", rope_scaling.low_freq_factor,
+                         " (> 0), and original_max_position_embeddings be positive"));
+  }
   check(num_key_value_heads > 0 && num_attention_heads % num_key_value_heads == 0,
         detail::concat("num_attention_heads ", num_attention_heads, " is not divisible by num_key_value_heads ",
                        num_key_value_heads));
@@ -69,9 +102,18 @@ LlamaConfig read_hf_config(const std::string& path) {
   read_field(json, "tie_word_embeddings", &config.tie_word_embeddings, file, false);
   config.attention_bias = config.model_type == "qwen2";
   read_field(json, "attention_bias", &config.attention_bias, file, false);
-  if (json.contains("rope_scaling") && !json["rope_scaling"].is_null()) {
-    throw InputError(file + ": rope_scaling is not supported");
-  }
+  read_field(json, "head_dim", &config.explicit_head_dim, file, false);
+  std::string activation = "silu";
+  read_field(json, "hidden_act", &activation, file, false);
+  if (activation != "silu") throw InputError(file + ": hidden_act '" + activation + "' is not supported (silu)");
+  bool mlp_bias = false;
+  read_field(json, "mlp_bias", &mlp_bias, file, false);
+  if (mlp_bias) throw InputError(file + ": mlp_bias true is not supported (the MLP has no biases here)");
+  read_rope_scaling(json, file, &config.rope_scaling);
+  // Qwen2 configs carry a sliding_window that applies only with use_sliding_window; Mistral's always does.
+  bool use_sliding_window = config.model_type != "qwen2";
+  read_field(json, "use_sliding_window", &use_sliding_window, file, false);
+  if (use_sliding_window) read_field(json, "sliding_window", &config.sliding_window, file, false);
   config.validate(file);
   return config;
 }
@@ -93,6 +135,18 @@ std::string hf_config_json(const LlamaConfig& config) {
   json["rope_theta"] = config.rope_theta;
   json["tie_word_embeddings"] = config.tie_word_embeddings;
   json["attention_bias"] = config.attention_bias;
+  if (config.explicit_head_dim > 0) json["head_dim"] = config.explicit_head_dim;
+  if (!config.rope_scaling.type.empty()) {
+    const RopeScaling& r = config.rope_scaling;
+    json["rope_scaling"] = {{"rope_type", r.type}, {"factor", r.factor}};
+    if (r.type == "llama3") {
+      json["rope_scaling"]["low_freq_factor"] = r.low_freq_factor;
+      json["rope_scaling"]["high_freq_factor"] = r.high_freq_factor;
+      json["rope_scaling"]["original_max_position_embeddings"] = r.original_max_position_embeddings;
+    }
+  }
+  if (config.sliding_window > 0) json["sliding_window"] = config.sliding_window;
+  if (config.model_type == "qwen2") json["use_sliding_window"] = config.sliding_window > 0;
   json["hidden_act"] = "silu";
   json["torch_dtype"] = "float32";
   return json.dump(2) + "\n";

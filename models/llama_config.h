@@ -1,11 +1,25 @@
 // LlamaConfig: the shapes of a LLaMA-family decoder, read from a Hugging Face config.json
-// (model_type llama, mistral or qwen2).
+// (model_type llama, mistral or qwen2): head_dim, rope_scaling and sliding_window included; anything
+// that would change the computation and is not implemented (another activation, MLP biases, another
+// rope_scaling type) is refused, naming the key.
 #pragma once
 
 #include <cstdint>
 #include <string>
 
 namespace hllm::models {
+
+// config.json's rope_scaling: how the rotary frequencies are stretched for contexts longer than the
+// pretraining one. "llama3" (Llama-3.1 and later): wavelengths longer than original / low_freq_factor are
+// divided by factor, those shorter than original / high_freq_factor kept, a linear blend between;
+// "linear": every frequency divided by factor. Others (dynamic, yarn, longrope) are refused when read.
+struct RopeScaling {
+  std::string type;  // "" (none), "linear" or "llama3"
+  double factor = 1.0;
+  double low_freq_factor = 1.0;
+  double high_freq_factor = 4.0;
+  int64_t original_max_position_embeddings = 8192;
+};
 
 struct LlamaConfig {
   std::string model_type = "llama";
@@ -20,8 +34,11 @@ struct LlamaConfig {
   double rope_theta = 10000.0;
   bool tie_word_embeddings = false;
   bool attention_bias = false;  // q/k/v projections have biases (qwen2)
+  int64_t explicit_head_dim = 0;  // config.json's head_dim; 0: hidden_size / num_attention_heads
+  RopeScaling rope_scaling;
+  int64_t sliding_window = 0;  // attention reaches back at most this many tokens (mistral); 0: unlimited
 
-  int64_t head_dim() const { return hidden_size / num_attention_heads; }
+  int64_t head_dim() const { return explicit_head_dim > 0 ? explicit_head_dim : hidden_size / num_attention_heads; }
 
   // Throws InputError naming the field when the shapes do not fit together.
   void validate(const std::string& origin) const;

@@ -233,7 +233,7 @@ at::Tensor LlamaDecoder::hidden_embeddings_of(const at::Tensor& tokens) const {
 }
 
 RopeTables rope_for(const at::Tensor& positions, const LlamaConfig& config) {
-  auto [cos, sin] = rope_tables(positions, config.head_dim(), config.rope_theta);  // [T, d] or [B, T, d]
+  auto [cos, sin] = rope_tables(positions, config.head_dim(), config.rope_theta, config.rope_scaling);  // [T, d] or [B, T, d]
   if (positions.dim() == 2) {
     cos = cos.unsqueeze(1);  // [B, 1, T, d]: per-row positions, shared by the heads
     sin = sin.unsqueeze(1);
@@ -249,8 +249,8 @@ at::Tensor decoder_layer_forward(const DecoderLayer& l, const LlamaConfig& confi
   const at::Tensor q = at::linear(h, l.q_proj, l.q_bias).view({B, T, H, d}).transpose(1, 2);
   const at::Tensor k = at::linear(h, l.k_proj, l.k_bias).view({B, T, Hkv, d}).transpose(1, 2);
   const at::Tensor v = at::linear(h, l.v_proj, l.v_bias).view({B, T, Hkv, d}).transpose(1, 2);
-  const at::Tensor attended =
-      grouped_attention(apply_rope(q, rope.cos, rope.sin), apply_rope(k, rope.cos, rope.sin), v, mask);  // [B, H, T, d]
+  const at::Tensor attended = grouped_attention(apply_rope(q, rope.cos, rope.sin), apply_rope(k, rope.cos, rope.sin), v,
+                                               sliding_window_mask(mask, T, config.sliding_window, x.device()));  // [B, H, T, d]
   const at::Tensor y = x + at::linear(attended.transpose(1, 2).reshape({B, T, H * d}), l.o_proj);
   return y + swiglu(rms_norm(y, l.post_attention_norm, config.rms_norm_eps), l.gate_proj, l.up_proj, l.down_proj);
 }

@@ -20,10 +20,23 @@ at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& weight, double eps) {
   return (normed * weight.to(compute_type(x))).to(x.scalar_type());
 }
 
-std::pair<at::Tensor, at::Tensor> rope_tables(const at::Tensor& positions, int64_t head_dim, double theta) {
+std::pair<at::Tensor, at::Tensor> rope_tables(const at::Tensor& positions, int64_t head_dim, double theta,
+                                              const RopeScaling& scaling) {
   const auto options = at::TensorOptions().dtype(at::kFloat).device(positions.device());
   // inv_freq[i] = theta^(-2i/d), i < d/2
-  const at::Tensor inv_freq = at::pow(theta, at::arange(0, head_dim, 2, options) / static_cast<double>(head_dim)).reciprocal();
+  at::Tensor inv_freq = at::pow(theta, at::arange(0, head_dim, 2, options) / static_cast<double>(head_dim)).reciprocal();
+  if (scaling.type == "linear") inv_freq = inv_freq / scaling.factor;
+  if (scaling.type == "llama3") {
+    // Long wavelengths (low frequencies) are stretched by factor, short ones kept, a linear blend in
+    // between on original / wavelength.
+    const double original = static_cast<double>(scaling.original_max_position_embeddings);
+    const at::Tensor wavelength = 2 * M_PI / inv_freq;
+    const at::Tensor blend = ((original / wavelength - scaling.low_freq_factor) /
+                              (scaling.high_freq_factor - scaling.low_freq_factor)).clamp(0.0, 1.0);
+    const at::Tensor blended = (1 - blend) * inv_freq / scaling.factor + blend * inv_freq;
+    inv_freq = at::where(wavelength < original / scaling.high_freq_factor, inv_freq,
+                         at::where(wavelength > original / scaling.low_freq_factor, inv_freq / scaling.factor, blended));
+  }
   const at::Tensor angles = positions.to(at::kFloat).unsqueeze(-1) * inv_freq;  // [T, d/2]
   const at::Tensor both = at::cat({angles, angles}, -1);                        // [T, d]
   return {both.cos(), both.sin()};
@@ -66,6 +79,19 @@ at::Tensor swiglu(const at::Tensor& x, const at::Tensor& gate, const at::Tensor&
 
 at::Tensor causal_mask(int64_t tokens, const at::Device& device) {
   return at::ones({tokens, tokens}, at::TensorOptions().dtype(at::kBool).device(device)).tril().view({1, 1, tokens, tokens});
+}
+
+}  // namespace hllm::models
+
+namespace hllm::models {
+
+at::Tensor sliding_window_mask(const at::Tensor& mask, int64_t tokens, int64_t window, const at::Device& device) {
+  if (window <= 0 || tokens <= window) return mask;
+  const at::Tensor base = mask.defined() ? mask : causal_mask(tokens, device);
+  // Keep key j for query i when i - j < window: the band above the window-th diagonal below the main one.
+  const at::Tensor band =
+      at::ones({tokens, tokens}, at::TensorOptions().dtype(at::kBool).device(device)).triu(-(window - 1));
+  return base.logical_and(band.view({1, 1, tokens, tokens}));
 }
 
 }  // namespace hllm::models

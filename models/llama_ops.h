@@ -4,6 +4,8 @@
 
 #include <ATen/core/Tensor.h>
 
+#include "models/llama_config.h"
+
 namespace hllm::models {
 
 // Reduced-precision inputs (bfloat16, float16) are computed in float32 and returned in their dtype.
@@ -12,8 +14,9 @@ namespace hllm::models {
 at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& weight, double eps);
 
 // cos and sin tables for `positions` ([T] int64), Hugging Face layout (the half-dim table repeated
-// twice): each [T, d] in float32.
-std::pair<at::Tensor, at::Tensor> rope_tables(const at::Tensor& positions, int64_t head_dim, double theta);
+// twice): each [T, d] in float32. Frequencies theta^(-2i/d), stretched as `scaling` says.
+std::pair<at::Tensor, at::Tensor> rope_tables(const at::Tensor& positions, int64_t head_dim, double theta,
+                                              const RopeScaling& scaling = {});
 
 // Rotate-half rotary embedding (Hugging Face convention).   x: [B, H, T, d]; cos, sin: [T, d] or [B, 1, T, d]
 at::Tensor apply_rope(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin);
@@ -29,5 +32,9 @@ at::Tensor swiglu(const at::Tensor& x, const at::Tensor& gate, const at::Tensor&
 
 // Causal mask for T tokens: bool [1, 1, T, T].
 at::Tensor causal_mask(int64_t tokens, const at::Device& device);
+
+// `mask` (undefined: causal) limited to keys fewer than `window` tokens back (query i sees key j only if
+// i - j < window), as Mistral's sliding window; `mask` itself when window is 0 or T <= window.
+at::Tensor sliding_window_mask(const at::Tensor& mask, int64_t tokens, int64_t window, const at::Device& device);
 
 }  // namespace hllm::models
