@@ -127,6 +127,14 @@ std::string describe_plan(const LaunchPlan& plan, bool with_config) {
         << cut.end(s) - 1 << " (" << plan.block_names[cut.first[s]] << " .. " << plan.block_names[cut.end(s) - 1] << ")"
         << (s + 1 == cut.stages() ? ")\n" : "");
   }
+  if (plan.config.model.type == "hllm") {
+    // Whether the towers start from pretrained weights is the first thing to get right in a paper run.
+    const auto weights = [](const config::TowerSpec& spec) {
+      return spec.describe() + (models::is_model_directory(spec) ? " (pretrained weights)" : " (random weights)");
+    };
+    out << "towers: Item LLM " << weights(plan.config.model.item) << ", User LLM " << weights(plan.config.model.user)
+        << "\n";
+  }
   if (plan.dataset) {
     const auto& meta = plan.dataset->meta();
     out << "data: " << plan.dataset->directory() << ": " << meta.at("num_users") << " users, " << meta.at("num_items")

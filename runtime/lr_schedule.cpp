@@ -7,15 +7,20 @@
 
 namespace hllm::runtime {
 
+int64_t warmup_steps(const config::SchedulerParams& params, int64_t total_steps) {
+  if (params.warmup_num_steps > 0) return params.warmup_num_steps;
+  return std::llround(params.warmup_ratio * static_cast<double>(total_steps));
+}
+
 double learning_rate(const config::SchedulerConfig& schedule, double peak_lr, int64_t step, int64_t run_steps) {
   const auto& p = schedule.params;
-  const int64_t warmup = p.warmup_num_steps;
+  const int64_t total = p.total_num_steps > 0 ? p.total_num_steps : run_steps;
+  const int64_t warmup = warmup_steps(p, total);
   if (step < warmup) {
     const double progress = static_cast<double>(step) / static_cast<double>(warmup);
     return peak_lr * (p.warmup_min_ratio + (1.0 - p.warmup_min_ratio) * progress);
   }
   if (schedule.type == "WarmupLR") return peak_lr;
-  const int64_t total = p.total_num_steps > 0 ? p.total_num_steps : run_steps;
   HLLM_CHECK(total > warmup, "scheduler: total_num_steps (", total, ") must exceed warmup_num_steps (", warmup, ")");
   const double progress = std::min(1.0, static_cast<double>(step - warmup) / static_cast<double>(total - warmup));
   const double decay = schedule.type == "WarmupDecayLR" ? 1.0 - progress : 0.5 * (1.0 + std::cos(M_PI * progress));

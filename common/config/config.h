@@ -112,10 +112,15 @@ struct SchedulerParams {
   int64_t total_num_steps = 0;  // 0 = the run's optimizer steps
   double warmup_min_ratio = 0.0;
   double min_ratio = 0.0;
+  double warmup_ratio = 0.0;  // warmup as a share of the schedule's steps (HLLM's scheduler_args.warmup)
 
   template <typename V>
   void visit(V& v) {
     v.field("warmup_num_steps", warmup_num_steps, "Steps of linear warmup.", Limits::at_least(0));
+    v.field("warmup_ratio", warmup_ratio,
+            "Linear warmup as a share of the schedule's steps (total_num_steps, or the run's), rounded to steps; "
+            "instead of warmup_num_steps.",
+            Limits::range(0, 1));
     v.field("total_num_steps", total_num_steps, "Steps of the whole schedule; 0 = the run's optimizer steps.",
             Limits::at_least(0));
     v.field("warmup_min_ratio", warmup_min_ratio, "Learning rate at step 0, as a fraction of the peak.",

@@ -15,6 +15,13 @@ std::vector<ConfigProblem> cross_field_problems(const Config& config) {
     problems.push_back({"optimizer.params.betas",
                         "key 'optimizer.params.betas': expected two numbers in [0, 1), got " + nlohmann::json(betas).dump()});
   }
+  const auto& schedule = config.scheduler.params;
+  if (schedule.warmup_num_steps > 0 && schedule.warmup_ratio > 0) {
+    problems.push_back({"scheduler.params.warmup_ratio",
+                        detail::concat("key 'scheduler.params.warmup_ratio' = ", schedule.warmup_ratio,
+                                       " and warmup_num_steps = ", schedule.warmup_num_steps,
+                                       " both set the warmup: keep one")});
+  }
   // SASRec and HSTU are small ID models that run as one block in float32: what cuts, recomputes or
   // narrows HLLM's LLMs has nothing to work on there.
   const std::string& type = config.model.type;

@@ -33,6 +33,24 @@ TEST(LrSchedule, WarmupThenEachDecay) {
   EXPECT_DOUBLE_EQ(learning_rate(constant, 3.0, 1000, 0), 3.0);
 }
 
+TEST(LrSchedule, WarmupAsAShareOfTheSchedule) {
+  auto cosine = schedule("WarmupCosineLR", 0, 0, 0.0, 0.0);
+  cosine.params.warmup_ratio = 0.1;  // HLLM's scheduler_args.warmup
+  EXPECT_EQ(warmup_steps(cosine.params, 1005), 101);
+  EXPECT_DOUBLE_EQ(learning_rate(cosine, 1.0, 50, 1000), 0.5);  // halfway through 100 warmup steps
+  EXPECT_DOUBLE_EQ(learning_rate(cosine, 1.0, 100, 1000), 1.0);
+  EXPECT_NEAR(learning_rate(cosine, 1.0, 550, 1000), 0.5, 1e-12);
+  cosine.params.total_num_steps = 200;  // a share of the schedule's steps, not the run's
+  EXPECT_DOUBLE_EQ(learning_rate(cosine, 1.0, 20, 1000), 1.0);  // warmup over at 20 of 200 steps
+  EXPECT_DOUBLE_EQ(learning_rate(cosine, 1.0, 10, 1000), 0.5);
+  try {
+    config::parse_config_text(R"({"scheduler": {"params": {"warmup_num_steps": 10, "warmup_ratio": 0.1}}})", "t.json");
+    FAIL() << "two warmups were accepted";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("both set the warmup: keep one"), std::string::npos) << e.what();
+  }
+}
+
 TEST(LrSchedule, ConfigKeysFollowDeepSpeed) {
   const auto c = config::parse_config_text(
       R"({"optimizer": {"type": "AdamW", "params": {"lr": 3e-4, "betas": [0.9, 0.95], "weight_decay": 0.1}},

@@ -24,7 +24,7 @@ expect "an existing directory is kept" 2 "exists (--overwrite replaces it)" -- \
 head -c 100 "$stories/stories260K.bin" > "$tmp/short.bin"
 expect "a truncated checkpoint" 2 "short.bin" -- "$bin/hllm_convert_llama2c" "$tmp/short.bin" "$tmp/short"
 [ -z "$(ls -d "$tmp"/short* 2>/dev/null | grep -v short.bin)" ] || { echo "FAIL: a half-written directory is left"; failures=$((failures + 1)); }
-expect "tokenize a dataset with the converted directory" 0 "tokenizer vocabulary 512" -- \
+expect "tokenize a dataset with the converted directory" 0 "tokenizer SentencePiece, vocabulary 512" -- \
   "$bin/hllm_prepare" --synthetic users=120,items=60,seed=3 --out "$tmp/data" --tokenizer "$tmp/s260" --max_text_len 16
 expect "HLLM starts both towers from it" 0 "test (popularity baseline)" -- \
   mpirun "${mpi_flags[@]}" -np 2 "$bin/hllm_launch" --config "$2/configs/demo.json" --set data.path="$tmp/data" \
