@@ -1,6 +1,8 @@
 #include "data/byte_level_bpe.h"
 
+#include <functional>
 #include <limits>
+#include <queue>
 
 #include "common/error.h"
 
@@ -78,6 +80,54 @@ void ByteLevelBpe::encode(std::string_view piece, std::vector<int32_t>* ids) con
       return;
     }
   }
+  if (piece.size() <= kShortPiece) {
+    encode_short(piece, ids);
+    return;
+  }
+  // Symbols live at their first byte's position, linked left to right; a heap holds the candidate merges by
+  // (rank, position), and an entry whose symbols have changed since it was pushed is skipped. O(n log n),
+  // so a long piece without spaces (a URL, a run of one letter) costs no more than its length suggests.
+  const auto n = static_cast<int32_t>(piece.size());
+  std::vector<int32_t> symbol(n), next(n), prev(n);
+  for (int32_t i = 0; i < n; ++i) {
+    symbol[i] = byte_ids_[static_cast<unsigned char>(piece[i])];
+    next[i] = i + 1;
+    prev[i] = i - 1;
+  }
+  struct Candidate {
+    int32_t rank, left, left_symbol, right_symbol, merged;
+    bool operator>(const Candidate& other) const {
+      return rank != other.rank ? rank > other.rank : left > other.left;
+    }
+  };
+  std::priority_queue<Candidate, std::vector<Candidate>, std::greater<Candidate>> candidates;
+  const auto consider = [&](int32_t left) {
+    const int32_t right = next[left];
+    if (right >= n) return;
+    const auto found = merges_.find(pair_key(symbol[left], symbol[right]));
+    if (found != merges_.end()) {
+      candidates.push({found->second.rank, left, symbol[left], symbol[right], found->second.merged_id});
+    }
+  };
+  for (int32_t i = 0; i + 1 < n; ++i) consider(i);
+  while (!candidates.empty()) {
+    const Candidate c = candidates.top();
+    candidates.pop();
+    const int32_t right = next[c.left];
+    if (right >= n || symbol[c.left] != c.left_symbol || symbol[right] != c.right_symbol) continue;  // stale
+    symbol[c.left] = c.merged;
+    symbol[right] = -1;
+    next[c.left] = next[right];
+    if (next[right] < n) prev[next[right]] = c.left;
+    if (prev[c.left] >= 0) consider(prev[c.left]);
+    consider(c.left);
+  }
+  for (int32_t i = 0; i < n; i = next[i]) ids->push_back(symbol[i]);
+}
+
+void ByteLevelBpe::encode_short(std::string_view piece, std::vector<int32_t>* ids) const {
+  // The same merges as the heap, by scanning every adjacent pair for the lowest (rank, position): cheaper for
+  // the few bytes of most words than the heap's bookkeeping.
   std::vector<int32_t> symbols;
   symbols.reserve(piece.size());
   for (const char c : piece) symbols.push_back(byte_ids_[static_cast<unsigned char>(c)]);

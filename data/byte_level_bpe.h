@@ -32,7 +32,12 @@ class ByteLevelBpe {
   // Appends the ids of one pre-token.
   void encode(std::string_view piece, std::vector<int32_t>* ids) const;
 
+  // Pieces up to this many bytes are merged by scanning the pairs, longer ones through a heap (O(n log n)).
+  static constexpr size_t kShortPiece = 64;
+
  private:
+  void encode_short(std::string_view piece, std::vector<int32_t>* ids) const;
+
   struct Merge {
     int32_t rank;
     int32_t merged_id;

@@ -2,6 +2,7 @@
 // tokenizers against ids written by an implementation that is not ours (tests/data/tokenizer_golden).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -116,6 +117,29 @@ TEST(HfTokenizer, MergesByRankLeftmostFirst) {
   EXPECT_EQ(tokenizer.encode(""), (std::vector<int32_t>{}));
   EXPECT_EQ(tokenizer.vocab_size(), 303);
   EXPECT_EQ(tokenizer.bos_id(), -1);  // no tokenizer_config.json
+}
+
+TEST(HfTokenizer, LongPiecesMergeLikeShortOnes) {
+  TempDir dir("hf-long");
+  const auto tokenizer = HfTokenizer::load(write_json(dir, "tokenizer.json", tiny_tokenizer()));
+  // One pre-token of 200,001 letters (no space to split at): pairs from the left, the odd one out last. A
+  // quadratic merge loop would take hours here; ctest's timeout would fail it.
+  const std::vector<int32_t> ids = tokenizer.encode(std::string(200001, 'a'));
+  ASSERT_EQ(ids.size(), 100001u);
+  EXPECT_EQ(std::count(ids.begin(), ids.end(), 261), 100000);
+  EXPECT_EQ(ids.back(), 'a');
+  // a+b (rank 0) at both places, then ab+c (rank 1), then the a+a (rank 5) that is left; the same rules on
+  // the heap's side of ByteLevelBpe::kShortPiece (20 copies in one piece merge as 20 short ones).
+  const std::vector<int32_t> unit = {'a', 257, 261, 257};
+  EXPECT_EQ(tokenizer.encode("aabcaaabc"), unit);
+  std::string text;
+  std::vector<int32_t> want;
+  for (int i = 0; i < 20; ++i) {
+    text += "aabcaaabc";
+    want.insert(want.end(), unit.begin(), unit.end());
+  }
+  ASSERT_GT(text.size(), ByteLevelBpe::kShortPiece);
+  EXPECT_EQ(tokenizer.encode(text), want);
 }
 
 TEST(HfTokenizer, IgnoreMergesTakesWholePiecesFromTheVocabulary) {
