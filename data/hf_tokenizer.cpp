@@ -91,6 +91,14 @@ int32_t special_token_id(const json& config, const std::string& name, const std:
 }  // namespace
 
 HfTokenizer HfTokenizer::load(const std::string& path) {
+  try {
+    return load_checked(path);
+  } catch (const json::exception& e) {  // a value of the wrong type where the reader expected another
+    throw InputError("tokenizer: '" + path + "': " + e.what());
+  }
+}
+
+HfTokenizer HfTokenizer::load_checked(const std::string& path) {
   const json root = read_json(path);
   const Reader reader(path);
 

@@ -44,7 +44,8 @@ class HfTokenizer {
     bool keep_matches;  // "Isolated": matches are pieces; "Removed": they are dropped
   };
 
-  HfTokenizer(ByteLevelBpe bpe) : bpe_(std::move(bpe)) {}
+  explicit HfTokenizer(ByteLevelBpe bpe) : bpe_(std::move(bpe)) {}
+  static HfTokenizer load_checked(const std::string& path);
   void encode_normalized(std::string_view text, std::vector<int32_t>* ids) const;
   void encode_pre_tokens(std::string_view text, std::vector<int32_t>* ids) const;
   // Cuts `text` at the added tokens with normalized == `normalized`: text pieces go to encode_next, tokens

@@ -236,6 +236,9 @@ TEST(HfTokenizer, WhatItCannotHonourIsRefusedNamingTheKey) {
   file = tiny_tokenizer();
   file["model"]["merges"][0] = "a";
   EXPECT_NE(load_error(file).find("key 'model.merges[0]'"), std::string::npos);
+  file = tiny_tokenizer();
+  file["added_tokens"][0]["id"] = "three hundred";
+  EXPECT_NE(load_error(file).find("tokenizer: '"), std::string::npos);  // an InputError naming the file
   TempDir dir("hf-notjson");
   EXPECT_THROW(HfTokenizer::load(dir.write("tokenizer.json", "{\"model\": ")), InputError);
 }
