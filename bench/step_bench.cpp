@@ -9,6 +9,9 @@
 //
 // The batch: `rows` sequences of `window` items, every position real, items drawn from a catalogue of
 // `catalog` items, `negatives` negatives; every item has `text_tokens` text tokens (+ prompt + [ITEM]).
+// The engine runs with the host caching allocator, as hllm_launch installs it, and the reference with glibc
+// tuned to keep its freed memory likewise (--host_caching_allocator=false: both on glibc's default heap, whose
+// page faults double the tiny preset's step on this VM).
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <gflags/gflags.h>
@@ -24,7 +27,9 @@
 #include "models/hllm_blocks.h"
 #include "models/hllm_model.h"
 #include "runtime/adamw.h"
+#include "runtime/host_caching_allocator.h"
 
+DEFINE_bool(host_caching_allocator, true, "Run the engine with the host caching allocator, as hllm_launch does, and the reference with glibc keeping freed memory.");
 DEFINE_string(presets, "tiny", "Presets of both towers, comma-separated (debug, tiny, 1b, 7b).");
 DEFINE_int32(rows, 8, "Sequences per step (the demo: 4 per rank x 2 ranks).");
 DEFINE_int32(window, 11, "Items per sequence (data.max_item_list_len + 1).");
@@ -63,6 +68,11 @@ double median_seconds(const std::function<void()>& fn, int warmup, int steps) {
 double run_reference(const std::string& preset, int64_t unique_items) {
   if (FLAGS_reference.empty()) return -1;
   std::ostringstream command;
+  // A fair reference keeps its freed memory as the engine's caching allocator does: glibc's tunables stop it
+  // from returning large blocks to the system and faulting fresh pages in at every step.
+  if (FLAGS_host_caching_allocator) {
+    command << "MALLOC_MMAP_THRESHOLD_=1073741824 MALLOC_TRIM_THRESHOLD_=17179869184 MALLOC_TOP_PAD_=268435456 ";
+  }
   command << FLAGS_reference << " --preset " << preset << " --rows " << FLAGS_rows << " --window " << FLAGS_window
           << " --text_tokens " << FLAGS_text_tokens << " --prompt_tokens " << FLAGS_prompt_tokens << " --negatives "
           << FLAGS_negatives << " --unique_items " << unique_items << " --vocab " << FLAGS_vocab << " --threads "
@@ -121,8 +131,9 @@ void run_preset(const std::string& preset) {
   const double mm_rate = (2.0 * n * D * F + 2.0 * n * D * D) / mm_seconds;
 
   const double reference = run_reference(preset, U);
-  std::printf("%-6s %d x %d items, %lld distinct x %lld tokens, %d threads\n", preset.c_str(), FLAGS_rows,
-              FLAGS_window, static_cast<long long>(U), static_cast<long long>(shapes.item_tokens), FLAGS_threads);
+  std::printf("%-6s %d x %d items, %lld distinct x %lld tokens, %d threads, host caching allocator %s\n",
+              preset.c_str(), FLAGS_rows, FLAGS_window, static_cast<long long>(U),
+              static_cast<long long>(shapes.item_tokens), FLAGS_threads, FLAGS_host_caching_allocator ? "on" : "off");
   std::printf("  engine (C++)    step %8.2f ms  %9.0f tokens/s  %7.2f GFLOP/s  (%.2f of at::mm's %.2f GFLOP/s)\n",
               seconds * 1e3, tokens / seconds, flops / seconds / 1e9, flops / seconds / mm_rate, mm_rate / 1e9);
   if (reference > 0) {
@@ -139,6 +150,7 @@ void run_preset(const std::string& preset) {
 int main(int argc, char** argv) {
   gflags::SetUsageMessage("one HLLM training step: the engine beside PyTorch eager");
   gflags::ParseCommandLineFlags(&argc, &argv, true);
+  if (FLAGS_host_caching_allocator) hllm::runtime::install_host_caching_allocator();
   at::set_num_threads(FLAGS_threads);
   std::stringstream presets(FLAGS_presets);
   for (std::string preset; std::getline(presets, preset, ',');) hllm::bench::run_preset(preset);
