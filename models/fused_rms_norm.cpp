@@ -74,12 +74,15 @@ void backward_rows(const T* dy, const T* x, const T* w, const Accumulate<T>* r, 
 
 at::ScalarType accumulate_type(const at::Tensor& x) { return x.scalar_type() == at::kDouble ? at::kDouble : at::kFloat; }
 
+// Rows of width x.size(-1) in x (0 for an empty last dimension).
+int64_t row_count(const at::Tensor& x) { return x.size(-1) == 0 ? 0 : x.numel() / x.size(-1); }
+
 struct RmsNormFunction : public torch::autograd::Function<RmsNormFunction> {
   static at::Tensor forward(torch::autograd::AutogradContext* context, const at::Tensor& input,
                             const at::Tensor& weight_input, double eps) {
     const at::Tensor x = input.contiguous();
     const at::Tensor w = weight_input.to(x.scalar_type()).contiguous();
-    const int64_t width = x.size(-1), rows = width == 0 ? 0 : x.numel() / width;
+    const int64_t width = x.size(-1), rows = row_count(x);
     at::Tensor y = at::empty_like(x);
     at::Tensor r = at::empty({rows}, x.options().dtype(accumulate_type(x)));
     AT_DISPATCH_FLOATING_TYPES_AND2(at::kBFloat16, at::kHalf, x.scalar_type(), "fused_rms_norm", [&] {
@@ -98,7 +101,7 @@ struct RmsNormFunction : public torch::autograd::Function<RmsNormFunction> {
     const at::Tensor& r = saved[2];
     const at::Tensor dy = grads[0].to(x.scalar_type()).contiguous();
     const at::Tensor w = weight.to(x.scalar_type()).contiguous();
-    const int64_t width = x.size(-1), rows = width == 0 ? 0 : x.numel() / width;
+    const int64_t width = x.size(-1), rows = row_count(x);
     at::Tensor dx = at::empty_like(x);
     at::Tensor dw = at::empty({width}, x.options().dtype(accumulate_type(x)));
     AT_DISPATCH_FLOATING_TYPES_AND2(at::kBFloat16, at::kHalf, x.scalar_type(), "fused_rms_norm_backward", [&] {
