@@ -5,7 +5,7 @@
 // of the layer's matrix shapes measured here too. Prints the time ratio, tokens/s and FLOP/s.
 //
 //   build/bin/step_bench [--presets tiny] [--rows 8] [--window 11] [--text_tokens 32] [--threads 2]
-//                        [--reference "/usr/bin/python3 bench/reference/hllm_step.py"]
+//                        [--profile_ops 20] [--reference "/usr/bin/python3 bench/reference/hllm_step.py"]
 //
 // The batch: `rows` sequences of `window` items, every position real, items drawn from a catalogue of
 // `catalog` items, `negatives` negatives; every item has `text_tokens` text tokens (+ prompt + [ITEM]).
@@ -23,6 +23,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/op_profile.h"
 #include "bench/synthetic_batch.h"
 #include "models/hllm_blocks.h"
 #include "models/hllm_model.h"
@@ -40,6 +41,8 @@ DEFINE_int32(catalog, 500, "Items in the catalogue the batch draws from.");
 DEFINE_int32(vocab, 1000, "Vocabulary size.");
 DEFINE_int32(threads, 2, "LibTorch intra-op threads (both programs).");
 DEFINE_int32(steps, 10, "Timed steps after 2 warm-up steps; the median is reported.");
+DEFINE_int32(profile_ops, 0, "After timing, profile one engine step and print this many operators by self time (0: none).");
+DEFINE_bool(profile_shapes, false, "With --profile_ops: one line per operator and input shapes.");
 DEFINE_string(reference, "/usr/bin/python3 bench/reference/hllm_step.py",
               "The PyTorch eager reference to run with the same flags; empty: skip it.");
 
@@ -97,13 +100,12 @@ void run_preset(const std::string& preset) {
   const auto model = models::HllmModel::from_presets(preset, preset, FLAGS_vocab, prompt, 1);
   runtime::AdamW optimizer(model.named_parameters(), runtime::AdamWOptions{});
   const data::Batch batch = make_batch();
-  const double seconds = median_seconds(
-      [&] {
-        model.forward(batch).loss.backward();
-        optimizer.step(1e-4);
-        optimizer.zero_grad();
-      },
-      2, FLAGS_steps);
+  const auto step = [&] {
+    model.forward(batch).loss.backward();
+    optimizer.step(1e-4);
+    optimizer.zero_grad();
+  };
+  const double seconds = median_seconds(step, 2, FLAGS_steps);
 
   // Work of the step: the blocks' own FLOP estimates (forward x 3 for forward + backward).
   const int64_t U = static_cast<int64_t>(batch.unique_items.size());
@@ -141,6 +143,7 @@ void run_preset(const std::string& preset) {
                 flops / reference / 1e9);
     std::printf("  engine / eager time: %.3f (below 1: the engine is faster)\n", seconds / reference);
   }
+  if (FLAGS_profile_ops > 0) print_op_profile(profile_ops(step, FLAGS_profile_shapes), FLAGS_profile_ops);
   std::fflush(stdout);
 }
 
