@@ -85,7 +85,8 @@ class DecoderLayerBlock : public NamedBlock {
   BlockCost cost(const ModelShapes& s) const override {
     const bool item = prefix_ == "item";
     BlockCost c = decoder_layer_cost(config_, static_cast<double>(item ? s.items : s.sequences),
-                                     static_cast<double>(item ? s.item_tokens : s.sequence_length), s.bytes_per_value);
+                                     static_cast<double>(item ? s.item_tokens : s.sequence_length), s.bytes_per_value,
+                                     s.fused_layer_ops);
     c.parameters = numel_of(parameters_);  // the tensors at hand (the formula's count, unless some were dropped)
     return c;
   }

@@ -32,6 +32,7 @@ struct ModelShapes {
   int64_t sequence_length = 0;  // items per sequence (W = S + 1)
   int64_t negatives = 0;        // negatives after gathering (N)
   int64_t bytes_per_value = 4;  // compute dtype: 4 float32, 2 bfloat16
+  bool fused_layer_ops = false;  // the CPU's fused norms and SwiGLU (keep less); false: a GPU's eager ones
 };
 
 struct BlockCost {

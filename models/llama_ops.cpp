@@ -6,6 +6,11 @@
 #include <cmath>
 #include <limits>
 
+#include "models/fused_attention.h"
+#include "models/fused_rms_norm.h"
+#include "models/fused_rope.h"
+#include "models/fused_swiglu.h"
+
 namespace hllm::models {
 namespace {
 
@@ -15,6 +20,10 @@ at::ScalarType compute_type(const at::Tensor& x) { return x.scalar_type() == at:
 }  // namespace
 
 at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& weight, double eps) {
+  return x.device().is_cpu() ? fused_rms_norm(x, weight, eps) : eager::rms_norm(x, weight, eps);
+}
+
+at::Tensor eager::rms_norm(const at::Tensor& x, const at::Tensor& weight, double eps) {
   const at::Tensor x32 = x.to(compute_type(x));
   const at::Tensor normed = x32 * at::rsqrt(x32.pow(2).mean({-1}, /*keepdim=*/true) + eps);
   return (normed * weight.to(compute_type(x))).to(x.scalar_type());
@@ -43,25 +52,37 @@ std::pair<at::Tensor, at::Tensor> rope_tables(const at::Tensor& positions, int64
 }
 
 at::Tensor apply_rope(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin) {
+  return x.device().is_cpu() ? fused_rope(x, cos, sin) : eager::apply_rope(x, cos, sin);
+}
+
+at::Tensor eager::apply_rope(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin) {
   const int64_t half = x.size(-1) / 2;
   const at::Tensor x32 = x.to(compute_type(x));
   const at::Tensor rotated = at::cat({-x32.narrow(-1, half, half), x32.narrow(-1, 0, half)}, -1);
   return (x32 * cos + rotated * sin).to(x.scalar_type());
 }
 
-at::Tensor grouped_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& given_mask) {
-  const int64_t groups = q.size(1) / k.size(1);
-  const at::Tensor keys = groups == 1 ? k : k.repeat_interleave(groups, 1);
-  const at::Tensor values = groups == 1 ? v : v.repeat_interleave(groups, 1);
+at::Tensor grouped_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& mask) {
+  if (q.device().is_cpu()) return fused_attention(q, k, v, mask);
 #if TORCH_VERSION_MAJOR >= 2
   // LibTorch 2 on a GPU: the fused kernels. Without a mask (plain causal) the flash kernel applies; with
   // one (bool: true = attend) the memory-efficient one, where a query row with nothing to attend
   // (padding) comes out NaN and is zeroed as below.
   if (q.is_cuda()) {
-    if (!given_mask.defined()) return at::scaled_dot_product_attention(q, keys, values, {}, 0.0, /*is_causal=*/true);
-    return at::nan_to_num(at::scaled_dot_product_attention(q, keys, values, given_mask, 0.0, false), 0.0);
+    const int64_t groups = q.size(1) / k.size(1);
+    const at::Tensor keys = groups == 1 ? k : k.repeat_interleave(groups, 1);
+    const at::Tensor values = groups == 1 ? v : v.repeat_interleave(groups, 1);
+    if (!mask.defined()) return at::scaled_dot_product_attention(q, keys, values, {}, 0.0, /*is_causal=*/true);
+    return at::nan_to_num(at::scaled_dot_product_attention(q, keys, values, mask, 0.0, false), 0.0);
   }
 #endif
+  return eager::attention(q, k, v, mask);
+}
+
+at::Tensor eager::attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& given_mask) {
+  const int64_t groups = q.size(1) / k.size(1);
+  const at::Tensor keys = groups == 1 ? k : k.repeat_interleave(groups, 1);
+  const at::Tensor values = groups == 1 ? v : v.repeat_interleave(groups, 1);
   const at::Tensor mask = given_mask.defined() ? given_mask : causal_mask(q.size(2), q.device());
   const double scale = 1.0 / std::sqrt(static_cast<double>(q.size(-1)));
   const auto type = compute_type(q);
@@ -74,6 +95,11 @@ at::Tensor grouped_attention(const at::Tensor& q, const at::Tensor& k, const at:
 }
 
 at::Tensor swiglu(const at::Tensor& x, const at::Tensor& gate, const at::Tensor& up, const at::Tensor& down) {
+  if (!x.device().is_cpu()) return eager::swiglu(x, gate, up, down);
+  return at::linear(fused_silu_mul(at::linear(x, gate), at::linear(x, up)), down);
+}
+
+at::Tensor eager::swiglu(const at::Tensor& x, const at::Tensor& gate, const at::Tensor& up, const at::Tensor& down) {
   return at::linear(at::silu(at::linear(x, gate)) * at::linear(x, up), down);
 }
 

@@ -8,7 +8,10 @@
 
 namespace hllm::models {
 
-// Reduced-precision inputs (bfloat16, float16) are computed in float32 and returned in their dtype.
+// Reduced-precision inputs (bfloat16, float16) are computed in float32 and returned in their dtype. On the
+// CPU, RMSNorm, RoPE, attention and SwiGLU's gate run as fused autograd nodes with hand-written backward
+// (models/fused_*.h: one pass over the data, less kept for the backward); elsewhere as the plain ATen
+// formulas of `eager::`, which are also the reference the fused nodes are tested against.
 
 // x * rsqrt(mean(x^2) + eps) * weight.   x: [..., D]
 at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& weight, double eps);
@@ -21,17 +24,28 @@ std::pair<at::Tensor, at::Tensor> rope_tables(const at::Tensor& positions, int64
 // Rotate-half rotary embedding (Hugging Face convention).   x: [B, H, T, d]; cos, sin: [T, d] or [B, 1, T, d]
 at::Tensor apply_rope(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin);
 
-// Softmax attention with grouped key/value heads: at::scaled_dot_product_attention for CUDA tensors when
-// built against LibTorch >= 2, the matmul-softmax path otherwise (and always on CPU).   q: [B, H, T, d]; k, v: [B, Hkv, T, d];
-// mask: bool [B or 1, 1, T, T], true where a query may attend a key; undefined: plain causal (on CUDA the
-// flash kernel). Returns [B, H, T, d].
+// Softmax attention with grouped key/value heads: on the CPU the fused node (models/fused_attention.h); on
+// CUDA at::scaled_dot_product_attention when built against LibTorch >= 2, eager::attention otherwise.
+// q: [B, H, T, d]; k, v: [B, Hkv, T, d]; mask: bool [B or 1, 1, T, T], true where a query may attend a key;
+// undefined: plain causal (on CUDA the flash kernel). Returns [B, H, T, d].
 at::Tensor grouped_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& mask);
+
 
 // down(silu(gate(x)) * up(x)).   x: [..., D]; gate, up: [F, D]; down: [D, F]
 at::Tensor swiglu(const at::Tensor& x, const at::Tensor& gate, const at::Tensor& up, const at::Tensor& down);
 
 // Causal mask for T tokens: bool [1, 1, T, T].
 at::Tensor causal_mask(int64_t tokens, const at::Device& device);
+
+// The same operations as plain ATen formulas under autograd.
+namespace eager {
+at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& weight, double eps);
+at::Tensor apply_rope(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin);
+// Products, masked softmax, NaN-zeroing of rows that attend nothing; kv heads repeated, the T x T
+// probabilities kept for the backward.
+at::Tensor attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& mask);
+at::Tensor swiglu(const at::Tensor& x, const at::Tensor& gate, const at::Tensor& up, const at::Tensor& down);
+}  // namespace eager
 
 // `mask` (undefined: causal) limited to keys fewer than `window` tokens back (query i sees key j only if
 // i - j < window), as Mistral's sliding window; `mask` itself when window is 0 or T <= window.

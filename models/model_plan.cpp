@@ -12,7 +12,7 @@ int64_t decoder_layer_parameters(const LlamaConfig& c) {
   return n;
 }
 
-BlockCost decoder_layer_cost(const LlamaConfig& c, double rows, double T, int64_t bytes_per_value) {
+BlockCost decoder_layer_cost(const LlamaConfig& c, double rows, double T, int64_t bytes_per_value, bool fused_ops) {
   const double n = rows * T, D = c.hidden_size, F = c.intermediate_size;
   const double H = c.num_attention_heads, Hkv = c.num_key_value_heads, d = c.head_dim();
   BlockCost cost;
@@ -21,23 +21,29 @@ BlockCost decoder_layer_cost(const LlamaConfig& c, double rows, double T, int64_
   cost.parameters = decoder_layer_parameters(c);
   // What autograd keeps of decoder_layer_forward (models/llama_ops.cpp), v = bytes_per_value, per token
   // (measured with the host allocator's count: tests/models/activation_memory_test.cpp):
-  //   each RMSNorm  three float32 tensors of its width (its input in float32, the normalised input and
-  //                 one intermediate of the float32 arithmetic), and its output in v          2 (12 + v) D
-  //   attention     float32 q, k, v (k, v repeated to H heads), the output in v                (12 + v) H d
-  //   SwiGLU        gate and up products, silu(gate), their product                            4 v F
-  // and per row the float32 attention probabilities twice (softmax's output and its NaN-zeroed copy) and
-  // the negated bool mask — the CPU path's eager attention; fused GPU kernels keep O(T) instead.
-  const double per_token = 2 * (12 + bytes_per_value) * D + (12 + bytes_per_value) * H * d + 4 * bytes_per_value * F;
-  cost.activation_bytes = static_cast<int64_t>(n * per_token + rows * T * T * (8 * H + 1));
+  //   each RMSNorm  fused (CPU): its input and output in v (the output is the products' input) and one
+  //                 float32 statistic                                                        2 (2 v D + 4)
+  //                 plain (GPU): three float32 tensors of its width (its input in float32, the normalised
+  //                 input, one intermediate) and its output in v                              2 (12 + v) D
+  //   attention     float32 q, k, v (kv heads not repeated), the float32 output and one log-sum-exp per
+  //                 head; below float32 also the output in v             8 H d + 8 Hkv d + 4 H (+ v H d)
+  //   SwiGLU        the gate and up products and the gated product (the down product's input); the
+  //                 plain formula also silu(gate)                                    fused 3 v F, plain 4 v F
+  // and per row the bool mask [T, T] the layer is given. No T x T probabilities: the fused CPU node and the
+  // GPU's kernels recompute them in the backward.
+  const double v = static_cast<double>(bytes_per_value);
+  const double norms = fused_ops ? 2 * (2 * v * D + 4) : 2 * (12 + v) * D;
+  const double attention = 8 * H * d + 8 * Hkv * d + 4 * H + (v < 4 ? v * H * d : 0);
+  const double per_token = norms + attention + (fused_ops ? 3 : 4) * v * F;
+  cost.activation_bytes = static_cast<int64_t>(n * per_token + rows * T * T);
   cost.input_bytes = static_cast<int64_t>(n * D * bytes_per_value);
   // Without autograd (evaluation), at most at once: the input and the residual, and the larger of the
   // attention's tensors (its norm's output, q, k, v and their rotations, float32 copies, the output in
-  // float32, in v and reshaped; per row the scores, their masked copy and the probabilities in float32)
-  // and the SwiGLU's (its norm's output, the four F-wide tensors of one expression, the output).
-  const double v = static_cast<double>(bytes_per_value);
-  const double attention = n * (v * D + (7 * v + 16) * H * d) + rows * T * T * 12 * H;
+  // float32, in v and reshaped) and the SwiGLU's (its norm's output, the four F-wide tensors of one
+  // expression, the output). The fused attention's scores are one block of query rows per thread.
+  const double attending = n * (v * D + (7 * v + 16) * H * d);
   const double swiglu = n * (2 * v * D + 4 * v * F);
-  cost.inference_bytes = static_cast<int64_t>(n * 2 * v * D + std::max(attention, swiglu));
+  cost.inference_bytes = static_cast<int64_t>(n * 2 * v * D + std::max(attending, swiglu));
   return cost;
 }
 
@@ -60,14 +66,15 @@ std::vector<std::pair<std::string, BlockCost>> hllm_block_costs(const LlamaConfi
   out.emplace_back("item_embedding", BlockCost{0.0, item.vocab_size * item.hidden_size + item.hidden_size, 0, 0});
   for (int64_t i = 0; i < item.num_hidden_layers; ++i) {
     out.emplace_back("item_layer." + std::to_string(i),
-                     decoder_layer_cost(item, static_cast<double>(s.items), static_cast<double>(s.item_tokens), s.bytes_per_value));
+                     decoder_layer_cost(item, static_cast<double>(s.items), static_cast<double>(s.item_tokens), s.bytes_per_value,
+                                        s.fused_layer_ops));
   }
   out.emplace_back("item_output", BlockCost{0.0, item.hidden_size, bytes(static_cast<double>(s.items * item.hidden_size)), 0});
   out.emplace_back("user_input", BlockCost{});
   for (int64_t i = 0; i < user.num_hidden_layers; ++i) {
     out.emplace_back("user_layer." + std::to_string(i),
                      decoder_layer_cost(user, static_cast<double>(s.sequences), static_cast<double>(s.sequence_length),
-                                        s.bytes_per_value));
+                                        s.bytes_per_value, s.fused_layer_ops));
   }
   out.emplace_back("user_output", BlockCost{0.0, user.hidden_size, bytes(M * D), 0});
   const double logits = M * static_cast<double>(s.negatives + 1);
@@ -102,6 +109,7 @@ ModelShapes hllm_micro_batch_shapes(const config::Config& config, int64_t micro_
   s.item_tokens = prompt_tokens + text_tokens + 1;
   s.negatives = static_cast<int64_t>(config.data.num_negatives) * dp;
   s.bytes_per_value = config.bf16.enabled ? 2 : 4;
+  s.fused_layer_ops = config.parallel.device == "cpu";  // auto plans for GPUs; the engine sets what it runs on
   return s;
 }
 

@@ -16,7 +16,10 @@
 namespace hllm::models {
 
 // One decoder layer: its parameters, forward FLOPs and activation bytes for `rows` sequences of `tokens`.
-BlockCost decoder_layer_cost(const LlamaConfig& config, double rows, double tokens, int64_t bytes_per_value);
+// `fused_ops`: the layer runs the CPU's fused nodes (models/fused_*.h), which keep less than the plain
+// formulas a GPU runs for RMSNorm and SwiGLU.
+BlockCost decoder_layer_cost(const LlamaConfig& config, double rows, double tokens, int64_t bytes_per_value,
+                             bool fused_ops);
 int64_t decoder_layer_parameters(const LlamaConfig& config);
 
 // A tower's parameters: the token table (Item LLM only; the User LLM reads embeddings), the layers and the

@@ -45,10 +45,11 @@ ParallelModel::ParallelModel(const config::Config& config, const config::BatchSi
   models::Blocks blocks = model_->blocks({});
   const auto prompt_tokens = static_cast<int64_t>(prompt.size());
   const int64_t text_tokens = data::dataset_text_tokens(dataset);
-  const models::ModelShapes shapes =
+  models::ModelShapes shapes =
       models::hllm_micro_batch_shapes(config, batch_.micro_batch_per_rank, topology.dp(), prompt_tokens, text_tokens);
-  const models::ModelShapes evaluation_shapes =
+  models::ModelShapes evaluation_shapes =
       models::hllm_evaluation_shapes(config, prompt_tokens, text_tokens, dataset.num_items());
+  shapes.fused_layer_ops = evaluation_shapes.fused_layer_ops = device_.is_cpu();  // what the layers run here
   std::vector<models::BlockCost> costs, evaluation_costs;
   for (const auto& block : blocks) {
     costs.push_back(block->cost(shapes));

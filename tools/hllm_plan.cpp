@@ -220,13 +220,16 @@ int run(const std::vector<std::string>& overrides) {
   const models::ModelShapes shapes = models::hllm_micro_batch_shapes(config, B, N, FLAGS_prompt_tokens, text_tokens(config));
   std::vector<models::BlockCost> costs;
   for (const auto& [name, cost] : models::hllm_block_costs(item, user, shapes)) costs.push_back(cost);
-  const auto item_layer = models::decoder_layer_cost(item, static_cast<double>(U), static_cast<double>(T), value_bytes);
-  const auto user_layer = models::decoder_layer_cost(user, static_cast<double>(B), static_cast<double>(W), value_bytes);
+  const auto item_layer = models::decoder_layer_cost(item, static_cast<double>(U), static_cast<double>(T), value_bytes,
+                                                     shapes.fused_layer_ops);
+  const auto user_layer = models::decoder_layer_cost(user, static_cast<double>(B), static_cast<double>(W), value_bytes,
+                                                     shapes.fused_layer_ops);
   const models::StageActivations whole = models::stage_activation_bytes(costs, 0, costs.size());
   const double stored = whole.stored, checkpointed = whole.checkpointed + whole.recomputing;
-  std::printf("\nactivations per rank, one micro-batch (attention probabilities counted as T x T, as the CPU path keeps "
-              "them):\n  stored:                      %10.2f GiB  (Item LLM layer %.2f GiB x %lld, User LLM layer %.3f GiB x %lld)\n"
+  std::printf("\nactivations per rank, one micro-batch (the layers as %s runs them; no T x T attention probabilities):"
+              "\n  stored:                      %10.2f GiB  (Item LLM layer %.2f GiB x %lld, User LLM layer %.3f GiB x %lld)\n"
               "  checkpointing every block:   %10.2f GiB  (layer inputs + one layer recomputed)\n",
+              shapes.fused_layer_ops ? "the CPU (parallel.device \"cpu\": fused nodes)" : "a GPU (plain RMSNorm and SwiGLU)",
               stored / kGiB, item_layer.activation_bytes / kGiB, static_cast<long long>(item.num_hidden_layers),
               user_layer.activation_bytes / kGiB, static_cast<long long>(user.num_hidden_layers), checkpointed / kGiB);
 

@@ -20,6 +20,7 @@ struct Case {
   at::ScalarType dtype;
   int64_t kv_heads;
   bool mask;
+  int64_t tokens = 40;  // 160: attention's T x T would be as large as all the rest, were it kept
 };
 
 class DecoderLayerActivations : public ::testing::TestWithParam<Case> {};
@@ -30,7 +31,7 @@ TEST_P(DecoderLayerActivations, PlanCountsWhatAutogradKeeps) {
   LlamaConfig config;
   config.vocab_size = 64, config.hidden_size = 256, config.intermediate_size = 688, config.num_hidden_layers = 1;
   config.num_attention_heads = 8, config.num_key_value_heads = c.kv_heads;
-  const int64_t rows = 12, T = 40, value_bytes = c.dtype == at::kBFloat16 ? 2 : 4;
+  const int64_t rows = 12, T = c.tokens, value_bytes = c.dtype == at::kBFloat16 ? 2 : 4;
   LlamaDecoder decoder = LlamaDecoder::random(config, 1, c.dtype);
   decoder.set_requires_grad(true);  // as in training: the products keep their inputs for the weights' gradients
   const RopeTables rope = rope_for(at::arange(T), config);
@@ -41,10 +42,11 @@ TEST_P(DecoderLayerActivations, PlanCountsWhatAutogradKeeps) {
   const int64_t before = runtime::host_memory_stats().allocated_bytes;
   const at::Tensor y = decoder_layer_forward(decoder.layers()[0], config, x, mask, rope);
   const int64_t kept = runtime::host_memory_stats().allocated_bytes - before - y.nbytes();
-  // float32: the layer's input is kept as its own first norm's input, allocated before the forward.
-  const int64_t input_kept = c.dtype == at::kFloat ? static_cast<int64_t>(x.nbytes()) : 0;
+  // The layer's input is kept as its own first norm's input, allocated before the forward.
+  const int64_t input_kept = static_cast<int64_t>(x.nbytes());
 
-  const BlockCost cost = decoder_layer_cost(config, static_cast<double>(rows), static_cast<double>(T), value_bytes);
+  const BlockCost cost = decoder_layer_cost(config, static_cast<double>(rows), static_cast<double>(T), value_bytes,
+                                             /*fused_ops=*/true);
   const double planned = static_cast<double>(cost.activation_bytes - input_kept);
   // Blocks of 1 MiB and more are counted at their size class (at most 1/8 above); the plan counts the
   // mask as [rows, T, T] also where the layer makes one causal [T, T].
@@ -59,10 +61,10 @@ TEST_P(DecoderLayerActivations, PlanCountsWhatAutogradKeeps) {
 INSTANTIATE_TEST_SUITE_P(Layouts, DecoderLayerActivations,
                          ::testing::Values(Case{at::kFloat, 8, false}, Case{at::kFloat, 8, true},
                                            Case{at::kFloat, 2, true}, Case{at::kBFloat16, 8, true},
-                                           Case{at::kBFloat16, 2, false}),
+                                           Case{at::kBFloat16, 2, false}, Case{at::kFloat, 8, true, 160}),
                          [](const ::testing::TestParamInfo<Case>& info) {
                            return std::string(info.param.dtype == at::kFloat ? "float32" : "bfloat16") + "_kv" +
-                                  std::to_string(info.param.kv_heads) + (info.param.mask ? "_padding_mask" : "_causal");
+                                  std::to_string(info.param.kv_heads) + (info.param.mask ? "_padding_mask" : "_causal") + "_T" + std::to_string(info.param.tokens);
                          });
 
 // A decoder layer as a block: x -> the layer's output.
