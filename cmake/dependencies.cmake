@@ -25,6 +25,9 @@ find_package(glog REQUIRED)
 find_package(nlohmann_json 3.10 REQUIRED)
 find_package(GTest REQUIRED)
 find_package(Threads REQUIRED)
+# at::parallel_for is a header template whose threads come from an OpenMP pragma: code that calls it (the
+# fused CPU ops) runs on one thread unless compiled with OpenMP, the runtime Debian's LibTorch uses too.
+find_package(OpenMP REQUIRED COMPONENTS CXX)
 find_package(HDF5 REQUIRED COMPONENTS C)
 find_package(ZLIB REQUIRED)
 find_library(HLLM_SENTENCEPIECE sentencepiece REQUIRED)
