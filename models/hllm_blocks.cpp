@@ -121,7 +121,8 @@ class ItemOutputBlock : public NamedBlock {
     std::vector<at::Tensor> outputs;
     for (int64_t b = 0; b < buckets; ++b) {
       const at::Tensor& x = need(a, "item_x." + std::to_string(b), name_);
-      outputs.push_back(rms_norm(x, item_.decoder().final_norm(), config.rms_norm_eps).select(1, x.size(1) - 1));
+      // Only the [ITEM] position is read: the final norm runs on that row alone (it is row-wise).
+      outputs.push_back(rms_norm(x.select(1, x.size(1) - 1), item_.decoder().final_norm(), config.rms_norm_eps));
     }
     a["item_embeddings"] =
         item_rows(outputs, need(a, "item_inverse_order", name_), config.hidden_size, item_.decoder().final_norm());
