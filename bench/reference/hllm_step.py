@@ -1,10 +1,13 @@
 #!/usr/bin/env python3
 """One HLLM training step in PyTorch eager, the same computation as the engine's (models/hllm_model.h,
-models/info_nce.h, runtime/adamw.h) written the way a PyTorch user would: the Item LLM on the batch's
-distinct items (prompt + text + a learned [ITEM] embedding, the [ITEM] position's final-norm state), the
-User LLM on the item embeddings of each sequence, cosine InfoNCE with a learned scale against the batch's
-negatives, backward, torch.optim.AdamW. float32 on the CPU, matmul-softmax attention as the engine's CPU
-path. Run by bench/step_bench with the same shapes and threads; prints "step_ms X".
+models/info_nce.h, runtime/adamw.h) written as fast as plain eager PyTorch allows: the Item LLM on the
+batch's distinct items (prompt + text + a learned [ITEM] embedding, the [ITEM] position's final-norm
+state), all items of one length in one batch; the User LLM on the item embeddings of each sequence; cosine
+InfoNCE with a learned scale against the batch's negatives; backward; torch.optim.AdamW. float32 on the
+CPU. Attention is products and a softmax with an additive float mask (-inf above the causal diagonal for
+the items; the dtype's lowest value where the User LLM's left padding masks keys, as Hugging Face does, so
+a padded row attends uniformly and needs no NaN-zeroing; its output is never read). Torch 1.13 has no
+scaled_dot_product_attention. Run by bench/step_bench with the same shapes and threads; prints "step_ms X".
 
 Debian's python3-torch (1.13, the same LibTorch as the C++ build): /usr/bin/python3 bench/reference/hllm_step.py
 """
@@ -36,11 +39,12 @@ def decoder_parameters(preset, vocab, with_embedding):
     return p
 
 
-def masked_attention(mask):
-    """The engine's CPU attention: scores, -inf where the mask forbids, softmax, rows with nothing -> 0."""
+def additive_attention(bias):
+    """softmax(q k^T / sqrt(d) + bias) v; bias [.., T, T] float: 0 where a query may attend, very negative where not."""
     def attention(q, k, v):
-        scores = (q @ k.transpose(-2, -1)) / math.sqrt(q.shape[-1])
-        return torch.nan_to_num(torch.softmax(scores.masked_fill(~mask, float("-inf")), -1), 0.0) @ v
+        return torch.softmax(torch.baddbmm(bias.expand(q.shape[0] * q.shape[1], -1, -1), q.flatten(0, 1),
+                                           k.flatten(0, 1).transpose(-2, -1), alpha=q.shape[-1] ** -0.5),
+                             -1).view(*q.shape[:-1], -1) @ v
     return attention
 
 
@@ -66,8 +70,8 @@ def main():
     ap.add_argument("--vocab", type=int, default=1000)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--steps", type=int, default=10)
-    ap.add_argument("--items_per_bucket", type=int, default=16,
-                    help="items run together through the Item LLM, as the engine's kItemsPerBucket")
+    ap.add_argument("--items_per_bucket", type=int, default=0,
+                    help="items run together through the Item LLM; 0: all (they are of one length here)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -94,26 +98,31 @@ def main():
     mask = torch.ones(B, W, dtype=torch.bool)
     d = hidden // heads
 
+    per_batch = args.items_per_bucket or U
+    T = args.prompt_tokens + args.text_tokens + 1
+    cos, sin = rope_tables(torch.arange(T), d)
+    causal = torch.full((T, T), float("-inf")).triu(1)
+    # The User LLM's keys: causal and real (left padding), per sequence, repeated for its heads.
+    keys = torch.ones(W, W, dtype=torch.bool).tril().view(1, 1, W, W) & mask.view(B, 1, 1, W)
+    user_bias = torch.zeros(B, 1, W, W).masked_fill(~keys, torch.finfo(torch.float32).min)
+    user_bias = user_bias.expand(B, heads, W, W).reshape(B * heads, W, W)
+    positions = (mask.long().cumsum(1) - 1).clamp_min(0)
+    ucos, usin = (t.unsqueeze(1) for t in rope_tables(positions, d))
+
     def step():
-        # Item LLM in buckets of items (all of one length here), the [ITEM] state out.
+        # Item LLM on the items (all of one length here), the [ITEM] state out.
         outputs = []
-        for first in range(0, U, args.items_per_bucket):
-            rows = text[first:first + args.items_per_bucket]
+        for first in range(0, U, per_batch):
+            rows = text[first:first + per_batch]
             ids = torch.cat([prompt.expand(rows.shape[0], -1), rows], 1)
             x = torch.cat([F.embedding(ids, item_p["embed"]), item_token.view(1, 1, -1).expand(rows.shape[0], 1, -1)], 1)
-            T = x.shape[1]
-            cos, sin = rope_tables(torch.arange(T), d)
-            causal = torch.ones(T, T, dtype=torch.bool).tril().view(1, 1, T, T)
-            hidden_states = decoder(item_p["layers"], x, cos, sin, heads, kv, masked_attention(causal))
-            outputs.append(rms_norm(hidden_states, item_p["norm"])[:, -1])
-        items = torch.cat(outputs, 0)
+            hidden_states = decoder(item_p["layers"], x, cos, sin, heads, kv, additive_attention(causal))
+            outputs.append(rms_norm(hidden_states[:, -1], item_p["norm"]))
+        items = torch.cat(outputs, 0) if len(outputs) > 1 else outputs[0]
         # User LLM on the sequences (left-padding aware mask and positions, as the engine's).
         sequences = items.index_select(0, item_slots.view(-1)).view(B, W, -1) * mask.unsqueeze(-1)
-        keys = torch.ones(W, W, dtype=torch.bool).tril().view(1, 1, W, W) & mask.view(B, 1, 1, W)
-        positions = (mask.long().cumsum(1) - 1).clamp_min(0)
-        ucos, usin = rope_tables(positions, d)
-        states = rms_norm(decoder(user_p["layers"], sequences, ucos.unsqueeze(1), usin.unsqueeze(1), heads, kv,
-                                  masked_attention(keys)), user_p["norm"])
+        states = rms_norm(decoder(user_p["layers"], sequences, ucos, usin, heads, kv, additive_attention(user_bias)),
+                          user_p["norm"])
         valid = mask[:, :-1] & mask[:, 1:]
         loss = info_nce(states[:, :-1][valid], sequences[:, 1:][valid], items.index_select(0, negative_slots),
                         logit_scale)
