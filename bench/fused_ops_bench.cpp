@@ -68,15 +68,16 @@ void run_attention() {
   }
 }
 
-// Seconds of one forward + backward of silu(g) * u on [rows, F], plain (two ops under autograd) or fused.
+// Seconds of one forward + backward of silu(g) * u from the stacked product [g | u] ([rows, 2F]), plain
+// (a split and two ops under autograd) or fused.
 double gate_seconds(bool fused, int64_t width) {
-  const at::Tensor g = at::randn({FLAGS_rows, width}).requires_grad_(true);
-  const at::Tensor u = at::randn({FLAGS_rows, width}).requires_grad_(true);
+  const at::Tensor gate_up = at::randn({FLAGS_rows, 2 * width}).requires_grad_(true);
   const at::Tensor dy = at::randn({FLAGS_rows, width});
   return seconds_per_call(
       [&] {
-        const at::Tensor y = fused ? models::fused_silu_mul(g, u) : at::silu(g) * u;
-        torch::autograd::grad({y}, {g, u}, {dy});
+        const auto halves = gate_up.split(width, -1);
+        const at::Tensor y = fused ? models::fused_swiglu_gate(gate_up) : at::silu(halves[0]) * halves[1];
+        torch::autograd::grad({y}, {gate_up}, {dy});
       },
       FLAGS_seconds);
 }

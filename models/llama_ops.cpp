@@ -96,7 +96,8 @@ at::Tensor eager::attention(const at::Tensor& q, const at::Tensor& k, const at::
 
 at::Tensor swiglu(const at::Tensor& x, const at::Tensor& gate, const at::Tensor& up, const at::Tensor& down) {
   if (!x.device().is_cpu()) return eager::swiglu(x, gate, up, down);
-  return at::linear(fused_silu_mul(at::linear(x, gate), at::linear(x, up)), down);
+  // One product with the gate and up matrices stacked (faster than two), the fused gate on its [g | u].
+  return at::linear(fused_swiglu_gate(at::linear(x, at::cat({gate, up}, 0))), down);
 }
 
 at::Tensor eager::swiglu(const at::Tensor& x, const at::Tensor& gate, const at::Tensor& up, const at::Tensor& down) {

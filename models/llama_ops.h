@@ -31,7 +31,8 @@ at::Tensor apply_rope(const at::Tensor& x, const at::Tensor& cos, const at::Tens
 at::Tensor grouped_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& mask);
 
 
-// down(silu(gate(x)) * up(x)).   x: [..., D]; gate, up: [F, D]; down: [D, F]
+// down(silu(gate(x)) * up(x)).   x: [..., D]; gate, up: [F, D]; down: [D, F]. On the CPU the gate and up
+// matrices are stacked for one product, and the fused gate (models/fused_swiglu.h) reads its output.
 at::Tensor swiglu(const at::Tensor& x, const at::Tensor& gate, const at::Tensor& up, const at::Tensor& down);
 
 // Causal mask for T tokens: bool [1, 1, T, T].

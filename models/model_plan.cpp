@@ -29,13 +29,16 @@ BlockCost decoder_layer_cost(const LlamaConfig& c, double rows, double T, int64_
   //                 head; below float32 also the output in v             8 H d + 8 Hkv d + 4 H (+ v H d)
   //   SwiGLU        the gate and up products and the gated product (the down product's input); the
   //                 plain formula also silu(gate)                                    fused 3 v F, plain 4 v F
-  // and per row the bool mask [T, T] the layer is given. No T x T probabilities: the fused CPU node and the
+  // and per row the bool mask [T, T] the layer is given (and, fused, the stacked matrices below). No T x T probabilities: the fused CPU node and the
   // GPU's kernels recompute them in the backward.
   const double v = static_cast<double>(bytes_per_value);
   const double norms = fused_ops ? 2 * (2 * v * D + 4) : 2 * (12 + v) * D;
   const double attention = 8 * H * d + 8 * Hkv * d + 4 * H + (v < 4 ? v * H * d : 0);
   const double per_token = norms + attention + (fused_ops ? 3 : 4) * v * F;
-  cost.activation_bytes = static_cast<int64_t>(n * per_token + rows * T * T);
+  // On the CPU the q, k, v matrices and the gate and up matrices are stacked for one product each, and the
+  // products keep the stacked copies for their backward.
+  const double stacked_weights = fused_ops ? v * D * ((H + 2 * Hkv) * d + 2 * F) : 0;
+  cost.activation_bytes = static_cast<int64_t>(n * per_token + rows * T * T + stacked_weights);
   cost.input_bytes = static_cast<int64_t>(n * D * bytes_per_value);
   // Without autograd (evaluation), at most at once: the input and the residual, and the larger of the
   // attention's tensors (its norm's output, q, k, v and their rotations, float32 copies, the output in

@@ -252,34 +252,34 @@ TEST(FusedRope, ReducedPrecisionFollowsFloat32) {
   EXPECT_LT(max_abs(bf16[1], reference[1]), 5e-2);
 }
 
-TEST(FusedSiluMul, MatchesThePlainFormulaAndItsAutogradInFloat64) {
+TEST(FusedSwigluGate, MatchesThePlainFormulaAndItsAutogradInFloat64) {
   at::manual_seed(12);
   for (const std::vector<int64_t>& shape : {std::vector<int64_t>{7}, {3, 17}, {2, 5, 64}}) {
     const at::Tensor g = at::randn(shape, at::kDouble) * 4, u = at::randn(shape, at::kDouble);
     const at::Tensor probe = at::randn(shape, at::kDouble);
     const auto plain = value_and_gradients([](const auto& in) { return at::silu(in[0]) * in[1]; }, {g, u}, probe);
-    const auto fused = value_and_gradients([](const auto& in) { return fused_silu_mul(in[0], in[1]); }, {g, u}, probe);
+    const auto fused = value_and_gradients([](const auto& in) { return fused_swiglu_gate(at::cat({in[0], in[1]}, -1)); }, {g, u}, probe);
     for (size_t i = 0; i < 3; ++i) EXPECT_LT(max_abs(fused[i], plain[i]), 1e-12) << at::IntArrayRef(shape) << " " << i;
   }
 }
 
-TEST(FusedSiluMul, Float32AcrossTheVectorizedExpRangeAndReducedPrecision) {
+TEST(FusedSwigluGate, Float32AcrossTheVectorizedExpRangeAndReducedPrecision) {
   at::manual_seed(13);
   // 1,003 values: full vectors and a tail; gates from -100 to 100 reach exp's clamps on both sides.
   const at::Tensor g = at::linspace(-100, 100, 1003, at::kDouble), u = at::randn({1003}, at::kDouble);
   const at::Tensor probe = at::randn({1003}, at::kDouble);
   const auto reference = value_and_gradients([](const auto& in) { return at::silu(in[0]) * in[1]; }, {g, u}, probe);
-  const auto f32 = value_and_gradients([](const auto& in) { return fused_silu_mul(in[0], in[1]); },
+  const auto f32 = value_and_gradients([](const auto& in) { return fused_swiglu_gate(at::cat({in[0], in[1]}, -1)); },
                                        {g.to(at::kFloat), u.to(at::kFloat)}, probe);
   for (size_t i = 0; i < 3; ++i) {
     const at::Tensor error = (f32[i].to(at::kDouble) - reference[i]).abs();
     EXPECT_TRUE(at::all(error <= 1e-6 + 1e-5 * reference[i].abs()).item<bool>()) << i << ": " << error.max().item<double>();
   }
-  const auto bf16 = value_and_gradients([](const auto& in) { return fused_silu_mul(in[0], in[1]); },
+  const auto bf16 = value_and_gradients([](const auto& in) { return fused_swiglu_gate(at::cat({in[0], in[1]}, -1)); },
                                         {g.to(at::kBFloat16), u.to(at::kBFloat16)}, probe);
   EXPECT_EQ(bf16[0].scalar_type(), at::kBFloat16);
   EXPECT_LT(max_abs(bf16[0], reference[0]) / reference[0].abs().max().item<double>(), 2e-2);
-  EXPECT_THROW(fused_silu_mul(at::randn({3}), at::randn({4})), std::exception);
+  EXPECT_THROW(fused_swiglu_gate(at::randn({2, 3})), std::exception);  // an odd width has no two halves
 }
 
 }  // namespace
