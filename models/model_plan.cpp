@@ -25,12 +25,13 @@ BlockCost decoder_layer_cost(const LlamaConfig& c, double rows, double T, int64_
   //                 float32 statistic                                                        2 (2 v D + 4)
   //                 plain (GPU): three float32 tensors of its width (its input in float32, the normalised
   //                 input, one intermediate) and its output in v                              2 (12 + v) D
-  //   attention     float32 q, k, v (kv heads not repeated), the float32 output and one log-sum-exp per
-  //                 head; below float32 also the output in v             8 H d + 8 Hkv d + 4 H (+ v H d)
+  //   attention     the fused CPU node's float32 q, k, v (kv heads not repeated), its float32 output and
+  //                 one log-sum-exp per head; below float32 also the output in v    8 H d + 8 Hkv d + 4 H (+ v H d)
+  //                 (a GPU's SDPA keeps its tensors in v, repeated kv heads included: less than this)
   //   SwiGLU        the gate and up products and the gated product (the down product's input); the
   //                 plain formula also silu(gate)                                    fused 3 v F, plain 4 v F
-  // and per row the bool mask [T, T] the layer is given (and, fused, the stacked matrices below). No T x T probabilities: the fused CPU node and the
-  // GPU's kernels recompute them in the backward.
+  // and per row the bool mask [T, T] the layer is given (and, fused, the stacked matrices below). No T x T
+  // probabilities: the fused CPU node and the GPU's kernels recompute them in the backward.
   const double v = static_cast<double>(bytes_per_value);
   const double norms = fused_ops ? 2 * (2 * v * D + 4) : 2 * (12 + v) * D;
   const double attention = 8 * H * d + 8 * Hkv * d + 4 * H + (v < 4 ? v * H * d : 0);
