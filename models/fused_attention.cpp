@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "common/error.h"
+#include "models/compute_type.h"
 #include "models/vector_math.h"
 
 namespace hllm::models {
@@ -267,14 +268,6 @@ void run_backward(const Problem<float>& p, const Gradients<float>& g, int64_t be
 }
 void run_backward(const Problem<double>& p, const Gradients<double>& g, int64_t begin, int64_t end) {
   backward_double(p, g, begin, end);
-}
-
-at::ScalarType compute_type(const at::Tensor& x) { return x.scalar_type() == at::kDouble ? at::kDouble : at::kFloat; }
-
-// x in the compute type with a contiguous last dimension (a copy only where needed).
-at::Tensor rows_tensor(const at::Tensor& x, at::ScalarType type) {
-  at::Tensor out = x.to(type);
-  return out.stride(-1) == 1 ? out : out.contiguous();
 }
 
 // [B, T, heads, d] storage seen as [B, heads, T, d].

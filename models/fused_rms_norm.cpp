@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "common/error.h"
+#include "models/compute_type.h"
 
 namespace hllm::models {
 namespace {
@@ -72,8 +73,6 @@ void backward_rows(const T* dy, const T* x, const T* w, const Accumulate<T>* r, 
   }
 }
 
-at::ScalarType accumulate_type(const at::Tensor& x) { return x.scalar_type() == at::kDouble ? at::kDouble : at::kFloat; }
-
 // Rows of width x.size(-1) in x (0 for an empty last dimension).
 int64_t row_count(const at::Tensor& x) { return x.size(-1) == 0 ? 0 : x.numel() / x.size(-1); }
 
@@ -84,7 +83,7 @@ struct RmsNormFunction : public torch::autograd::Function<RmsNormFunction> {
     const at::Tensor w = weight_input.to(x.scalar_type()).contiguous();
     const int64_t width = x.size(-1), rows = row_count(x);
     at::Tensor y = at::empty_like(x);
-    at::Tensor r = at::empty({rows}, x.options().dtype(accumulate_type(x)));
+    at::Tensor r = at::empty({rows}, x.options().dtype(compute_type(x)));
     AT_DISPATCH_FLOATING_TYPES_AND2(at::kBFloat16, at::kHalf, x.scalar_type(), "fused_rms_norm", [&] {
       forward_rows<scalar_t>(x.data_ptr<scalar_t>(), w.data_ptr<scalar_t>(), y.data_ptr<scalar_t>(),
                              r.data_ptr<Accumulate<scalar_t>>(), rows, width, eps);
@@ -103,7 +102,7 @@ struct RmsNormFunction : public torch::autograd::Function<RmsNormFunction> {
     const at::Tensor w = weight.to(x.scalar_type()).contiguous();
     const int64_t width = x.size(-1), rows = row_count(x);
     at::Tensor dx = at::empty_like(x);
-    at::Tensor dw = at::empty({width}, x.options().dtype(accumulate_type(x)));
+    at::Tensor dw = at::empty({width}, x.options().dtype(compute_type(x)));
     AT_DISPATCH_FLOATING_TYPES_AND2(at::kBFloat16, at::kHalf, x.scalar_type(), "fused_rms_norm_backward", [&] {
       backward_rows<scalar_t>(dy.data_ptr<scalar_t>(), x.data_ptr<scalar_t>(), w.data_ptr<scalar_t>(),
                               r.data_ptr<Accumulate<scalar_t>>(), dx.data_ptr<scalar_t>(),

@@ -6,6 +6,7 @@
 #include <ATen/Parallel.h>
 
 #include "common/error.h"
+#include "models/compute_type.h"
 #include "models/vector_math.h"
 
 namespace hllm::models {
@@ -24,20 +25,23 @@ struct Rotation {
   Rows<const A> x, cos, sin;
   Rows<A> y;
   int64_t heads, tokens, half;
-  bool transposed;  // the backward's R^T, given a negated sine table
+  bool transposed;  // the backward's R^T
 };
 
-// One row: y[c] = x[c] cos[c] - x[c + h] sin_low[c], y[c + h] = x[c + h] cos[c + h] + x[c] sin_high[c], where
-// the forward reads sin_low = sin[c], sin_high = sin[c + h], and the transposed rotation, whose table is the
-// negated sine, the halves the other way round (the header's dx formulas).
+// One row, the header's formulas: the rotation (forward) or its transpose (backward).
 template <typename A>
 HLLM_INLINE void rotate_row(const A* __restrict x, const A* __restrict cos, const A* __restrict sin, A* __restrict y,
                             int64_t half, bool transposed) {
-  const A* __restrict sin_low = transposed ? sin + half : sin;  // the table multiplying x[c + h] into y[c]
-  const A* __restrict sin_high = transposed ? sin : sin + half;  // ... and x[c] into y[c + h]
+  if (transposed) {
+    for (int64_t c = 0; c < half; ++c) {
+      y[c] = x[c] * cos[c] + x[c + half] * sin[c + half];
+      y[c + half] = x[c + half] * cos[c + half] - x[c] * sin[c];
+    }
+    return;
+  }
   for (int64_t c = 0; c < half; ++c) {
-    y[c] = x[c] * cos[c] - x[c + half] * sin_low[c];
-    y[c + half] = x[c + half] * cos[c + half] + x[c] * sin_high[c];
+    y[c] = x[c] * cos[c] - x[c + half] * sin[c];
+    y[c + half] = x[c + half] * cos[c + half] + x[c] * sin[c + half];
   }
 }
 
@@ -54,22 +58,13 @@ void rotate_double(const Rotation<double>& r, int64_t begin, int64_t end) { rota
 void rotate(const Rotation<float>& r, int64_t begin, int64_t end) { rotate_float(r, begin, end); }
 void rotate(const Rotation<double>& r, int64_t begin, int64_t end) { rotate_double(r, begin, end); }
 
-at::ScalarType compute_type(const at::Tensor& x) { return x.scalar_type() == at::kDouble ? at::kDouble : at::kFloat; }
-
-// x in `type` with a contiguous last dimension (a copy only where needed).
-at::Tensor rows_tensor(const at::Tensor& x, at::ScalarType type) {
-  at::Tensor out = x.to(type);
-  return out.stride(-1) == 1 ? out : out.contiguous();
-}
-
 // y = R x (forward) or R^T x (backward) with the tables broadcast to x's [B, H, T, d].
 at::Tensor apply_rotation(const at::Tensor& x_input, const at::Tensor& cos_table, const at::Tensor& sin_table,
                           bool transposed) {
   const auto type = compute_type(x_input);
   const at::Tensor x = rows_tensor(x_input, type);
   const at::Tensor cos = rows_tensor(cos_table, type).expand(x.sizes());
-  // The transposed rotation subtracts where the forward adds: a negated sine table turns one into the other.
-  const at::Tensor sin = rows_tensor(transposed ? -sin_table : sin_table, type).expand(x.sizes());
+  const at::Tensor sin = rows_tensor(sin_table, type).expand(x.sizes());
   at::Tensor y = at::empty_like(x);  // x's layout
   if (y.stride(-1) != 1) y = at::empty(x.sizes(), x.options());
   const int64_t rows = x.size(0) * x.size(1) * x.size(2);

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "common/error.h"
+#include "models/compute_type.h"
 #include "models/vector_math.h"
 
 namespace hllm::models {
@@ -80,8 +81,6 @@ void backward_double(const double* gu, const double* dh, double* dgu, int64_t wi
     }
   }
 }
-
-at::ScalarType compute_type(const at::Tensor& x) { return x.scalar_type() == at::kDouble ? at::kDouble : at::kFloat; }
 
 // Rows of F elements in a tensor of width 2F (0 for an empty one).
 int64_t row_count(const at::Tensor& gu) { return gu.size(-1) == 0 ? 0 : gu.numel() / gu.size(-1); }

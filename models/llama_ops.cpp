@@ -6,19 +6,13 @@
 #include <cmath>
 #include <limits>
 
+#include "models/compute_type.h"
 #include "models/fused_attention.h"
 #include "models/fused_rms_norm.h"
 #include "models/fused_rope.h"
 #include "models/fused_swiglu.h"
 
 namespace hllm::models {
-namespace {
-
-// Reduced-precision inputs are computed in float32; float64 stays float64 (gradient checks).
-at::ScalarType compute_type(const at::Tensor& x) { return x.scalar_type() == at::kDouble ? at::kDouble : at::kFloat; }
-
-}  // namespace
-
 at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& weight, double eps) {
   return x.device().is_cpu() ? fused_rms_norm(x, weight, eps) : eager::rms_norm(x, weight, eps);
 }
