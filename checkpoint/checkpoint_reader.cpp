@@ -8,6 +8,7 @@
 #include "checkpoint/checkpoint_format.h"
 #include "checkpoint/committed_steps.h"
 #include "common/error.h"
+#include "common/json_input.h"
 #include "data/file_checksum.h"
 #include "models/safetensors_file.h"
 
@@ -26,13 +27,8 @@ at::ScalarType scalar_type(const std::string& dtype, const std::string& origin) 
 
 Checkpoint::Checkpoint(std::string directory) : directory_(std::move(directory)) {
   const std::string path = directory_ + "/" + kManifest;
-  std::ifstream in(path);
-  if (!in) throw InputError("checkpoint " + directory_ + ": no " + kManifest + " (not a committed checkpoint)");
-  try {
-    manifest_ = nlohmann::json::parse(in);
-  } catch (const std::exception& e) {
-    throw InputError(path + ": not valid JSON (" + e.what() + ")");
-  }
+  if (!std::ifstream(path)) throw InputError("checkpoint " + directory_ + ": no " + kManifest + " (not a committed checkpoint)");
+  manifest_ = read_json_file(path);
   if (manifest_.value("format", "") != kFormatName || manifest_.value("version", 0) != kFormatVersion) {
     throw InputError(detail::concat(path, ": format '", manifest_.value("format", ""), "' version ",
                                     manifest_.value("version", 0), ", this build reads '", kFormatName, "' version ",

@@ -5,6 +5,7 @@
 #include <set>
 
 #include "common/error.h"
+#include "common/json_input.h"
 #include "data/input_formats.h"
 
 namespace hllm::data {
@@ -23,10 +24,10 @@ void for_each_json_line(const std::string& path, Fn fn) {
     if (line.empty()) return;
     nlohmann::json value;
     try {
-      value = nlohmann::json::parse(line);
-    } catch (const nlohmann::json::parse_error& e) {
+      value = parse_json(line, path + ":" + std::to_string(line_number));
+    } catch (const InputError&) {
       gzclose(file);
-      throw InputError(path + ":" + std::to_string(line_number) + ": not a JSON object: " + e.what());
+      throw;
     }
     fn(value, line_number);
     line.clear();
@@ -101,10 +102,8 @@ RawCatalog read_amazon2018(const std::string& reviews_path, const std::string& m
     row.user = required_string(review, "reviewerID", at);
     row.item = required_string(review, "asin", at);
     const auto time = review.find("unixReviewTime");
-    if (time == review.end() || !time->is_number_integer()) {
-      throw InputError(at + ": 'unixReviewTime' missing or not an integer");
-    }
-    row.timestamp = time->get<int64_t>();
+    if (time == review.end()) throw InputError(at + ": 'unixReviewTime' missing");
+    row.timestamp = json_timestamp(*time, at, "unixReviewTime");
     row.order = static_cast<int64_t>(catalog.interactions.size());
     catalog.interactions.push_back(std::move(row));
   });

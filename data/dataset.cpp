@@ -4,6 +4,9 @@
 #include <fstream>
 
 #include "common/error.h"
+#include "common/json_input.h"
+#include "common/json_input.h"
+#include "data/csr_offsets.h"
 #include "data/dataset_format.h"
 #include "data/file_checksum.h"
 #include "data/hdf5_file.h"
@@ -15,32 +18,16 @@ namespace {
 
 [[noreturn]] void bad(const std::string& path, const std::string& what) { throw InputError(path + ": " + what); }
 
-// Offsets of a CSR array: start at 0, never decrease, end at `total`.
-void check_offsets(const std::vector<int64_t>& offsets, int64_t total, const std::string& path) {
-  if (offsets.empty() || offsets.front() != 0) bad(path, "'offsets' must start at 0");
-  for (size_t i = 1; i < offsets.size(); ++i) {
-    if (offsets[i] < offsets[i - 1]) bad(path, "'offsets' decrease at index " + std::to_string(i));
-  }
-  if (offsets.back() != total) {
-    bad(path, detail::concat("'offsets' end at ", offsets.back(), " but the data holds ", total, " elements"));
-  }
-}
-
 }  // namespace
 
 Dataset Dataset::open(const std::string& directory) {
   Dataset dataset;
   dataset.directory_ = directory;
   const std::string meta_path = (fs::path(directory) / "meta.json").string();
-  std::ifstream in(meta_path);
-  if (!in) {
+  if (!std::ifstream(meta_path)) {
     throw InputError("'" + directory + "' is not a dataset: no meta.json (write one with hllm_prepare)");
   }
-  try {
-    dataset.meta_ = nlohmann::json::parse(in);
-  } catch (const nlohmann::json::exception& e) {
-    bad(meta_path, std::string("not valid JSON: ") + e.what());
-  }
+  dataset.meta_ = read_json_file(meta_path);
   const auto& meta = dataset.meta_;
   if (meta.value("format", "") != kDatasetFormatName) bad(meta_path, "not an HLLM dataset (format is not 'hllm-dataset')");
   const int version = meta.value("format_version", -1);
@@ -50,6 +37,22 @@ Dataset Dataset::open(const std::string& directory) {
   }
   for (const char* key : {"num_users", "num_items", "num_shards", "shards", "files", "tokenizer", "prompt_tokens"}) {
     if (!meta.contains(key)) bad(meta_path, std::string("missing key '") + key + "'");
+  }
+  const nlohmann::json* vocab = meta.at("tokenizer").is_object() && meta.at("tokenizer").contains("vocab_size")
+                                    ? &meta.at("tokenizer").at("vocab_size")
+                                    : nullptr;
+  if (vocab == nullptr || !vocab->is_number_integer() || vocab->get<int64_t>() < 1 ||
+      vocab->get<int64_t>() > kMaxVocabularySize) {
+    bad(meta_path, detail::concat("'tokenizer.vocab_size' must be an integer in [1, ", kMaxVocabularySize, "], got ",
+                                  vocab ? json_excerpt(*vocab) : "none"));
+  }
+  const nlohmann::json& prompt = meta.at("prompt_tokens");
+  if (!prompt.is_array()) bad(meta_path, "'prompt_tokens' must be a list of token ids");
+  for (const auto& id : prompt) {
+    if (!id.is_number_integer() || id.get<int64_t>() < 0 || id.get<int64_t>() >= vocab->get<int64_t>()) {
+      bad(meta_path, detail::concat("'prompt_tokens' holds ", json_excerpt(id), ", outside the vocabulary [0, ",
+                                    vocab->get<int64_t>(), ")"));
+    }
   }
   for (const auto& [name, info] : meta.at("files").items()) {
     const fs::path path = fs::path(directory) / name;
@@ -97,9 +100,15 @@ std::vector<std::vector<int32_t>> Dataset::read_item_tokens() const {
   const Hdf5File file(path_of("items.h5"), Hdf5File::Mode::kRead);
   const auto offsets = file.read_int64("offsets");
   const auto tokens = file.read_int32("tokens");
-  check_offsets(offsets, static_cast<int64_t>(tokens.size()), file.path());
+  check_csr_offsets(offsets, static_cast<int64_t>(tokens.size()), file.path(), "offsets");
   if (static_cast<int64_t>(offsets.size()) != num_items() + 2) {
     bad(file.path(), detail::concat("'offsets' has ", offsets.size(), " entries, expected num_items + 2 = ", num_items() + 2));
+  }
+  for (size_t i = 0; i < tokens.size(); ++i) {
+    if (tokens[i] < 0 || tokens[i] >= vocab_size()) {
+      bad(file.path(), detail::concat("token ", i, " has the id ", tokens[i], ", outside the tokenizer's vocabulary [0, ",
+                                      vocab_size(), ")"));
+    }
   }
   std::vector<std::vector<int32_t>> items;
   for (size_t i = 0; i + 1 < offsets.size(); ++i) {
@@ -115,7 +124,7 @@ std::vector<UserSequence> Dataset::read_shard(int shard) const {
   const auto items = file.read_int32("items");
   const auto timestamps = file.read_int64("timestamps");
   const auto ids = file.read_strings("ids");
-  check_offsets(offsets, static_cast<int64_t>(items.size()), file.path());
+  check_csr_offsets(offsets, static_cast<int64_t>(items.size()), file.path(), "offsets");
   if (timestamps.size() != items.size()) bad(file.path(), "'timestamps' and 'items' differ in length");
   if (ids.size() + 1 != offsets.size()) bad(file.path(), "'ids' and 'offsets' disagree on the number of users");
   std::vector<UserSequence> users;

@@ -29,6 +29,8 @@ class Dataset {
   int64_t num_users() const { return meta_.at("num_users").get<int64_t>(); }
   int64_t num_items() const { return meta_.at("num_items").get<int64_t>(); }  // without padding
   int num_shards() const { return meta_.at("num_shards").get<int>(); }
+  // Token ids lie in [0, vocab_size()) (checked at open: at most kMaxVocabularySize).
+  int64_t vocab_size() const { return meta_.at("tokenizer").at("vocab_size").get<int64_t>(); }
   std::string path_of(const std::string& file) const;
   std::string shard_path(int shard) const;
   // The tokenizer the items were tokenized with (meta.json's tokenizer.file: tokenizer.model or

@@ -25,9 +25,15 @@
 // of a user, validate on the second to last, test on the last.
 #pragma once
 
+#include <cstdint>
+
 namespace hllm::data {
 
 constexpr int kDatasetFormatVersion = 1;
 constexpr const char* kDatasetFormatName = "hllm-dataset";
+// Token ids lie in [0, vocab_size) with vocab_size at most this: a tokenizer naming a larger id is refused
+// where it is read (the largest published vocabularies hold a few hundred thousand ids; a stray id of 2^31 - 1
+// would size an embedding table of billions of rows, or overflow vocab_size to a negative number).
+constexpr int64_t kMaxVocabularySize = int64_t{1} << 24;
 
 }  // namespace hllm::data

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "common/error.h"
+#include "common/json_input.h"
 
 namespace hllm::data {
 
@@ -14,8 +15,10 @@ void check_dataset_keys(const config::DataConfig& config, const Dataset& dataset
   const std::string file = config.path + "/meta.json";
   std::vector<std::string> problems;
   const auto differs = [&](const char* key, const nlohmann::json& want, const nlohmann::json& have, const char* flag) {
-    problems.push_back(detail::concat("key 'data.", key, "' = ", want.dump(), " but ", file, " says ", have.dump(),
-                                      ": the items were tokenized with hllm_prepare ", flag, " ", have.dump(),
+    // The dataset's value is quoted at more length: it is what the user would copy.
+    const std::string dataset_value = json_excerpt(have, 4 * kExcerptChars);
+    problems.push_back(detail::concat("key 'data.", key, "' = ", json_excerpt(want), " but ", file, " says ",
+                                      dataset_value, ": the items were tokenized with hllm_prepare ", flag, " ", dataset_value,
                                       "; leave the key out (the dataset's), set it so, or prepare the data again"));
   };
   if (config.max_text_len != 0 && config.max_text_len != dataset_text_tokens(dataset)) {

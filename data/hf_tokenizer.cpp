@@ -8,6 +8,8 @@
 #include <nlohmann/json.hpp>
 
 #include "common/error.h"
+#include "common/json_input.h"
+#include "data/dataset_format.h"
 #include "data/unicode_text.h"
 
 namespace hllm::data {
@@ -20,13 +22,11 @@ constexpr const char* kGpt2Pattern =
     R"('s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+)";
 
 json read_json(const std::string& path) {
-  std::ifstream in(path);
+  std::ifstream in(path, std::ios::binary);
   if (!in) throw InputError("tokenizer: cannot open '" + path + "'");
-  try {
-    return json::parse(in);
-  } catch (const json::exception& e) {
-    throw InputError("tokenizer: '" + path + "' is not valid JSON: " + e.what());
-  }
+  std::stringstream text;
+  text << in.rdbuf();
+  return parse_json(text.str(), "tokenizer: '" + path + "'");
 }
 
 // Reads a tokenizer.json: `where("key")` is the error prefix naming the file and the key.
@@ -43,11 +43,21 @@ class Reader {
     if (!object.is_object() || !object.contains(name)) refuse(key, "missing");
     return object.at(name);
   }
+  // A token id: an integer in [0, kMaxVocabularySize), so that every id has a row in an embedding table of a
+  // size that fits (data/dataset_format.h).
+  int32_t token_id(const json& value, const std::string& key) const {
+    if (!value.is_number_integer()) refuse(key, "expected an integer id, got " + json_excerpt(value));
+    if (value.is_number_unsigned() ? value.get<uint64_t>() >= static_cast<uint64_t>(kMaxVocabularySize)
+                                   : value.get<int64_t>() < 0 || value.get<int64_t>() >= kMaxVocabularySize) {
+      refuse(key, detail::concat("id ", json_excerpt(value), " is outside [0, ", kMaxVocabularySize, ")"));
+    }
+    return value.get<int32_t>();
+  }
   // `object[name]` is absent, null or equal to `allowed` (a value this reader implements).
   void require_default(const json& object, const std::string& name, const json& allowed, const std::string& key,
                        const std::string& why) const {
     if (!object.contains(name) || object.at(name).is_null() || object.at(name) == allowed) return;
-    refuse(key + "." + name, object.at(name).dump() + " is not supported (" + why + ")");
+    refuse(key + "." + name, json_excerpt(object.at(name)) + " is not supported (" + why + ")");
   }
 
  private:
@@ -78,7 +88,7 @@ int32_t special_token_id(const json& config, const std::string& name, const std:
   } else if (value.is_object() && value.contains("content") && value.at("content").is_string()) {
     content = value.at("content").get<std::string>();
   } else {
-    throw InputError("tokenizer: '" + config_path + "', key '" + name + "': expected a string, got " + value.dump());
+    throw InputError("tokenizer: '" + config_path + "', key '" + name + "': expected a string, got " + json_excerpt(value));
   }
   const auto found = ids.find(content);
   if (found == ids.end()) {
@@ -121,8 +131,7 @@ HfTokenizer HfTokenizer::load_checked(const std::string& path) {
   if (!vocab_json.is_object()) reader.refuse("model.vocab", "expected an object of piece → id");
   vocab.reserve(vocab_json.size());
   for (const auto& [spelling, id_json] : vocab_json.items()) {
-    if (!id_json.is_number_integer()) reader.refuse("model.vocab." + spelling, "expected an integer id");
-    const auto id = id_json.get<int32_t>();
+    const auto id = reader.token_id(id_json, "model.vocab." + text_excerpt(spelling, 40));
     largest_id = std::max(largest_id, id);
     spelled_ids[spelling] = id;
     // A piece outside GPT-2's alphabet (a special token kept in the vocabulary) is never produced by BPE.
@@ -222,7 +231,7 @@ HfTokenizer HfTokenizer::load_checked(const std::string& path) {
         reader.require_default(token, flag, false, key, "added tokens that take in the spaces around them");
       }
       AddedToken entry{reader.at(token, "content", key + ".content").get<std::string>(),
-                       reader.at(token, "id", key + ".id").get<int32_t>(), token.value("normalized", false)};
+                       reader.token_id(reader.at(token, "id", key + ".id"), key + ".id"), token.value("normalized", false)};
       if (entry.content.empty()) reader.refuse(key + ".content", "empty");
       largest_id = std::max(largest_id, entry.id);
       spelled_ids[entry.content] = entry.id;

@@ -9,6 +9,9 @@
 //               keep the first; HTML in fields is reduced to its text.
 #pragma once
 
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
 #include <string>
 
 #include "data/raw_catalog.h"
@@ -26,8 +29,15 @@ void read_amazon2018_metadata(const std::string& meta_path, RawCatalog* catalog)
 // One of the three above by the format's name; false (nothing read) for another name.
 bool read_items_file(const std::string& format, const std::string& items_path, RawCatalog* catalog);
 
+// Timestamps are integer seconds of magnitude at most 2^53: text is read through a double, exact up to there,
+// and HSTU's time differences then stay far inside int64 (a larger value would wrap, or turn 2^64 - 1 into -1).
+constexpr int64_t kMaxTimestampMagnitude = int64_t{1} << 53;
+
 // "881250949" or "881250949.0" -> 881250949; anything else throws InputError naming where.
 int64_t parse_timestamp(const std::string& text, const std::string& where);
+// A JSON integer timestamp (Amazon's unixReviewTime, --users lines); anything else throws InputError
+// "<where>: <key> ...".
+int64_t json_timestamp(const nlohmann::json& value, const std::string& where, const std::string& key);
 
 // Text of an HTML fragment: tags removed, common entities decoded, whitespace collapsed.
 std::string html_to_text(const std::string& html);

@@ -2,9 +2,11 @@
 
 #include <unistd.h>
 
+#include <cmath>
 #include <filesystem>
 
 #include "common/error.h"
+#include "common/json_input.h"
 #include "data/hdf5_file.h"
 
 namespace hllm::data {
@@ -55,6 +57,14 @@ ItemEmbeddingTable read_item_embeddings(const std::string& path) {
                                     " dataset items do not agree"));
   }
   table.embeddings = file.read_float32_rows("embeddings", 0, rows);
+  // A NaN or infinite value would score as null for every user; refused here, naming the row.
+  for (size_t i = 0; i < table.embeddings.size(); ++i) {
+    if (!std::isfinite(table.embeddings[i])) {
+      throw InputError(detail::concat(what, ": row ", static_cast<int64_t>(i) / dim, " ('",
+                                      text_excerpt(table.ids[i / dim]), "') holds ", table.embeddings[i],
+                                      "; every value must be finite"));
+    }
+  }
   return table;
 }
 

@@ -32,7 +32,7 @@ struct ItemEmbeddingTable {
 
 void write_item_embeddings(const std::string& path, const ItemEmbeddingTable& table);
 // Throws InputError naming the file when it is not such a table (missing datasets, shapes that disagree,
-// another format version).
+// another format version, a value that is not finite).
 ItemEmbeddingTable read_item_embeddings(const std::string& path);
 
 }  // namespace hllm::data

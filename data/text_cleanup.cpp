@@ -4,6 +4,7 @@
 #include <string>
 
 #include "common/error.h"
+#include "common/json_input.h"
 #include "data/input_formats.h"
 
 namespace hllm::data {
@@ -14,9 +15,30 @@ int64_t parse_timestamp(const std::string& text, const std::string& where) {
   const double value = std::strtod(begin, &end);
   while (end && *end != '\0' && std::isspace(static_cast<unsigned char>(*end))) ++end;
   if (text.empty() || end == begin || *end != '\0' || !std::isfinite(value) || std::floor(value) != value) {
-    throw InputError(where + ": timestamp '" + text + "' is not an integer number of seconds");
+    throw InputError(where + ": timestamp '" + text_excerpt(text) + "' is not an integer number of seconds");
+  }
+  if (std::fabs(value) > static_cast<double>(kMaxTimestampMagnitude)) {
+    throw InputError(detail::concat(where, ": timestamp '", text_excerpt(text), "' is out of range (at most 2^53 = ",
+                                    kMaxTimestampMagnitude, " seconds either side of 1970)"));
   }
   return static_cast<int64_t>(value);
+}
+
+int64_t json_timestamp(const nlohmann::json& value, const std::string& where, const std::string& key) {
+  if (!value.is_number_integer()) {
+    throw InputError(where + ": '" + key + "' must be an integer number of seconds, got " + json_excerpt(value));
+  }
+  // An unsigned value above 2^63 - 1 would turn negative in int64: compare before converting.
+  const bool in_range = value.is_number_unsigned()
+                            ? value.get<uint64_t>() <= static_cast<uint64_t>(kMaxTimestampMagnitude)
+                            : value.get<int64_t>() >= -kMaxTimestampMagnitude &&
+                                  value.get<int64_t>() <= kMaxTimestampMagnitude;
+  if (!in_range) {
+    throw InputError(detail::concat(where, ": '", key, "' = ", json_excerpt(value),
+                                    " is out of range (at most 2^53 = ", kMaxTimestampMagnitude,
+                                    " seconds either side of 1970)"));
+  }
+  return value.get<int64_t>();
 }
 
 std::string html_to_text(const std::string& html) {

@@ -14,8 +14,9 @@
 namespace hllm::data {
 
 // `row_of_item` maps an external item id to its row of the item table. Throws InputError naming the file
-// and line: not JSON, a missing or mistyped key, an empty history, an item id the table does not hold,
-// timestamps that do not match the items.
+// and line: not JSON (or nested deeper than common/json_input.h allows), a missing or mistyped key, an empty
+// history, an item id the table does not hold, timestamps that do not match the items, lie outside ±2^53
+// or go backwards.
 std::vector<UserSequence> read_user_histories(const std::string& path,
                                               const std::unordered_map<std::string, int64_t>& row_of_item);
 

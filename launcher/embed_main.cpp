@@ -49,7 +49,7 @@ int embed(const RunToolArgs& args, parallel::Communicator& world) {
   }
   runtime::Evaluator evaluator(run.plan.config, *run.plan.topology, dataset, *run.model);
   at::Tensor rows = evaluator.catalog_embeddings().slice(0, 1);  // [N, D] on every rank
-  if (!new_ids.empty()) rows = at::cat({rows, evaluator.item_embeddings(data::ItemTokenReader(args.flag("--items")))}, 0);
+  if (!new_ids.empty()) rows = at::cat({rows, evaluator.item_embeddings(data::ItemTokenReader(args.flag("--items"), dataset))}, 0);
   if (world.rank() != 0) return kExitOk;
   rows = rows.to(at::kCPU, at::kFloat).contiguous();
   data::ItemEmbeddingTable table;

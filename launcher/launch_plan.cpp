@@ -64,7 +64,7 @@ void plan_hllm_towers(LaunchPlan* plan) {
   // Without a dataset: a LLaMA vocabulary, HLLM's prompt, and the text length the config states (else 64).
   int64_t vocab = 32000, prompt_tokens = 12, text_tokens = config.data.max_text_len > 0 ? config.data.max_text_len : 64;
   if (plan->dataset) {
-    vocab = plan->dataset->meta().at("tokenizer").at("vocab_size").get<int64_t>();
+    vocab = plan->dataset->vocab_size();
     prompt_tokens = static_cast<int64_t>(plan->dataset->meta().at("prompt_tokens").size());
     text_tokens = data::dataset_text_tokens(*plan->dataset);
   }
@@ -77,11 +77,7 @@ void plan_hllm_towers(LaunchPlan* plan) {
                                     " ids: the dataset was tokenized with another tokenizer; prepare it with "
                                     "hllm_prepare --tokenizer ", config.model.item.source));
   }
-  if (item.hidden_size != user.hidden_size) {
-    throw InputError(detail::concat("model.item ('", config.model.item.describe(), "') has hidden size ",
-                                    item.hidden_size, " and model.user ('", config.model.user.describe(), "') has ", user.hidden_size,
-                                    ": the item embedding is the User LLM's input, so the widths must match"));
-  }
+  models::check_tower_widths(config.model.item, config.model.user);
   if (plan->topology->pp() == 1) return;
   const models::ModelShapes shapes =
       models::hllm_micro_batch_shapes(config, plan->batch.micro_batch_per_rank, plan->topology->dp(), prompt_tokens,

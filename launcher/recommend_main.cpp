@@ -19,6 +19,7 @@
 
 #include "common/error.h"
 #include "common/exit_codes.h"
+#include "common/json_input.h"
 #include "data/eval_loader.h"
 #include "data/item_embedding_file.h"
 #include "data/user_histories_file.h"
@@ -60,7 +61,9 @@ int64_t parse_k(const std::string& text) {
   } catch (const std::exception&) {
     used = 0;
   }
-  if (text.empty() || used != text.size() || k < 1) throw InputError("--k '" + text + "': expected a positive integer");
+  if (text.empty() || used != text.size() || k < 1) {
+    throw InputError("--k '" + text_excerpt(text) + "': expected a positive integer");
+  }
   return k;
 }
 
@@ -81,8 +84,9 @@ ItemTable table_from_file(const std::string& path, const data::Dataset& dataset,
   }
   for (int64_t i = 0; i < file.num_dataset_items; ++i) {
     if (file.ids[i] != dataset_ids[i + 1] || file.dataset_index[i] != i + 1) {
-      throw InputError(detail::concat("'", path, "': row ", i, " is item '", file.ids[i], "', the dataset's item ",
-                                      i + 1, " is '", dataset_ids[i + 1], "' (the table of another dataset?)"));
+      throw InputError(detail::concat("'", path, "': row ", i, " is item '", text_excerpt(file.ids[i]),
+                                      "', the dataset's item ", i + 1, " is '", text_excerpt(dataset_ids[i + 1]),
+                                      "' (the table of another dataset?)"));
     }
   }
   ItemTable table;
@@ -150,6 +154,11 @@ int recommend(const RunToolArgs& args, parallel::Communicator& world) {
     table.catalog = evaluator.catalog_embeddings();
     table.ids = dataset.read_item_ids();
   }
+  const int64_t table_items = static_cast<int64_t>(table.ids.size()) - 1;
+  if (k > table_items) {
+    throw InputError(detail::concat("--k ", k, ": the item table holds ", table_items, " items (",
+                                    table.new_items, " new); ask for at most that many"));
+  }
   const at::Tensor unit_table = runtime::Evaluator::unit_rows(table.catalog);
 
   const int replica = evaluator.replica().first, replicas = evaluator.replica().second;
@@ -162,13 +171,13 @@ int recommend(const RunToolArgs& args, parallel::Communicator& world) {
     const size_t needed = split == data::EvalSplit::kAll ? 1 : split == data::EvalSplit::kTest ? 2 : 3;
     for (const auto& user : users) {
       if (user.items.size() < needed) {
-        throw InputError(detail::concat("'", args.flag("--users"), "': user '", user.id, "' has ", user.items.size(),
+        throw InputError(detail::concat("'", args.flag("--users"), "': user '", text_excerpt(user.id), "' has ", user.items.size(),
                                         " item(s); --split ", args.flag("--split", "all"), " needs ", needed));
       }
       for (int32_t item : user.items) {
         if (id_model && item > dataset.num_items()) {
-          throw InputError(detail::concat("'", args.flag("--users"), "': user '", user.id, "' has the new item '",
-                                          table.ids[item], "'; ", config.model.type,
+          throw InputError(detail::concat("'", args.flag("--users"), "': user '", text_excerpt(user.id),
+                                          "' has the new item '", text_excerpt(table.ids[item]), "'; ", config.model.type,
                                           " learns one vector per training item id and has none for it"));
         }
       }

@@ -9,6 +9,8 @@
 #include <iostream>
 
 #include "common/error.h"
+#include "common/json_input.h"
+#include "common/path_names.h"
 #include "common/exit_codes.h"
 #include "common/logging.h"
 #include "launcher/device_groups.h"
@@ -59,10 +61,12 @@ RunToolArgs parse_run_tool_args(int argc, char** argv, const std::string& tool,
 }
 
 void check_output_path(const std::string& path, const std::string& flag) {
+  check_path(path, flag);
   std::filesystem::path directory = std::filesystem::path(path).parent_path();
   if (directory.empty()) directory = ".";
-  if (!std::filesystem::is_directory(directory) || ::access(directory.c_str(), W_OK) != 0) {
-    throw InputError(flag + " '" + path + "': the directory '" + directory.string() +
+  std::error_code error;
+  if (!std::filesystem::is_directory(directory, error) || ::access(directory.c_str(), W_OK) != 0) {
+    throw InputError(flag + " '" + text_excerpt(path) + "': the directory '" + text_excerpt(directory.string()) +
                      "' does not exist or is not writable");
   }
 }

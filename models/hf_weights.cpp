@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "common/error.h"
+#include "common/json_input.h"
 
 namespace hllm::models {
 namespace fs = std::filesystem;
@@ -31,13 +32,7 @@ HfWeights::HfWeights(const std::string& directory) : directory_(directory) {
   const fs::path index = fs::path(directory) / "model.safetensors.index.json";
   std::vector<std::string> names;
   if (fs::exists(index)) {
-    std::ifstream in(index);
-    nlohmann::json json;
-    try {
-      json = nlohmann::json::parse(in);
-    } catch (const nlohmann::json::exception& e) {
-      throw InputError(index.string() + ": not valid JSON: " + e.what());
-    }
+    nlohmann::json json = read_json_file(index.string());
     if (!json.contains("weight_map") || !json["weight_map"].is_object()) {
       throw InputError(index.string() + ": no 'weight_map' object");
     }

@@ -6,6 +6,7 @@
 #include <fstream>
 
 #include "common/error.h"
+#include "common/json_input.h"
 
 namespace hllm::models {
 namespace {
@@ -76,14 +77,8 @@ void LlamaConfig::validate(const std::string& origin) const {
 LlamaConfig read_hf_config(const std::string& path) {
   const std::string file =
       std::filesystem::is_directory(path) ? (std::filesystem::path(path) / "config.json").string() : path;
-  std::ifstream in(file);
-  if (!in) throw InputError("cannot open '" + file + "' (a Hugging Face model directory holds config.json)");
-  nlohmann::json json;
-  try {
-    json = nlohmann::json::parse(in);
-  } catch (const nlohmann::json::exception& e) {
-    throw InputError(file + ": not valid JSON: " + e.what());
-  }
+  if (!std::ifstream(file)) throw InputError("cannot open '" + file + "' (a Hugging Face model directory holds config.json)");
+  const nlohmann::json json = read_json_file(file);
   LlamaConfig config;
   read_field(json, "model_type", &config.model_type, file, true);
   if (config.model_type != "llama" && config.model_type != "mistral" && config.model_type != "qwen2") {

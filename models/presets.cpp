@@ -59,4 +59,15 @@ LlamaConfig tower_config(const config::TowerSpec& spec, int64_t vocab_size) {
   return preset_config(spec.source, vocab_size);
 }
 
+void check_tower_widths(const config::TowerSpec& item, const config::TowerSpec& user) {
+  const int64_t any_vocabulary = 32000;  // widths do not depend on it
+  const int64_t item_width = tower_config(item, any_vocabulary).hidden_size;
+  const int64_t user_width = tower_config(user, any_vocabulary).hidden_size;
+  if (item_width != user_width) {
+    throw InputError(detail::concat("model.item ('", item.describe(), "') has hidden size ", item_width,
+                                    " and model.user ('", user.describe(), "') has ", user_width,
+                                    ": the item embedding is the User LLM's input, so the widths must match"));
+  }
+}
+
 }  // namespace hllm::models

@@ -22,4 +22,8 @@ bool is_model_directory(const config::TowerSpec& spec);
 // when missing), else the shape or the preset at `vocab_size`.
 LlamaConfig tower_config(const config::TowerSpec& spec, int64_t vocab_size);
 
+// HLLM's item embedding is the User LLM's input, so the towers must have one width. Throws InputError naming
+// model.item and model.user with their widths (hllm_launch and hllm_sweep's validation refuse alike).
+void check_tower_widths(const config::TowerSpec& item, const config::TowerSpec& user);
+
 }  // namespace hllm::models

@@ -15,6 +15,7 @@
 #include <limits>
 
 #include "common/error.h"
+#include "common/json_input.h"
 
 namespace hllm::models {
 namespace {
@@ -69,12 +70,8 @@ StHeader parse_safetensors(const uint8_t* bytes, size_t size, const std::string&
   if (header_size > size - 8) {
     bad(origin, detail::concat("header of ", header_size, " bytes but the file has ", size - 8, " after the length"));
   }
-  nlohmann::json json;
-  try {
-    json = nlohmann::json::parse(bytes + 8, bytes + 8 + header_size);
-  } catch (const nlohmann::json::exception& e) {
-    bad(origin, std::string("header is not JSON: ") + e.what());
-  }
+  const nlohmann::json json =
+      parse_json(std::string_view(reinterpret_cast<const char*>(bytes) + 8, header_size), origin + ": header");
   if (!json.is_object()) bad(origin, "header is not a JSON object");
 
   StHeader header;

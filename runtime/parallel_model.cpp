@@ -31,7 +31,7 @@ ParallelModel::ParallelModel(const config::Config& config, const config::BatchSi
       device_(topology.placement().device) {
   std::vector<int64_t> prompt;
   for (const auto& id : dataset.meta().at("prompt_tokens")) prompt.push_back(id.get<int64_t>());
-  const int64_t vocab = dataset.meta().at("tokenizer").at("vocab_size").get<int64_t>();
+  const int64_t vocab = dataset.vocab_size();
   // Built without values (HLLM): a rank fills only what it keeps, below, so no rank ever holds the whole
   // model. With bf16 the LLMs compute in bfloat16 (training keeps float32 masters); logit_scale stays
   // float32 (the loss reads it in float32, and a bf16 exponent would round the temperature).

@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "common/config/config_loader.h"
+#include "common/json_input.h"
 
 namespace hllm::runtime {
 
@@ -25,7 +26,9 @@ void RunLog::start(int64_t first_step) const {
   if (first_step > 0) {
     std::ifstream in(run_dir_ + "/metrics.jsonl");
     for (std::string line; std::getline(in, line);) {
-      if (!line.empty() && nlohmann::json::parse(line).value("step", int64_t{0}) <= first_step) kept.push_back(line);
+      if (!line.empty() && parse_json(line, run_dir_ + "/metrics.jsonl").value("step", int64_t{0}) <= first_step) {
+        kept.push_back(line);
+      }
     }
   }
   std::ofstream out(run_dir_ + "/metrics.jsonl", std::ios::trunc);

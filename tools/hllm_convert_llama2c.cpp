@@ -12,6 +12,7 @@
 
 #include "common/error.h"
 #include "common/exit_codes.h"
+#include "common/tool_main.h"
 #include "models/llama2c_converter.h"
 
 namespace hllm::tools {
@@ -72,13 +73,5 @@ int convert(int argc, char** argv) {
 }  // namespace hllm::tools
 
 int main(int argc, char** argv) {
-  try {
-    return hllm::tools::convert(argc, argv);
-  } catch (const hllm::InputError& e) {
-    std::cerr << "hllm_convert_llama2c: " << e.what() << std::endl;
-    return hllm::kExitBadInput;
-  } catch (const std::exception& e) {
-    std::cerr << "hllm_convert_llama2c: " << e.what() << std::endl;
-    return hllm::kExitFailure;
-  }
+  return hllm::guarded_tool_main("hllm_convert_llama2c", [&] { return hllm::tools::convert(argc, argv); });
 }

@@ -14,6 +14,7 @@
 #include "checkpoint/hf_export.h"
 #include "common/error.h"
 #include "common/exit_codes.h"
+#include "common/tool_main.h"
 
 namespace {
 
@@ -41,7 +42,7 @@ int main(int argc, char** argv) {
     std::cerr << kUsage << std::endl;
     return hllm::kExitBadInput;
   }
-  try {
+  return hllm::guarded_tool_main("hllm_export", [&] {
     const int64_t max_shard_bytes = max_shard_size.empty() ? hllm::checkpoint::kDefaultMaxShardBytes
                                                            : hllm::checkpoint::parse_byte_size(max_shard_size);
     std::string from = positional[0];
@@ -53,11 +54,5 @@ int main(int argc, char** argv) {
     hllm::checkpoint::export_hf(from, positional[1], max_shard_bytes);
     std::cout << "exported " << from << " to " << positional[1] << "/item and " << positional[1] << "/user" << std::endl;
     return hllm::kExitOk;
-  } catch (const hllm::InputError& e) {
-    std::cerr << "hllm_export: " << e.what() << std::endl;
-    return hllm::kExitBadInput;
-  } catch (const std::exception& e) {
-    std::cerr << "hllm_export: " << e.what() << std::endl;
-    return hllm::kExitFailure;
-  }
+  });
 }

@@ -24,7 +24,9 @@
 #include "common/config/batch_sizes.h"
 #include "common/config/config_loader.h"
 #include "common/error.h"
+#include "common/json_input.h"
 #include "common/exit_codes.h"
+#include "common/tool_main.h"
 #include "models/llama_config.h"
 #include "models/model_plan.h"
 #include "models/presets.h"
@@ -62,10 +64,10 @@ std::string billions(double n) {
 // checkpointing every block when activation_checkpointing.policy asks for it, else stored.
 // The catalogue's size from the dataset's meta.json at data.path, or 0 when there is none to read.
 double catalogue_items(const config::Config& config) {
-  std::ifstream in(config.data.path + "/meta.json");
-  if (!in) return 0;
+  const std::string path = config.data.path + "/meta.json";
+  if (!std::ifstream(path)) return 0;
   try {
-    return nlohmann::json::parse(in).at("num_items").get<double>();
+    return read_json_file(path).at("num_items").get<double>();
   } catch (const std::exception&) {
     return 0;
   }
@@ -285,10 +287,5 @@ int main(int argc, char** argv) {
     std::cerr << "hllm_plan: --config is required (hllm_plan --help)" << std::endl;
     return hllm::kExitBadInput;
   }
-  try {
-    return hllm::tools::run(overrides);
-  } catch (const hllm::InputError& e) {
-    std::cerr << "hllm_plan: " << e.what() << std::endl;
-    return hllm::kExitBadInput;
-  }
+  return hllm::guarded_tool_main("hllm_plan", [&] { return hllm::tools::run(overrides); });
 }

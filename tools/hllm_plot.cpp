@@ -13,6 +13,8 @@
 
 #include "common/error.h"
 #include "common/exit_codes.h"
+#include "common/json_input.h"
+#include "common/tool_main.h"
 #include "tools/sweep_report.h"
 
 namespace {
@@ -33,21 +35,21 @@ int plot(const std::string& run_dir) {
   while (std::getline(in, line)) {
     ++line_number;
     if (line.empty()) continue;
-    nlohmann::json record;
+    const std::string where = metrics.string() + ":" + std::to_string(line_number);
+    const nlohmann::json record = hllm::parse_json(line, where);
+    if (!record.is_object()) throw hllm::InputError(where + ": expected a JSON object, got " + hllm::json_excerpt(record));
     try {
-      record = nlohmann::json::parse(line);
-    } catch (const nlohmann::json::exception& e) {
-      std::cerr << "hllm_plot: " << metrics.string() << ":" << line_number << ": not JSON: " << e.what() << "\n";
-      return hllm::kExitBadInput;
-    }
-    if (record.contains("loss")) {
-      train << record.value("step", 0) << " " << record.value("loss", 0.0) << " " << record.value("lr", 0.0) << " "
-            << record.value("grad_norm", 0.0) << "\n";
-      ++train_rows;
-    } else if (record.value("split", "") == "valid") {
-      eval << record.value("step", 0) << " " << record.value("recall@10", 0.0) << " " << record.value("ndcg@10", 0.0)
-           << " " << record.value("recall@200", 0.0) << " " << record.value("ndcg@200", 0.0) << "\n";
-      ++eval_rows;
+      if (record.contains("loss")) {
+        train << record.value("step", 0) << " " << record.value("loss", 0.0) << " " << record.value("lr", 0.0) << " "
+              << record.value("grad_norm", 0.0) << "\n";
+        ++train_rows;
+      } else if (record.value("split", "") == "valid") {
+        eval << record.value("step", 0) << " " << record.value("recall@10", 0.0) << " " << record.value("ndcg@10", 0.0)
+             << " " << record.value("recall@200", 0.0) << " " << record.value("ndcg@200", 0.0) << "\n";
+        ++eval_rows;
+      }
+    } catch (const nlohmann::json::type_error& e) {  // a field of the wrong type
+      throw hllm::InputError(where + ": " + e.what());
     }
   }
   train.close();
@@ -89,18 +91,10 @@ int plot(const std::string& run_dir) {
 }  // namespace
 
 int plot_sweep(const std::string& dir) {
-  try {
-    for (const auto& path : hllm::tools::write_sweep_report(dir)) std::cout << path << "\n";
-    std::ifstream table(std::filesystem::path(dir) / "sweep.md");
-    std::cout << table.rdbuf();
-    return hllm::kExitOk;
-  } catch (const hllm::InputError& e) {
-    std::cerr << "hllm_plot: " << e.what() << "\n";
-    return hllm::kExitBadInput;
-  } catch (const hllm::Error& e) {
-    std::cerr << "hllm_plot: " << e.what() << "\n";
-    return hllm::kExitFailure;
-  }
+  for (const auto& path : hllm::tools::write_sweep_report(dir)) std::cout << path << "\n";
+  std::ifstream table(std::filesystem::path(dir) / "sweep.md");
+  std::cout << table.rdbuf();
+  return hllm::kExitOk;
 }
 
 int main(int argc, char** argv) {
@@ -111,10 +105,12 @@ int main(int argc, char** argv) {
     std::cout << usage;
     return hllm::kExitOk;
   }
-  if (argc == 3 && std::string(argv[1]) == "--sweep") return plot_sweep(argv[2]);
+  if (argc == 3 && std::string(argv[1]) == "--sweep") {
+    return hllm::guarded_tool_main("hllm_plot", [&] { return plot_sweep(argv[2]); });
+  }
   if (argc != 2 || std::string(argv[1]).rfind("--", 0) == 0) {
     std::cerr << usage;
     return hllm::kExitBadInput;
   }
-  return plot(argv[1]);
+  return hllm::guarded_tool_main("hllm_plot", [&] { return plot(argv[1]); });
 }

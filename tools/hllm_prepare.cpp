@@ -16,6 +16,8 @@
 
 #include "common/error.h"
 #include "common/exit_codes.h"
+#include "common/path_names.h"
+#include "common/tool_main.h"
 #include "data/dataset.h"
 #include "data/dataset_builder.h"
 #include "data/dataset_writer.h"
@@ -77,6 +79,7 @@ int verify(const std::string& directory) {
 // New items: their text as the dataset's items' (its text keys, its tokenizer, cut to its max_text_len).
 int prepare_new_items() {
   require(!FLAGS_like.empty() && !FLAGS_out.empty(), "--new_items needs --like DATASET and --out FILE");
+  check_path(FLAGS_out, "--out");
   const auto dataset = data::Dataset::open(FLAGS_like);
   const auto& meta = dataset.meta();
   const std::string format =
@@ -128,6 +131,7 @@ int prepare_new_items() {
 
 int prepare() {
   require(!FLAGS_out.empty(), "--out is required");
+  check_path(FLAGS_out, "--out");
   require(FLAGS_synthetic.empty() != FLAGS_format.empty(), "pass either --format with input files, or --synthetic");
   require(FLAGS_tokenizer.empty() != (FLAGS_train_tokenizer == 0),
           "pass either --tokenizer PATH or --train_tokenizer VOCAB_SIZE");
@@ -232,16 +236,10 @@ int main(int argc, char** argv) {
       "       hllm_prepare --verify DIR\n"
       "       hllm_prepare --new_items FILE --like DATASET --out NEW_ITEMS.h5 [--format F]");
   gflags::ParseCommandLineFlags(&argc, &argv, true);
-  try {
+  return hllm::guarded_tool_main("hllm_prepare", [&] {
     if (argc > 1) throw hllm::InputError(std::string("unexpected argument '") + argv[1] + "' (hllm_prepare --help)");
     if (!FLAGS_verify.empty()) return hllm::tools::verify(FLAGS_verify);
     if (!FLAGS_new_items.empty()) return hllm::tools::prepare_new_items();
     return hllm::tools::prepare();
-  } catch (const hllm::InputError& e) {
-    std::cerr << "hllm_prepare: " << e.what() << std::endl;
-    return hllm::kExitBadInput;
-  } catch (const std::exception& e) {
-    std::cerr << "hllm_prepare: " << e.what() << std::endl;
-    return hllm::kExitFailure;
-  }
+  });
 }

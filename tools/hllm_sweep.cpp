@@ -25,6 +25,7 @@
 
 #include "common/error.h"
 #include "common/exit_codes.h"
+#include "common/tool_main.h"
 #include "tools/sweep_ladder.h"
 
 DEFINE_string(config, "", "Base config (JSON): every point starts from it.");
@@ -193,7 +194,7 @@ int main(int argc, char** argv) {
     std::cerr << "hllm_sweep: unexpected argument '" << argv[1] << "' (see --help)\n";
     return hllm::kExitBadInput;
   }
-  try {
+  return hllm::guarded_tool_main("hllm_sweep", [&]() -> int {
     if (FLAGS_config.empty() || FLAGS_ladder.empty() || FLAGS_out.empty()) {
       throw hllm::InputError("--config, --ladder and --out are required (see --help)");
     }
@@ -218,8 +219,5 @@ int main(int argc, char** argv) {
       return hllm::kExitOk;
     }
     return run_locally(points, bin);
-  } catch (const hllm::InputError& e) {
-    std::cerr << "hllm_sweep: " << e.what() << "\n";
-    return hllm::kExitBadInput;
-  }
+  });
 }

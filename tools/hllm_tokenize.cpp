@@ -13,7 +13,9 @@
 #include <string>
 
 #include "common/error.h"
+#include "common/json_input.h"
 #include "common/exit_codes.h"
+#include "common/tool_main.h"
 #include "data/tokenizer.h"
 
 DEFINE_string(tokenizer, "", "A model directory (its tokenizer.model, else its tokenizer.json), a SentencePiece "
@@ -32,14 +34,16 @@ int tokenize() {
   }
   std::string line;
   for (int64_t number = 1; std::getline(std::cin, line); ++number) {
-    nlohmann::json text;
-    try {
-      text = nlohmann::json::parse(line);
-    } catch (const nlohmann::json::exception& e) {
+    std::string why;
+    const std::optional<nlohmann::json> parsed = try_parse_json(line, &why);
+    if (!parsed) {
       throw InputError(detail::concat("stdin line ", number, ": not JSON (write each text as a JSON string, e.g. "
-                                      "\"Hello\\nworld\"): ", e.what()));
+                                      "\"Hello\\nworld\"): ", why));
     }
-    if (!text.is_string()) throw InputError(detail::concat("stdin line ", number, ": expected a JSON string, got ", line));
+    const nlohmann::json& text = *parsed;
+    if (!text.is_string()) {
+      throw InputError(detail::concat("stdin line ", number, ": expected a JSON string, got ", json_excerpt(text)));
+    }
     const auto ids = tokenizer.encode(text.get<std::string>());
     for (size_t i = 0; i < ids.size(); ++i) std::cout << (i ? " " : "") << ids[i];
     std::cout << '\n';
@@ -54,14 +58,8 @@ int tokenize() {
 int main(int argc, char** argv) {
   gflags::SetUsageMessage("hllm_tokenize --tokenizer PATH < texts.jsonl  (one JSON string per line → ids)");
   gflags::ParseCommandLineFlags(&argc, &argv, true);
-  try {
+  return hllm::guarded_tool_main("hllm_tokenize", [&] {
     if (argc > 1) throw hllm::InputError(std::string("unexpected argument '") + argv[1] + "' (hllm_tokenize --help)");
     return hllm::tools::tokenize();
-  } catch (const hllm::InputError& e) {
-    std::cerr << "hllm_tokenize: " << e.what() << std::endl;
-    return hllm::kExitBadInput;
-  } catch (const std::exception& e) {
-    std::cerr << "hllm_tokenize: " << e.what() << std::endl;
-    return hllm::kExitFailure;
-  }
+  });
 }

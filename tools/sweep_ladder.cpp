@@ -10,6 +10,9 @@
 
 #include "common/config/config_loader.h"
 #include "common/error.h"
+#include "common/json_input.h"
+#include "common/path_names.h"
+#include "models/presets.h"
 
 namespace hllm::tools {
 namespace fs = std::filesystem;
@@ -23,8 +26,11 @@ std::string read_text(const std::string& path, const char* what) {
   return text.str();
 }
 
+// A point's name is a directory and a config file's name: short enough for any file system.
+constexpr size_t kMaxPointName = 100;
+
 bool valid_name(const std::string& name) {
-  if (name.empty() || name[0] == '.') return false;
+  if (name.empty() || name.size() > kMaxPointName || name[0] == '.') return false;
   for (const char c : name) {
     if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_' && c != '.') return false;
   }
@@ -35,12 +41,7 @@ bool valid_name(const std::string& name) {
 
 std::vector<SweepPoint> plan_sweep(const std::string& base_config, const std::string& ladder, const std::string& out) {
   const std::string base_text = read_text(base_config, "base config");
-  nlohmann::json root;
-  try {
-    root = nlohmann::json::parse(read_text(ladder, "ladder"));
-  } catch (const nlohmann::json::parse_error& e) {
-    throw InputError(ladder + ": not valid JSON: " + e.what());
-  }
+  const nlohmann::json root = parse_json(read_text(ladder, "ladder"), ladder);
   if (!root.is_object() || !root.contains("points") || !root.at("points").is_array() || root.at("points").empty()) {
     throw InputError(ladder + ": expected {\"points\": [{\"name\": ..., \"set\": {...}}, ...]} with at least one point");
   }
@@ -55,6 +56,7 @@ std::vector<SweepPoint> plan_sweep(const std::string& base_config, const std::st
     if (!root.at("set").is_object()) throw InputError(ladder + ": \"set\" must be an object of keys");
     for (const auto& [key, value] : root.at("set").items()) common.push_back(key + "=" + value.dump());
   }
+  check_path(out, "--out");
   const fs::path root_dir = fs::absolute(out);
   std::vector<SweepPoint> points;
   std::set<std::string> names;
@@ -62,12 +64,14 @@ std::vector<SweepPoint> plan_sweep(const std::string& base_config, const std::st
   for (const auto& entry : root.at("points")) {
     const std::string where = detail::concat(ladder, ": point ", index++);
     if (!entry.is_object() || !entry.contains("name") || !entry.at("name").is_string()) {
-      throw InputError(where + ": expected {\"name\": \"...\", \"set\": {...}}, got " + entry.dump());
+      throw InputError(where + ": expected {\"name\": \"...\", \"set\": {...}}, got " + json_excerpt(entry));
     }
     SweepPoint point;
     point.name = entry.at("name").get<std::string>();
     if (!valid_name(point.name)) {
-      throw InputError(where + ": name '" + point.name + "' must be letters, digits, '-', '_' or '.' (it names a directory)");
+      throw InputError(detail::concat(where, ": name '", text_excerpt(point.name, 40),
+                                      "' must be letters, digits, '-', '_' or '.', not starting with '.', at most ",
+                                      kMaxPointName, " (it names a directory)"));
     }
     if (!names.insert(point.name).second) throw InputError(where + ": name '" + point.name + "' is used twice");
     for (const auto& [key, value] : entry.items()) {
@@ -82,8 +86,9 @@ std::vector<SweepPoint> plan_sweep(const std::string& base_config, const std::st
     point.run_dir = (root_dir / "runs" / point.name).string();
     overrides.push_back("run.dir=" + point.run_dir);
     config::Config config;
-    try {
+    try {  // what hllm_launch would refuse at its start, refused before any point runs
       config = config::parse_config_text(base_text, base_config, overrides);
+      if (config.model.type == "hllm") models::check_tower_widths(config.model.item, config.model.user);
     } catch (const InputError& e) {
       throw InputError(where + " ('" + point.name + "'): " + e.what());
     }

@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "common/error.h"
+#include "common/json_input.h"
 
 namespace hllm::tools {
 namespace fs = std::filesystem;
@@ -40,12 +41,7 @@ PointResult read_point(const nlohmann::json& entry) {
   p.name = entry.at("name").get<std::string>();
   const fs::path report_path = fs::path(entry.at("run_dir").get<std::string>()) / "report.json";
   if (!fs::exists(report_path)) return p;
-  nlohmann::json report;
-  try {
-    report = nlohmann::json::parse(std::ifstream(report_path));
-  } catch (const nlohmann::json::exception& e) {
-    throw InputError(report_path.string() + ": not valid JSON: " + e.what());
-  }
+  const nlohmann::json report = read_json_file(report_path.string());
   if (!report.contains("accounting")) {
     throw InputError(report_path.string() + " has no \"accounting\" (written by an older hllm_launch); train the point again");
   }
@@ -131,14 +127,10 @@ PowerLaw fit_power_law(const std::vector<double>& x, const std::vector<double>& 
 std::vector<std::string> write_sweep_report(const std::string& dir) {
   const fs::path root(dir);
   const fs::path list_path = root / "sweep.json";
-  std::ifstream list_file(list_path);
-  if (!list_file) throw InputError("cannot open " + list_path.string() + " (is '" + dir + "' a directory hllm_sweep wrote?)");
-  nlohmann::json list;
-  try {
-    list = nlohmann::json::parse(list_file);
-  } catch (const nlohmann::json::exception& e) {
-    throw InputError(list_path.string() + ": not valid JSON: " + e.what());
+  if (!std::ifstream(list_path)) {
+    throw InputError("cannot open " + list_path.string() + " (is '" + dir + "' a directory hllm_sweep wrote?)");
   }
+  const nlohmann::json list = read_json_file(list_path.string());
   std::vector<PointResult> points;
   for (const auto& entry : list.at("points")) points.push_back(read_point(entry));
   std::vector<double> n, flops, recall, ndcg;

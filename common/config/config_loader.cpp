@@ -8,6 +8,7 @@
 #include "common/closest_match.h"
 #include "common/config/config_validate.h"
 #include "common/error.h"
+#include "common/json_input.h"
 
 namespace hllm::config {
 namespace {
@@ -32,7 +33,7 @@ void apply_override(const std::string& text, const std::vector<KeyInfo>& keys, n
                     std::vector<ConfigProblem>* problems) {
   const auto eq = text.find('=');
   if (eq == std::string::npos || eq == 0) {
-    problems->push_back({"", "--set " + text + ": expected key.path=value"});
+    problems->push_back({"", "--set " + text_excerpt(text) + ": expected key.path=value"});
     return;
   }
   const std::string path = text.substr(0, eq);
@@ -41,18 +42,15 @@ void apply_override(const std::string& text, const std::vector<KeyInfo>& keys, n
   if (key == nullptr) {
     std::vector<std::string> paths;
     for (const auto& k : keys) paths.push_back(k.path);
-    std::string message = "--set " + text + ": unknown key '" + path + "'";
+    std::string message = "--set " + text_excerpt(text) + ": unknown key '" + text_excerpt(path) + "'";
     const std::string suggestion = closest_match(path, paths);
     if (!suggestion.empty()) message += "; did you mean '" + suggestion + "'?";
     problems->push_back({"", message});
     return;
   }
-  nlohmann::json value;
-  try {
-    value = nlohmann::json::parse(value_text);
-  } catch (const nlohmann::json::exception&) {
-    value = value_text;  // not JSON: a bare word such as a name or a path
-  }
+  std::string not_json;
+  // Not JSON (or nested too deep to be a config value): a bare word, a name or a path.
+  nlohmann::json value = try_parse_json(value_text, &not_json).value_or(nlohmann::json(value_text));
   if (key->type == "string" && !value.is_string()) value = value_text;
   if (key->type == type_name<TowerSpec>() && !value.is_object() && !value.is_string()) value = value_text;  // a bare name
   nlohmann::json* node = root;
@@ -61,7 +59,7 @@ void apply_override(const std::string& text, const std::vector<KeyInfo>& keys, n
     nlohmann::json& child = (*node)[parts[i]];
     if (child.is_null()) child = nlohmann::json::object();
     if (!child.is_object()) {
-      problems->push_back({"", "--set " + text + ": '" + parts[i] + "' is not an object in the config"});
+      problems->push_back({"", "--set " + text_excerpt(text) + ": '" + parts[i] + "' is not an object in the config"});
       return;
     }
     node = &child;
@@ -69,13 +67,28 @@ void apply_override(const std::string& text, const std::vector<KeyInfo>& keys, n
   (*node)[parts.back()] = std::move(value);
 }
 
+// The key given by `--set key=...` that `key` is, or lies under; "" when the file gave it.
+std::string override_of(const std::string& key, const std::vector<std::string>& overrides) {
+  std::string found;
+  for (const auto& item : overrides) {
+    const std::string path = item.substr(0, item.find('='));
+    if (key == path || key.rfind(path + ".", 0) == 0) found = path;  // the last --set of a key wins
+  }
+  return found;
+}
+
 [[noreturn]] void throw_problems(const std::vector<ConfigProblem>& problems, const std::string& origin,
-                                 const std::string& text) {
+                                 const std::string& text, const std::vector<std::string>& overrides) {
   std::string message = origin + ": " + std::to_string(problems.size()) +
                         (problems.size() == 1 ? " problem" : " problems") + " in the config";
   // In file order: command-line problems (no line) first, then by line.
   std::vector<std::pair<int, std::string>> lines;
   for (const auto& problem : problems) {
+    const std::string set_by = problem.key.empty() ? "" : override_of(problem.key, overrides);
+    if (!set_by.empty()) {
+      lines.emplace_back(0, "--set " + set_by + ": " + problem.message);
+      continue;
+    }
     const int line = problem.key.empty() ? 0 : find_key_line(text, problem.key);
     lines.emplace_back(line, (line > 0 ? origin + ":" + std::to_string(line) + ": " : "") + problem.message);
   }
@@ -125,13 +138,10 @@ nlohmann::ordered_json config_to_json(const Config& config) {
 
 Config parse_config_text(const std::string& text, const std::string& origin,
                          const std::vector<std::string>& overrides) {
-  nlohmann::json root;
-  try {
-    root = nlohmann::json::parse(text);
-  } catch (const nlohmann::json::parse_error& e) {
-    throw InputError(origin + ": not valid JSON: " + e.what());
+  nlohmann::json root = parse_json(text, origin);
+  if (!root.is_object()) {
+    throw InputError(origin + ": expected a JSON object at the top level, got " + json_excerpt(root));
   }
-  if (!root.is_object()) throw InputError(origin + ": expected a JSON object at the top level, got " + root.dump());
 
   std::vector<ConfigProblem> problems;
   const auto keys = config_keys();
@@ -143,7 +153,7 @@ Config parse_config_text(const std::string& text, const std::string& origin,
   reader.report_unknown_keys();
   // The rules between keys, reported with the keys' own problems.
   for (auto& problem : cross_field_problems(config)) problems.push_back(std::move(problem));
-  if (!problems.empty()) throw_problems(problems, origin, text);
+  if (!problems.empty()) throw_problems(problems, origin, text, overrides);
   return config;
 }
 

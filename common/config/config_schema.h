@@ -14,6 +14,8 @@
 #include <string>
 #include <vector>
 
+#include "common/json_input.h"
+
 namespace hllm::config {
 
 // Allowed values of one field; checked when the field is read.
@@ -68,7 +70,7 @@ class JsonReader {
     const std::string key = prefix_ + name;
     std::string problem = read_json_value(*it, &value);
     if (problem.empty()) problem = limits_violation(*it, limits);
-    if (!problem.empty()) problems_->push_back({key, "key '" + key + "': " + problem + ", got " + it->dump()});
+    if (!problem.empty()) problems_->push_back({key, "key '" + key + "': " + problem + ", got " + json_excerpt(*it)});
   }
 
   // model.item / model.user: a name or a shape object, its sub-keys' problems named under the key.
@@ -81,7 +83,7 @@ class JsonReader {
     if (it == object_.end()) return;
     const std::string key = prefix_ + name;
     if (!it->is_object()) {
-      problems_->push_back({key, "key '" + key + "': expected an object, got " + it->dump()});
+      problems_->push_back({key, "key '" + key + "': expected an object, got " + json_excerpt(*it)});
       return;
     }
     JsonReader nested(*it, key + ".", problems_);

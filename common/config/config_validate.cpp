@@ -5,15 +5,28 @@
 #include <string>
 
 #include "common/error.h"
+#include "common/json_input.h"
+#include "common/path_names.h"
 
 namespace hllm::config {
 
 std::vector<ConfigProblem> cross_field_problems(const Config& config) {
   std::vector<ConfigProblem> problems;
+  // Names that become paths, checked before anything touches the file system. The run directory's
+  // default is runs/<name>, so the name is a path part as well.
+  for (const auto& [key, path] : {std::pair<const char*, std::string>{"name", "runs/" + config.name},
+                                  {"data.path", config.data.path},
+                                  {"run.dir", config.run.dir},
+                                  {"checkpoint.dir", config.checkpoint.dir}}) {
+    const std::string problem = path_problem(path);
+    if (!problem.empty()) {
+      problems.push_back({key, detail::concat("key '", key, "' = '", text_excerpt(path, 60), "': ", problem)});
+    }
+  }
   const auto& betas = config.optimizer.params.betas;
   if (betas.size() != 2 || betas[0] < 0 || betas[0] >= 1 || betas[1] < 0 || betas[1] >= 1) {
     problems.push_back({"optimizer.params.betas",
-                        "key 'optimizer.params.betas': expected two numbers in [0, 1), got " + nlohmann::json(betas).dump()});
+                        "key 'optimizer.params.betas': expected two numbers in [0, 1), got " + json_excerpt(nlohmann::json(betas))});
   }
   const auto& schedule = config.scheduler.params;
   if (schedule.warmup_num_steps > 0 && schedule.warmup_ratio > 0) {
@@ -54,7 +67,7 @@ std::vector<ConfigProblem> cross_field_problems(const Config& config) {
     for (size_t i = 0; i < cut.size(); ++i) {
       if (cut[i] <= (i == 0 ? 0 : cut[i - 1])) {
         problems.push_back({"parallel.pipeline_cut",
-                            "key 'parallel.pipeline_cut' = " + nlohmann::json(cut).dump() +
+                            "key 'parallel.pipeline_cut' = " + json_excerpt(nlohmann::json(cut)) +
                                 ": blocks must increase and be > 0 (stage 0 starts at block 0)"});
         break;
       }

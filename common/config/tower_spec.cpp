@@ -4,6 +4,9 @@
 #include <filesystem>
 #include <sstream>
 
+#include "common/json_input.h"
+#include "common/path_names.h"
+
 namespace hllm::config {
 
 template <>
@@ -50,18 +53,24 @@ void read_tower_spec(const nlohmann::json& value, const std::string& key, TowerS
   if (value.is_string()) {
     *out = TowerSpec(value.get<std::string>());
     const auto& presets = tower_presets();
-    if (std::find(presets.begin(), presets.end(), out->source) == presets.end() &&
-        !std::filesystem::is_directory(out->source)) {
+    if (std::find(presets.begin(), presets.end(), out->source) != presets.end()) return;
+    const std::string bad_path = path_problem(out->source);
+    if (!bad_path.empty()) {
+      problems->push_back({key, "key '" + key + "' = '" + text_excerpt(out->source, 60) + "': " + bad_path});
+      return;
+    }
+    std::error_code error;  // any failure to look is "not a directory"
+    if (!std::filesystem::is_directory(out->source, error)) {
       std::string names;
       for (const auto& name : presets) names += (names.empty() ? "" : ", ") + name;
-      problems->push_back({key, "key '" + key + "': '" + out->source + "' is neither a preset (" + names +
+      problems->push_back({key, "key '" + key + "': '" + text_excerpt(out->source) + "' is neither a preset (" + names +
                                     ") nor a model directory"});
     }
     return;
   }
   if (!value.is_object()) {
     problems->push_back({key, "key '" + key + "': expected a preset name, a model directory or a shape object "
-                                  "{\"hidden_size\", \"num_layers\", \"num_heads\", ...}, got " + value.dump()});
+                                  "{\"hidden_size\", \"num_layers\", \"num_heads\", ...}, got " + json_excerpt(value)});
     return;
   }
   const size_t before = problems->size();

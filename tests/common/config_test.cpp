@@ -72,6 +72,31 @@ TEST(Config, WrongShapesAreErrors) {
   EXPECT_NE(error_of(R"({"data": {"text_keys": ["a", 1]}})").find("expected a list of strings"), std::string::npos);
 }
 
+// A problem in a value given by --set is blamed on --set, not on a line of the file that holds the key too.
+TEST(Config, ProblemsOfOverriddenKeysNameTheOverride) {
+  const std::string text = "{\n  \"model\": {\n    \"item\": \"tiny\"\n  },\n  \"parallel\": {\"pp\": 1}\n}";
+  const std::string message = error_of(text, {R"(model.item={"hidden_size": 30, "num_layers": 1, "num_heads": 4})",
+                                               "parallel.pp=0"});
+  EXPECT_NE(message.find("\n  --set model.item: key 'model.item.num_heads': hidden_size 30"), std::string::npos)
+      << message;
+  EXPECT_NE(message.find("\n  --set parallel.pp: key 'parallel.pp'"), std::string::npos) << message;
+  EXPECT_EQ(message.find("test.json:3"), std::string::npos) << message;
+  // The file's own problems keep their lines.
+  const std::string bad_file = "{\n  \"model\": {\"item\": \"tiny\"},\n  \"parallel\": {\"pp\": \"two\"}\n}";
+  EXPECT_NE(error_of(bad_file, {"model.item=debug"}).find("test.json:3: key 'parallel.pp'"), std::string::npos);
+}
+
+// Names that become paths are checked before any file-system call, naming the key.
+TEST(Config, OverLongPathsAreRefusedNamingTheKey) {
+  const std::string part(300, 'a');
+  EXPECT_NE(error_of("{}", {"run.dir=/tmp/" + part}).find("--set run.dir: key 'run.dir' = '/tmp/aaa"),
+            std::string::npos);
+  EXPECT_NE(error_of("{}", {"name=" + part}).find("key 'name' = 'runs/aaa"), std::string::npos);
+  EXPECT_NE(error_of("{}", {"model.item=" + part}).find("a file or directory name is at most 255"), std::string::npos);
+  EXPECT_NE(error_of(R"({"data": {"path": ")" + part + R"("}})").find("test.json:1: key 'data.path'"),
+            std::string::npos);
+}
+
 TEST(Config, OverridesApplyInOrderAndCreateSections) {
   const Config config = parse_config_text(R"({"parallel": {"pp": 1}})", "test.json",
                                           {"parallel.pp=2", "zero_optimization.stage=3", "parallel.pp=4",

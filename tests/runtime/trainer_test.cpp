@@ -94,7 +94,7 @@ TEST(Trainer, ReplicasSplitManyChunksAndNewItemsMatchTheCatalogue) {
   for (const auto& [world, pp] : std::vector<std::pair<int, std::string>>{{1, "1"}, {2, "1"}, {3, "1"}, {4, "2"}}) {
     using Result = std::pair<int64_t, at::Tensor>;
     const auto results = on_each_rank<Result>(world, config_for("hllm", {"parallel.pp=" + pp}), [&](Trainer& e) {
-      const at::Tensor rows = e.evaluator().item_embeddings(data::ItemTokenReader(path));
+      const at::Tensor rows = e.evaluator().item_embeddings(data::ItemTokenReader(path, dataset));
       const int64_t embedded = e.evaluator().items_embedded();
       const at::Tensor catalog = e.evaluator().catalog_embeddings();
       at::Tensor sources = at::arange(items, at::kLong).remainder(source_items) + 1;
