@@ -42,7 +42,7 @@ int embed(const RunToolArgs& args, parallel::Communicator& world) {
   std::vector<std::string> new_ids;
   if (args.has("--items")) {
     if (!run.model->recommender().reads_item_tokens()) {
-      throw InputError("--items: " + run.plan.config.model.type +
+      throw InputError(std::string("--items: ") + config::enum_name(run.plan.config.model.type) +
                        " learns one vector per training item id and has none for new items (HLLM embeds their text)");
     }
     new_ids = data::check_new_items_file(args.flag("--items"), dataset);
@@ -63,7 +63,7 @@ int embed(const RunToolArgs& args, parallel::Communicator& world) {
   table.embeddings.assign(rows.data_ptr<float>(), rows.data_ptr<float>() + rows.numel());
   data::write_item_embeddings(out, table);
   std::printf("%s: %lld items x %lld (%s; %zu new)\n", out.c_str(), static_cast<long long>(table.rows()),
-              static_cast<long long>(table.dim), run.plan.config.model.type.c_str(), new_ids.size());
+              static_cast<long long>(table.dim), config::enum_name(run.plan.config.model.type), new_ids.size());
   return kExitOk;
 }
 

@@ -33,7 +33,7 @@ int evaluate(const RunToolArgs& args, parallel::Communicator& world) {
   splits["test"] = evaluator.evaluate(catalog, data::EvalSplit::kTest);
   splits["test (popularity baseline)"] = evaluator.evaluate_popularity(data::EvalSplit::kTest);
   if (world.rank() == 0) {
-    std::printf("%s (%s, %d rank(s))\n", args.run_dir.c_str(), plan.config.model.type.c_str(), world.size());
+    std::printf("%s (%s, %d rank(s))\n", args.run_dir.c_str(), config::enum_name(plan.config.model.type), world.size());
     std::fputs(metrics_table({{"valid", &splits.at("valid")},
                               {"test", &splits.at("test")},
                               {"test (popularity baseline)", &splits.at("test (popularity baseline)")}},

@@ -106,7 +106,7 @@ LaunchPlan make_launch_plan(const LaunchOptions& options, parallel::Communicator
   plan.batch = config::resolve_batch_sizes(plan.config, plan.topology->dp());
   plan.intra_op_threads = intra_op_threads(plan.config.parallel.intra_op_threads, placement);
   if (!plan.config.data.path.empty()) open_dataset(world, &plan);
-  if (plan.config.model.type == "hllm") plan_hllm_towers(&plan);
+  if (plan.config.model.type == config::ModelType::kHllm) plan_hllm_towers(&plan);
   return plan;
 }
 
@@ -123,7 +123,7 @@ std::string describe_plan(const LaunchPlan& plan, bool with_config) {
         << cut.end(s) - 1 << " (" << plan.block_names[cut.first[s]] << " .. " << plan.block_names[cut.end(s) - 1] << ")"
         << (s + 1 == cut.stages() ? ")\n" : "");
   }
-  if (plan.config.model.type == "hllm") {
+  if (plan.config.model.type == config::ModelType::kHllm) {
     // Whether the towers start from pretrained weights is the first thing to get right in a paper run.
     const auto weights = [](const config::TowerSpec& spec) {
       return spec.describe() + (models::is_model_directory(spec) ? " (pretrained weights)" : " (random weights)");

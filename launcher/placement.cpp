@@ -56,26 +56,25 @@ parallel::Placement detect_placement(parallel::Communicator& world) {
   return placement;
 }
 
-std::string choose_device(const std::string& wanted, bool every_rank_has_a_gpu, int local_rank) {
-  if (wanted == "cpu") return "cpu";
-  if (wanted == "cuda" && !every_rank_has_a_gpu) {
+std::string choose_device(config::DeviceKind wanted, bool every_rank_has_a_gpu, int local_rank) {
+  if (wanted == config::DeviceKind::kCpu) return "cpu";
+  if (wanted == config::DeviceKind::kCuda && !every_rank_has_a_gpu) {
     throw InputError(
         "parallel.device = cuda: every rank needs a GPU of its own (NCCL refuses two ranks on one GPU), but some node "
         "has more ranks than GPUs, or this build has no CUDA (HLLM_WITH_CUDA off); start fewer ranks per node or set "
         "parallel.device = cpu");
   }
-  HLLM_CHECK(wanted == "cuda" || wanted == "auto", "unknown parallel.device '", wanted, "'");
   return every_rank_has_a_gpu ? "cuda:" + std::to_string(local_rank) : "cpu";
 }
 
-std::string agree_on_device(parallel::Communicator& world, const std::string& wanted,
+std::string agree_on_device(parallel::Communicator& world, config::DeviceKind wanted,
                             const parallel::Placement& placement) {
   const bool mine = placement.gpus > 0 && placement.local_size <= placement.gpus;
   at::Tensor counts = at::tensor({mine ? 0.0 : 1.0, placement.gpus > 0 ? 1.0 : 0.0}, at::kDouble);
   world.all_reduce(counts, parallel::ReduceOp::kSum)->wait();
   const bool every_rank = counts[0].item<double>() == 0;
   const bool some_gpus = counts[1].item<double>() > 0;
-  if (wanted == "auto" && !every_rank && some_gpus && world.rank() == 0) {
+  if (wanted == config::DeviceKind::kAuto && !every_rank && some_gpus && world.rank() == 0) {
     LOG(WARNING) << "parallel.device = auto: GPUs are present but not one per rank (this node: " << placement.local_size
                  << " ranks, " << placement.gpus << " GPUs); training on the CPU";
   }

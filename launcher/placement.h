@@ -2,6 +2,7 @@
 // from an MPI shared-memory split) and device. The launcher is the only layer that reads the environment.
 #pragma once
 
+#include "common/config/config_enums.h"
 #include "parallel/comm/communicator.h"
 #include "parallel/topology.h"
 
@@ -13,11 +14,11 @@ parallel::Placement detect_placement(parallel::Communicator& world);
 // The device of every rank for `parallel.device` ("auto", "cpu", "cuda"), given whether every rank of the
 // job has a GPU of its own (`every_rank_has_a_gpu`: no node has more ranks than GPUs). Pure; throws
 // InputError for "cuda" when some rank has none.
-std::string choose_device(const std::string& wanted, bool every_rank_has_a_gpu, int local_rank);
+std::string choose_device(config::DeviceKind wanted, bool every_rank_has_a_gpu, int local_rank);
 
 // Collective over `world`: this rank's device under `wanted`, the same choice on every rank. Warns (rank 0)
 // when "auto" sees GPUs but not one per rank, and falls back to the CPU.
-std::string agree_on_device(parallel::Communicator& world, const std::string& wanted,
+std::string agree_on_device(parallel::Communicator& world, config::DeviceKind wanted,
                             const parallel::Placement& placement);
 
 // Cores this process may run on (its CPU affinity mask).

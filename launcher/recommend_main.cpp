@@ -177,7 +177,7 @@ int recommend(const RunToolArgs& args, parallel::Communicator& world) {
       for (int32_t item : user.items) {
         if (id_model && item > dataset.num_items()) {
           throw InputError(detail::concat("'", args.flag("--users"), "': user '", text_excerpt(user.id),
-                                          "' has the new item '", text_excerpt(table.ids[item]), "'; ", config.model.type,
+                                          "' has the new item '", text_excerpt(table.ids[item]), "'; ", config::enum_name(config.model.type),
                                           " learns one vector per training item id and has none for it"));
         }
       }

@@ -79,8 +79,11 @@ class DecoderLayerBlock : public NamedBlock {
                     std::vector<std::pair<std::string, at::Tensor>> parameters)
       : NamedBlock(prefix + "_layer." + std::to_string(index), std::move(parameters)),
         prefix_(prefix),
+        index_(static_cast<int>(index)),
         layer_(layer),
         config_(config) {}
+
+  int decoder_layer() const override { return index_; }
 
   BlockCost cost(const ModelShapes& s) const override {
     const bool item = prefix_ == "item";
@@ -104,6 +107,7 @@ class DecoderLayerBlock : public NamedBlock {
 
  private:
   std::string prefix_;
+  int index_;
   const DecoderLayer& layer_;
   const LlamaConfig& config_;
 };

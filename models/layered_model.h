@@ -52,6 +52,9 @@ class Block {
   virtual BlockCost cost(const ModelShapes& shapes) const = 0;
   // Reads its inputs from `activations` and writes its outputs there.
   virtual void forward(Activations& activations) const = 0;
+  // A decoder layer's index within its tower, what activation checkpointing recomputes; -1 for any other
+  // block (embeddings, norms and the loss are cheap to keep, and the loss communicates).
+  virtual int decoder_layer() const { return -1; }
 };
 
 using Blocks = std::vector<std::unique_ptr<Block>>;

@@ -176,15 +176,15 @@ std::unique_ptr<Recommender> make_recommender(const config::Config& config, int6
   const auto& m = config.model;
   const auto seed = static_cast<uint64_t>(config.seed);
   const int64_t positions = config.data.max_item_list_len + 1;
-  if (m.type == "hllm") {
+  if (m.type == config::ModelType::kHllm) {
     return std::make_unique<HllmRecommender>(
         HllmModel::from_sources(m.item, m.user, vocab_size, std::move(prompt_tokens), seed));
   }
-  if (m.type == "sasrec") {
+  if (m.type == config::ModelType::kSasrec) {
     SasRecConfig c{num_items, m.hidden_size, m.num_layers, m.num_heads, positions};
     return std::make_unique<IdRecommender<SasRecModel>>(SasRecModel(c, seed));
   }
-  HLLM_CHECK(m.type == "hstu", "unknown model.type '", m.type, "'");
+  HLLM_ASSERT(m.type == config::ModelType::kHstu, "model.type ", config::enum_name(m.type), " has no recommender");
   HstuConfig c;
   c.num_items = num_items;
   c.hidden_size = m.hidden_size;
@@ -200,13 +200,13 @@ std::unique_ptr<Recommender> make_recommender_without_values(const config::Confi
                                                              std::unique_ptr<ParameterSource>* source) {
   source->reset();
   const auto& m = config.model;
-  if (m.type == "hllm") {
+  if (m.type == config::ModelType::kHllm) {
     auto built = HllmModel::unmaterialized(m.item, m.user, vocab_size, std::move(prompt_tokens),
                                            static_cast<uint64_t>(config.seed), device, dtype);
     *source = std::move(built.source);
     return std::make_unique<HllmRecommender>(std::move(built.model));
   }
-  HLLM_CHECK(dtype == at::kFloat, m.type, " trains in float32");
+  HLLM_CHECK(dtype == at::kFloat, config::enum_name(m.type), " trains in float32");
   auto model = make_recommender(config, num_items, vocab_size, std::move(prompt_tokens));
   model->to(device);
   return model;

@@ -74,14 +74,14 @@ MemoryPlanOptions memory_plan_options(const config::Config& config, int dp, int 
   o.zero_stage = config.zero_optimization.stage;
   o.dp = dp;
   o.bf16 = config.bf16.enabled;
-  o.recompute = config.activation_checkpointing.policy != "none";
+  o.recompute = config.activation_checkpointing.policy != config::RecomputePolicy::kNone;
   o.pp = pp;
-  o.gpipe = config.parallel.pipeline_schedule == "gpipe";
+  o.gpipe = config.parallel.pipeline_schedule == config::PipelineSchedule::kGPipe;
   o.micro_batches = micro_batches;
   o.prefetch_elements = config.zero_optimization.stage3_prefetch_bucket_size;
   o.max_live_elements = config.zero_optimization.stage3_max_live_parameters;
   o.keeps_best_model = config.train.eval_interval > 0;
-  o.snapshots_checkpoints = on_host && config.checkpoint.async_save == "on";
+  o.snapshots_checkpoints = on_host && config.checkpoint.async_save == config::AsyncSave::kOn;
   return o;
 }
 

@@ -28,7 +28,7 @@ std::string Evaluator::cold_items_note() const {
   if (model_.recommender().reads_item_tokens()) {
     return "the " + count + " cold items were never trained on: HLLM embeds them from their text with the trained Item LLM";
   }
-  return "the " + count + " cold items were never trained on: " + config_.model.type +
+  return "the " + count + " cold items were never trained on: " + config::enum_name(config_.model.type) +
          " ranks them with the initial, untrained embeddings of their ids (an ID model has nothing else for them)";
 }
 

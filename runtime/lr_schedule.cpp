@@ -20,10 +20,11 @@ double learning_rate(const config::SchedulerConfig& schedule, double peak_lr, in
     const double progress = static_cast<double>(step) / static_cast<double>(warmup);
     return peak_lr * (p.warmup_min_ratio + (1.0 - p.warmup_min_ratio) * progress);
   }
-  if (schedule.type == "WarmupLR") return peak_lr;
+  if (schedule.type == config::LrScheduleType::kWarmupLR) return peak_lr;
   HLLM_CHECK(total > warmup, "scheduler: total_num_steps (", total, ") must exceed warmup_num_steps (", warmup, ")");
   const double progress = std::min(1.0, static_cast<double>(step - warmup) / static_cast<double>(total - warmup));
-  const double decay = schedule.type == "WarmupDecayLR" ? 1.0 - progress : 0.5 * (1.0 + std::cos(M_PI * progress));
+  const double decay =
+      schedule.type == config::LrScheduleType::kWarmupDecayLR ? 1.0 - progress : 0.5 * (1.0 + std::cos(M_PI * progress));
   return peak_lr * (p.min_ratio + (1.0 - p.min_ratio) * decay);
 }
 

@@ -20,7 +20,7 @@ void ParallelModel::set_up_pipeline(const models::Blocks& blocks, const std::vec
   const int pp = topology_.pp(), stage = topology_.stage_id();
   cut_ = parallel::choose_stage_cut(costs, pp, config_.parallel.pipeline_cut);
   const bool balanced = config_.parallel.pipeline_cut.empty();
-  std::string table = detail::concat("pipeline: ", pp, " stages, schedule ", config_.parallel.pipeline_schedule, ", cut ",
+  std::string table = detail::concat("pipeline: ", pp, " stages, schedule ", config::enum_name(config_.parallel.pipeline_schedule), ", cut ",
                                      balanced ? "balanced by estimated FLOPs" : "by parallel.pipeline_cut",
                                      " (imbalance ", cut_.imbalance(), ")");
   const double total_flops = std::accumulate(cut_.cost.begin(), cut_.cost.end(), 0.0);
@@ -85,7 +85,7 @@ PipelineStage ParallelModel::pipeline_stage() {
   stage.first_block = cut_.first[topology_.stage_id()];
   stage.end_block = cut_.end(topology_.stage_id());
   stage.schedule =
-      config_.parallel.pipeline_schedule == "gpipe" ? parallel::ScheduleKind::kGPipe : parallel::ScheduleKind::kOneFOneB;
+      config_.parallel.pipeline_schedule == config::PipelineSchedule::kGPipe ? parallel::ScheduleKind::kGPipe : parallel::ScheduleKind::kOneFOneB;
   return stage;
 }
 

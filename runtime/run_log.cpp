@@ -102,7 +102,7 @@ void RunLog::write_report(const TrainReport& report, const config::Config& confi
                           const parallel::Topology& topology) const {
   if (!writes_) return;
   nlohmann::ordered_json out;
-  out["model"] = config.model.type;
+  out["model"] = config::enum_name(config.model.type);
   out["world_size"] = topology.world_size();
   out["pp"] = topology.pp();
   out["steps"] = report.steps;
@@ -115,7 +115,7 @@ void RunLog::write_report(const TrainReport& report, const config::Config& confi
   out["popularity_test"] = report.popularity_test;
   if (report.cold_items > 0) out["cold_items"] = {{"count", report.cold_items}, {"note", report.cold_items_note}};
   out["memory_per_rank"] = {{"zero_stage", config.zero_optimization.stage},
-                            {"activation_checkpointing", config.activation_checkpointing.policy},
+                            {"activation_checkpointing", config::enum_name(config.activation_checkpointing.policy)},
                             {"parameter_bytes", report.memory.parameter_bytes},
                             {"gradient_bytes", report.memory.gradient_bytes},
                             {"optimizer_bytes", report.memory.optimizer_bytes},

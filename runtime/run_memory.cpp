@@ -74,10 +74,10 @@ PeakMemory RunMemory::gather(parallel::Communicator& world, double planned_most)
   return peak;
 }
 
-void log_model_states(const MemoryReport& m, int zero_stage, const std::string& checkpointing) {
+void log_model_states(const MemoryReport& m, int zero_stage, config::RecomputePolicy checkpointing) {
   const double mib = 1024.0 * 1024.0;
   LOG(INFO) << "memory per rank (ZeRO stage " << zero_stage << ", checkpointing "
-            << checkpointing << "): parameters " << m.parameter_bytes / mib
+            << config::enum_name(checkpointing) << "): parameters " << m.parameter_bytes / mib
             << " MiB, gradients " << m.gradient_bytes / mib << " MiB, optimizer " << m.optimizer_bytes / mib
             << " MiB, model states " << m.model_state_bytes() / mib << " MiB; activations of a micro-batch "
             << m.activation_bytes / mib << " MiB";

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "common/config/config_enums.h"
 #include "parallel/comm/communicator.h"
 #include "runtime/training_step.h"
 
@@ -47,6 +48,6 @@ class RunMemory {
 };
 
 // Logs a rank's model states and activations as measured in the first step.
-void log_model_states(const MemoryReport& memory, int zero_stage, const std::string& checkpointing);
+void log_model_states(const MemoryReport& memory, int zero_stage, config::RecomputePolicy checkpointing);
 
 }  // namespace hllm::runtime

@@ -207,8 +207,8 @@ data::LoaderOptions Trainer::loader_options() const {
 }
 
 bool Trainer::saves_in_background() const {
-  const std::string& mode = config_.checkpoint.async_save;
-  return mode == "on" || (mode == "auto" && !model_.device().is_cpu());
+  const config::AsyncSave mode = config_.checkpoint.async_save;
+  return mode == config::AsyncSave::kOn || (mode == config::AsyncSave::kAuto && !model_.device().is_cpu());
 }
 
 std::string Trainer::checkpoint_root() const {

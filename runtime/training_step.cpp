@@ -20,18 +20,13 @@ namespace hllm::runtime {
 namespace {
 
 // Which blocks recompute their activations in the backward: HLLM's decoder layers, every one or every
-// k-th of each tower (the embedding, norms and the loss are cheap to keep; the loss also communicates).
+// k-th of each tower (models::Block::decoder_layer).
 std::vector<bool> recompute_flags(const models::Blocks& blocks, const config::ActivationCheckpointingConfig& c) {
   std::vector<bool> flags;
   for (const auto& block : blocks) {
-    const std::string& name = block->name();
-    const auto at = name.rfind("_layer.");
-    bool recompute = false;
-    if (at != std::string::npos && c.policy != "none") {
-      const int layer = std::stoi(name.substr(at + 7));
-      recompute = c.policy == "every_block" || layer % c.every == 0;
-    }
-    flags.push_back(recompute);
+    const int layer = block->decoder_layer();
+    flags.push_back(layer >= 0 && (c.policy == config::RecomputePolicy::kEveryBlock ||
+                                   (c.policy == config::RecomputePolicy::kEveryKthBlock && layer % c.every == 0)));
   }
   return flags;
 }
@@ -67,7 +62,7 @@ TrainingStep::TrainingStep(const config::Config& config, models::Recommender& mo
   // ZeRO (stage >= 1), activation checkpointing and pipeline stages run the model as blocks; plain data
   // parallel without checkpointing runs the model's own forward. ZeRO's gathers and reductions get
   // communicators of their own (the dp group's channels), apart from the negatives' gather.
-  if (stage_ > 0 || config.activation_checkpointing.policy != "none" || pipeline.active()) {
+  if (stage_ > 0 || config.activation_checkpointing.policy != config::RecomputePolicy::kNone || pipeline.active()) {
     blocks_ = model.blocks(gather_);
     if (pipeline.active()) {  // this stage's blocks, and the parameters they hold, are this rank's
       HLLM_CHECK(pipeline.first_block < pipeline.end_block && pipeline.end_block <= blocks_.size(),

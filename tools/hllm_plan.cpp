@@ -101,8 +101,8 @@ void print_phases(const config::Config& config, const models::LlamaConfig& item,
 void print_pipeline_layouts(const config::Config& config, const models::LlamaConfig& item, const models::LlamaConfig& user,
                             double budget) {
   const int N = FLAGS_world, stage = config.zero_optimization.stage;
-  const bool gpipe = config.parallel.pipeline_schedule == "gpipe";
-  const bool recompute = config.activation_checkpointing.policy != "none";
+  const bool gpipe = config.parallel.pipeline_schedule == config::PipelineSchedule::kGPipe;
+  const bool recompute = config.activation_checkpointing.policy != config::RecomputePolicy::kNone;
   std::vector<std::string> names;
   for (const auto& [name, cost] : models::hllm_block_costs(item, user, {})) names.push_back(name);
   std::printf("\npipeline layouts (ZeRO stage %d inside each stage, %s, activations %s; m = micro-batches per step):\n",
@@ -138,7 +138,7 @@ void print_pipeline_layouts(const config::Config& config, const models::LlamaCon
     const double total_flops = std::accumulate(cut.cost.begin(), cut.cost.end(), 0.0);
     double worst = 0;
     parallel::MemoryPlanOptions plan =
-        parallel::memory_plan_options(config, dp, pp, micro_batches, config.parallel.device == "cpu");
+        parallel::memory_plan_options(config, dp, pp, micro_batches, config.parallel.device == config::DeviceKind::kCpu);
     for (int s = 0; s < pp; ++s) {
       plan.stage = s;
       const parallel::StageMemory memory = parallel::plan_stage_memory(costs, cut.first[s], cut.end(s), plan);
@@ -165,7 +165,9 @@ void print_pipeline_layouts(const config::Config& config, const models::LlamaCon
 
 int run(const std::vector<std::string>& overrides) {
   const config::Config config = config::load_config_file(FLAGS_config, overrides);
-  if (config.model.type != "hllm") throw InputError("hllm_plan plans HLLM (model.type = hllm), not " + config.model.type);
+  if (config.model.type != config::ModelType::kHllm) {
+    throw InputError(std::string("hllm_plan plans HLLM (model.type = hllm), not ") + config::enum_name(config.model.type));
+  }
   if (FLAGS_world < 1) throw InputError("--world must be at least 1");
   const int N = FLAGS_world, pp = config.parallel.pp;
   if (N % pp != 0) {
@@ -243,10 +245,11 @@ int run(const std::vector<std::string>& overrides) {
   const double budget = (FLAGS_gpu_gib - FLAGS_reserve_gib) * kGiB;
   std::printf("\nfits in %.0f GiB per GPU (%.0f GiB reserved)? (model states + activations + the step's buffers: "
               "the backward's and ZeRO's gathers and reductions in flight + what the run keeps: the best model%s)\n",
-              FLAGS_gpu_gib, FLAGS_reserve_gib, config.checkpoint.async_save == "on" && config.parallel.device == "cpu"
+              FLAGS_gpu_gib, FLAGS_reserve_gib, config.checkpoint.async_save == config::AsyncSave::kOn && config.parallel.device == config::DeviceKind::kCpu
                                                      ? ", a checkpoint's snapshot" : "");
   parallel::MemoryPlanOptions whole_model =
-      parallel::memory_plan_options(config, N, 1, batch.gradient_accumulation_steps, config.parallel.device == "cpu");
+      parallel::memory_plan_options(config, N, 1, batch.gradient_accumulation_steps,
+                                    config.parallel.device == config::DeviceKind::kCpu);
   for (int s = 0; s < 4; ++s) {
     for (const bool ckpt : {false, true}) {
       whole_model.zero_stage = s;

@@ -88,7 +88,7 @@ std::vector<SweepPoint> plan_sweep(const std::string& base_config, const std::st
     config::Config config;
     try {  // what hllm_launch would refuse at its start, refused before any point runs
       config = config::parse_config_text(base_text, base_config, overrides);
-      if (config.model.type == "hllm") models::check_tower_widths(config.model.item, config.model.user);
+      if (config.model.type == config::ModelType::kHllm) models::check_tower_widths(config.model.item, config.model.user);
     } catch (const InputError& e) {
       throw InputError(where + " ('" + point.name + "'): " + e.what());
     }

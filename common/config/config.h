@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "common/config/config_enums.h"
 #include "common/config/config_schema.h"
 #include "common/config/tower_spec.h"
 
@@ -15,8 +16,8 @@ namespace hllm::config {
 struct ParallelConfig {
   int pp = 1;                // pipeline stages; dp = world_size / pp
   int intra_op_threads = 0;  // LibTorch threads per rank; 0 = cores / ranks on the node
-  std::string device = "auto";  // auto: a GPU per rank when every rank has one, else the CPU
-  std::string pipeline_schedule = "1f1b";  // or "gpipe"
+  DeviceKind device = DeviceKind::kAuto;  // auto: a GPU per rank when every rank has one, else the CPU
+  PipelineSchedule pipeline_schedule = PipelineSchedule::kOneFOneB;
   std::vector<int64_t> pipeline_cut;       // first block of stages 1..pp-1; empty = balanced by cost
 
   template <typename V>
@@ -24,11 +25,9 @@ struct ParallelConfig {
     v.field("pp", pp, "Pipeline-parallel stages. The data-parallel size is world_size / pp.", Limits::at_least(1));
     v.field("intra_op_threads", intra_op_threads,
             "LibTorch intra-op threads per rank; 0 = this node's cores divided by its ranks.", Limits::at_least(0));
-    v.field("device", device, "Where ranks train: cuda (one GPU per rank), cpu, or auto (cuda when every rank has a GPU of its own).",
-            Limits::choices({"auto", "cpu", "cuda"}));
+    v.field("device", device, "Where ranks train: cuda (one GPU per rank), cpu, or auto (cuda when every rank has a GPU of its own).");
     v.field("pipeline_schedule", pipeline_schedule,
-            "Pipeline schedule (pp > 1): 1f1b keeps at most pp - stage micro-batches of activations per stage, gpipe all of them.",
-            Limits::choices({"1f1b", "gpipe"}));
+            "Pipeline schedule (pp > 1): 1f1b keeps at most pp - stage micro-batches of activations per stage, gpipe all of them.");
     v.field("pipeline_cut", pipeline_cut,
             "Pipeline stage cut by hand: the first block of stages 1 .. pp-1 (hllm_plan lists the blocks); empty = balanced by the blocks' estimated cost.");
   }
@@ -58,15 +57,14 @@ struct ZeroConfig {
 };
 
 struct ActivationCheckpointingConfig {
-  std::string policy = "none";  // none | every_block | every_kth_block
+  RecomputePolicy policy = RecomputePolicy::kNone;
   int every = 2;                // every_kth_block: recompute blocks 0, k, 2k, ... of the decoder layers
 
   template <typename V>
   void visit(V& v) {
     v.field("policy", policy,
             "HLLM decoder layers whose activations are recomputed in the backward instead of kept: none, every_block, "
-            "or every_kth_block (layers 0, k, 2k, ... of each tower).",
-            Limits::choices({"none", "every_block", "every_kth_block"}));
+            "or every_kth_block (layers 0, k, 2k, ... of each tower).");
     v.field("every", every, "k of every_kth_block.", Limits::at_least(1));
   }
 };
@@ -97,12 +95,12 @@ struct OptimizerParams {
 };
 
 struct OptimizerConfig {
-  std::string type = "AdamW";
+  OptimizerType type = OptimizerType::kAdamW;
   OptimizerParams params;
 
   template <typename V>
   void visit(V& v) {
-    v.field("type", type, "Optimizer.", Limits::choices({"AdamW"}));
+    v.field("type", type, "Optimizer.");
     v.section("params", params, "Optimizer parameters.");
   }
 };
@@ -131,20 +129,19 @@ struct SchedulerParams {
 };
 
 struct SchedulerConfig {
-  std::string type = "WarmupCosineLR";
+  LrScheduleType type = LrScheduleType::kWarmupCosineLR;
   SchedulerParams params;
 
   template <typename V>
   void visit(V& v) {
     v.field("type", type,
-            "Warmup, then constant (WarmupLR), linear decay (WarmupDecayLR) or cosine decay (WarmupCosineLR).",
-            Limits::choices({"WarmupLR", "WarmupDecayLR", "WarmupCosineLR"}));
+            "Warmup, then constant (WarmupLR), linear decay (WarmupDecayLR) or cosine decay (WarmupCosineLR).");
     v.section("params", params, "Schedule parameters.");
   }
 };
 
 struct ModelConfig {
-  std::string type = "hllm";
+  ModelType type = ModelType::kHllm;
   TowerSpec item = "tiny";  // HLLM: a preset (debug, tiny, 1b, 7b), a Hugging Face directory or a shape
   TowerSpec user = "tiny";
   int hidden_size = 64;       // SASRec / HSTU
@@ -153,7 +150,7 @@ struct ModelConfig {
 
   template <typename V>
   void visit(V& v) {
-    v.field("type", type, "The recommender.", Limits::choices({"hllm", "sasrec", "hstu"}));
+    v.field("type", type, "The recommender.");
     v.field("item", item,
             "HLLM: the Item LLM, a preset (debug, tiny, 1b, 7b), a Hugging Face model directory, or a shape object.");
     v.field("user", user, "HLLM: the User LLM, a preset, a Hugging Face model directory, or a shape object.");
@@ -242,7 +239,7 @@ struct CheckpointConfig {
   int keep_last = 2;
   // auto: in the background on GPUs (the snapshot takes host memory, not the device's); blocking on the
   // CPU, where a snapshot would hold a second copy of the model states beside the training's.
-  std::string async_save = "auto";
+  AsyncSave async_save = AsyncSave::kAuto;
 
   template <typename V>
   void visit(V& v) {
@@ -255,8 +252,7 @@ struct CheckpointConfig {
             Limits::at_least(0));
     v.field("async_save", async_save,
             "Write checkpoints from a host snapshot while training goes on (on), or with training waiting and no "
-            "copy (off); auto = on for GPU runs, off on the CPU (the snapshot would double the model states there).",
-            Limits::choices({"auto", "on", "off"}));
+            "copy (off); auto = on for GPU runs, off on the CPU (the snapshot would double the model states there).");
   }
 };
 

@@ -12,8 +12,10 @@
 
 #include <optional>
 #include <string>
+#include <type_traits>
 #include <vector>
 
+#include "common/config/config_enums.h"
 #include "common/json_input.h"
 
 namespace hllm::config {
@@ -68,8 +70,13 @@ class JsonReader {
     const auto it = object_.find(name);
     if (it == object_.end()) return;
     const std::string key = prefix_ + name;
-    std::string problem = read_json_value(*it, &value);
-    if (problem.empty()) problem = limits_violation(*it, limits);
+    std::string problem;
+    if constexpr (std::is_enum_v<T>) {
+      problem = read_enum(*it, &value);
+    } else {
+      problem = read_json_value(*it, &value);
+      if (problem.empty()) problem = limits_violation(*it, limits);
+    }
     if (!problem.empty()) problems_->push_back({key, "key '" + key + "': " + problem + ", got " + json_excerpt(*it)});
   }
 
@@ -108,7 +115,11 @@ class JsonWriter {
 
   template <typename T>
   void field(const char* name, const T& value, const char*, const Limits& = Limits::none()) {
-    (*object_)[name] = value;
+    if constexpr (std::is_enum_v<T>) {
+      (*object_)[name] = enum_name(value);
+    } else {
+      (*object_)[name] = value;
+    }
   }
   template <typename S>
   void section(const char* name, S& value, const char*) {
@@ -131,12 +142,19 @@ class KeyCollector {
   template <typename T>
   void field(const char* name, const T& value, const char* doc, const Limits& limits = Limits::none()) {
     std::string text = doc;
-    if (!limits.one_of.empty()) {
+    if constexpr (std::is_enum_v<T>) {  // written as its spelling, a string
       text += " One of:";
-      for (const auto& choice : limits.one_of) text += " `" + choice + "`";
+      for (const auto& choice : enum_names<T>()) text += " `" + choice + "`";
       text += ".";
+      keys_->push_back({prefix_ + name, type_name<std::string>(), text, nlohmann::json(enum_name(value)).dump()});
+    } else {
+      if (!limits.one_of.empty()) {
+        text += " One of:";
+        for (const auto& choice : limits.one_of) text += " `" + choice + "`";
+        text += ".";
+      }
+      keys_->push_back({prefix_ + name, type_name<T>(), text, nlohmann::json(value).dump()});
     }
-    keys_->push_back({prefix_ + name, type_name<T>(), text, nlohmann::json(value).dump()});
   }
   template <typename S>
   void section(const char* name, S& value, const char* doc) {

@@ -37,16 +37,17 @@ std::vector<ConfigProblem> cross_field_problems(const Config& config) {
   }
   // SASRec and HSTU are small ID models that run as one block in float32: what cuts, recomputes or
   // narrows HLLM's LLMs has nothing to work on there.
-  const std::string& type = config.model.type;
-  if (type != "hllm") {
+  const std::string type = enum_name(config.model.type);
+  if (config.model.type != ModelType::kHllm) {
     if (config.parallel.pp > 1) {
       problems.push_back({"parallel.pp", detail::concat("key 'parallel.pp' = ", config.parallel.pp,
                                                         ": pipeline parallelism cuts HLLM's chain of blocks; ", type,
                                                         " is small and runs as one block: use parallel.pp = 1")});
     }
-    if (config.activation_checkpointing.policy != "none") {
+    if (config.activation_checkpointing.policy != RecomputePolicy::kNone) {
       problems.push_back({"activation_checkpointing.policy",
-                          "key 'activation_checkpointing.policy' = " + config.activation_checkpointing.policy +
+                          std::string("key 'activation_checkpointing.policy' = ") +
+                              enum_name(config.activation_checkpointing.policy) +
                               ": checkpointing recomputes HLLM's decoder layers; " + type +
                               " is small and runs as one block: use none"});
     }

@@ -10,20 +10,20 @@ namespace hllm::launcher {
 namespace {
 
 TEST(ChooseDevice, CpuIsAlwaysTheCpu) {
-  EXPECT_EQ(choose_device("cpu", true, 3), "cpu");
-  EXPECT_EQ(choose_device("cpu", false, 0), "cpu");
+  EXPECT_EQ(choose_device(config::DeviceKind::kCpu, true, 3), "cpu");
+  EXPECT_EQ(choose_device(config::DeviceKind::kCpu, false, 0), "cpu");
 }
 
 TEST(ChooseDevice, AutoTakesTheGpuOfTheLocalRankOnlyWhenEveryRankHasOne) {
-  EXPECT_EQ(choose_device("auto", true, 0), "cuda:0");
-  EXPECT_EQ(choose_device("auto", true, 5), "cuda:5");
-  EXPECT_EQ(choose_device("auto", false, 1), "cpu");
+  EXPECT_EQ(choose_device(config::DeviceKind::kAuto, true, 0), "cuda:0");
+  EXPECT_EQ(choose_device(config::DeviceKind::kAuto, true, 5), "cuda:5");
+  EXPECT_EQ(choose_device(config::DeviceKind::kAuto, false, 1), "cpu");
 }
 
 TEST(ChooseDevice, CudaWithoutAGpuPerRankIsAnInputErrorThatSaysWhatToDo) {
-  EXPECT_EQ(choose_device("cuda", true, 2), "cuda:2");
+  EXPECT_EQ(choose_device(config::DeviceKind::kCuda, true, 2), "cuda:2");
   try {
-    choose_device("cuda", false, 0);
+    choose_device(config::DeviceKind::kCuda, false, 0);
     FAIL() << "expected an InputError";
   } catch (const InputError& e) {
     EXPECT_NE(std::string(e.what()).find("parallel.device = cpu"), std::string::npos) << e.what();

@@ -71,7 +71,7 @@ TEST(MemoryPlan, ReadsItsOptionsFromTheConfig) {
   c.zero_optimization.stage3_prefetch_bucket_size = 123;
   c.zero_optimization.stage3_max_live_parameters = 456;
   c.train.eval_interval = 0;
-  c.checkpoint.async_save = "on";
+  c.checkpoint.async_save = config::AsyncSave::kOn;
   MemoryPlanOptions o = memory_plan_options(c, 4, 2, 8, /*on_host=*/true);
   EXPECT_EQ(o.zero_stage, 3);
   EXPECT_EQ(o.dp, 4);
@@ -83,7 +83,7 @@ TEST(MemoryPlan, ReadsItsOptionsFromTheConfig) {
   EXPECT_TRUE(o.snapshots_checkpoints);
   EXPECT_FALSE(memory_plan_options(c, 4, 2, 8, /*on_host=*/false).snapshots_checkpoints)
       << "on a GPU the snapshot is in host memory, not the device's";
-  c.checkpoint.async_save = "auto";
+  c.checkpoint.async_save = config::AsyncSave::kAuto;
   c.train.eval_interval = 10;
   o = memory_plan_options(c, 4, 2, 8, /*on_host=*/true);
   EXPECT_FALSE(o.snapshots_checkpoints) << "auto writes without a snapshot on the CPU";

@@ -12,7 +12,7 @@ namespace {
 
 config::SchedulerConfig schedule(const std::string& type, int64_t warmup, int64_t total, double start, double end) {
   config::SchedulerConfig s;
-  s.type = type;
+  EXPECT_EQ(config::read_enum(nlohmann::json(type), &s.type), "") << type;
   s.params = {warmup, total, start, end};
   return s;
 }
@@ -58,7 +58,7 @@ TEST(LrSchedule, ConfigKeysFollowDeepSpeed) {
       "test.json");
   EXPECT_DOUBLE_EQ(c.optimizer.params.lr, 3e-4);
   EXPECT_EQ(c.optimizer.params.betas, (std::vector<double>{0.9, 0.95}));
-  EXPECT_EQ(c.scheduler.type, "WarmupDecayLR");
+  EXPECT_EQ(c.scheduler.type, config::LrScheduleType::kWarmupDecayLR);
   EXPECT_EQ(c.scheduler.params.warmup_num_steps, 100);
   EXPECT_THROW(config::parse_config_text(R"({"scheduler": {"type": "OneCycle"}})", "t.json"), InputError);
   EXPECT_THROW(config::parse_config_text(R"({"optimizer": {"params": {"betas": [0.9, "x"]}}})", "t.json"), InputError);
