@@ -103,31 +103,4 @@ double reduce_scalar(parallel::Communicator* group, double value, parallel::Redu
   return t.item<double>();
 }
 
-double clip_gradient_norm(const NamedTensors& parameters, double max_norm, parallel::Communicator* pipeline) {
-  c10::NoGradGuard no_grad;
-  // Summed on the gradients' device and read once: one host synchronisation per step, not one per tensor.
-  std::vector<at::Tensor> squares;
-  for (const auto& [name, p] : parameters) {
-    if (p.grad().defined()) squares.push_back(p.grad().to(at::kDouble).pow(2).sum());
-  }
-  const double local = squares.empty() ? 0.0 : at::stack(squares).sum().item<double>();
-  const double norm = std::sqrt(reduce_scalar(pipeline, local, parallel::ReduceOp::kSum));
-  if (max_norm > 0 && norm > max_norm && std::isfinite(norm)) {
-    const double scale = max_norm / (norm + 1e-6);
-    for (const auto& [name, p] : parameters) {
-      if (p.grad().defined()) p.grad().mul_(scale);
-    }
-  }
-  return norm;
-}
-
-bool gradients_finite(const NamedTensors& parameters, parallel::Communicator* pipeline) {
-  std::vector<at::Tensor> finite;  // per tensor, read once (as clip_gradient_norm)
-  for (const auto& [name, p] : parameters) {
-    if (p.grad().defined()) finite.push_back(at::isfinite(p.grad()).all());
-  }
-  const bool here = finite.empty() || at::stack(finite).all().item<bool>();
-  return reduce_scalar(pipeline, here ? 0.0 : 1.0, parallel::ReduceOp::kMax) == 0;
-}
-
 }  // namespace hllm::runtime

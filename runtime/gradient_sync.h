@@ -1,7 +1,6 @@
-// Data-parallel gradient handling (ZeRO stage 0): gradients averaged across the data-parallel group in
-// buckets (several all_reduces in flight at once, and with `overlap` started during the backward), the
-// global gradient norm with clipping, and the check that every gradient is finite (the engine skips a
-// step that is not).
+// Data-parallel gradient averaging (ZeRO stage 0): gradients averaged across the data-parallel group in
+// buckets (several all_reduces in flight at once, and with `overlap` started during the backward). The norm,
+// clipping and the finite check are runtime/gradient_norm.h.
 #pragma once
 
 #include <ATen/core/Tensor.h>
@@ -14,10 +13,10 @@
 
 #include "parallel/comm/communicator.h"
 #include "parallel/gradient_ready.h"
+#include "runtime/gradient_norm.h"
 
 namespace hllm::runtime {
 
-using NamedTensors = std::vector<std::pair<std::string, at::Tensor>>;
 
 class GradientAverager {
  public:
@@ -63,13 +62,5 @@ class GradientAverager {
 
 // `value` reduced over `group` (host scalars; a null group: the value itself). Collective.
 double reduce_scalar(parallel::Communicator* group, double value, parallel::ReduceOp op);
-
-// L2 norm of all gradients together (after averaging every rank holds the same gradients, so this is the
-// global norm; `pipeline`, when given, adds the other stages' squares). When max_norm > 0 and the norm
-// exceeds it, gradients are scaled to max_norm. Returns the norm before clipping.
-double clip_gradient_norm(const NamedTensors& parameters, double max_norm, parallel::Communicator* pipeline = nullptr);
-
-// True when every gradient is finite (on every stage of `pipeline`, when given).
-bool gradients_finite(const NamedTensors& parameters, parallel::Communicator* pipeline = nullptr);
 
 }  // namespace hllm::runtime

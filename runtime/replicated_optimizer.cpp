@@ -3,7 +3,7 @@
 #include <ATen/ATen.h>
 #include <c10/core/GradMode.h>
 
-#include "runtime/training_step.h"
+#include "runtime/step_result.h"
 
 namespace hllm::runtime {
 namespace {

@@ -16,7 +16,7 @@
 #include "parallel/topology.h"
 #include "runtime/run_memory.h"
 #include "runtime/training_totals.h"
-#include "runtime/training_step.h"
+#include "runtime/step_result.h"
 
 namespace hllm::runtime {
 

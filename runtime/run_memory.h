@@ -14,7 +14,7 @@
 
 #include "common/config/config_enums.h"
 #include "parallel/comm/communicator.h"
-#include "runtime/training_step.h"
+#include "runtime/step_result.h"
 
 namespace hllm::runtime {
 

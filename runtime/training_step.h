@@ -30,41 +30,17 @@
 #include "parallel/pipeline/schedule.h"
 #include "parallel/topology.h"
 #include "parallel/zero/block_runner.h"
-
+#include "runtime/step_result.h"
 
 namespace hllm::runtime {
 
 class Optimizer;
-
-// What one rank holds, measured during the first step.
-struct MemoryReport {
-  // Model states between the backward and the optimizer step, counted from the live tensors.
-  int64_t parameter_bytes = 0;
-  int64_t gradient_bytes = 0;
-  int64_t optimizer_bytes = 0;  // float32 masters (when not the parameters themselves) + Adam moments
-  // Bytes the device's allocator gained during a forward and still held at its end: what is kept for the
-  // backward (largest micro-batch of the first step; on the CPU the process heap, see memory_probe.h).
-  int64_t activation_bytes = 0;
-  // ZeRO's collectives in the first step, as full-buffer elements (stage 3: ~3Ψ; stages 1-2: 2Ψ).
-  int64_t gathered_elements = 0;
-  int64_t reduced_elements = 0;
-  int64_t model_state_bytes() const { return parameter_bytes + gradient_bytes + optimizer_bytes; }
-};
 
 // This rank's stage of a pipeline (parallel.pp > 1; its ranks are the topology's pp group).
 struct PipelineStage {
   size_t first_block = 0, end_block = 0;  // this stage's blocks: [first, end) of model.blocks()
   parallel::ScheduleKind schedule = parallel::ScheduleKind::kOneFOneB;
   bool active() const { return end_block > first_block; }
-};
-
-struct StepResult {
-  double loss = 0;       // mean over the micro-batches of this rank (of its pipeline, under pp)
-  double grad_norm = 0;  // of the averaged gradients, before clipping
-  bool skipped = false;  // non-finite gradients: no update
-  int64_t samples = 0;   // real samples of this rank's micro-batches (under pp: counted by the first stage)
-  int64_t tokens = 0;    // tokens the Item LLM read: prompt, text and [ITEM] of each distinct item (idem)
-  std::vector<models::TowerWork> work;  // per tower of the model's tower_sizes() (idem; empty elsewhere)
 };
 
 class TrainingStep {

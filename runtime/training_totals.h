@@ -13,7 +13,7 @@
 
 #include "models/training_work.h"
 #include "parallel/comm/communicator.h"
-#include "runtime/training_step.h"
+#include "runtime/step_result.h"
 
 namespace hllm::runtime {
 

@@ -5,8 +5,9 @@
 
 #include <cmath>
 
+#include "runtime/gradient_norm.h"
 #include "runtime/gradient_sync.h"
-#include "runtime/training_step.h"
+#include "runtime/step_result.h"
 
 namespace hllm::runtime {
 
@@ -34,37 +35,10 @@ ZeroOptimizer::ZeroOptimizer(parallel::zero::BlockRunner& runner, const AdamWOpt
 }
 
 double ZeroOptimizer::clip_gradient_norm(double max_norm) {
-  c10::NoGradGuard no_grad;
-  auto& grads = runner_.gradient_shards();
-  double squares = 0;  // a pipeline stage may hold no parameters; it still joins the pipeline's sum
-  if (!grads.empty()) {
-    std::vector<at::Tensor> parts;
-    for (const auto& g : grads) parts.push_back(g.to(at::kDouble).pow(2).sum());
-    at::Tensor total = at::stack(parts).sum().reshape({1});
-    dp_.all_reduce(total, parallel::ReduceOp::kSum)->wait();
-    squares = total.item<double>();
-  }
-  const double norm = std::sqrt(reduce_scalar(pipeline_, squares, parallel::ReduceOp::kSum));
-  if (max_norm > 0 && norm > max_norm && std::isfinite(norm)) {
-    const double scale = max_norm / (norm + 1e-6);
-    for (auto& g : grads) g.mul_(scale);
-  }
-  return norm;
+  return clip_gradients(runner_.gradient_shards(), max_norm, &dp_, pipeline_);
 }
 
-bool ZeroOptimizer::gradients_finite() {
-  c10::NoGradGuard no_grad;
-  auto& grads = runner_.gradient_shards();
-  double bad_here = 0;
-  if (!grads.empty()) {
-    std::vector<at::Tensor> bad;
-    for (const auto& g : grads) bad.push_back(at::isfinite(g).logical_not().any());
-    at::Tensor any_bad = at::stack(bad).any().to(at::kFloat).reshape({1});
-    dp_.all_reduce(any_bad, parallel::ReduceOp::kMax)->wait();
-    bad_here = any_bad.item<float>();
-  }
-  return reduce_scalar(pipeline_, bad_here, parallel::ReduceOp::kMax) == 0;
-}
+bool ZeroOptimizer::gradients_finite() { return runtime::gradients_finite(runner_.gradient_shards(), &dp_, pipeline_); }
 
 void ZeroOptimizer::step(double lr) {
   adam_->step(lr);
