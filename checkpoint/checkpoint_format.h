@@ -9,12 +9,12 @@
 //                                         "files": [{"name", "bytes", "crc32"}],
 //                                         "tensors": {name: {"shape", "dtype", "chunks": [{"file", "key",
 //                                                             "offset", "length"}]}}}
-//   root/latest                          the name of the newest committed step directory
 //
 // Commit protocol: every rank writes and fsyncs its file in step_<N>.tmp/; after a barrier rank 0 writes
-// the manifest (with every file's size and CRC-32), fsyncs it, renames the directory to step_<N>, fsyncs
-// the root, and replaces `latest` by writing latest.tmp and renaming it. A directory without a manifest,
-// or named *.tmp, was never committed and is never loaded.
+// the manifest (with every file's size and CRC-32), fsyncs it, renames the directory to step_<N> and fsyncs
+// the root: the rename is the commit. A directory without a manifest, or named *.tmp, was never committed
+// and is never loaded. There is no `latest` pointer file: resuming takes the newest committed step that
+// verifies (checkpoint_reader.h), which a pointer written after the rename could only lag behind.
 #pragma once
 
 namespace hllm::checkpoint {
@@ -22,6 +22,5 @@ namespace hllm::checkpoint {
 constexpr const char* kFormatName = "hllm-checkpoint";
 constexpr int kFormatVersion = 1;
 constexpr const char* kManifest = "manifest.json";
-constexpr const char* kLatest = "latest";
 
 }  // namespace hllm::checkpoint

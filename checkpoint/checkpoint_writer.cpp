@@ -132,9 +132,6 @@ std::string save_checkpoint(const CheckpointContent& content, const SaveOptions&
       fs::remove_all(final_dir);  // the same step saved again (a resumed run)
       fs::rename(temp_dir, final_dir);
       data::fsync_path(root.string());
-      write_text_durably((root / "latest.tmp").string(), name + "\n");
-      fs::rename(root / "latest.tmp", root / kLatest);
-      data::fsync_path(root.string());
       // Retention: the newest keep_last committed checkpoints stay (never the one just written).
       if (options.keep_last > 0) {
         auto steps = committed_steps(options.root);

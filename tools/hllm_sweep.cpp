@@ -23,6 +23,7 @@
 #include <string>
 #include <vector>
 
+#include "checkpoint/committed_steps.h"
 #include "common/error.h"
 #include "common/exit_codes.h"
 #include "common/tool_main.h"
@@ -100,7 +101,7 @@ int run_locally(const std::vector<SweepPoint>& points, const std::string& bin) {
       std::printf("done (%s/report.json)\n", point.run_dir.c_str());
       continue;
     }
-    const bool resuming = fs::exists(point.run_dir + "/checkpoints/latest");
+    const bool resuming = !hllm::checkpoint::committed_steps(point.run_dir + "/checkpoints").empty();
     std::printf("training%s; log %s\n", resuming ? ", resuming from its newest checkpoint" : "", log.c_str());
     std::fflush(stdout);
     const int rc = run_child(mpirun + launch_command(bin, point) + " >> " + quoted(log) + " 2>&1");

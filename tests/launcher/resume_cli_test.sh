@@ -48,8 +48,9 @@ wait_for_step term 15 || echo "FAIL: the run never reached step 15"
 pkill -TERM -f "^$bin .*run.dir=$tmp/term"  # the ranks (mpirun itself would end the job on SIGTERM)
 wait $job
 rc=$?
-if [ "$rc" -eq 3 ] && grep -q "stopped at step" "$tmp/term.log" && [ -f "$tmp/term/checkpoints/latest" ]; then
-  echo "ok: SIGTERM commits a checkpoint and exits 3 ($(cat "$tmp/term/checkpoints/latest"))"
+committed() { ls -d "$1"/step_*[0-9] 2> /dev/null | tail -n 1; }  # a committed step directory (not *.tmp)
+if [ "$rc" -eq 3 ] && grep -q "stopped at step" "$tmp/term.log" && [ -n "$(committed "$tmp/term/checkpoints")" ]; then
+  echo "ok: SIGTERM commits a checkpoint and exits 3 ($(committed "$tmp/term/checkpoints"))"
 else
   echo "FAIL: SIGTERM (exit $rc)"; sed 's/^/    /' "$tmp/term.log"; failures=$((failures + 1))
 fi
@@ -82,7 +83,7 @@ wait_for_step usr1 5 || echo "FAIL: the run never reached step 5"
 pkill -USR1 -f "^mpirun .*run.dir=$tmp/usr1"
 wait $job
 rc=$?
-if [ "$rc" -eq 3 ] && [ -f "$tmp/usr1/checkpoints/latest" ]; then echo "ok: SIGUSR1 to mpirun commits and exits 3"
+if [ "$rc" -eq 3 ] && [ -n "$(committed "$tmp/usr1/checkpoints")" ]; then echo "ok: SIGUSR1 to mpirun commits and exits 3"
 else echo "FAIL: SIGUSR1 to mpirun (exit $rc)"; sed 's/^/    /' "$tmp/usr1.log"; failures=$((failures + 1)); fi
 
 # A rank that hangs (SIGSTOP): the others give up after comm.timeout_s, naming the operation, and the job ends.
