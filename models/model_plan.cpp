@@ -113,7 +113,7 @@ ModelShapes hllm_micro_batch_shapes(const config::Config& config, int64_t micro_
   s.item_tokens = prompt_tokens + text_tokens + 1;
   s.negatives = static_cast<int64_t>(config.data.num_negatives) * dp;
   s.bytes_per_value = config.bf16.enabled ? 2 : 4;
-  s.fused_layer_ops = config.parallel.device == config::DeviceKind::kCpu;  // auto plans for GPUs; the engine sets what it runs on
+  s.fused_layer_ops = config.parallel.device == config::DeviceKind::kCpu;  // auto plans for GPUs; a run sets what it runs on
   return s;
 }
 

@@ -1,6 +1,6 @@
 // Sizes of a model for a configuration, computed from the shapes alone (no tensors): parameter counts
 // and the per-layer cost (FLOPs, kept activation bytes). The blocks' cost() (models/hllm_blocks.h) and the
-// planner (tools/hllm_plan) use the same formulas, so what the planner says is what the engine's cost
+// planner (tools/hllm_plan) use the same formulas, so what the planner says is what the run's cost
 // model says.
 #pragma once
 

@@ -1,5 +1,5 @@
-// Recommender: what the engine needs of HLLM, SASRec and HSTU alike — the training loss on a Batch, the
-// embeddings of catalogue items, and the user states of an evaluation batch — so one engine trains and
+// Recommender: what the runtime needs of HLLM, SASRec and HSTU alike — the training loss on a Batch, the
+// embeddings of catalogue items, and the user states of an evaluation batch — so one runtime trains and
 // evaluates all three.
 #pragma once
 
@@ -40,7 +40,7 @@ class Recommender {
   // HLLM: where its Item and User LLMs lie in blocks(). ID models (one block, evaluated by their own
   // item_embeddings and user_states): all zero.
   virtual TowerRanges tower_ranges() const = 0;
-  // Moves the parameters to `device` (float32 kept: the engine trains in float32).
+  // Moves the parameters to `device` (float32 kept: these models train in float32).
   virtual void to(const at::Device& device) = 0;
   // What training computes (models/training_work.h): the towers' sizes, and a batch's work per tower in
   // the same order. HLLM: "item" (prompt + text + [ITEM] of each distinct item), "user" (the real positions

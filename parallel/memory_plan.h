@@ -11,7 +11,7 @@
 //   at stage 0 over several ranks, the gradient averager's flat buckets (the gradients once more);
 // - what a run keeps beside training: the best model's parameters (each rank its 1/dp, when validations
 //   pick it) and a checkpoint's host snapshot (when saved in the background on the same memory).
-// Pure: hllm_plan prints it, the engine logs it at start and reports the measured peak beside it.
+// Pure: hllm_plan prints it, a run logs it at start and reports the measured peak beside it.
 #pragma once
 
 #include <cstddef>

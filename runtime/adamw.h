@@ -2,7 +2,7 @@
 // matrices only: norms, biases, the [ITEM] embedding and logit_scale are not decayed (no_weight_decay).
 // The state is kept per parameter name in float32, so it can be sharded and checkpointed by name. The
 // update is computed in float32 and written back in the parameter's dtype: for bfloat16 training the
-// engine passes float32 master copies here (mixed precision comes with the engine).
+// optimizers (replicated_optimizer.h, zero_optimizer.h) pass float32 master copies here.
 #pragma once
 
 #include <ATen/core/Tensor.h>

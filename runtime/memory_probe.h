@@ -1,4 +1,4 @@
-// Memory of this process and its device, for the engine's reports: on CUDA the caching allocator's counts
+// Memory of this process and its device, for the run's reports: on CUDA the caching allocator's counts
 // of tensor bytes; on the CPU the host caching allocator's (runtime/host_caching_allocator.h), or without
 // it the process heap in use (glibc's mallinfo2), which counts the whole process — in a
 // one-rank-per-process run, the rank — and the kernel's resident-set counts from /proc/self/status.

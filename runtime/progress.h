@@ -1,6 +1,6 @@
 // ProgressBar: rank 0's live line on a terminal — one line redrawn in place (at most 5 times a second)
 // with the step, a bar, the latest logged loss, samples/s and ETA. The launcher decides whether to draw it
-// (--progress; not into a log file or a Slurm job), and the engine's plain progress lines are printed
+// (--progress; not into a log file or a Slurm job), and the trainer's plain progress lines are printed
 // either way, the bar cleared first so that they never mix.
 #pragma once
 

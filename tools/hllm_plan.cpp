@@ -1,10 +1,10 @@
 // hllm_plan: what an HLLM configuration needs per rank on N ranks, computed from the shapes alone (no
 // model is built, so 7B + 7B plans on a laptop): parameters Ψ, model-state bytes for each ZeRO stage
-// (this engine's bytes, parallel/zero/model_state_bytes.h, beside ZeRO's paper's 16Ψ, 4Ψ + 12Ψ/N,
+// (this trainer's bytes, parallel/zero/model_state_bytes.h, beside ZeRO's paper's 16Ψ, 4Ψ + 12Ψ/N,
 // 2Ψ + 14Ψ/N, 16Ψ/N), activation bytes of one micro-batch with and
 // without checkpointing every block, communication per step (2Ψ, 3Ψ elements), and whether the configured
 // stage fits in the GPU's memory; then the pipeline layouts pp x dp that the world allows: each one's stage cut
-// (the engine's, parallel/pipeline/partition.h), bubble, and per-rank memory of every stage with the
+// (the runtime's, parallel/pipeline/partition.h), bubble, and per-rank memory of every stage with the
 // configured ZeRO stage inside it. Formulas: models/model_plan.h (the same the blocks' cost() uses).
 //
 //   hllm_plan --config FILE [--set key=value ...] --world N [--gpu_gib 80] [--prompt_tokens 12] [--vocab 32000]
@@ -58,7 +58,7 @@ std::string billions(double n) {
   return text;
 }
 
-// Every pipeline layout pp x dp of the world (pp a power of two up to 8, and the configured one): the engine's cut,
+// Every pipeline layout pp x dp of the world (pp a power of two up to 8, and the configured one): the runtime's cut,
 // the bubble of its schedule, and per stage the parameters, model states (the configured ZeRO stage over the
 // stage's dp ranks) and activations (1F1B: stage s holds min(pp - s, m) micro-batches, GPipe all m), with
 // checkpointing every block when activation_checkpointing.policy asks for it, else stored.
@@ -200,7 +200,7 @@ int run(const std::vector<std::string>& overrides) {
               FLAGS_prompt_tokens, text_tokens(config), config.data.num_negatives,
               static_cast<long long>(config.data.num_negatives) * N);
 
-  // Model states: what this engine holds (parallel/zero/model_state_bytes.h, the formula the engine's
+  // Model states: what this trainer holds (parallel/zero/model_state_bytes.h, the formula the run's
   // measurement is tested against), beside ZeRO's paper (Rajbhandari et al.: fp16 gradients, Adam).
   const char* ours[4][2] = {{"18Ψ", "16Ψ"}, {"4Ψ + 16Ψ/N", "8Ψ + 12Ψ/N"}, {"2Ψ + 16Ψ/N", "4Ψ + 12Ψ/N"},
                             {"18Ψ/N", "16Ψ/N"}};

@@ -30,7 +30,7 @@ StageCut balanced_cut(const std::vector<double>& costs, int stages);
 // below the block count). Throws InputError naming the bad index otherwise.
 StageCut manual_cut(const std::vector<double>& costs, const std::vector<size_t>& first);
 
-// The cut a run takes (the engine and hllm_plan): with `manual` empty, balanced by `flops` over groups
+// The cut a run takes (the runtime and hllm_plan): with `manual` empty, balanced by `flops` over groups
 // that each hold parameters (a parameter-free block joins the next one), so no stage is left without
 // anything to train; otherwise `manual` (parallel.pipeline_cut) lists the first block of stages 1 ..
 // stages - 1. Throws InputError naming parallel.pp / parallel.pipeline_cut when the cut is impossible or

@@ -1,5 +1,5 @@
-// Model-state bytes per rank for each ZeRO stage, as this engine holds them (so the planner's estimate and
-// the engine's measurement can be compared): compute-dtype parameters (4 bytes float32, 2 bfloat16),
+// Model-state bytes per rank for each ZeRO stage, as this trainer holds them (so the planner's estimate and
+// the run's measurement can be compared): compute-dtype parameters (4 bytes float32, 2 bfloat16),
 // float32 gradients where they are accumulated, float32 master weights under bf16, and Adam's two float32
 // moments. Per parameter, with v the compute bytes, m = 4 under bf16 (masters) else 0, and N = dp:
 //   stage 0  v + 4 + (8 + m)                 (bf16: gradients are added into float32 master gradients)
@@ -8,7 +8,7 @@
 //   stage 2  v + 4/N + (8 + m)/N
 //   stage 3  v/N + 4/N + (8 + m)/N
 // ZeRO's paper (fp16 gradients, no float32 gradient shard) has 16Ψ, 4Ψ + 12Ψ/N, 2Ψ + 14Ψ/N and 16Ψ/N;
-// this engine's float32 gradient shards cost 2Ψ/N more (exact accumulation over micro-batches). Padding
+// this trainer's float32 gradient shards cost 2Ψ/N more (exact accumulation over micro-batches). Padding
 // of the flat buffers (alignment, a multiple of N) is not counted.
 #pragma once
 
