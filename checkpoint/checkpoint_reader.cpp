@@ -9,8 +9,8 @@
 #include "checkpoint/committed_steps.h"
 #include "common/error.h"
 #include "common/json_input.h"
-#include "data/file_checksum.h"
-#include "models/safetensors_file.h"
+#include "common/io/file_checksum.h"
+#include "common/io/safetensors_file.h"
 
 namespace hllm::checkpoint {
 namespace fs = std::filesystem;
@@ -48,7 +48,7 @@ void Checkpoint::verify() const {
       throw InputError(detail::concat(path, ": ", bytes, " bytes, the manifest says ", f.at("bytes").get<uint64_t>(),
                                       " (truncated or overwritten)"));
     }
-    const std::string crc = data::file_crc32(path);
+    const std::string crc = io::file_crc32(path);
     if (crc != f.at("crc32").get<std::string>()) {
       throw InputError(path + ": CRC-32 " + crc + ", the manifest says " + f.at("crc32").get<std::string>() +
                        " (damaged)");
@@ -56,9 +56,9 @@ void Checkpoint::verify() const {
   }
 }
 
-const models::SafetensorsFile& Checkpoint::file(const std::string& name) const {
+const io::SafetensorsFile& Checkpoint::file(const std::string& name) const {
   auto& slot = files_[name];
-  if (!slot) slot = models::SafetensorsFile::open(directory_ + "/" + name);
+  if (!slot) slot = io::SafetensorsFile::open(directory_ + "/" + name);
   return *slot;
 }
 
@@ -80,7 +80,7 @@ void Checkpoint::read(const StatePiece& piece, const std::string& from) const {
     const int64_t lo = std::max(begin, c_begin), hi = std::min(end, c_end);
     if (lo >= hi) continue;
     const auto& f = file(chunk.at("file").get<std::string>());
-    const models::StTensor* stored = f.find(chunk.at("key").get<std::string>());
+    const io::StTensor* stored = f.find(chunk.at("key").get<std::string>());
     if (!stored || stored->numel() != c_end - c_begin) {
       throw InputError(detail::concat(f.path(), ": no piece '", chunk.at("key").get<std::string>(), "' of ",
                                       c_end - c_begin, " elements, as the manifest says"));

@@ -12,7 +12,7 @@
 
 #include "checkpoint/state.h"
 
-namespace hllm::models {
+namespace hllm::io {
 class SafetensorsFile;
 }
 
@@ -43,11 +43,11 @@ class Checkpoint {
   void read(const StatePiece& piece, const std::string& from = "") const;
 
  private:
-  const models::SafetensorsFile& file(const std::string& name) const;
+  const io::SafetensorsFile& file(const std::string& name) const;
 
   std::string directory_;
   nlohmann::json manifest_;
-  mutable std::map<std::string, std::unique_ptr<models::SafetensorsFile>> files_;
+  mutable std::map<std::string, std::unique_ptr<io::SafetensorsFile>> files_;
 };
 
 // The newest committed checkpoint under `root` whose files verify, or "" when there is none. Each newer

@@ -9,17 +9,17 @@
 #include "checkpoint/checkpoint_format.h"
 #include "checkpoint/committed_steps.h"
 #include "common/error.h"
-#include "data/file_checksum.h"
-#include "models/safetensors_file.h"
+#include "common/io/file_checksum.h"
+#include "common/io/safetensors_file.h"
 
 namespace hllm::checkpoint {
 namespace fs = std::filesystem;
 namespace {
 
-models::StDtype st_dtype(at::ScalarType t) {
-  if (t == at::kFloat) return models::StDtype::kF32;
-  if (t == at::kBFloat16) return models::StDtype::kBF16;
-  if (t == at::kDouble) return models::StDtype::kF64;
+io::StDtype st_dtype(at::ScalarType t) {
+  if (t == at::kFloat) return io::StDtype::kF32;
+  if (t == at::kBFloat16) return io::StDtype::kBF16;
+  if (t == at::kDouble) return io::StDtype::kF64;
   throw Error(detail::concat("checkpoint: pieces are float32, bfloat16 or float64, not ", t));
 }
 
@@ -59,7 +59,7 @@ void write_text_durably(const std::string& path, const std::string& text) {
     out << text;
     HLLM_CHECK(out.good(), "cannot write '", path, "'");
   }
-  data::fsync_path(path);
+  io::fsync_path(path);
 }
 
 }  // namespace
@@ -86,20 +86,20 @@ std::string save_checkpoint(const CheckpointContent& content, const SaveOptions&
   nlohmann::json index;
   try {
     std::vector<at::Tensor> host;  // keeps the bytes alive until written
-    std::vector<models::StWriteTensor> tensors;
+    std::vector<io::StWriteTensor> tensors;
     nlohmann::json pieces = nlohmann::json::array();
     for (const auto& piece : content.pieces) {
       HLLM_CHECK(piece.values.dim() == 1, "checkpoint piece '", piece.name, "' is not 1-D");
       host.push_back(piece.values.detach().to(at::kCPU).contiguous());
       const std::string key = piece.name + "@" + std::to_string(piece.offset);
       tensors.push_back({key, st_dtype(host.back().scalar_type()), {host.back().numel()}, host.back().data_ptr()});
-      pieces.push_back({{"name", piece.name}, {"shape", piece.shape}, {"dtype", models::dtype_name(tensors.back().dtype)},
+      pieces.push_back({{"name", piece.name}, {"shape", piece.shape}, {"dtype", io::dtype_name(tensors.back().dtype)},
                         {"offset", piece.offset}, {"length", host.back().numel()}, {"key", key}});
     }
     const std::string path = (temp_dir / file).string();
-    models::write_safetensors(path, tensors, {{"format", kFormatName}});
-    data::fsync_path(path);
-    index = {{"file", file}, {"bytes", fs::file_size(path)}, {"crc32", data::file_crc32(path)}, {"pieces", pieces}};
+    io::write_safetensors(path, tensors, {{"format", kFormatName}});
+    io::fsync_path(path);
+    index = {{"file", file}, {"bytes", fs::file_size(path)}, {"crc32", io::file_crc32(path)}, {"pieces", pieces}};
   } catch (const std::exception& e) {
     error = e.what();
   }
@@ -131,7 +131,7 @@ std::string save_checkpoint(const CheckpointContent& content, const SaveOptions&
       write_text_durably((temp_dir / kManifest).string(), manifest.dump(1));
       fs::remove_all(final_dir);  // the same step saved again (a resumed run)
       fs::rename(temp_dir, final_dir);
-      data::fsync_path(root.string());
+      io::fsync_path(root.string());
       // Retention: the newest keep_last committed checkpoints stay (never the one just written).
       if (options.keep_last > 0) {
         auto steps = committed_steps(options.root);

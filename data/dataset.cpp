@@ -8,7 +8,7 @@
 #include "common/json_input.h"
 #include "data/csr_offsets.h"
 #include "data/dataset_format.h"
-#include "data/file_checksum.h"
+#include "common/io/file_checksum.h"
 #include "data/hdf5_file.h"
 
 namespace hllm::data {
@@ -146,7 +146,7 @@ std::vector<UserSequence> Dataset::read_shard(int shard) const {
 void Dataset::verify() const {
   for (const auto& [name, info] : meta_.at("files").items()) {
     const std::string path = path_of(name);
-    const std::string crc = file_crc32(path);
+    const std::string crc = io::file_crc32(path);
     if (crc != info.at("crc32").get<std::string>()) {
       bad(path, "checksum " + crc + " differs from meta.json's " + info.at("crc32").get<std::string>() + " (damaged)");
     }

@@ -9,7 +9,7 @@
 
 #include "common/error.h"
 #include "data/dataset_format.h"
-#include "data/file_checksum.h"
+#include "common/io/file_checksum.h"
 #include "data/hdf5_file.h"
 
 namespace hllm::data {
@@ -81,7 +81,7 @@ void write_files(const fs::path& temp_dir, const BuiltDataset& dataset, const To
   }
   const std::string& main_file = tokenizer.files.front().name;
   meta["tokenizer"] = {{"file", main_file},
-                       {"crc32", file_crc32((temp_dir / main_file).string())},
+                       {"crc32", io::file_crc32((temp_dir / main_file).string())},
                        {"vocab_size", tokenizer.vocab_size},
                        {"bos_id", tokenizer.bos_id},
                        {"eos_id", tokenizer.eos_id},
@@ -108,8 +108,8 @@ void write_files(const fs::path& temp_dir, const BuiltDataset& dataset, const To
   nlohmann::ordered_json checksums;
   for (const auto& name : files) {
     const std::string path = (temp_dir / name).string();
-    fsync_path(path);
-    checksums[name] = {{"bytes", static_cast<int64_t>(fs::file_size(path))}, {"crc32", file_crc32(path)}};
+    io::fsync_path(path);
+    checksums[name] = {{"bytes", static_cast<int64_t>(fs::file_size(path))}, {"crc32", io::file_crc32(path)}};
   }
   meta["files"] = checksums;
   {
@@ -117,8 +117,8 @@ void write_files(const fs::path& temp_dir, const BuiltDataset& dataset, const To
     out << meta.dump(2) << "\n";
     HLLM_CHECK(out.good(), "cannot write ", (temp_dir / "meta.json").string());
   }
-  fsync_path((temp_dir / "meta.json").string());
-  fsync_path(temp_dir.string());
+  io::fsync_path((temp_dir / "meta.json").string());
+  io::fsync_path(temp_dir.string());
 
 }
 
@@ -186,7 +186,7 @@ void write_dataset(const std::string& directory, const BuiltDataset& dataset, co
   } else {
     fs::rename(temp_dir, final_dir);
   }
-  fsync_path(final_dir.parent_path().string());
+  io::fsync_path(final_dir.parent_path().string());
 }
 
 }  // namespace hllm::data

@@ -48,7 +48,7 @@ HfWeights::HfWeights(const std::string& directory) : directory_(directory) {
     throw InputError("'" + directory + "' holds neither model.safetensors nor model.safetensors.index.json");
   }
   for (const auto& name : names) {
-    files_.push_back(SafetensorsFile::open((fs::path(directory) / name).string()));
+    files_.push_back(io::SafetensorsFile::open((fs::path(directory) / name).string()));
     for (const auto& tensor : files_.back()->header().tensors) {
       if (!owner_.emplace(tensor.name, files_.back().get()).second) {
         throw InputError(directory + ": tensor '" + tensor.name + "' appears in two shards");
@@ -61,13 +61,13 @@ bool HfWeights::has(const std::string& name) const { return owner_.count(name) >
 
 namespace {
 
-at::ScalarType torch_dtype(const SafetensorsFile& file, const StTensor& info) {
+at::ScalarType torch_dtype(const io::SafetensorsFile& file, const io::StTensor& info) {
   switch (info.dtype) {
-    case StDtype::kF32: return at::kFloat;
-    case StDtype::kBF16: return at::kBFloat16;
-    case StDtype::kF16: return at::kHalf;
+    case io::StDtype::kF32: return at::kFloat;
+    case io::StDtype::kBF16: return at::kBFloat16;
+    case io::StDtype::kF16: return at::kHalf;
     default:
-      throw InputError(file.path() + ": tensor '" + info.name + "' has dtype " + dtype_name(info.dtype) +
+      throw InputError(file.path() + ": tensor '" + info.name + "' has dtype " + io::dtype_name(info.dtype) +
                        " (F32, BF16 and F16 are supported)");
   }
 }
@@ -77,8 +77,8 @@ at::ScalarType torch_dtype(const SafetensorsFile& file, const StTensor& info) {
 void HfWeights::check(const std::string& name, const std::vector<int64_t>& shape) const {
   const auto it = owner_.find(name);
   if (it == owner_.end()) throw InputError(directory_ + ": missing tensor '" + name + "'");
-  const SafetensorsFile& file = *it->second;
-  const StTensor& info = *file.find(name);
+  const io::SafetensorsFile& file = *it->second;
+  const io::StTensor& info = *file.find(name);
   if (info.shape != shape) {
     throw InputError(file.path() + ": tensor '" + name + "' has shape " + shape_text(info.shape) + ", expected " +
                      shape_text(shape));
@@ -95,24 +95,24 @@ at::Tensor HfWeights::load(const std::string& name, const std::vector<int64_t>& 
 at::Tensor HfWeights::load_range(const std::string& name, const std::vector<int64_t>& shape, int64_t offset,
                                  int64_t count, at::ScalarType dtype) const {
   check(name, shape);
-  const SafetensorsFile& file = *owner_.at(name);
-  const StTensor& info = *file.find(name);
+  const io::SafetensorsFile& file = *owner_.at(name);
+  const io::StTensor& info = *file.find(name);
   HLLM_CHECK(offset >= 0 && count >= 0 && offset + count <= info.numel(), file.path(), ": elements [", offset, ", ",
              offset + count, ") of tensor '", name, "' with ", info.numel());
   const at::ScalarType stored = torch_dtype(file, info);
   at::Tensor raw = at::empty({count}, at::TensorOptions().dtype(stored));
-  const size_t size = dtype_size(info.dtype);
+  const size_t size = io::dtype_size(info.dtype);
   std::memcpy(raw.data_ptr(), file.data(info) + static_cast<size_t>(offset) * size, static_cast<size_t>(count) * size);
   return raw.to(dtype);
 }
 
 namespace {
 
-StDtype stored_dtype(at::ScalarType type, const std::string& name) {
+io::StDtype stored_dtype(at::ScalarType type, const std::string& name) {
   switch (type) {
-    case at::kFloat: return StDtype::kF32;
-    case at::kBFloat16: return StDtype::kBF16;
-    case at::kHalf: return StDtype::kF16;
+    case at::kFloat: return io::StDtype::kF32;
+    case at::kBFloat16: return io::StDtype::kBF16;
+    case at::kHalf: return io::StDtype::kF16;
     default: throw Error(detail::concat("save_safetensors: tensor '", name, "' has dtype ", type));
   }
 }
@@ -121,19 +121,19 @@ StDtype stored_dtype(at::ScalarType type, const std::string& name) {
 
 void save_safetensors(const std::string& path, const std::vector<std::pair<std::string, at::Tensor>>& tensors) {
   std::vector<at::Tensor> keep;
-  std::vector<StWriteTensor> out;
+  std::vector<io::StWriteTensor> out;
   for (const auto& [name, tensor] : tensors) {
     keep.push_back(tensor.detach().to(at::kCPU).contiguous());
     out.push_back({name, stored_dtype(keep.back().scalar_type(), name), keep.back().sizes().vec(), keep.back().data_ptr()});
   }
-  write_safetensors(path, out, {{"format", "pt"}});
+  io::write_safetensors(path, out, {{"format", "pt"}});
 }
 
 void save_safetensors_streaming(const std::string& path, const std::vector<TensorSpec>& specs,
                                 const std::function<at::Tensor(size_t)>& produce) {
-  std::vector<StWriteTensor> out;
+  std::vector<io::StWriteTensor> out;
   for (const auto& spec : specs) out.push_back({spec.name, stored_dtype(spec.dtype, spec.name), spec.shape, nullptr});
-  write_safetensors_streaming(path, out, {{"format", "pt"}}, [&](size_t i, void* destination, size_t bytes) {
+  io::write_safetensors_streaming(path, out, {{"format", "pt"}}, [&](size_t i, void* destination, size_t bytes) {
     const at::Tensor values = produce(i).detach().to(at::kCPU).contiguous();
     HLLM_ASSERT(values.sizes().vec() == specs[i].shape && values.scalar_type() == specs[i].dtype &&
                     static_cast<size_t>(values.nbytes()) == bytes,

@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "models/safetensors_file.h"
+#include "common/io/safetensors_file.h"
 
 namespace hllm::models {
 
@@ -32,8 +32,8 @@ class HfWeights {
 
  private:
   std::string directory_;
-  std::vector<std::unique_ptr<SafetensorsFile>> files_;
-  std::map<std::string, const SafetensorsFile*> owner_;  // tensor name -> file
+  std::vector<std::unique_ptr<io::SafetensorsFile>> files_;
+  std::map<std::string, const io::SafetensorsFile*> owner_;  // tensor name -> file
 };
 
 // Writes named tensors (any float dtype; contiguous CPU copies are made) as a safetensors file.

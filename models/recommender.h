@@ -11,7 +11,7 @@
 
 #include "common/config/config.h"
 #include "data/batch.h"
-#include "data/eval_loader.h"
+#include "data/eval_batch.h"
 #include "models/hllm_blocks.h"
 #include "models/hllm_model.h"
 #include "models/layered_model.h"

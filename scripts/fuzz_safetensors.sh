@@ -6,5 +6,5 @@ cd "$(dirname "$0")/.."
 out=build/fuzz
 mkdir -p "$out"
 g++ -std=c++17 -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer \
-  -I. models/safetensors_file.cpp common/error.cpp common/json_input.cpp tests/models/safetensors_fuzz.cpp -o "$out/safetensors_fuzz_asan"
+  -I. common/io/safetensors_file.cpp common/error.cpp common/json_input.cpp tests/models/safetensors_fuzz.cpp -o "$out/safetensors_fuzz_asan"
 "$out/safetensors_fuzz_asan" "${1:-20000}" "${2:-1}"

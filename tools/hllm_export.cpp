@@ -1,4 +1,4 @@
-// hllm_export: a checkpoint's Item LLM and User LLM as Hugging Face directories (checkpoint/hf_export.h).
+// hllm_export: a checkpoint's Item LLM and User LLM as Hugging Face directories (runtime/hf_export.h).
 //
 //   hllm_export CHECKPOINT_DIR OUT_DIR [--max_shard_size SIZE]
 //
@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "checkpoint/checkpoint_reader.h"
-#include "checkpoint/hf_export.h"
+#include "runtime/hf_export.h"
 #include "common/error.h"
 #include "common/exit_codes.h"
 #include "common/tool_main.h"
@@ -43,15 +43,15 @@ int main(int argc, char** argv) {
     return hllm::kExitBadInput;
   }
   return hllm::guarded_tool_main("hllm_export", [&] {
-    const int64_t max_shard_bytes = max_shard_size.empty() ? hllm::checkpoint::kDefaultMaxShardBytes
-                                                           : hllm::checkpoint::parse_byte_size(max_shard_size);
+    const int64_t max_shard_bytes = max_shard_size.empty() ? hllm::runtime::kDefaultMaxShardBytes
+                                                           : hllm::runtime::parse_byte_size(max_shard_size);
     std::string from = positional[0];
     std::vector<std::string> skipped;
     if (const std::string newest = hllm::checkpoint::latest_valid_checkpoint(from, &skipped); !newest.empty()) {
       for (const auto& why : skipped) std::cerr << "hllm_export: skipping " << why << std::endl;
       from = newest;
     }
-    hllm::checkpoint::export_hf(from, positional[1], max_shard_bytes);
+    hllm::runtime::export_hf(from, positional[1], max_shard_bytes);
     std::cout << "exported " << from << " to " << positional[1] << "/item and " << positional[1] << "/user" << std::endl;
     return hllm::kExitOk;
   });

@@ -13,11 +13,11 @@
 #include <vector>
 
 #include "common/error.h"
-#include "models/safetensors_file.h"
+#include "common/io/safetensors_file.h"
 
 namespace {
 
-using hllm::models::StDtype;
+using hllm::io::StDtype;
 
 // A valid file image with a few tensors of different dtypes and shapes.
 std::vector<uint8_t> valid_image(std::mt19937_64& random) {
@@ -96,7 +96,7 @@ int main(int argc, char** argv) {
     std::unique_ptr<uint8_t[]> bytes(new uint8_t[std::max<size_t>(1, image.size())]);
     if (!image.empty()) std::memcpy(bytes.get(), image.data(), image.size());
     try {
-      const auto header = hllm::models::parse_safetensors(bytes.get(), image.size(), "fuzz input");
+      const auto header = hllm::io::parse_safetensors(bytes.get(), image.size(), "fuzz input");
       unsigned checksum = 0;
       for (const auto& tensor : header.tensors) {
         for (uint64_t b = tensor.begin; b < tensor.end; ++b) checksum += bytes[header.data_offset + b];

@@ -19,7 +19,7 @@
 
 #include "checkpoint/checkpoint_reader.h"
 #include "checkpoint/committed_steps.h"
-#include "checkpoint/hf_export.h"
+#include "runtime/hf_export.h"
 #include "common/error.h"
 #include "tests/runtime/trainer_fixture.h"
 
@@ -256,10 +256,10 @@ TEST(Resume, ExportedTowersEvaluateAsTheCheckpoint) {
   const Outcome trained = train_with(2, {"train.max_steps=4", "checkpoint.interval_steps=4", "checkpoint.dir=" + dir,
                                          "zero_optimization.stage=3"});  // the checkpoint holds shards: export joins them
   const std::string step = dir + "/" + checkpoint::step_directory_name(4);
-  checkpoint::export_hf(step, out);
-  EXPECT_THROW(checkpoint::export_hf(step, out), InputError) << "an existing output directory is refused";
+  runtime::export_hf(step, out);
+  EXPECT_THROW(runtime::export_hf(step, out), InputError) << "an existing output directory is refused";
   // Shards of at most 20 kB (the debug towers' layers are ~6 kB each): several files and their index.
-  checkpoint::export_hf(step, sharded, checkpoint::parse_byte_size("20KB"));
+  runtime::export_hf(step, sharded, runtime::parse_byte_size("20KB"));
   EXPECT_FALSE(fs::exists(sharded + "/item/model.safetensors"));
   const auto index = nlohmann::json::parse(std::ifstream(sharded + "/item/model.safetensors.index.json"));
   std::set<std::string> files;
@@ -279,12 +279,12 @@ TEST(Resume, ExportedTowersEvaluateAsTheCheckpoint) {
 }
 
 TEST(Resume, ExportSizesAreReadAsHuggingFaceWritesThem) {
-  EXPECT_EQ(checkpoint::parse_byte_size("5GB"), 5'000'000'000);
-  EXPECT_EQ(checkpoint::parse_byte_size("2GiB"), int64_t{2} << 30);
-  EXPECT_EQ(checkpoint::parse_byte_size("500MB"), 500'000'000);
-  EXPECT_EQ(checkpoint::parse_byte_size("1.5KiB"), 1536);
-  EXPECT_EQ(checkpoint::parse_byte_size("4096"), 4096);
-  for (const std::string bad : {"", "GB", "5XB", "-1GB", "0"}) EXPECT_THROW(checkpoint::parse_byte_size(bad), InputError) << bad;
+  EXPECT_EQ(runtime::parse_byte_size("5GB"), 5'000'000'000);
+  EXPECT_EQ(runtime::parse_byte_size("2GiB"), int64_t{2} << 30);
+  EXPECT_EQ(runtime::parse_byte_size("500MB"), 500'000'000);
+  EXPECT_EQ(runtime::parse_byte_size("1.5KiB"), 1536);
+  EXPECT_EQ(runtime::parse_byte_size("4096"), 4096);
+  for (const std::string bad : {"", "GB", "5XB", "-1GB", "0"}) EXPECT_THROW(runtime::parse_byte_size(bad), InputError) << bad;
 }
 
 // checkpoint.interval_minutes: rank 0's clock decides for all (here: due at every step boundary).

@@ -19,7 +19,7 @@
 #include <string>
 #include <vector>
 
-namespace hllm::models {
+namespace hllm::io {
 
 enum class StDtype { kF64, kF32, kF16, kBF16, kI64, kI32, kI16, kI8, kU8, kBool };
 
@@ -86,4 +86,4 @@ void write_safetensors_streaming(const std::string& path, const std::vector<StWr
                                  const std::map<std::string, std::string>& metadata,
                                  const std::function<void(size_t, void*, size_t)>& fill);
 
-}  // namespace hllm::models
+}  // namespace hllm::io

@@ -5,7 +5,7 @@
 #include <cstdint>
 #include <string>
 
-namespace hllm::data {
+namespace hllm::io {
 
 // CRC-32 of the file's bytes, as 8 lowercase hex digits. Throws InputError when it cannot be read.
 std::string file_crc32(const std::string& path);
@@ -13,4 +13,4 @@ std::string file_crc32(const std::string& path);
 // Flushes a file's or directory's data to stable storage. Throws Error on failure.
 void fsync_path(const std::string& path);
 
-}  // namespace hllm::data
+}  // namespace hllm::io

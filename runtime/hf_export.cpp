@@ -1,4 +1,4 @@
-#include "checkpoint/hf_export.h"
+#include "runtime/hf_export.h"
 
 #include <ATen/ATen.h>
 
@@ -12,19 +12,19 @@
 
 #include "checkpoint/checkpoint_reader.h"
 #include "common/error.h"
+#include "common/io/safetensors_file.h"
 #include "models/llama_config.h"
 #include "models/presets.h"
-#include "models/safetensors_file.h"
 
-namespace hllm::checkpoint {
+namespace hllm::runtime {
 namespace fs = std::filesystem;
 namespace {
 
 // Tensors [first, end) of a tower into one file, each read from the checkpoint as it is written.
-void write_shard(const Checkpoint& checkpoint, const std::vector<models::StWriteTensor>& tensors,
+void write_shard(const checkpoint::Checkpoint& checkpoint, const std::vector<io::StWriteTensor>& tensors,
                  const std::vector<std::string>& sources, size_t first, size_t end, const fs::path& path) {
-  const std::vector<models::StWriteTensor> mine(tensors.begin() + first, tensors.begin() + end);
-  models::write_safetensors_streaming(path.string(), mine, {{"format", "pt"}}, [&](size_t i, void* destination, size_t bytes) {
+  const std::vector<io::StWriteTensor> mine(tensors.begin() + first, tensors.begin() + end);
+  io::write_safetensors_streaming(path.string(), mine, {{"format", "pt"}}, [&](size_t i, void* destination, size_t bytes) {
     at::Tensor values = at::from_blob(destination, {static_cast<int64_t>(bytes / 4)}, at::kFloat);
     checkpoint.read({sources[first + i], mine[i].shape, 0, values});
   });
@@ -38,7 +38,7 @@ int64_t float32_bytes(const std::vector<int64_t>& shape) {
 
 // One tower: every checkpoint tensor "param.<prefix><name>" as <name>, plus the extras, in float32; one
 // file, or shards of at most max_shard_bytes with their index.
-void write_tower(const Checkpoint& checkpoint, const std::string& prefix, const std::vector<std::string>& extras,
+void write_tower(const checkpoint::Checkpoint& checkpoint, const std::string& prefix, const std::vector<std::string>& extras,
                  const models::LlamaConfig& config, const fs::path& dir, int64_t max_shard_bytes) {
   fs::create_directories(dir);
   // HLLM has no LM head (its towers end at the hidden state): the export says the head is the tied token
@@ -46,7 +46,7 @@ void write_tower(const Checkpoint& checkpoint, const std::string& prefix, const 
   models::LlamaConfig exported = config;
   exported.tie_word_embeddings = true;
   std::ofstream(dir / "config.json") << models::hf_config_json(exported) << "\n";
-  std::vector<models::StWriteTensor> tensors;
+  std::vector<io::StWriteTensor> tensors;
   std::vector<std::string> sources;
   for (const auto& [name, t] : checkpoint.tensors().items()) {
     std::string stored;
@@ -58,7 +58,7 @@ void write_tower(const Checkpoint& checkpoint, const std::string& prefix, const 
     // The float32 master when there is one (bf16 runs), else the parameter.
     const std::string master = "master." + name.substr(6);
     sources.push_back(checkpoint.has(master) ? master : name);
-    tensors.push_back({stored, models::StDtype::kF32, t.at("shape").get<std::vector<int64_t>>(), nullptr});
+    tensors.push_back({stored, io::StDtype::kF32, t.at("shape").get<std::vector<int64_t>>(), nullptr});
   }
   // Shards: tensors in order, a shard closed before the next tensor would pass the limit.
   std::vector<size_t> shard_first{0};
@@ -113,7 +113,7 @@ int64_t parse_byte_size(const std::string& text) {
 void export_hf(const std::string& checkpoint_directory, const std::string& out, int64_t max_shard_bytes) {
   if (max_shard_bytes <= 0) throw InputError("the largest shard must be positive");
   if (fs::exists(out)) throw InputError(out + " exists; hllm_export writes a new directory");
-  const Checkpoint checkpoint(checkpoint_directory);
+  const checkpoint::Checkpoint checkpoint(checkpoint_directory);
   checkpoint.verify();
   const auto& model = checkpoint.info().at("config").at("model");
   if (model.at("type").get<std::string>() != "hllm") {
@@ -132,4 +132,4 @@ void export_hf(const std::string& checkpoint_directory, const std::string& out, 
   fs::rename(temp, out);  // complete or absent
 }
 
-}  // namespace hllm::checkpoint
+}  // namespace hllm::runtime

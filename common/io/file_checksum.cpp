@@ -1,4 +1,4 @@
-#include "data/file_checksum.h"
+#include "common/io/file_checksum.h"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -10,7 +10,7 @@
 
 #include "common/error.h"
 
-namespace hllm::data {
+namespace hllm::io {
 
 std::string file_crc32(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -35,4 +35,4 @@ void fsync_path(const std::string& path) {
   HLLM_CHECK(rc == 0, "fsync of '", path, "' failed");
 }
 
-}  // namespace hllm::data
+}  // namespace hllm::io

@@ -15,7 +15,7 @@
 #include <cstdint>
 #include <string>
 
-namespace hllm::checkpoint {
+namespace hllm::runtime {
 
 // Hugging Face's default shard size (save_pretrained's "5GB").
 constexpr int64_t kDefaultMaxShardBytes = 5'000'000'000;
@@ -27,4 +27,4 @@ void export_hf(const std::string& checkpoint_directory, const std::string& out,
 // "5GB", "500MB", "2GiB", "100KB" or a number of bytes; InputError naming the text otherwise.
 int64_t parse_byte_size(const std::string& text);
 
-}  // namespace hllm::checkpoint
+}  // namespace hllm::runtime

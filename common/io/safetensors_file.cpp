@@ -1,4 +1,4 @@
-#include "models/safetensors_file.h"
+#include "common/io/safetensors_file.h"
 
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -17,7 +17,7 @@
 #include "common/error.h"
 #include "common/json_input.h"
 
-namespace hllm::models {
+namespace hllm::io {
 namespace {
 
 constexpr uint64_t kMaxHeaderBytes = 100ull << 20;
@@ -229,4 +229,4 @@ void write_safetensors_streaming(const std::string& path, const std::vector<StWr
   HLLM_CHECK(std::rename(temp.c_str(), path.c_str()) == 0, "cannot rename '", temp, "' to '", path, "'");
 }
 
-}  // namespace hllm::models
+}  // namespace hllm::io
