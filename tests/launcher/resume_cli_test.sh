@@ -119,7 +119,7 @@ if [ "$(losses kill)" = "$(losses whole)" ]; then echo "ok: the relaunched run l
 else echo "FAIL: losses differ after kill -9"; diff <(losses whole) <(losses kill); failures=$((failures + 1)); fi
 
 # Damage: the newest checkpoint of the finished run is refused by path and skipped by auto.
-newest=$tmp/whole/checkpoints/$(cat "$tmp/whole/checkpoints/latest")
+newest=$(committed "$tmp/whole/checkpoints")
 printf 'x' | dd of="$newest/rank_1.safetensors" bs=1 seek=200 conv=notrunc 2> /dev/null
 expect "--resume of a damaged checkpoint names the file" 2 "rank_1.safetensors: CRC-32" -- launch whole --resume "$newest"
 expect "--resume auto skips it for the previous one" 0 "skipping a checkpoint that does not verify" -- \

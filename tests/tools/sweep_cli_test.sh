@@ -63,7 +63,7 @@ pkill -TERM -f "hllm_sweep --config $tmp/base.json --ladder $tmp/ladder.json --o
 wait $job
 rc=$?
 if [ "$rc" -eq 3 ] && grep -q "stopped: d32 committed a checkpoint" "$tmp/first.log" && [ -f "$tmp/local/runs/d16/report.json" ] &&
-   [ -f "$tmp/local/runs/d32/checkpoints/latest" ] && [ ! -f "$tmp/local/runs/d32/report.json" ] && [ ! -d "$tmp/local/runs/d64" ]; then
+   ls -d "$tmp"/local/runs/d32/checkpoints/step_*[0-9] > /dev/null 2>&1 && [ ! -f "$tmp/local/runs/d32/report.json" ] && [ ! -d "$tmp/local/runs/d64" ]; then
   echo "ok: SIGTERM to hllm_sweep stops the running point at a checkpoint (exit 3)"
 else echo "FAIL: SIGTERM mid-ladder (exit $rc)"; sed 's/^/    /' "$tmp/first.log"; failures=$((failures + 1)); fi
 before=$(stat -c %Y "$tmp/local/runs/d16/report.json")
