@@ -23,10 +23,12 @@
 #include "bench/barrier_timing.h"
 #include "bench/mpi_bench_main.h"
 #include "bench/synthetic_batch.h"
+#include "bench/synthetic_model.h"
 #include "checkpoint/async_checkpointer.h"
 #include "checkpoint/checkpoint_writer.h"
 #include "common/config/config_loader.h"
 #include "common/error.h"
+#include "runtime/model_placement.h"
 #include "runtime/training_step.h"
 
 DEFINE_string(dir, "/tmp/hllm_checkpoint_bench", "Directory on the disk to measure (emptied first and after).");
@@ -81,9 +83,10 @@ void run(parallel::Communicator& world) {
   // 2. Stall of an asynchronous save of the training state.
   const config::Config config = config::parse_config_text("{}", "checkpoint_bench", {"model.item=tiny", "model.user=tiny"});
   const SyntheticBatchShape shape{4, 11, 32, 64, 500, 1000};
-  auto model = models::make_recommender(config, shape.catalog, shape.vocab, {2, 3, 4, 5});
   const parallel::Topology topology(world, 1, parallel::Placement{});
-  runtime::TrainingStep step(config, *model, topology);
+  runtime::ModelPlacement placement(config, topology, runtime::Purpose::kTraining,
+                                    synthetic_model(config, shape, {2, 3, 4, 5}));
+  runtime::TrainingStep step(config, placement);
   checkpoint::AsyncCheckpointer saver(topology.channel(parallel::Group::kWorld, "checkpoint", /*on_device=*/false));
   std::vector<double> plain, saving;
   int64_t state_bytes = 0;
@@ -93,7 +96,8 @@ void run(parallel::Communicator& world) {
     saver.wait();  // the previous save is not part of this step
     const double t = timed_between_barriers(world, [&] {
       if (save) {
-        checkpoint::CheckpointContent state = step.state();
+        checkpoint::CheckpointContent state;
+        step.save_state(&state);
         state_bytes = 0;
         for (const auto& p : state.pieces) state_bytes += static_cast<int64_t>(p.values.nbytes());
         checkpoint::SaveOptions options;

@@ -19,9 +19,11 @@
 #include "bench/barrier_timing.h"
 #include "bench/mpi_bench_main.h"
 #include "bench/synthetic_batch.h"
+#include "bench/synthetic_model.h"
 #include "common/config/config_loader.h"
 #include "models/model_plan.h"
 #include "parallel/pipeline/partition.h"
+#include "runtime/model_placement.h"
 #include "runtime/training_step.h"
 
 DEFINE_string(preset, "tiny", "Preset of both towers.");
@@ -40,7 +42,7 @@ struct Setup {
   int micro_batches = 0;  // per step, over the whole pipeline / all data-parallel ranks
   bool pipelined = false;
   config::Config config;
-  std::unique_ptr<models::Recommender> model;
+  std::unique_ptr<runtime::ModelPlacement> placement;
   std::unique_ptr<runtime::TrainingStep> step;
   double theory = 0;  // bubble
   std::vector<double> times, bubbles;
@@ -68,27 +70,14 @@ void run(parallel::Communicator& world) {
            "parallel.pipeline_schedule=" + (schedule.empty() ? std::string("1f1b") : schedule),
            "data.max_item_list_len=" + std::to_string(FLAGS_window - 1), "data.max_text_len=" + std::to_string(FLAGS_text_tokens),
            "data.num_negatives=" + std::to_string(FLAGS_negatives)});
-      s.model = models::make_recommender(s.config, shape.catalog, shape.vocab, prompt);
+      // The run's placement for these shapes: under pp its cut, balanced by the blocks' estimated FLOPs.
+      s.placement = std::make_unique<runtime::ModelPlacement>(s.config, s.pipelined ? pipeline : data_parallel,
+                                                              runtime::Purpose::kTraining,
+                                                              synthetic_model(s.config, shape, prompt, m));
+      s.step = std::make_unique<runtime::TrainingStep>(s.config, *s.placement);
       if (s.pipelined) {
-        // The engine's cut for these shapes.
-        const auto blocks = s.model->blocks({});
-        const models::ModelShapes shapes =
-            models::hllm_micro_batch_shapes(s.config, FLAGS_rows, 1, static_cast<int64_t>(prompt.size()), FLAGS_text_tokens);
-        std::vector<double> flops;
-        std::vector<int64_t> parameters;
-        for (const auto& block : blocks) {
-          flops.push_back(block->cost(shapes).forward_flops);
-          parameters.push_back(block->cost(shapes).parameters);
-        }
-        cut = parallel::choose_stage_cut(flops, parameters, p, {});
-        runtime::PipelineStage stage;
-        stage.first_block = cut.first[world.rank()];
-        stage.end_block = cut.end(world.rank());
-        stage.schedule = schedule == "gpipe" ? parallel::ScheduleKind::kGPipe : parallel::ScheduleKind::kOneFOneB;
-        s.step = std::make_unique<runtime::TrainingStep>(s.config, *s.model, pipeline, stage);
+        cut = s.placement->stage_cut();
         s.theory = static_cast<double>(p - 1) / static_cast<double>(m + p - 1);
-      } else {
-        s.step = std::make_unique<runtime::TrainingStep>(s.config, *s.model, data_parallel);
       }
       setups.push_back(std::move(s));
     }

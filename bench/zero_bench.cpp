@@ -22,8 +22,10 @@
 #include "bench/barrier_timing.h"
 #include "bench/mpi_bench_main.h"
 #include "bench/synthetic_batch.h"
+#include "bench/synthetic_model.h"
 #include "common/config/config_loader.h"
 #include "parallel/zero/block_runner.h"
+#include "runtime/model_placement.h"
 #include "runtime/training_step.h"
 
 DEFINE_string(preset, "tiny", "Preset of both towers.");
@@ -40,8 +42,8 @@ namespace {
 struct Setup {
   std::string name;
   config::Config config;
-  std::unique_ptr<models::Recommender> model, solo_model;
-  std::unique_ptr<runtime::TrainingStep> step, solo;  // on the group / on this rank alone
+  std::unique_ptr<runtime::ModelPlacement> placement, solo_placement;  // on the group / on this rank alone
+  std::unique_ptr<runtime::TrainingStep> step, solo;
   std::vector<double> times, solo_times;
   int64_t elements = 0;  // ZeRO's elements moved in one step
   std::vector<double> waits;  // seconds blocked on ZeRO's collectives, per step
@@ -50,7 +52,7 @@ struct Setup {
 // The collectives of one step of `setup` alone: per unit a reduce-scatter and one all_gather (stages
 // 1-2) or two (stage 3); stage 0 all_reduces every gradient.
 double communication_alone(parallel::Communicator& world, const Setup& setup, int64_t psi) {
-  const auto* runner = setup.step->runner();
+  const auto* runner = setup.placement->runner();
   const int stage = setup.config.zero_optimization.stage;
   return timed_between_barriers(world, [&] {
     if (stage == 0) {
@@ -82,15 +84,17 @@ void run(parallel::Communicator& world) {
           "{}", "zero_bench",
           {"model.item=" + FLAGS_preset, "model.user=" + FLAGS_preset, "zero_optimization.stage=" + std::to_string(stage),
            "activation_checkpointing.policy=" + policy, "gradient_clipping=1.0"});
-      s.model = models::make_recommender(s.config, shape.catalog, shape.vocab, {2, 3, 4, 5});
-      s.solo_model = models::make_recommender(s.config, shape.catalog, shape.vocab, {2, 3, 4, 5});
-      s.step = std::make_unique<runtime::TrainingStep>(s.config, *s.model, group);
-      s.solo = std::make_unique<runtime::TrainingStep>(s.config, *s.solo_model, alone);
+      s.placement = std::make_unique<runtime::ModelPlacement>(s.config, group, runtime::Purpose::kTraining,
+                                                              synthetic_model(s.config, shape, {2, 3, 4, 5}));
+      s.solo_placement = std::make_unique<runtime::ModelPlacement>(s.config, alone, runtime::Purpose::kTraining,
+                                                                   synthetic_model(s.config, shape, {2, 3, 4, 5}));
+      s.step = std::make_unique<runtime::TrainingStep>(s.config, *s.placement);
+      s.solo = std::make_unique<runtime::TrainingStep>(s.config, *s.solo_placement);
       setups.push_back(std::move(s));
     }
   }
   int64_t psi = 0;
-  for (const auto& [name, t] : setups.front().model->named_parameters()) psi += t.numel();
+  for (const auto& [name, t] : setups.front().placement->recommender().named_parameters()) psi += t.numel();
 
   for (int round = 0; round < FLAGS_steps + 2; ++round) {
     const data::Batch batch = synthetic_batch(shape, static_cast<uint64_t>(1000 * world.rank() + round));

@@ -74,7 +74,7 @@ struct ItemTable {
   int64_t new_items = 0;
 };
 
-ItemTable table_from_file(const std::string& path, const data::Dataset& dataset, const runtime::ParallelModel& model) {
+ItemTable table_from_file(const std::string& path, const data::Dataset& dataset, const runtime::ModelPlacement& model) {
   data::ItemEmbeddingTable file = data::read_item_embeddings(path);
   std::vector<std::string> dataset_ids = dataset.read_item_ids();
   if (file.num_dataset_items != dataset.num_items() || file.dim != model.item_embedding_width()) {

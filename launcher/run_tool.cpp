@@ -82,9 +82,9 @@ TrainedRun load_trained_run(const RunToolArgs& args, parallel::Communicator& wor
   parallel::set_mpi_timeout_seconds(run.plan.config.comm.timeout_s);
   use_device_communicators(*run.plan.topology, run.plan.config.comm.timeout_s);
   // Every rank reads from the same file only what it holds (under ZeRO-3, its shards).
-  run.model = std::make_unique<runtime::ParallelModel>(run.plan.config, run.plan.batch, *run.plan.topology,
-                                                       *run.plan.dataset, runtime::ModelUse::kEvaluate,
-                                                       args.run_dir + "/model");
+  run.model = std::make_unique<runtime::ModelPlacement>(run.plan.config, run.plan.batch, *run.plan.topology,
+                                                        *run.plan.dataset, runtime::Purpose::kEvaluation,
+                                                        args.run_dir + "/model");
   return run;
 }
 

@@ -12,7 +12,7 @@
 
 #include "launcher/launch_plan.h"
 #include "parallel/comm/communicator.h"
-#include "runtime/parallel_model.h"
+#include "runtime/model_placement.h"
 
 namespace hllm::launcher {
 
@@ -38,7 +38,7 @@ void check_output_path(const std::string& path, const std::string& flag);
 
 struct TrainedRun {
   LaunchPlan plan;
-  std::unique_ptr<runtime::ParallelModel> model;
+  std::unique_ptr<runtime::ModelPlacement> model;  // placed for evaluation: no gradients or optimizer
 };
 
 // RUN_DIR/config.json (with the overrides) and RUN_DIR/model, on every rank of `world`, with the run's

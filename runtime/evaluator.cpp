@@ -17,7 +17,7 @@
 namespace hllm::runtime {
 
 Evaluator::Evaluator(const config::Config& config, const parallel::Topology& topology, const data::Dataset& dataset,
-                     ParallelModel& model)
+                     ModelPlacement& model)
     : config_(config), topology_(topology), dataset_(dataset), model_(model), cold_(dataset.read_cold_items()) {}
 
 int64_t Evaluator::cold_items() const { return std::count(cold_.begin(), cold_.end(), 1); }

@@ -1,7 +1,7 @@
-// Evaluator: the paper's protocol on a ParallelModel — the catalogue embedded once (split across the
+// Evaluator: the paper's protocol on a ModelPlacement — the catalogue embedded once (split across the
 // model's replicas and all-gathered), users split across them, full ranking with the user's history
 // masked, Recall@K / NDCG@K (K = 5, 10, 50, 200) summed over ranks — and the popularity baseline.
-// HLLM runs its Item LLM and User LLM as ranges of the chain (ParallelModel::forward: ZeRO-3 gathers block
+// HLLM runs its Item LLM and User LLM as ranges of the chain (ModelPlacement::forward: ZeRO-3 gathers block
 // by block, pipeline stages pass activations on); an ID model (SASRec, HSTU) runs whole by its own methods.
 #pragma once
 
@@ -16,7 +16,7 @@
 #include "data/eval_loader.h"
 #include "data/item_token_reader.h"
 #include "parallel/topology.h"
-#include "runtime/parallel_model.h"
+#include "runtime/model_placement.h"
 
 namespace hllm::runtime {
 
@@ -24,7 +24,7 @@ class Evaluator {
  public:
   // All must outlive this.
   Evaluator(const config::Config& config, const parallel::Topology& topology, const data::Dataset& dataset,
-            ParallelModel& model);
+            ModelPlacement& model);
 
   // [num_items + 1, D] on the model's device, row 0 zero; the same on every rank. Collective.
   at::Tensor catalog_embeddings();
@@ -72,7 +72,7 @@ class Evaluator {
   const config::Config& config_;
   const parallel::Topology& topology_;
   const data::Dataset& dataset_;
-  ParallelModel& model_;
+  ModelPlacement& model_;
   int64_t items_embedded_ = 0;
   bool id_model_whole_ = false;
   const std::vector<uint8_t> cold_;  // the dataset's cold items (empty: none)

@@ -41,7 +41,7 @@ struct BestModel {
 
 class RunState : public checkpoint::Stateful {
  public:
-  // `best_layout`: this rank's share of the parameters as pieces (ParallelModel::parameter_pieces()), the
+  // `best_layout`: this rank's share of the parameters as pieces (TrainingStep::parameter_pieces()), the
   // layout a resumed best model is read into.
   RunState(const parallel::Topology& topology, std::function<std::vector<checkpoint::StatePiece>()> best_layout)
       : topology_(topology), best_layout_(std::move(best_layout)) {}

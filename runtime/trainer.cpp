@@ -10,6 +10,7 @@
 #include "common/error.h"
 #include "runtime/checkpoint_schedule.h"
 #include "runtime/lr_schedule.h"
+#include "runtime/model_save.h"
 #include "runtime/step_log.h"
 #include "runtime/training_position.h"
 
@@ -35,8 +36,9 @@ Trainer::Trainer(const config::Config& config, const config::BatchSizes& batch, 
       dataset_(dataset),
       log_(std::move(run_dir), topology.rank() == 0),
       memory_(topology.placement().device),
-      model_(config, batch, topology, dataset),
-      evaluator_(config, topology, dataset, model_) {
+      placement_(config, batch, topology, dataset, Purpose::kTraining),
+      step_(config, placement_),
+      evaluator_(config, topology, dataset, placement_) {
   memory_.end_phase("start-up", planned_for("start-up"));
   log_.write_config(config);
 }
@@ -49,8 +51,8 @@ TrainReport Trainer::train() {
   TrainReport report;
   // What a checkpoint holds: the model (with its optimizer), the position, the run's own state.
   TrainingPosition position(loader);
-  RunState run(topology_, [this] { return model_.parameter_pieces(); });
-  const std::vector<checkpoint::Stateful*> parts = {&model_, &position, &run};
+  RunState run(topology_, [this] { return step_.parameter_pieces(); });
+  const std::vector<checkpoint::Stateful*> parts = {&step_, &position, &run};
   CheckpointSchedule checkpoints(config_, topology_, checkpoint_root(), saves_in_background(), stop_flag_);
   const int64_t first_step = resume(parts, position);
   report.resumed_from = first_step;
@@ -77,7 +79,7 @@ TrainReport Trainer::train() {
   for (; step < total; ++step) {
     if (step > first_step && (stopped = stops_at(step))) break;
     const double lr = learning_rate(config_.scheduler, config_.optimizer.params.lr, step, total);
-    const StepResult result = model_.train_step([&loader] { return loader.next(); }, accumulation, lr);
+    const StepResult result = step_.run([&loader] { return loader.next(); }, accumulation, lr);
     if (!count_step(step, result, run, steps)) continue;
     report.local_losses.push_back(result.loss);
     const int64_t done = step + 1;
@@ -114,7 +116,7 @@ TrainReport Trainer::train() {
 bool Trainer::count_step(int64_t step, const StepResult& result, RunState& run, StepLog& steps) {
   run.log.samples += result.samples;
   run.log.tokens += result.tokens;
-  run.totals.add_step(result, model_.recommender().tower_sizes().size(), topology_.world());
+  run.totals.add_step(result, placement_.recommender().tower_sizes().size(), topology_.world());
   if (result.skipped) {
     ++run.skipped_steps;
     if (++run.nan_in_a_row >= config_.train.max_nan_steps) {
@@ -126,7 +128,7 @@ bool Trainer::count_step(int64_t step, const StepResult& result, RunState& run, 
     return false;
   }
   run.nan_in_a_row = 0;
-  if (step == 0) log_model_states(model_.memory(), config_.zero_optimization.stage, config_.activation_checkpointing.policy);
+  if (step == 0) log_model_states(step_.memory(), config_.zero_optimization.stage, config_.activation_checkpointing.policy);
   run.log.loss += result.loss;
   run.log.grad_norm += result.grad_norm;
   ++run.log.steps;
@@ -136,7 +138,7 @@ bool Trainer::count_step(int64_t step, const StepResult& result, RunState& run, 
 void Trainer::account(const data::ShardedLoader& loader, RunState& run, TrainReport* report) const {
   run.totals.set_segment(report->seconds, topology_.world_size());
   report->totals = run.totals;
-  report->towers = model_.recommender().tower_sizes();
+  report->towers = placement_.recommender().tower_sizes();
   report->training_windows = loader.total_windows();
   report->dataset_users = dataset_.num_users();
   report->dataset_items = dataset_.num_items();
@@ -148,7 +150,7 @@ void Trainer::validate(int64_t steps_done, RunState& run) {
   log_.metrics("valid", steps_done, valid);
   if (run.best.step == 0 || valid.at(kSelectionMetric) > run.best.valid.at(kSelectionMetric)) {
     // The same decision on every rank (all saw the same metrics); each keeps its own share.
-    run.best = {steps_done, valid, host_copy(model_.parameter_pieces())};
+    run.best = {steps_done, valid, host_copy(step_.parameter_pieces())};
   }
 }
 
@@ -156,7 +158,7 @@ TrainReport Trainer::finish(TrainReport report, const RunState& run) {
   // The best model by valid NDCG@200 (the last one unless an earlier validation beat it) is tested and
   // kept. The parameters stay as training holds them (ZeRO-3: sharded; evaluation and saving go block by
   // block).
-  report.memory = model_.memory();
+  report.memory = step_.memory();
   memory_.end_phase("training", planned_for("training"));
   at::Tensor catalog = evaluator_.catalog_embeddings();  // embedded once for both splits
   report.valid = evaluator_.evaluate(catalog, data::EvalSplit::kValid);
@@ -164,7 +166,7 @@ TrainReport Trainer::finish(TrainReport report, const RunState& run) {
   log_.metrics("valid", report.steps, report.valid);
   const BestModel& best = run.best;
   if (best.step > 0 && best.valid.at(kSelectionMetric) > report.valid.at(kSelectionMetric)) {
-    model_.restore_parameters(best.parameters);
+    step_.restore_parameters(best.parameters);
     catalog = evaluator_.catalog_embeddings();
     report.valid = best.valid;
     report.best_step = best.step;
@@ -177,10 +179,10 @@ TrainReport Trainer::finish(TrainReport report, const RunState& run) {
   memory_.end_phase("evaluation", planned_for("evaluation"));
   if (!log_.dir().empty()) {  // rank 0 writes the parameters (hllm_eval reads them back)
     if (topology_.rank() == 0) std::filesystem::create_directories(log_.dir() + "/model");
-    model_.save(log_.dir() + "/model/model.safetensors");
+    save_model(placement_, log_.dir() + "/model/model.safetensors");
   }
   memory_.end_phase("saving", planned_for("saving"));
-  report.peak = memory_.gather(topology_.world(), model_.planned_phases().most());  // the whole run's
+  report.peak = memory_.gather(topology_.world(), placement_.planned_phases().most());  // the whole run's
   log_.write_report(report, config_, topology_);
   return report;
 }
@@ -200,7 +202,7 @@ data::LoaderOptions Trainer::loader_options() const {
   options.seed = static_cast<uint64_t>(config_.seed);
   options.dp_rank = topology_.dp_index();
   options.dp_size = topology_.dp();
-  options.read_item_tokens = model_.recommender().reads_item_tokens();
+  options.read_item_tokens = placement_.recommender().reads_item_tokens();
   // Under pp only the first stage reads batches; the others keep the loader for its counts and position.
   if (!topology_.is_first_stage()) options.prefetch = 0;
   return options;
@@ -208,7 +210,7 @@ data::LoaderOptions Trainer::loader_options() const {
 
 bool Trainer::saves_in_background() const {
   const config::AsyncSave mode = config_.checkpoint.async_save;
-  return mode == config::AsyncSave::kOn || (mode == config::AsyncSave::kAuto && !model_.device().is_cpu());
+  return mode == config::AsyncSave::kOn || (mode == config::AsyncSave::kAuto && !placement_.device().is_cpu());
 }
 
 std::string Trainer::checkpoint_root() const {
@@ -217,7 +219,7 @@ std::string Trainer::checkpoint_root() const {
 }
 
 double Trainer::planned_for(const std::string& phase) const {
-  const parallel::PhaseMemory& plan = model_.planned_phases();
+  const parallel::PhaseMemory& plan = placement_.planned_phases();
   if (phase == "start-up") return plan.start_up;
   if (phase == "evaluation") return plan.evaluation;
   if (phase == "saving") return plan.saving;

@@ -1,5 +1,5 @@
 // Trainer: a recommender's training run (HLLM, SASRec or HSTU) on this rank, in one loop: train.epochs
-// (or train.max_steps) optimizer steps of ParallelModel with the warmup schedule, a validation every
+// (or train.max_steps) optimizer steps (TrainingStep on the ModelPlacement) with the warmup schedule, a validation every
 // train.eval_interval steps (the best by valid NDCG@200 kept as each rank's share of the parameters),
 // checkpoints by CheckpointSchedule, non-finite steps skipped (too many in a row is an error); then the
 // best model tested (valid, test, popularity), saved block by block (model/model.safetensors) and the
@@ -19,10 +19,11 @@
 #include "data/sharded_loader.h"
 #include "parallel/topology.h"
 #include "runtime/evaluator.h"
-#include "runtime/parallel_model.h"
+#include "runtime/model_placement.h"
 #include "runtime/run_log.h"
 #include "runtime/run_memory.h"
 #include "runtime/run_state.h"
+#include "runtime/training_step.h"
 
 namespace hllm::runtime {
 
@@ -32,7 +33,7 @@ class TrainingPosition;
 class Trainer {
  public:
   // `run_dir` empty: write nothing (tests). Throws InputError for a configuration this build cannot run.
-  // Collective (builds the ParallelModel).
+  // Collective (places the model).
   Trainer(const config::Config& config, const config::BatchSizes& batch, const parallel::Topology& topology,
           const data::Dataset& dataset, std::string run_dir);
 
@@ -53,7 +54,8 @@ class Trainer {
   // checkpoint.async_save resolved for this run's device.
   bool saves_in_background() const;
 
-  ParallelModel& model() { return model_; }
+  ModelPlacement& model() { return placement_; }
+  TrainingStep& training_step() { return step_; }
   Evaluator& evaluator() { return evaluator_; }
 
  private:
@@ -78,7 +80,8 @@ class Trainer {
   const data::Dataset& dataset_;
   RunLog log_;
   RunMemory memory_;  // before the model: the process's own resident set is its baseline
-  ParallelModel model_;
+  ModelPlacement placement_;
+  TrainingStep step_;  // the optimizer on top of the placement
   Evaluator evaluator_;
   bool progress_bar_ = false;
   std::string resume_from_;

@@ -7,8 +7,6 @@
 #include <string>
 
 #include "common/error.h"
-#include "models/parameter_source.h"
-#include "parallel/comm/differentiable_gather.h"
 #include "parallel/zero/block_runner.h"
 #include "runtime/adamw.h"
 #include "runtime/gradient_sync.h"
@@ -18,18 +16,6 @@
 
 namespace hllm::runtime {
 namespace {
-
-// Which blocks recompute their activations in the backward: HLLM's decoder layers, every one or every
-// k-th of each tower (models::Block::decoder_layer).
-std::vector<bool> recompute_flags(const models::Blocks& blocks, const config::ActivationCheckpointingConfig& c) {
-  std::vector<bool> flags;
-  for (const auto& block : blocks) {
-    const int layer = block->decoder_layer();
-    flags.push_back(layer >= 0 && (c.policy == config::RecomputePolicy::kEveryBlock ||
-                                   (c.policy == config::RecomputePolicy::kEveryKthBlock && layer % c.every == 0)));
-  }
-  return flags;
-}
 
 AdamWOptions adam_options(const config::Config& config) {
   AdamWOptions adam;
@@ -43,69 +29,32 @@ AdamWOptions adam_options(const config::Config& config) {
 
 }  // namespace
 
-TrainingStep::TrainingStep(const config::Config& config, models::Recommender& model, const parallel::Topology& topology,
-                           PipelineStage pipeline, const models::ParameterFill& initial_values)
+TrainingStep::TrainingStep(const config::Config& config, ModelPlacement& placement)
     : config_(config),
-      model_(model),
-      tensor_dp_(topology.device_group(parallel::Group::kDp)),
-      pipeline_host_(pipeline.active() ? &topology.pp_group() : nullptr),
-      pipeline_stage_(pipeline),
-      stage_(config.zero_optimization.stage),
-      mixed_(config.bf16.enabled),
-      parameters_(model.named_parameters()),
-      device_(parameters_.front().second.device()) {
-  parallel::Communicator& tensor_dp = tensor_dp_;
-  const int dp = tensor_dp.size();
-  if (dp > 1) gather_ = [&tensor_dp](const at::Tensor& x) { return parallel::all_gather_with_grad(tensor_dp, x); };
+      placement_(placement),
+      model_(placement.recommender()),
+      tensor_dp_(placement.topology().device_group(parallel::Group::kDp)),
+      pipeline_host_(placement.topology().pp() > 1 ? &placement.topology().pp_group() : nullptr),
+      runner_(placement.runner()),
+      device_(placement.device()) {
+  const parallel::Topology& topology = placement.topology();
   const AdamWOptions adam = adam_options(config);
-
-  // ZeRO (stage >= 1), activation checkpointing and pipeline stages run the model as blocks; plain data
-  // parallel without checkpointing runs the model's own forward. ZeRO's gathers and reductions get
-  // communicators of their own (the dp group's channels), apart from the negatives' gather.
-  if (stage_ > 0 || config.activation_checkpointing.policy != config::RecomputePolicy::kNone || pipeline.active()) {
-    blocks_ = model.blocks(gather_);
-    if (pipeline.active()) {  // this stage's blocks, and the parameters they hold, are this rank's
-      HLLM_CHECK(pipeline.first_block < pipeline.end_block && pipeline.end_block <= blocks_.size(),
-                 "pipeline stage of blocks [", pipeline.first_block, ", ", pipeline.end_block, ") of ", blocks_.size());
-      models::Blocks mine;
-      for (size_t b = pipeline.first_block; b < pipeline.end_block; ++b) mine.push_back(std::move(blocks_[b]));
-      blocks_ = std::move(mine);
-      parameters_.clear();
-      for (const auto& block : blocks_) {
-        for (auto& named : block->parameters()) parameters_.push_back(std::move(named));
-      }
-    }
-    parallel::zero::RunnerOptions options;
-    options.stage = stage_;
-    options.initial_values = initial_values;
-    options.recompute = recompute_flags(blocks_, config.activation_checkpointing);
-    options.prefetch_elements = config.zero_optimization.stage3_prefetch_bucket_size;
-    options.max_live_elements = config.zero_optimization.stage3_max_live_parameters;
-    parallel::Communicator* zero_gather = nullptr;
-    parallel::Communicator* zero_reduce = nullptr;
-    if (stage_ > 0) {
-      zero_gather = &topology.channel(parallel::Group::kDp, "zero.gather");
-      zero_reduce = &topology.channel(parallel::Group::kDp, "zero.reduce");
-      int64_t in_blocks = 0, in_model = 0;
-      for (const auto& block : blocks_) {
-        for (const auto& [name, t] : block->parameters()) in_blocks += t.numel();
-      }
-      for (const auto& [name, t] : parameters_) in_model += t.numel();
-      HLLM_ASSERT(in_blocks == in_model, "the model's blocks hold ", in_blocks, " parameters, the model ", in_model);
-    }
-    runner_ = std::make_unique<parallel::zero::BlockRunner>(blocks_, options, dp, tensor_dp.rank(), zero_gather,
-                                                            zero_reduce);
-    if (pipeline.active()) {  // a communicator per direction
-      executor_ = std::make_unique<parallel::PipelineExecutor>(
-          topology.channel(parallel::Group::kPp, "pipeline.activations"),
-          topology.channel(parallel::Group::kPp, "pipeline.activation_gradients"), *runner_, pipeline.schedule, device_);
-    }
-    if (stage_ > 0) optimizer_ = std::make_unique<ZeroOptimizer>(*runner_, adam, tensor_dp, pipeline_host_);
+  if (topology.pp() > 1) {  // a communicator per direction
+    const auto schedule = config.parallel.pipeline_schedule == config::PipelineSchedule::kGPipe
+                              ? parallel::ScheduleKind::kGPipe
+                              : parallel::ScheduleKind::kOneFOneB;
+    executor_ = std::make_unique<parallel::PipelineExecutor>(
+        topology.channel(parallel::Group::kPp, "pipeline.activations"),
+        topology.channel(parallel::Group::kPp, "pipeline.activation_gradients"), *runner_, schedule, device_);
   }
-  if (stage_ > 0) return;
-  for (const auto& [name, p] : parameters_) models::materialize(name, p, initial_values);  // replicated: whole
-  parallel::Communicator* buckets = dp > 1 ? &topology.channel(parallel::Group::kDp, "gradient_buckets") : nullptr;
-  optimizer_ = std::make_unique<ReplicatedOptimizer>(parameters_, adam, mixed_, tensor_dp, buckets, pipeline_host_);
+  if (placement.zero_stage() > 0) {
+    optimizer_ = std::make_unique<ZeroOptimizer>(*runner_, adam, tensor_dp_, pipeline_host_);
+    return;
+  }
+  parallel::Communicator* buckets =
+      tensor_dp_.size() > 1 ? &topology.channel(parallel::Group::kDp, "gradient_buckets") : nullptr;
+  optimizer_ = std::make_unique<ReplicatedOptimizer>(placement.trained_parameters(), adam, config.bf16.enabled,
+                                                     tensor_dp_, buckets, pipeline_host_);
 }
 
 TrainingStep::~TrainingStep() = default;
@@ -145,7 +94,7 @@ void TrainingStep::run_micro_batches(const std::function<data::Batch()>& next_ba
       runner_->forward(activations);
       loss = activations.at("loss");
     } else {
-      loss = model_.loss(batch, gather_).loss;
+      loss = model_.loss(batch, placement_.negative_gather()).loss;
     }
     if (first_) {  // what the forward keeps for the backward
       memory_.activation_bytes = std::max(memory_.activation_bytes, allocated_bytes(device_) - before_forward);
@@ -189,11 +138,9 @@ StepResult TrainingStep::run(const std::function<data::Batch()>& next_batch, int
   return result;
 }
 
-checkpoint::CheckpointContent TrainingStep::state() {
-  checkpoint::CheckpointContent content;
-  content.pieces = optimizer_->state_pieces(/*for_loading=*/false);
-  content.scalars["optimizer_steps"] = optimizer_->steps();
-  return content;
+void TrainingStep::save_state(checkpoint::CheckpointContent* content) {
+  for (auto& piece : optimizer_->state_pieces(/*for_loading=*/false)) content->pieces.push_back(std::move(piece));
+  content->scalars["optimizer_steps"] = optimizer_->steps();
 }
 
 void TrainingStep::load_state(const checkpoint::Checkpoint& checkpoint) {
@@ -209,14 +156,6 @@ void TrainingStep::load_state(const checkpoint::Checkpoint& checkpoint) {
   }
   optimizer_->set_steps(checkpoint.scalars().at("optimizer_steps").get<int64_t>());
   optimizer_->after_load(masters_loaded);
-}
-
-void TrainingStep::gather_parameters() {
-  if (runner_) runner_->gather_all();
-}
-
-void TrainingStep::release_parameters() {
-  if (runner_) runner_->release_all();
 }
 
 std::vector<checkpoint::StatePiece> TrainingStep::parameter_pieces() {

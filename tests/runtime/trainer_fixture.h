@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "common/config/config_loader.h"
+#include "runtime/model_save.h"
 #include "parallel/comm/thread_communicator.h"
 #include "runtime/trainer.h"
 
@@ -63,7 +64,7 @@ inline Result on_ranks(int world, const config::Config& config, const std::funct
 
 // Copies of the model's parameters (float32, on the CPU), in the model's order; a pipeline stage's rank
 // holds only its own (the others are empty). Collective (ZeRO-3 gathers them).
-inline std::vector<at::Tensor> parameter_copies(Trainer& trainer) { return trainer.model().parameter_copies(); }
+inline std::vector<at::Tensor> parameter_copies(Trainer& trainer) { return parameter_copies(trainer.model()); }
 
 // Every parameter from the rank that holds it (under pp, its stage's ranks), given each rank's copies.
 inline std::vector<at::Tensor> whole_model(const std::vector<std::vector<at::Tensor>>& per_rank) {

@@ -1,6 +1,6 @@
-// ParallelModel for evaluation alone (hllm_eval): a run's saved model/ read back in any layout, each
+// A ModelPlacement for evaluation alone (hllm_eval): a run's saved model/ read back in any layout, each
 // rank filling from the file only what it holds.
-#include "runtime/parallel_model.h"
+#include "runtime/model_placement.h"
 
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
@@ -32,8 +32,8 @@ std::vector<Evaluated> evaluate_saved(int world, const config::Config& config, c
   std::mutex mutex;
   parallel::run_thread_ranks(world, [&](parallel::Communicator& comm) {
     const parallel::Topology topology(comm, config.parallel.pp, parallel::Placement{});
-    ParallelModel model(config, config::resolve_batch_sizes(config, topology.dp()), topology, dataset,
-                        ModelUse::kEvaluate, directory);
+    ModelPlacement model(config, config::resolve_batch_sizes(config, topology.dp()), topology, dataset,
+                         Purpose::kEvaluation, directory);
     Evaluated mine;
     for (const auto& [name, t] : model.recommender().named_parameters()) {
       mine.whole_parameters += t.numel() > 0 && !models::is_placeholder(t);
@@ -45,7 +45,7 @@ std::vector<Evaluated> evaluate_saved(int world, const config::Config& config, c
   return results;
 }
 
-TEST(ParallelModel, ASavedModelEvaluatesAsTrainedInEveryLayout) {
+TEST(ModelPlacement, ASavedModelEvaluatesAsTrainedInEveryLayout) {
   ASSERT_FALSE(dataset_path().empty()) << "HLLM_TEST_DATASET is not set";
   const std::string run_dir = (std::filesystem::temp_directory_path() / "hllm_parallel_model_saved").string();
   std::filesystem::remove_all(run_dir);
