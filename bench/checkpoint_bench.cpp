@@ -96,8 +96,7 @@ void run(parallel::Communicator& world) {
     saver.wait();  // the previous save is not part of this step
     const double t = timed_between_barriers(world, [&] {
       if (save) {
-        checkpoint::CheckpointContent state;
-        step.save_state(&state);
+        const checkpoint::CheckpointContent state = checkpoint::save_parts({&step});
         state_bytes = 0;
         for (const auto& p : state.pieces) state_bytes += static_cast<int64_t>(p.values.nbytes());
         checkpoint::SaveOptions options;

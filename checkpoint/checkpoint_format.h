@@ -1,11 +1,11 @@
-// The on-disk format of a checkpoint (version 1), under a root directory (checkpoint.dir):
+// The on-disk format of a checkpoint (version 2), under a root directory (checkpoint.dir):
 //
 //   root/step_<N>/rank_<r>.safetensors   this rank's pieces: one 1-D tensor "<name>@<offset>" per piece, in
 //                                        the piece's dtype (float32 or bfloat16), readable by any
 //                                        safetensors tool (safetensors: the format model weights already
 //                                        use, memory-mapped, no library beyond a JSON parser needed)
-//   root/step_<N>/manifest.json          {"format": "hllm-checkpoint", "version": 1, "step": N,
-//                                         "scalars": {...}, "info": {config, world size, topology},
+//   root/step_<N>/manifest.json          {"format": "hllm-checkpoint", "version": 2, "step": N,
+//                                         "scalars": {part: {...}}, "info": {config, world size, topology},
 //                                         "files": [{"name", "bytes", "crc32"}],
 //                                         "tensors": {name: {"shape", "dtype", "chunks": [{"file", "key",
 //                                                             "offset", "length"}]}}}
@@ -20,7 +20,10 @@
 namespace hllm::checkpoint {
 
 constexpr const char* kFormatName = "hllm-checkpoint";
-constexpr int kFormatVersion = 1;
+// Version 2 stores each part's scalars under its name (checkpoint/stateful.h); version 1 stored them in
+// one flat object, and is still read.
+constexpr int kFormatVersion = 2;
+constexpr int kOldestReadableVersion = 1;
 constexpr const char* kManifest = "manifest.json";
 
 }  // namespace hllm::checkpoint

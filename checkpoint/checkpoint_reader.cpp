@@ -29,11 +29,24 @@ Checkpoint::Checkpoint(std::string directory) : directory_(std::move(directory))
   const std::string path = directory_ + "/" + kManifest;
   if (!std::ifstream(path)) throw InputError("checkpoint " + directory_ + ": no " + kManifest + " (not a committed checkpoint)");
   manifest_ = read_json_file(path);
-  if (manifest_.value("format", "") != kFormatName || manifest_.value("version", 0) != kFormatVersion) {
-    throw InputError(detail::concat(path, ": format '", manifest_.value("format", ""), "' version ",
-                                    manifest_.value("version", 0), ", this build reads '", kFormatName, "' version ",
+  const int version = manifest_.value("version", 0);
+  if (manifest_.value("format", "") != kFormatName || version < kOldestReadableVersion || version > kFormatVersion) {
+    throw InputError(detail::concat(path, ": format '", manifest_.value("format", ""), "' version ", version,
+                                    ", this build reads '", kFormatName, "' versions ", kOldestReadableVersion, " to ",
                                     kFormatVersion));
   }
+  if (!manifest_.contains("scalars") || !manifest_.at("scalars").is_object()) {
+    throw InputError(path + ": no \"scalars\" object");
+  }
+}
+
+const nlohmann::json& Checkpoint::scalars_of(const std::string& part) const {
+  const nlohmann::json& scalars = manifest_.at("scalars");
+  if (version() == 1) return scalars;
+  if (!scalars.contains(part) || !scalars.at(part).is_object()) {
+    throw InputError(directory_ + "/" + kManifest + ": no state of the run's part '" + part + "'");
+  }
+  return scalars.at(part);
 }
 
 Checkpoint::~Checkpoint() = default;

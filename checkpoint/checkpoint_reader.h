@@ -21,7 +21,7 @@ namespace hllm::checkpoint {
 class Checkpoint {
  public:
   // Reads the manifest. Throws InputError naming the directory when it has none, or one of another
-  // format or version.
+  // format or of a version this build does not read (1 and 2: checkpoint_format.h).
   explicit Checkpoint(std::string directory);
   ~Checkpoint();
 
@@ -31,7 +31,10 @@ class Checkpoint {
 
   const std::string& directory() const { return directory_; }
   int64_t step() const { return manifest_.at("step").get<int64_t>(); }
-  const nlohmann::json& scalars() const { return manifest_.at("scalars"); }
+  int version() const { return manifest_.at("version").get<int>(); }
+  // The scalars of the run's part `part` (stateful.h). Version 1 stored every part's scalars in one object
+  // (their keys never clashed), which each part is given whole. Throws InputError when the part is absent.
+  const nlohmann::json& scalars_of(const std::string& part) const;
   const nlohmann::json& info() const { return manifest_.at("info"); }
   bool has(const std::string& name) const { return manifest_.at("tensors").contains(name); }
   // Every tensor: name -> {"shape", "dtype", "chunks"}.

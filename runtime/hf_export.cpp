@@ -15,6 +15,7 @@
 #include "common/io/safetensors_file.h"
 #include "models/llama_config.h"
 #include "models/presets.h"
+#include "runtime/state_key.h"
 
 namespace hllm::runtime {
 namespace fs = std::filesystem;
@@ -36,7 +37,7 @@ int64_t float32_bytes(const std::vector<int64_t>& shape) {
   return n;
 }
 
-// One tower: every checkpoint tensor "param.<prefix><name>" as <name>, plus the extras, in float32; one
+// One tower: every checkpoint parameter "<prefix><name>" as <name>, plus the extras, in float32; one
 // file, or shards of at most max_shard_bytes with their index.
 void write_tower(const checkpoint::Checkpoint& checkpoint, const std::string& prefix, const std::vector<std::string>& extras,
                  const models::LlamaConfig& config, const fs::path& dir, int64_t max_shard_bytes) {
@@ -49,14 +50,17 @@ void write_tower(const checkpoint::Checkpoint& checkpoint, const std::string& pr
   std::vector<io::StWriteTensor> tensors;
   std::vector<std::string> sources;
   for (const auto& [name, t] : checkpoint.tensors().items()) {
+    const std::optional<StateKey> key = StateKey::parse(name);
+    if (!key || key->kind != StateKind::kParameter) continue;
+    const std::string& parameter = key->parameter;
     std::string stored;
-    if (name.rfind("param." + prefix, 0) == 0) stored = name.substr(6 + prefix.size());
+    if (parameter.rfind(prefix, 0) == 0) stored = parameter.substr(prefix.size());
     for (const auto& extra : extras) {
-      if (name == "param." + extra) stored = extra.substr(extra.rfind('.') + 1);
+      if (parameter == extra) stored = extra.substr(extra.rfind('.') + 1);
     }
     if (stored.empty()) continue;
     // The float32 master when there is one (bf16 runs), else the parameter.
-    const std::string master = "master." + name.substr(6);
+    const std::string master = StateKey{StateKind::kMaster, parameter}.name();
     sources.push_back(checkpoint.has(master) ? master : name);
     tensors.push_back({stored, io::StDtype::kF32, t.at("shape").get<std::vector<int64_t>>(), nullptr});
   }
@@ -120,7 +124,7 @@ void export_hf(const std::string& checkpoint_directory, const std::string& out, 
     throw InputError(checkpoint_directory + " holds a " + model.at("type").get<std::string>() +
                      " model; hllm_export writes HLLM's Item and User LLMs");
   }
-  const std::string table = "param.item.model.embed_tokens.weight";
+  const std::string table = StateKey{StateKind::kParameter, "item.model.embed_tokens.weight"}.name();
   if (!checkpoint.has(table)) throw InputError(checkpoint_directory + " has no " + table);
   const int64_t vocab = checkpoint.tensors().at(table).at("shape").at(0).get<int64_t>();
   const fs::path temp = out + ".tmp";

@@ -3,6 +3,7 @@
 #include <ATen/ATen.h>
 #include <c10/core/GradMode.h>
 
+#include "runtime/state_key.h"
 #include "runtime/step_result.h"
 
 namespace hllm::runtime {
@@ -81,19 +82,19 @@ std::vector<checkpoint::StatePiece> ReplicatedOptimizer::state_pieces(bool for_l
   // each; loading: the whole tensors.
   const int dp = dp_.size(), rank = dp_.rank();
   std::vector<checkpoint::StatePiece> pieces;
-  const auto add = [&](const std::string& name, const at::Tensor& t) {
+  const auto add = [&](StateKind kind, const std::string& name, const at::Tensor& t) {
     const at::Tensor flat = t.detach().view({-1});
     const int64_t n = flat.numel();
     const int64_t begin = for_loading ? 0 : n * rank / dp, end = for_loading ? n : n * (rank + 1) / dp;
-    pieces.push_back({name, t.sizes().vec(), begin, flat.narrow(0, begin, end - begin)});
+    pieces.push_back({StateKey{kind, name}.name(), t.sizes().vec(), begin, flat.narrow(0, begin, end - begin)});
   };
   for (size_t i = 0; i < parameters_.size(); ++i) {
     const std::string& name = parameters_[i].first;
-    add("param." + name, parameters_[i].second);
-    if (!updated_[i].second.is_same(parameters_[i].second)) add("master." + name, updated_[i].second);
+    add(StateKind::kParameter, name, parameters_[i].second);
+    if (!updated_[i].second.is_same(parameters_[i].second)) add(StateKind::kMaster, name, updated_[i].second);
     const auto& [m, v] = adam_->state().at(name);
-    add("adam.m." + name, m);
-    add("adam.v." + name, v);
+    add(StateKind::kAdamFirstMoment, name, m);
+    add(StateKind::kAdamSecondMoment, name, v);
   }
   return pieces;
 }

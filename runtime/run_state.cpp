@@ -2,28 +2,43 @@
 
 #include <ATen/ATen.h>
 
-namespace hllm::runtime {
+#include "common/error.h"
+#include "runtime/state_key.h"
 
-void RunState::save_state(checkpoint::CheckpointContent* content) {
+namespace hllm::runtime {
+namespace {
+
+// The open log interval's sums, a row per rank.
+constexpr const char* kLogRankSums = "log.rank_sums";
+
+// The best model's copy of the parameter that a "param." piece holds.
+std::string best_key(const std::string& parameter_piece) {
+  const std::optional<StateKey> key = StateKey::parse(parameter_piece);
+  HLLM_ASSERT(key && key->kind == StateKind::kParameter, "'", parameter_piece, "' is not a parameter's piece");
+  return StateKey{StateKind::kBestParameter, key->parameter}.name();
+}
+
+}  // namespace
+
+void RunState::save_state(std::vector<checkpoint::StatePiece>* pieces, nlohmann::json* scalars) {
   const parallel::Topology& topology = topology_;
-  content->scalars["skipped_steps"] = skipped_steps;
-  content->scalars["nan_in_a_row"] = nan_in_a_row;
-  content->scalars["log"] = {{"logged", log.logged}, {"first_loss", log.first_loss}, {"grad_norm", log.grad_norm},
-                             {"steps", log.steps}};
+  nlohmann::json& s = *scalars;
+  s["skipped_steps"] = skipped_steps;
+  s["nan_in_a_row"] = nan_in_a_row;
+  s["log"] = {{"logged", log.logged}, {"first_loss", log.first_loss}, {"grad_norm", log.grad_norm}, {"steps", log.steps}};
   // The open interval's sums of this rank's own losses, samples and tokens: a row per rank.
-  content->pieces.push_back({"log.rank_sums", {topology.world_size(), 3}, int64_t{3} * topology.rank(),
-                             at::tensor({log.loss, static_cast<double>(log.samples), static_cast<double>(log.tokens)},
-                                        at::kDouble)});
-  content->scalars["best"] = {{"step", best.step}, {"valid", best.valid}};
-  content->scalars["totals"] = totals.to_json();
-  for (const auto& piece : best.parameters) {  // "param.<name>" pieces: each rank saves its own
-    content->pieces.push_back({"best." + piece.name.substr(6), piece.shape, piece.offset, piece.values});
+  pieces->push_back({kLogRankSums, {topology.world_size(), 3}, int64_t{3} * topology.rank(),
+                     at::tensor({log.loss, static_cast<double>(log.samples), static_cast<double>(log.tokens)},
+                                at::kDouble)});
+  s["best"] = {{"step", best.step}, {"valid", best.valid}};
+  s["totals"] = totals.to_json();
+  for (const auto& piece : best.parameters) {  // the parameters' pieces as best copies: each rank saves its own
+    pieces->push_back({best_key(piece.name), piece.shape, piece.offset, piece.values});
   }
 }
 
-void RunState::load_state(const checkpoint::Checkpoint& from) {
+void RunState::load_state(const checkpoint::Checkpoint& from, const nlohmann::json& s) {
   const parallel::Topology& topology = topology_;
-  const auto& s = from.scalars();
   skipped_steps = s.at("skipped_steps").get<int64_t>();
   nan_in_a_row = s.at("nan_in_a_row").get<int>();
   const auto& l = s.at("log");
@@ -33,7 +48,7 @@ void RunState::load_state(const checkpoint::Checkpoint& from) {
   log.steps = l.at("steps").get<int64_t>();
   const int64_t saved_world = from.info().at("world_size").get<int64_t>();
   at::Tensor sums = at::empty({saved_world * 3}, at::kDouble);
-  from.read({"log.rank_sums", {saved_world, 3}, 0, sums});
+  from.read({kLogRankSums, {saved_world, 3}, 0, sums});
   const at::Tensor row = saved_world == topology.world_size() ? sums.view({-1, 3})[topology.rank()]
                                                               : sums.view({-1, 3}).mean(0);
   log.loss = row[0].item<double>();
@@ -47,7 +62,7 @@ void RunState::load_state(const checkpoint::Checkpoint& from) {
   for (const auto& piece : best_layout_()) {
     checkpoint::StatePiece mine = piece;
     mine.values = at::empty(piece.values.sizes(), piece.values.options().device(at::kCPU));  // kept on the host
-    from.read(mine, "best." + piece.name.substr(6));
+    from.read(mine, best_key(piece.name));
     best.parameters.push_back(std::move(mine));
   }
 }

@@ -54,10 +54,11 @@ class RunState : public checkpoint::Stateful {
 
   // Into a checkpoint's content: the scalars; this rank's row of the interval's sums ("log.rank_sums",
   // [world, 3]); this rank's pieces of the best parameters ("best.<name>").
-  void save_state(checkpoint::CheckpointContent* content) override;
+  const char* state_name() const override { return "run"; }
+  void save_state(std::vector<checkpoint::StatePiece>* pieces, nlohmann::json* scalars) override;
   // Back from one written by any layout: the interval's sums are this rank's row on the same world size,
   // the mean row otherwise; the best parameters in best_layout's pieces, on the host.
-  void load_state(const checkpoint::Checkpoint& from) override;
+  void load_state(const checkpoint::Checkpoint& from, const nlohmann::json& scalars) override;
 
  private:
   const parallel::Topology& topology_;

@@ -68,9 +68,7 @@ TrainReport Trainer::train() {
       steps.clear_bar();
       run.totals.set_segment(steps.seconds(), topology_.world_size());
       position.steps_done = steps_done;
-      checkpoint::CheckpointContent content;
-      for (checkpoint::Stateful* part : parts) part->save_state(&content);
-      checkpoints.save(std::move(content), steps_done);
+      checkpoints.save(checkpoint::save_parts(parts), steps_done);
     }
     return due.stop;
   };
@@ -190,7 +188,7 @@ TrainReport Trainer::finish(TrainReport report, const RunState& run) {
 int64_t Trainer::resume(const std::vector<checkpoint::Stateful*>& parts, const TrainingPosition& position) {
   if (resume_from_.empty()) return 0;
   const checkpoint::Checkpoint from(resume_from_);
-  for (checkpoint::Stateful* part : parts) part->load_state(from);
+  checkpoint::load_parts(parts, from);
   return position.steps_done;
 }
 

@@ -15,8 +15,9 @@ class TrainingPosition : public checkpoint::Stateful {
 
   int64_t steps_done = 0;
 
-  void save_state(checkpoint::CheckpointContent* content) override;
-  void load_state(const checkpoint::Checkpoint& checkpoint) override;
+  const char* state_name() const override { return "position"; }
+  void save_state(std::vector<checkpoint::StatePiece>* pieces, nlohmann::json* scalars) override;
+  void load_state(const checkpoint::Checkpoint& checkpoint, const nlohmann::json& scalars) override;
 
  private:
   data::ShardedLoader& loader_;

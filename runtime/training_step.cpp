@@ -12,6 +12,7 @@
 #include "runtime/gradient_sync.h"
 #include "runtime/memory_probe.h"
 #include "runtime/replicated_optimizer.h"
+#include "runtime/state_key.h"
 #include "runtime/zero_optimizer.h"
 
 namespace hllm::runtime {
@@ -138,30 +139,32 @@ StepResult TrainingStep::run(const std::function<data::Batch()>& next_batch, int
   return result;
 }
 
-void TrainingStep::save_state(checkpoint::CheckpointContent* content) {
-  for (auto& piece : optimizer_->state_pieces(/*for_loading=*/false)) content->pieces.push_back(std::move(piece));
-  content->scalars["optimizer_steps"] = optimizer_->steps();
+void TrainingStep::save_state(std::vector<checkpoint::StatePiece>* pieces, nlohmann::json* scalars) {
+  for (auto& piece : optimizer_->state_pieces(/*for_loading=*/false)) pieces->push_back(std::move(piece));
+  (*scalars)["optimizer_steps"] = optimizer_->steps();
 }
 
-void TrainingStep::load_state(const checkpoint::Checkpoint& checkpoint) {
+void TrainingStep::load_state(const checkpoint::Checkpoint& checkpoint, const nlohmann::json& scalars) {
   c10::NoGradGuard no_grad;
   bool masters_loaded = true;
   for (const auto& piece : optimizer_->state_pieces(/*for_loading=*/true)) {
-    if (piece.name.rfind("master.", 0) == 0 && !checkpoint.has(piece.name)) {
-      checkpoint.read(piece, "param." + piece.name.substr(7));  // a float32 run saved no masters
+    const std::optional<StateKey> key = StateKey::parse(piece.name);
+    if (key && key->kind == StateKind::kMaster && !checkpoint.has(piece.name)) {
+      checkpoint.read(piece, StateKey{StateKind::kParameter, key->parameter}.name());  // a float32 run saved no masters
       masters_loaded = false;
     } else {
       checkpoint.read(piece);
     }
   }
-  optimizer_->set_steps(checkpoint.scalars().at("optimizer_steps").get<int64_t>());
+  optimizer_->set_steps(scalars.at("optimizer_steps").get<int64_t>());
   optimizer_->after_load(masters_loaded);
 }
 
 std::vector<checkpoint::StatePiece> TrainingStep::parameter_pieces() {
   std::vector<checkpoint::StatePiece> pieces;
   for (auto& piece : optimizer_->state_pieces(/*for_loading=*/false)) {
-    if (piece.name.rfind("param.", 0) == 0) pieces.push_back(std::move(piece));
+    const std::optional<StateKey> key = StateKey::parse(piece.name);
+    if (key && key->kind == StateKind::kParameter) pieces.push_back(std::move(piece));
   }
   return pieces;
 }

@@ -62,8 +62,9 @@ class TrainingStep : public checkpoint::Stateful {
   // slice of every tensor; ZeRO ranks save their shards. Loads the same from a checkpoint written by any
   // data-parallel size, pipeline size or ZeRO stage (a float32 checkpoint gives bf16 masters from its
   // parameters). Collective (stages 1-2 gather the parameters).
-  void save_state(checkpoint::CheckpointContent* content) override;
-  void load_state(const checkpoint::Checkpoint& checkpoint) override;
+  const char* state_name() const override { return "model"; }
+  void save_state(std::vector<checkpoint::StatePiece>* pieces, nlohmann::json* scalars) override;
+  void load_state(const checkpoint::Checkpoint& checkpoint, const nlohmann::json& scalars) override;
 
   const MemoryReport& memory() const { return memory_; }
   // The pipeline's executor (its last step's timing), or null without a pipeline.

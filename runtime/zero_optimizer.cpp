@@ -7,6 +7,7 @@
 
 #include "runtime/gradient_norm.h"
 #include "runtime/gradient_sync.h"
+#include "runtime/state_key.h"
 #include "runtime/step_result.h"
 
 namespace hllm::runtime {
@@ -77,13 +78,14 @@ std::vector<checkpoint::StatePiece> ZeroOptimizer::state_pieces(bool /*for_loadi
       const auto& [name, parameter] = unit.parameters()[segment.parameter];
       const std::vector<int64_t> shape = parameter.sizes().vec();
       const int64_t at = segment.buffer_offset - begin;
-      pieces.push_back({"param." + name, shape, segment.parameter_offset, unit.shard().narrow(0, at, segment.length)});
-      if (separate_master) {
-        pieces.push_back({"master." + name, shape, segment.parameter_offset, masters_[u].narrow(0, at, segment.length)});
-      }
+      const auto piece = [&](StateKind kind, const at::Tensor& values) {
+        pieces.push_back({StateKey{kind, name}.name(), shape, segment.parameter_offset, values});
+      };
+      piece(StateKind::kParameter, unit.shard().narrow(0, at, segment.length));
+      if (separate_master) piece(StateKind::kMaster, masters_[u].narrow(0, at, segment.length));
       const auto& [m, v] = adam_->state().at(name);
-      pieces.push_back({"adam.m." + name, shape, segment.parameter_offset, m});
-      pieces.push_back({"adam.v." + name, shape, segment.parameter_offset, v});
+      piece(StateKind::kAdamFirstMoment, m);
+      piece(StateKind::kAdamSecondMoment, v);
     }
   }
   return pieces;
