@@ -16,7 +16,9 @@ inline runtime::UnplacedModel synthetic_model(const config::Config& config, cons
                                               std::vector<int64_t> prompt, int64_t micro_batches = 1) {
   runtime::UnplacedModel unplaced;
   unplaced.shapes = {shape.rows, micro_batches, static_cast<int64_t>(prompt.size()), shape.text_tokens, shape.catalog};
-  unplaced.model = models::make_recommender(config, shape.catalog, shape.vocab, std::move(prompt));
+  unplaced.model = models::make_recommender(
+      config.model, {static_cast<uint64_t>(config.seed), shape.catalog, shape.vocab, std::move(prompt),
+                     config.data.max_item_list_len});
   return unplaced;
 }
 

@@ -13,6 +13,7 @@
 #include "models/presets.h"
 #include "parallel/comm/broadcast_string.h"
 #include "parallel/memory_plan.h"
+#include "runtime/plan_options.h"
 
 #include <ATen/ATen.h>
 #include <glog/logging.h>
@@ -80,8 +81,8 @@ void plan_hllm_towers(LaunchPlan* plan) {
   models::check_tower_widths(config.model.item, config.model.user);
   if (plan->topology->pp() == 1) return;
   const models::ModelShapes shapes =
-      models::hllm_micro_batch_shapes(config, plan->batch.micro_batch_per_rank, plan->topology->dp(), prompt_tokens,
-                                      text_tokens);
+      models::hllm_micro_batch_shapes(runtime::shape_settings(config, config.parallel.device == config::DeviceKind::kCpu),
+                                      plan->batch.micro_batch_per_rank, plan->topology->dp(), prompt_tokens, text_tokens);
   std::vector<models::BlockCost> costs;
   for (const auto& [name, cost] : models::hllm_block_costs(item, user, shapes)) {
     plan->block_names.push_back(name);

@@ -104,22 +104,22 @@ StageActivations stage_activation_bytes(const std::vector<BlockCost>& costs, siz
 
 namespace hllm::models {
 
-ModelShapes hllm_micro_batch_shapes(const config::Config& config, int64_t micro_batch, int dp, int64_t prompt_tokens,
+ModelShapes hllm_micro_batch_shapes(const ShapeSettings& settings, int64_t micro_batch, int dp, int64_t prompt_tokens,
                                     int64_t text_tokens) {
   ModelShapes s;
   s.sequences = micro_batch;
-  s.sequence_length = config.data.max_item_list_len + 1;
-  s.items = micro_batch * s.sequence_length + config.data.num_negatives;
+  s.sequence_length = settings.max_item_list_len + 1;
+  s.items = micro_batch * s.sequence_length + settings.num_negatives;
   s.item_tokens = prompt_tokens + text_tokens + 1;
-  s.negatives = static_cast<int64_t>(config.data.num_negatives) * dp;
-  s.bytes_per_value = config.bf16.enabled ? 2 : 4;
-  s.fused_layer_ops = config.parallel.device == config::DeviceKind::kCpu;  // auto plans for GPUs; a run sets what it runs on
+  s.negatives = settings.num_negatives * dp;
+  s.bytes_per_value = settings.bf16 ? 2 : 4;
+  s.fused_layer_ops = settings.fused_layer_ops;
   return s;
 }
 
-ModelShapes hllm_evaluation_shapes(const config::Config& config, int64_t prompt_tokens, int64_t text_tokens,
+ModelShapes hllm_evaluation_shapes(const ShapeSettings& settings, int64_t prompt_tokens, int64_t text_tokens,
                                    int64_t catalogue_items) {
-  ModelShapes s = hllm_micro_batch_shapes(config, config.train.eval_batch_size, 1, prompt_tokens, text_tokens);
+  ModelShapes s = hllm_micro_batch_shapes(settings, settings.eval_batch_size, 1, prompt_tokens, text_tokens);
   s.items = catalogue_items > 0 ? std::min(kCatalogueChunkItems, catalogue_items) : kCatalogueChunkItems;
   s.negatives = 0;
   return s;

@@ -52,11 +52,21 @@ StageActivations stage_activation_bytes(const std::vector<BlockCost>& costs, siz
 
 namespace hllm::models {
 
-// The shapes of one data-parallel rank's micro-batch of `micro_batch` sequences for `config` (HLLM): W =
+// What a run's shapes depend on besides its batch and dataset (runtime/plan_options.h reads them from a
+// config): the samples' shape, the evaluation's batch, the compute dtype and where the layers run.
+struct ShapeSettings {
+  int64_t max_item_list_len = 10;  // data.max_item_list_len: W = this + 1 items per sequence
+  int64_t num_negatives = 256;     // data.num_negatives, per rank
+  int64_t eval_batch_size = 32;    // train.eval_batch_size
+  bool bf16 = false;               // values of 2 bytes
+  bool fused_layer_ops = false;    // the CPU's fused norms and SwiGLU (keep less); false: a GPU's eager ones
+};
+
+// The shapes of one data-parallel rank's micro-batch of `micro_batch` sequences (HLLM): W =
 // max_item_list_len + 1 items per sequence, at most micro_batch W + num_negatives distinct items of
 // prompt + text + [ITEM] tokens (`text_tokens`: the dataset's max_text_len), the negatives of all `dp`
 // ranks in the loss. What the pipeline's cut and the planner estimate with.
-ModelShapes hllm_micro_batch_shapes(const config::Config& config, int64_t micro_batch, int dp, int64_t prompt_tokens,
+ModelShapes hllm_micro_batch_shapes(const ShapeSettings& settings, int64_t micro_batch, int dp, int64_t prompt_tokens,
                                     int64_t text_tokens);
 
 // Evaluation encodes the catalogue in chunks of this many items (the same for any world size, so every
@@ -65,8 +75,8 @@ inline constexpr int64_t kCatalogueChunkItems = 256;
 
 // The shapes of evaluation's work through the blocks (no autograd): a catalogue chunk (of
 // kCatalogueChunkItems, or the whole catalogue when it is smaller; 0 = its size unknown) through the Item
-// LLM, a batch of train.eval_batch_size user histories through the User LLM, no negatives.
-ModelShapes hllm_evaluation_shapes(const config::Config& config, int64_t prompt_tokens, int64_t text_tokens,
+// LLM, a batch of eval_batch_size user histories through the User LLM, no negatives.
+ModelShapes hllm_evaluation_shapes(const ShapeSettings& settings, int64_t prompt_tokens, int64_t text_tokens,
                                    int64_t catalogue_items);
 
 }  // namespace hllm::models

@@ -171,22 +171,20 @@ at::Tensor IdRecommender<HstuModel>::states(const data::EvalBatch& batch) const 
 
 }  // namespace
 
-std::unique_ptr<Recommender> make_recommender(const config::Config& config, int64_t num_items, int64_t vocab_size,
-                                              std::vector<int64_t> prompt_tokens) {
-  const auto& m = config.model;
-  const auto seed = static_cast<uint64_t>(config.seed);
-  const int64_t positions = config.data.max_item_list_len + 1;
+std::unique_ptr<Recommender> make_recommender(const config::ModelConfig& m, RecommenderInputs inputs) {
+  const uint64_t seed = inputs.seed;
+  const int64_t positions = inputs.max_item_list_len + 1;
   if (m.type == config::ModelType::kHllm) {
     return std::make_unique<HllmRecommender>(
-        HllmModel::from_sources(m.item, m.user, vocab_size, std::move(prompt_tokens), seed));
+        HllmModel::from_sources(m.item, m.user, inputs.vocab_size, std::move(inputs.prompt_tokens), seed));
   }
   if (m.type == config::ModelType::kSasrec) {
-    SasRecConfig c{num_items, m.hidden_size, m.num_layers, m.num_heads, positions};
+    SasRecConfig c{inputs.num_items, m.hidden_size, m.num_layers, m.num_heads, positions};
     return std::make_unique<IdRecommender<SasRecModel>>(SasRecModel(c, seed));
   }
   HLLM_ASSERT(m.type == config::ModelType::kHstu, "model.type ", config::enum_name(m.type), " has no recommender");
   HstuConfig c;
-  c.num_items = num_items;
+  c.num_items = inputs.num_items;
   c.hidden_size = m.hidden_size;
   c.num_layers = m.num_layers;
   c.num_heads = m.num_heads;
@@ -194,20 +192,18 @@ std::unique_ptr<Recommender> make_recommender(const config::Config& config, int6
   return std::make_unique<IdRecommender<HstuModel>>(HstuModel(c, seed));
 }
 
-std::unique_ptr<Recommender> make_recommender_without_values(const config::Config& config, int64_t num_items,
-                                                             int64_t vocab_size, std::vector<int64_t> prompt_tokens,
+std::unique_ptr<Recommender> make_recommender_without_values(const config::ModelConfig& m, RecommenderInputs inputs,
                                                              const at::Device& device, at::ScalarType dtype,
                                                              std::unique_ptr<ParameterSource>* source) {
   source->reset();
-  const auto& m = config.model;
   if (m.type == config::ModelType::kHllm) {
-    auto built = HllmModel::unmaterialized(m.item, m.user, vocab_size, std::move(prompt_tokens),
-                                           static_cast<uint64_t>(config.seed), device, dtype);
+    auto built = HllmModel::unmaterialized(m.item, m.user, inputs.vocab_size, std::move(inputs.prompt_tokens),
+                                           inputs.seed, device, dtype);
     *source = std::move(built.source);
     return std::make_unique<HllmRecommender>(std::move(built.model));
   }
   HLLM_CHECK(dtype == at::kFloat, config::enum_name(m.type), " trains in float32");
-  auto model = make_recommender(config, num_items, vocab_size, std::move(prompt_tokens));
+  auto model = make_recommender(m, std::move(inputs));
   model->to(device);
   return model;
 }

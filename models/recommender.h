@@ -49,16 +49,24 @@ class Recommender {
   virtual std::vector<TowerWork> batch_work(const data::Batch& batch) const = 0;
 };
 
-// The recommender `config.model` describes. `vocab_size` and `prompt_tokens` come from the dataset.
-std::unique_ptr<Recommender> make_recommender(const config::Config& config, int64_t num_items, int64_t vocab_size,
-                                              std::vector<int64_t> prompt_tokens);
+// What a recommender is built for besides its config section: the seed, the dataset's catalogue,
+// vocabulary and prompt, and the longest history it reads.
+struct RecommenderInputs {
+  uint64_t seed = 42;
+  int64_t num_items = 0;
+  int64_t vocab_size = 0;
+  std::vector<int64_t> prompt_tokens;
+  int64_t max_item_list_len = 10;  // sequences of this + 1 items: SASRec's and HSTU's positions
+};
+
+// The recommender `model` (the config's model section) describes.
+std::unique_ptr<Recommender> make_recommender(const config::ModelConfig& model, RecommenderInputs inputs);
 
 // The same recommender on `device`, its parameters in `dtype` (HLLM's LLMs; logit_scale and the ID
 // models stay float32), built without values where it can be: HLLM's parameters are placeholders whose
 // values *source receives (models/parameter_source.h), to be filled by slices where they are kept; SASRec
 // and HSTU (small) are built whole and *source stays null. The values are make_recommender()'s.
-std::unique_ptr<Recommender> make_recommender_without_values(const config::Config& config, int64_t num_items,
-                                                             int64_t vocab_size, std::vector<int64_t> prompt_tokens,
+std::unique_ptr<Recommender> make_recommender_without_values(const config::ModelConfig& model, RecommenderInputs inputs,
                                                              const at::Device& device, at::ScalarType dtype,
                                                              std::unique_ptr<ParameterSource>* source);
 

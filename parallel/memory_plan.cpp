@@ -69,22 +69,6 @@ StageCut choose_stage_cut(const std::vector<models::BlockCost>& costs, int stage
   return choose_stage_cut(flops, parameters, stages, manual);
 }
 
-MemoryPlanOptions memory_plan_options(const config::Config& config, int dp, int pp, int64_t micro_batches, bool on_host) {
-  MemoryPlanOptions o;
-  o.zero_stage = config.zero_optimization.stage;
-  o.dp = dp;
-  o.bf16 = config.bf16.enabled;
-  o.recompute = config.activation_checkpointing.policy != config::RecomputePolicy::kNone;
-  o.pp = pp;
-  o.gpipe = config.parallel.pipeline_schedule == config::PipelineSchedule::kGPipe;
-  o.micro_batches = micro_batches;
-  o.prefetch_elements = config.zero_optimization.stage3_prefetch_bucket_size;
-  o.max_live_elements = config.zero_optimization.stage3_max_live_parameters;
-  o.keeps_best_model = config.train.eval_interval > 0;
-  o.snapshots_checkpoints = on_host && config.checkpoint.async_save == config::AsyncSave::kOn;
-  return o;
-}
-
 StageMemory plan_stage_memory(const std::vector<models::BlockCost>& costs, size_t first, size_t end,
                               const MemoryPlanOptions& o) {
   StageMemory m;

@@ -18,7 +18,6 @@
 #include <cstdint>
 #include <vector>
 
-#include "common/config/config.h"
 #include "models/layered_model.h"
 #include "parallel/pipeline/partition.h"
 
@@ -53,15 +52,10 @@ struct StageMemory {
   double total() const { return step() + best_model + snapshot; }
 };
 
-// The options a run of `config` plans with, on dp x pp ranks with `micro_batches` per step (stage 0; set
-// .stage per pipeline stage). `on_host`: the ranks train on the CPU, where a checkpoint's snapshot
-// (checkpoint.async_save on) lands in the same memory as training.
 // The pipeline's cut of a chain from its blocks' costs (forward FLOPs balanced, stages holding
 // parameters; pipeline/partition.h choose_stage_cut): the one the runtime makes, --dry_run prints and
 // hllm_plan plans.
 StageCut choose_stage_cut(const std::vector<models::BlockCost>& costs, int stages, const std::vector<int64_t>& manual);
-
-MemoryPlanOptions memory_plan_options(const config::Config& config, int dp, int pp, int64_t micro_batches, bool on_host);
 
 // Blocks [first, end) of `costs` as one stage.
 StageMemory plan_stage_memory(const std::vector<models::BlockCost>& costs, size_t first, size_t end,

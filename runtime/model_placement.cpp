@@ -14,6 +14,7 @@
 #include "models/model_plan.h"
 #include "parallel/comm/differentiable_gather.h"
 #include "parallel/pipeline/pipeline_forward.h"
+#include "runtime/plan_options.h"
 
 namespace hllm::runtime {
 namespace {
@@ -53,8 +54,13 @@ UnplacedModel model_for_dataset(const config::Config& config, const config::Batc
   // Built without values (HLLM): a rank fills only what it keeps, so no rank ever holds the whole model.
   // With bf16 the LLMs compute in bfloat16 (training keeps float32 masters); logit_scale stays float32 (the
   // loss reads it in float32, and a bf16 exponent would round the temperature).
-  unplaced.model = models::make_recommender_without_values(config, dataset.num_items(), dataset.vocab_size(),
-                                                           prompt, device,
+  models::RecommenderInputs inputs;
+  inputs.seed = static_cast<uint64_t>(config.seed);
+  inputs.num_items = dataset.num_items();
+  inputs.vocab_size = dataset.vocab_size();
+  inputs.prompt_tokens = prompt;
+  inputs.max_item_list_len = config.data.max_item_list_len;
+  unplaced.model = models::make_recommender_without_values(config.model, std::move(inputs), device,
                                                            config.bf16.enabled ? at::kBFloat16 : at::kFloat,
                                                            &unplaced.values);
   if (!saved_model.empty()) unplaced.values = saved_values(saved_model, *unplaced.model);
@@ -81,11 +87,11 @@ ModelPlacement::ModelPlacement(const config::Config& config, const parallel::Top
   // The chain, once; its blocks' costs for the run's shapes make the plan and the pipeline's cut.
   models::Blocks chain = model_->blocks(gather_);
   const RunShapes& shapes = unplaced.shapes;
-  models::ModelShapes step_shapes = models::hllm_micro_batch_shapes(config, shapes.micro_batch_per_rank, topology.dp(),
-                                                                    shapes.prompt_tokens, shapes.text_tokens);
-  models::ModelShapes evaluation_shapes =
-      models::hllm_evaluation_shapes(config, shapes.prompt_tokens, shapes.text_tokens, shapes.catalogue_items);
-  step_shapes.fused_layer_ops = evaluation_shapes.fused_layer_ops = device_.is_cpu();  // what the layers run here
+  const models::ShapeSettings settings = shape_settings(config, /*fused_layer_ops=*/device_.is_cpu());
+  const models::ModelShapes step_shapes = models::hllm_micro_batch_shapes(
+      settings, shapes.micro_batch_per_rank, topology.dp(), shapes.prompt_tokens, shapes.text_tokens);
+  const models::ModelShapes evaluation_shapes =
+      models::hllm_evaluation_shapes(settings, shapes.prompt_tokens, shapes.text_tokens, shapes.catalogue_items);
   std::vector<models::BlockCost> costs, evaluation_costs;
   for (const auto& block : chain) {
     costs.push_back(block->cost(step_shapes));
@@ -269,8 +275,8 @@ at::TensorOptions ModelPlacement::item_embedding_options() const {
 }
 
 parallel::MemoryPlanOptions ModelPlacement::memory_plan_options(const RunShapes& shapes) const {
-  return parallel::memory_plan_options(config_, topology_.dp(), topology_.pp(), shapes.micro_batches,
-                                      device_.is_cpu());
+  return runtime::memory_plan_options(config_, topology_.dp(), topology_.pp(), shapes.micro_batches,
+                                     device_.is_cpu());
 }
 
 void ModelPlacement::plan_phases(const std::vector<models::BlockCost>& costs,

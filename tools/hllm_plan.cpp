@@ -31,6 +31,7 @@
 #include "models/model_plan.h"
 #include "models/presets.h"
 #include "parallel/memory_plan.h"
+#include "runtime/plan_options.h"
 #include "parallel/pipeline/partition.h"
 #include "parallel/zero/model_state_bytes.h"
 
@@ -62,6 +63,12 @@ std::string billions(double n) {
 // the bubble of its schedule, and per stage the parameters, model states (the configured ZeRO stage over the
 // stage's dp ranks) and activations (1F1B: stage s holds min(pp - s, m) micro-batches, GPipe all m), with
 // checkpointing every block when activation_checkpointing.policy asks for it, else stored.
+// The blocks' cost shapes as the run would have them: the CPU's fused layers for parallel.device cpu; auto
+// plans for GPUs (a run on the CPU knows it is there).
+models::ShapeSettings plan_shape_settings(const config::Config& config) {
+  return runtime::shape_settings(config, config.parallel.device == config::DeviceKind::kCpu);
+}
+
 // The catalogue's size from the dataset's meta.json at data.path, or 0 when there is none to read.
 double catalogue_items(const config::Config& config) {
   const std::string path = config.data.path + "/meta.json";
@@ -82,7 +89,7 @@ void print_phases(const config::Config& config, const models::LlamaConfig& item,
   parallel::EvaluationWork work;
   work.catalogue_items = catalogue_items(config);
   const models::ModelShapes shapes =
-      models::hllm_evaluation_shapes(config, FLAGS_prompt_tokens, text_tokens(config), static_cast<int64_t>(work.catalogue_items));
+      models::hllm_evaluation_shapes(plan_shape_settings(config), FLAGS_prompt_tokens, text_tokens(config), static_cast<int64_t>(work.catalogue_items));
   for (const auto& [name, cost] : models::hllm_block_costs(item, user, shapes)) work.costs.push_back(cost);
   work.embedding_width = static_cast<double>(item.hidden_size);
   work.users = config.train.eval_batch_size;
@@ -123,7 +130,7 @@ void print_pipeline_layouts(const config::Config& config, const models::LlamaCon
     const int64_t micro_batches = batch.gradient_accumulation_steps;
     // The negatives are gathered over the dp ranks of the last stage: shapes depend on dp.
     const models::ModelShapes shapes =
-        models::hllm_micro_batch_shapes(config, batch.micro_batch_per_rank, dp, FLAGS_prompt_tokens, text_tokens(config));
+        models::hllm_micro_batch_shapes(plan_shape_settings(config), batch.micro_batch_per_rank, dp, FLAGS_prompt_tokens, text_tokens(config));
     std::vector<models::BlockCost> costs;
     for (const auto& [name, cost] : models::hllm_block_costs(item, user, shapes)) costs.push_back(cost);
     parallel::StageCut cut;
@@ -138,7 +145,7 @@ void print_pipeline_layouts(const config::Config& config, const models::LlamaCon
     const double total_flops = std::accumulate(cut.cost.begin(), cut.cost.end(), 0.0);
     double worst = 0;
     parallel::MemoryPlanOptions plan =
-        parallel::memory_plan_options(config, dp, pp, micro_batches, config.parallel.device == config::DeviceKind::kCpu);
+        runtime::memory_plan_options(config, dp, pp, micro_batches, config.parallel.device == config::DeviceKind::kCpu);
     for (int s = 0; s < pp; ++s) {
       plan.stage = s;
       const parallel::StageMemory memory = parallel::plan_stage_memory(costs, cut.first[s], cut.end(s), plan);
@@ -221,7 +228,7 @@ int run(const std::vector<std::string>& overrides) {
 
   // Activations of one micro-batch: every block's kept tensors, or with checkpointing every decoder layer
   // only the layers' inputs plus one layer's tensors while it is recomputed.
-  const models::ModelShapes shapes = models::hllm_micro_batch_shapes(config, B, N, FLAGS_prompt_tokens, text_tokens(config));
+  const models::ModelShapes shapes = models::hllm_micro_batch_shapes(plan_shape_settings(config), B, N, FLAGS_prompt_tokens, text_tokens(config));
   std::vector<models::BlockCost> costs;
   for (const auto& [name, cost] : models::hllm_block_costs(item, user, shapes)) costs.push_back(cost);
   const auto item_layer = models::decoder_layer_cost(item, static_cast<double>(U), static_cast<double>(T), value_bytes,
@@ -248,7 +255,7 @@ int run(const std::vector<std::string>& overrides) {
               FLAGS_gpu_gib, FLAGS_reserve_gib, config.checkpoint.async_save == config::AsyncSave::kOn && config.parallel.device == config::DeviceKind::kCpu
                                                      ? ", a checkpoint's snapshot" : "");
   parallel::MemoryPlanOptions whole_model =
-      parallel::memory_plan_options(config, N, 1, batch.gradient_accumulation_steps,
+      runtime::memory_plan_options(config, N, 1, batch.gradient_accumulation_steps,
                                     config.parallel.device == config::DeviceKind::kCpu);
   for (int s = 0; s < 4; ++s) {
     for (const bool ckpt : {false, true}) {
