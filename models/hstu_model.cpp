@@ -11,30 +11,18 @@
 
 namespace hllm::models {
 
-HstuModel::HstuModel(const HstuConfig& config, uint64_t seed) : config_(config) {
-  HLLM_CHECK(config.num_items > 0 && config.hidden_size % config.num_heads == 0, "HSTU: ", config.num_items,
-             " items and hidden size ", config.hidden_size, " for ", config.num_heads, " heads");
-  auto generator = at::make_generator<at::CPUGeneratorImpl>(seed);
-  const auto options = at::TensorOptions().dtype(at::kFloat);
+HstuModel::HstuModel(const HstuConfig& config, uint64_t seed) : IdModel("HSTU", config, seed), config_(config) {
   const int64_t D = config.hidden_size;
-  auto normal = [&](std::vector<int64_t> shape) { return at::normal(0.0, 0.02, shape, generator, options); };
-  item_table_ = normal({config.num_items + 1, D});
-  item_table_[0].zero_();
   position_bias_ = normal({2 * config.max_positions - 1});
   time_bias_ = normal({config.time_buckets});
   for (int64_t i = 0; i < config.num_layers; ++i) {
-    layers_.push_back({normal({4 * D, D}), at::zeros({4 * D}, options), at::ones({D}, options), at::zeros({D}, options),
-                       normal({D, D}), at::zeros({D}, options)});
+    layers_.push_back({normal({4 * D, D}), zeros(4 * D), ones(D), zeros(D), normal({D, D}), zeros(D)});
   }
-  final_norm_weight_ = at::ones({D}, options);
-  final_norm_bias_ = at::zeros({D}, options);
-  logit_scale_ = at::full({}, initial_logit_scale(), options);
   for (auto& [name, tensor] : named_parameters()) tensor.requires_grad_(true);
 }
 
 std::vector<std::pair<std::string, at::Tensor>> HstuModel::named_parameters() const {
-  std::vector<std::pair<std::string, at::Tensor>> out = {
-      {"item_table", item_table_}, {"position_bias", position_bias_}, {"time_bias", time_bias_}};
+  std::vector<std::pair<std::string, at::Tensor>> out = {{"position_bias", position_bias_}, {"time_bias", time_bias_}};
   for (size_t i = 0; i < layers_.size(); ++i) {
     const std::string p = "layers." + std::to_string(i) + ".";
     out.emplace_back(p + "f1.weight", layers_[i].f1);
@@ -44,15 +32,11 @@ std::vector<std::pair<std::string, at::Tensor>> HstuModel::named_parameters() co
     out.emplace_back(p + "f2.weight", layers_[i].f2);
     out.emplace_back(p + "f2.bias", layers_[i].f2_bias);
   }
-  out.emplace_back("final_norm.weight", final_norm_weight_);
-  out.emplace_back("final_norm.bias", final_norm_bias_);
-  out.emplace_back("logit_scale", logit_scale_);
-  return out;
+  return parameters_around(std::move(out));
 }
 
 void HstuModel::to(const at::Device& device) {
-  move_parameters({&item_table_, &position_bias_, &time_bias_, &final_norm_weight_, &final_norm_bias_, &logit_scale_},
-                  device);
+  move_to(device, {&position_bias_, &time_bias_});
   for (auto& l : layers_) move_parameters({&l.f1, &l.f1_bias, &l.norm_weight, &l.norm_bias, &l.f2, &l.f2_bias}, device);
 }
 
@@ -84,7 +68,7 @@ at::Tensor HstuModel::states(const at::Tensor& items, const at::Tensor& timestam
     x = x + at::linear(at::layer_norm(mixed, {D}, l.norm_weight, l.norm_bias) * parts[0], l.f2, l.f2_bias);
     x = x * real.unsqueeze(-1).to(x.scalar_type());
   }
-  return at::layer_norm(x, {D}, final_norm_weight_, final_norm_bias_);
+  return final_norm(x);
 }
 
 HllmOutput HstuModel::forward(const data::Batch& batch, const NegativeGather& gather_negatives) const {
@@ -97,11 +81,7 @@ HllmOutput HstuModel::forward(const data::Batch& batch, const NegativeGather& ga
 
 HllmOutput HstuModel::forward(const at::Tensor& items, const at::Tensor& timestamps, const at::Tensor& negatives,
                               const NegativeGather& gather_negatives) const {
-  const at::Tensor mask = items.ne(0);
-  const at::Tensor states = this->states(items, timestamps);
-  // Same loss as HLLM: the ID table plays the item embeddings, so a negative's id is its row.
-  const SequenceInputs inputs{at::embedding(item_table_, items), mask};
-  return hllm_loss(states, inputs, item_table_, negatives, logit_scale_, gather_negatives);
+  return loss(states(items, timestamps), items, negatives, gather_negatives);
 }
 
 }  // namespace hllm::models

@@ -15,19 +15,15 @@
 
 #include "data/batch.h"
 #include "models/hllm_model.h"
+#include "models/id_model.h"
 
 namespace hllm::models {
 
-struct HstuConfig {
-  int64_t num_items = 0;  // without padding
-  int64_t hidden_size = 64;
-  int64_t num_layers = 2;
-  int64_t num_heads = 2;
-  int64_t max_positions = 200;
+struct HstuConfig : IdModelConfig {
   int64_t time_buckets = 128;
 };
 
-class HstuModel {
+class HstuModel : public IdModel {
  public:
   HstuModel(const HstuConfig& config, uint64_t seed);
 
@@ -38,7 +34,6 @@ class HstuModel {
   // States for left-padded ids [B, S] (0 = padding) and their timestamps [B, S] (seconds). [B, S, D]
   at::Tensor states(const at::Tensor& items, const at::Tensor& timestamps) const;
   std::vector<std::pair<std::string, at::Tensor>> named_parameters() const;
-  const at::Tensor& item_table() const { return item_table_; }  // [num_items + 1, D]
   const HstuConfig& config() const { return config_; }
   void to(const at::Device& device);
 
@@ -50,12 +45,9 @@ class HstuModel {
     at::Tensor f1, f1_bias, norm_weight, norm_bias, f2, f2_bias;
   };
   HstuConfig config_;
-  at::Tensor item_table_;
   at::Tensor position_bias_;  // [2 max_positions - 1]
   at::Tensor time_bias_;      // [time_buckets]
   std::vector<Layer> layers_;
-  at::Tensor final_norm_weight_, final_norm_bias_;
-  at::Tensor logit_scale_;
 };
 
 }  // namespace hllm::models

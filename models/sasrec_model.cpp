@@ -12,29 +12,18 @@
 
 namespace hllm::models {
 
-SasRecModel::SasRecModel(const SasRecConfig& config, uint64_t seed) : config_(config) {
-  HLLM_CHECK(config.num_items > 0 && config.hidden_size % config.num_heads == 0, "SASRec: ", config.num_items,
-             " items and hidden size ", config.hidden_size, " for ", config.num_heads, " heads");
-  auto generator = at::make_generator<at::CPUGeneratorImpl>(seed);
-  const auto options = at::TensorOptions().dtype(at::kFloat);
+SasRecModel::SasRecModel(const SasRecConfig& config, uint64_t seed) : IdModel("SASRec", config, seed), config_(config) {
   const int64_t D = config.hidden_size;
-  auto normal = [&](std::vector<int64_t> shape) { return at::normal(0.0, 0.02, shape, generator, options); };
-  item_table_ = normal({config.num_items + 1, D});
-  item_table_[0].zero_();
   positions_ = normal({config.max_positions, D});
   for (int64_t i = 0; i < config.num_layers; ++i) {
-    layers_.push_back({at::ones({D}, options), at::zeros({D}, options), normal({3 * D, D}), at::zeros({3 * D}, options),
-                       normal({D, D}), at::zeros({D}, options), at::ones({D}, options), at::zeros({D}, options),
-                       normal({D, D}), at::zeros({D}, options), normal({D, D}), at::zeros({D}, options)});
+    layers_.push_back({ones(D), zeros(D), normal({3 * D, D}), zeros(3 * D), normal({D, D}), zeros(D), ones(D), zeros(D),
+                       normal({D, D}), zeros(D), normal({D, D}), zeros(D)});
   }
-  final_norm_weight_ = at::ones({D}, options);
-  final_norm_bias_ = at::zeros({D}, options);
-  logit_scale_ = at::full({}, initial_logit_scale(), options);
   for (auto& [name, tensor] : named_parameters()) tensor.requires_grad_(true);
 }
 
 std::vector<std::pair<std::string, at::Tensor>> SasRecModel::named_parameters() const {
-  std::vector<std::pair<std::string, at::Tensor>> out = {{"item_table", item_table_}, {"positions", positions_}};
+  std::vector<std::pair<std::string, at::Tensor>> out = {{"positions", positions_}};
   for (size_t i = 0; i < layers_.size(); ++i) {
     const std::string p = "layers." + std::to_string(i) + ".";
     const auto& l = layers_[i];
@@ -46,14 +35,11 @@ std::vector<std::pair<std::string, at::Tensor>> SasRecModel::named_parameters() 
       out.emplace_back(p + name, t);
     }
   }
-  out.emplace_back("final_norm.weight", final_norm_weight_);
-  out.emplace_back("final_norm.bias", final_norm_bias_);
-  out.emplace_back("logit_scale", logit_scale_);
-  return out;
+  return parameters_around(std::move(out));
 }
 
 void SasRecModel::to(const at::Device& device) {
-  move_parameters({&item_table_, &positions_, &final_norm_weight_, &final_norm_bias_, &logit_scale_}, device);
+  move_to(device, {&positions_});
   for (auto& l : layers_) {
     move_parameters({&l.norm1_weight, &l.norm1_bias, &l.in_proj, &l.in_bias, &l.out_proj, &l.out_bias, &l.norm2_weight,
                      &l.norm2_bias, &l.ffn1, &l.ffn1_bias, &l.ffn2, &l.ffn2_bias},
@@ -79,7 +65,7 @@ at::Tensor SasRecModel::states(const at::Tensor& items) const {
     x = x + at::linear(at::relu(at::linear(f, l.ffn1, l.ffn1_bias)), l.ffn2, l.ffn2_bias);
     x = x * real.unsqueeze(-1).to(x.scalar_type());
   }
-  return at::layer_norm(x, {D}, final_norm_weight_, final_norm_bias_);
+  return final_norm(x);
 }
 
 HllmOutput SasRecModel::forward(const data::Batch& batch, const NegativeGather& gather_negatives) const {
@@ -90,11 +76,7 @@ HllmOutput SasRecModel::forward(const data::Batch& batch, const NegativeGather& 
 
 HllmOutput SasRecModel::forward(const at::Tensor& items, const at::Tensor& negatives,
                                 const NegativeGather& gather_negatives) const {
-  const at::Tensor mask = items.ne(0);
-  const at::Tensor states = this->states(items);
-  // Same loss as HLLM: the ID table plays the item embeddings, so a negative's id is its row.
-  const SequenceInputs inputs{at::embedding(item_table_, items), mask};
-  return hllm_loss(states, inputs, item_table_, negatives, logit_scale_, gather_negatives);
+  return loss(states(items), items, negatives, gather_negatives);
 }
 
 }  // namespace hllm::models

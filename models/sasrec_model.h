@@ -11,18 +11,13 @@
 
 #include "data/batch.h"
 #include "models/hllm_model.h"
+#include "models/id_model.h"
 
 namespace hllm::models {
 
-struct SasRecConfig {
-  int64_t num_items = 0;  // without padding; the table has num_items + 1 rows
-  int64_t hidden_size = 64;
-  int64_t num_layers = 2;
-  int64_t num_heads = 2;
-  int64_t max_positions = 200;
-};
+using SasRecConfig = IdModelConfig;
 
-class SasRecModel {
+class SasRecModel : public IdModel {
  public:
   SasRecModel(const SasRecConfig& config, uint64_t seed);
 
@@ -31,7 +26,6 @@ class SasRecModel {
   HllmOutput forward(const at::Tensor& items, const at::Tensor& negatives, const NegativeGather& gather_negatives) const;
   // User states for left-padded item ids [B, S] (0 = padding).   Returns [B, S, D].
   at::Tensor states(const at::Tensor& items) const;
-  const at::Tensor& item_table() const { return item_table_; }  // [num_items + 1, D]
   const SasRecConfig& config() const { return config_; }
   void to(const at::Device& device);
   std::vector<std::pair<std::string, at::Tensor>> named_parameters() const;
@@ -42,11 +36,8 @@ class SasRecModel {
     at::Tensor norm2_weight, norm2_bias, ffn1, ffn1_bias, ffn2, ffn2_bias;
   };
   SasRecConfig config_;
-  at::Tensor item_table_;
   at::Tensor positions_;  // [max_positions, D]
   std::vector<Layer> layers_;
-  at::Tensor final_norm_weight_, final_norm_bias_;
-  at::Tensor logit_scale_;
 };
 
 }  // namespace hllm::models
