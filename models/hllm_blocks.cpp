@@ -1,11 +1,11 @@
 #include "models/hllm_blocks.h"
 
-#include "models/model_plan.h"
-
 #include <ATen/ATen.h>
 
 #include "common/error.h"
+#include "models/activation_keys.h"
 #include "models/llama_ops.h"
+#include "models/model_plan.h"
 
 namespace hllm::models {
 namespace {
@@ -53,7 +53,7 @@ class ItemEmbeddingBlock : public NamedBlock {
   // The backward of a lookup needs the ids only; the output is the first layer's input, counted there.
   BlockCost cost(const ModelShapes&) const override { return {0.0, numel_of(parameters_), 0}; }
   void forward(Activations& a) const override {
-    const ItemInputs in = item_.inputs(need(a, "token_offsets", name_), need(a, "tokens", name_));
+    const ItemInputs in = item_.inputs(need(a, keys::kTokenOffsets, name_), need(a, keys::kTokens, name_));
     for (size_t b = 0; b < in.buckets.size(); ++b) {
       const std::string suffix = "." + std::to_string(b);
       const RopeTables rope = rope_for(in.buckets[b].positions, item_.decoder().config());
@@ -64,8 +64,8 @@ class ItemEmbeddingBlock : public NamedBlock {
     }
     a["item_buckets"] = at::full({}, static_cast<int64_t>(in.buckets.size()), at::kLong);
     a["item_inverse_order"] = in.inverse_order;
-    a.erase("token_offsets");  // read by no later block: a pipeline stage does not pass them on
-    a.erase("tokens");
+    a.erase(keys::kTokenOffsets);  // read by no later block: a pipeline stage does not pass them on
+    a.erase(keys::kTokens);
   }
 
  private:
@@ -128,7 +128,7 @@ class ItemOutputBlock : public NamedBlock {
       // Only the [ITEM] position is read: the final norm runs on that row alone (it is row-wise).
       outputs.push_back(rms_norm(x.select(1, x.size(1) - 1), item_.decoder().final_norm(), config.rms_norm_eps));
     }
-    a["item_embeddings"] =
+    a[keys::kItemEmbeddings] =
         item_rows(outputs, need(a, "item_inverse_order", name_), config.hidden_size, item_.decoder().final_norm());
     erase_tower(a, "item", buckets);
     a.erase("item_inverse_order");
@@ -144,18 +144,18 @@ class UserInputBlock : public NamedBlock {
   BlockCost cost(const ModelShapes&) const override { return {}; }
   void forward(Activations& a) const override {
     const SequenceInputs in =
-        hllm_sequences(need(a, "item_embeddings", name_), need(a, "item_slots", name_), need(a, "mask", name_));
+        hllm_sequences(need(a, keys::kItemEmbeddings, name_), need(a, keys::kItemSlots, name_), need(a, keys::kMask, name_));
     const auto [mask, positions] = left_padded_mask_and_positions(in.mask);
-    a["user_sequences"] = in.sequences;
-    a["user_sequence_mask"] = in.mask;
+    a[keys::kUserSequences] = in.sequences;
+    a[keys::kUserSequenceMask] = in.mask;
     const RopeTables rope = rope_for(positions, config_);
     a["user_x.0"] = in.sequences;
     a["user_mask.0"] = mask;
     a["user_cos.0"] = rope.cos;
     a["user_sin.0"] = rope.sin;
     a["user_buckets"] = at::full({}, int64_t{1}, at::kLong);
-    a.erase("item_slots");
-    a.erase("mask");
+    a.erase(keys::kItemSlots);
+    a.erase(keys::kMask);
   }
 
  private:
@@ -171,7 +171,7 @@ class UserOutputBlock : public NamedBlock {
             s.sequences * s.sequence_length * user_.decoder().config().hidden_size * s.bytes_per_value};
   }
   void forward(Activations& a) const override {
-    a["user_states"] =
+    a[keys::kUserStates] =
         rms_norm(need(a, "user_x.0", name_), user_.decoder().final_norm(), user_.decoder().config().rms_norm_eps);
     erase_tower(a, "user", 1);
   }
@@ -190,10 +190,10 @@ class LossBlock : public NamedBlock {
     return {2 * M * (s.negatives + 1) * D, 1, static_cast<int64_t>(M * (s.negatives + 1) * s.bytes_per_value)};
   }
   void forward(Activations& a) const override {
-    const SequenceInputs in{need(a, "user_sequences", name_), need(a, "user_sequence_mask", name_)};
-    const HllmOutput out = hllm_loss(need(a, "user_states", name_), in, need(a, "item_embeddings", name_),
+    const SequenceInputs in{need(a, keys::kUserSequences, name_), need(a, keys::kUserSequenceMask, name_)};
+    const HllmOutput out = hllm_loss(need(a, keys::kUserStates, name_), in, need(a, keys::kItemEmbeddings, name_),
                                      need(a, "negative_slots", name_), model_.logit_scale(), gather_);
-    a["loss"] = out.loss;
+    a[keys::kLoss] = out.loss;
     a["top_1"] = out.top_k[0];
     a["top_5"] = out.top_k[1];
     a["top_10"] = out.top_k[2];
@@ -250,11 +250,11 @@ TowerRanges hllm_tower_ranges(const HllmModel& model) {
 
 Activations hllm_activations(const data::Batch& batch, const at::Device& device) {
   const BatchTensors t = batch_tensors(batch, device);
-  return {{"mask", t.mask},
-          {"item_slots", t.item_slots},
+  return {{keys::kMask, t.mask},
+          {keys::kItemSlots, t.item_slots},
           {"negative_slots", t.negative_slots},
-          {"token_offsets", t.token_offsets},
-          {"tokens", t.tokens}};
+          {keys::kTokenOffsets, t.token_offsets},
+          {keys::kTokens, t.tokens}};
 }
 
 }  // namespace hllm::models

@@ -3,6 +3,7 @@
 #include <ATen/ATen.h>
 
 #include "common/error.h"
+#include "models/activation_keys.h"
 #include "models/hllm_blocks.h"
 #include "models/hstu_model.h"
 #include "models/sasrec_model.h"
@@ -104,12 +105,12 @@ class WholeModelBlock : public Block {
 
 template <>
 void WholeModelBlock<SasRecModel>::forward(Activations& a) const {
-  a["loss"] = model_.forward(a.at("items"), a.at("negatives"), gather_).loss;
+  a[keys::kLoss] = model_.forward(a.at("items"), a.at("negatives"), gather_).loss;
 }
 
 template <>
 void WholeModelBlock<HstuModel>::forward(Activations& a) const {
-  a["loss"] = model_.forward(a.at("items"), a.at("timestamps"), a.at("negatives"), gather_).loss;
+  a[keys::kLoss] = model_.forward(a.at("items"), a.at("timestamps"), a.at("negatives"), gather_).loss;
 }
 
 template <typename Model>

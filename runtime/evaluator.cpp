@@ -10,6 +10,7 @@
 #include "common/error.h"
 #include "data/item_token_reader.h"
 #include "data/user_reader.h"
+#include "models/activation_keys.h"
 #include "models/model_plan.h"
 #include "runtime/ranking_metrics.h"
 #include "runtime/top_k.h"
@@ -86,12 +87,12 @@ at::Tensor Evaluator::item_llm_catalog(const data::ItemTokenReader& reader, int6
       std::vector<int64_t> ids(static_cast<size_t>(count)), offsets, tokens;
       std::iota(ids.begin(), ids.end(), begin_item);
       reader.read(ids, &offsets, &tokens);
-      inputs = {{"token_offsets", at::tensor(offsets, at::kLong).to(device)},
-                {"tokens", at::tensor(tokens, at::kLong).to(device)}};
+      inputs = {{models::keys::kTokenOffsets, at::tensor(offsets, at::kLong).to(device)},
+                {models::keys::kTokens, at::tensor(tokens, at::kLong).to(device)}};
     }
     if (real && stage == 0) items_embedded_ += count;
     models::Activations out = model_.forward(0, item_end, std::move(inputs));
-    if (stage == embedder && real) parts.push_back(out.at("item_embeddings"));
+    if (stage == embedder && real) parts.push_back(out.at(models::keys::kItemEmbeddings));
   }
   const int64_t hidden = model_.item_embedding_width();
   at::Tensor all;
@@ -194,11 +195,11 @@ at::Tensor Evaluator::user_embeddings(const at::Tensor& catalog, const data::Eva
   models::Activations inputs;
   if (topology_.stage_id() == model_.stage_of_block(towers.user_begin)) {
     const at::Tensor items = at::tensor(batch.items, at::kLong).view({batch.rows, batch.width}).to(model_.device());
-    inputs = {{"item_embeddings", catalog}, {"item_slots", items}, {"mask", items.ne(0)}};
+    inputs = {{models::keys::kItemEmbeddings, catalog}, {models::keys::kItemSlots, items}, {models::keys::kMask, items.ne(0)}};
   }
   const models::Activations out = model_.forward(towers.user_begin, towers.user_end, std::move(inputs),
-                                                 {"item_embeddings", "user_sequences", "user_sequence_mask"});
-  return out.empty() ? at::Tensor() : unit_rows(out.at("user_states").select(1, batch.width - 1));
+                                                 {models::keys::kItemEmbeddings, models::keys::kUserSequences, models::keys::kUserSequenceMask});
+  return out.empty() ? at::Tensor() : unit_rows(out.at(models::keys::kUserStates).select(1, batch.width - 1));
 }
 
 std::map<std::string, double> Evaluator::evaluate(const at::Tensor& catalog, data::EvalSplit split) {

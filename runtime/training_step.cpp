@@ -7,6 +7,7 @@
 #include <string>
 
 #include "common/error.h"
+#include "models/activation_keys.h"
 #include "parallel/zero/block_runner.h"
 #include "runtime/adamw.h"
 #include "runtime/gradient_sync.h"
@@ -93,7 +94,7 @@ void TrainingStep::run_micro_batches(const std::function<data::Batch()>& next_ba
     if (runner_) {
       models::Activations activations = model_.block_inputs(batch);
       runner_->forward(activations);
-      loss = activations.at("loss");
+      loss = activations.at(models::keys::kLoss);
     } else {
       loss = model_.loss(batch, placement_.negative_gather()).loss;
     }

@@ -7,6 +7,7 @@
 #include <map>
 
 #include "common/error.h"
+#include "models/activation_keys.h"
 #include "parallel/pipeline/activation_transfer.h"
 
 namespace hllm::parallel {
@@ -66,8 +67,8 @@ std::vector<double> PipelineExecutor::run(int micro_batches, const MicroBatchHoo
         f.outputs = f.received;  // the same tensors: the leaves stay the received ones
         runner_.forward(f.outputs);
         if (last_stage) {
-          const at::Tensor loss = f.outputs.at("loss");
-          f.outputs = {{"loss", loss}};  // the graph hangs off the loss
+          const at::Tensor loss = f.outputs.at(models::keys::kLoss);
+          f.outputs = {{models::keys::kLoss, loss}};  // the graph hangs off the loss
           losses.push_back(loss.detach());
         }
         timing_.compute_seconds += seconds_since(t0);
@@ -88,7 +89,7 @@ std::vector<double> PipelineExecutor::run(int micro_batches, const MicroBatchHoo
         if (hooks.before_backward) hooks.before_backward(micro, completes_step);
         runner_.begin_backward(completes_step);
         if (last_stage) {
-          (f.outputs.at("loss") / static_cast<double>(micro_batches)).backward();
+          (f.outputs.at(models::keys::kLoss) / static_cast<double>(micro_batches)).backward();
         } else {
           std::vector<at::Tensor> tensors, gradients;
           for (auto& [t, g] : f.output_gradients) {
