@@ -159,7 +159,7 @@ int recommend(const RunToolArgs& args, parallel::Communicator& world) {
     throw InputError(detail::concat("--k ", k, ": the item table holds ", table_items, " items (",
                                     table.new_items, " new); ask for at most that many"));
   }
-  const at::Tensor unit_table = runtime::Evaluator::unit_rows(table.catalog);
+  const at::Tensor unit_table = runtime::UserScorer::unit_rows(table.catalog);
 
   const int replica = evaluator.replica().first, replicas = evaluator.replica().second;
   const int batch_size = config.train.eval_batch_size, width = config.data.max_item_list_len;
@@ -198,10 +198,10 @@ int recommend(const RunToolArgs& args, parallel::Communicator& world) {
   }
   int64_t users_ranked = 0;
   const auto start = std::chrono::steady_clock::now();
-  evaluator.keep_id_model_whole(true);  // one gather for all the batches
+  evaluator.scorer().keep_id_model_whole(true);  // one gather for all the batches
   for (int64_t b = 0; b < loader->num_batches(); ++b) {
     const data::EvalBatch batch = loader->batch(b);
-    const at::Tensor users = evaluator.user_embeddings(table.catalog, batch);  // collective
+    const at::Tensor users = evaluator.scorer().user_embeddings(table.catalog, batch);  // collective
     if (!scorer) continue;
     const runtime::TopK top = runtime::top_k_over_table(users, unit_table, k, batch.history_offsets,
                                                         batch.history_items);
@@ -212,7 +212,7 @@ int recommend(const RunToolArgs& args, parallel::Communicator& world) {
     }
     users_ranked += batch.real_samples;
   }
-  evaluator.keep_id_model_whole(false);
+  evaluator.scorer().keep_id_model_whole(false);
   if (scorer) {
     part_file.close();
     HLLM_CHECK(part_file.good(), "writing '", part_name(replica), "' failed");

@@ -62,6 +62,19 @@ class HllmRecommender : public Recommender {
                                  mask.unsqueeze(-1).to(catalog.scalar_type());
     return model_.user_llm().forward(sequences, mask).select(1, batch.width - 1);
   }
+  at::Tensor evaluation_user_states(const data::EvalBatch& batch, const at::Tensor& catalog, const RangeRunner& run,
+                                    bool starts_user_range) const override {
+    // The users pass through the User LLM's blocks; only the sequences cross pipeline stages.
+    const TowerRanges towers = tower_ranges();
+    Activations inputs;
+    if (starts_user_range) {
+      const at::Tensor items = eval_items(batch, catalog.device());
+      inputs = {{keys::kItemEmbeddings, catalog}, {keys::kItemSlots, items}, {keys::kMask, items.ne(0)}};
+    }
+    const Activations out = run(towers.user_begin, towers.user_end, std::move(inputs),
+                                {keys::kItemEmbeddings, keys::kUserSequences, keys::kUserSequenceMask});
+    return out.empty() ? at::Tensor() : out.at(keys::kUserStates).select(1, batch.width - 1);
+  }
   void to(const at::Device& device) override { model_.to(device, at::kFloat); }
   std::vector<TowerSize> tower_sizes() const override {
     const auto& item = model_.item_llm().decoder().config();
@@ -143,6 +156,11 @@ class IdRecommender : public Recommender {
   }
   at::Tensor user_states(const data::EvalBatch& batch, const at::Tensor&) const override {
     return states(batch).select(1, batch.width - 1);
+  }
+  // One block, whole on every rank that evaluates (runtime keeps it gathered): its own forward.
+  at::Tensor evaluation_user_states(const data::EvalBatch& batch, const at::Tensor& catalog, const RangeRunner&,
+                                    bool) const override {
+    return user_states(batch, catalog);
   }
   void to(const at::Device& device) override { model_.to(device); }
   std::vector<TowerSize> tower_sizes() const override { return {size_}; }

@@ -5,6 +5,7 @@
 
 #include <ATen/core/Tensor.h>
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -20,6 +21,11 @@
 
 namespace hllm::models {
 
+// Runs blocks [first, end) of a recommender's chain as the runtime holds them (Recommender::
+// evaluation_user_states).
+using RangeRunner = std::function<Activations(size_t first, size_t end, Activations inputs,
+                                              const std::vector<std::string>& consumed)>;
+
 class Recommender {
  public:
   virtual ~Recommender() = default;
@@ -32,6 +38,14 @@ class Recommender {
   virtual bool reads_item_tokens() const = 0;
   // The state at the last history position of each row.   catalog: [num_items + 1, D]. Returns [B, D].
   virtual at::Tensor user_states(const data::EvalBatch& batch, const at::Tensor& catalog) const = 0;
+  // The same as evaluation runs it, with the model held as the runtime holds it: `run` runs the chain's
+  // blocks [first, end) without autograd (ZeRO-3 gathering block by block, under pp through the stages,
+  // dropping `consumed` before activations cross a stage) and returns the activations after the range, or
+  // none on a stage that does not finish it; `starts_user_range`: this stage holds the User LLM's first
+  // block (it builds the inputs). HLLM runs its User LLM's range; an ID model its own forward (whole).
+  // Returns [B, D], undefined on a stage that does not finish the model.
+  virtual at::Tensor evaluation_user_states(const data::EvalBatch& batch, const at::Tensor& catalog,
+                                            const RangeRunner& run, bool starts_user_range) const = 0;
   // The model as blocks (models/layered_model.h), for ZeRO and activation checkpointing: running them on
   // block_inputs(batch) leaves the loss of loss(batch, gather) in activations["loss"]. HLLM is its chain of
   // embedding, decoder layers, norms and loss; SASRec and HSTU (small) are one block.
