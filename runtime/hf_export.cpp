@@ -12,7 +12,9 @@
 
 #include "checkpoint/checkpoint_reader.h"
 #include "common/error.h"
+#include "common/config/config_enums.h"
 #include "common/io/safetensors_file.h"
+#include "common/json_input.h"
 #include "models/llama_config.h"
 #include "models/presets.h"
 #include "runtime/state_key.h"
@@ -120,8 +122,11 @@ void export_hf(const std::string& checkpoint_directory, const std::string& out, 
   const checkpoint::Checkpoint checkpoint(checkpoint_directory);
   checkpoint.verify();
   const auto& model = checkpoint.info().at("config").at("model");
-  if (model.at("type").get<std::string>() != "hllm") {
-    throw InputError(checkpoint_directory + " holds a " + model.at("type").get<std::string>() +
+  config::ModelType type = config::ModelType::kHllm;
+  const std::string unknown = config::read_enum(model.at("type"), &type);
+  if (!unknown.empty() || type != config::ModelType::kHllm) {
+    throw InputError(checkpoint_directory + " holds a " +
+                     (unknown.empty() ? config::enum_name(type) : json_excerpt(model.at("type"))) +
                      " model; hllm_export writes HLLM's Item and User LLMs");
   }
   const std::string table = StateKey{StateKind::kParameter, "item.model.embed_tokens.weight"}.name();

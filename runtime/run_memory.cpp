@@ -17,8 +17,18 @@ RunMemory::RunMemory(const c10::Device& device) : device_(device) {
   baseline_rss_ = resident_bytes();
 }
 
-void RunMemory::end_phase(const std::string& phase, double planned) {
-  phases_.push_back({phase, peak_resident_bytes(), peak_allocated_bytes(device_), planned});
+const char* phase_name(Phase phase) {
+  switch (phase) {
+    case Phase::kStartUp: return "start-up";
+    case Phase::kTraining: return "training";
+    case Phase::kEvaluation: return "evaluation";
+    case Phase::kSaving: return "saving";
+  }
+  return "?";
+}
+
+void RunMemory::end_phase(Phase phase, double planned) {
+  phases_.push_back({phase_name(phase), peak_resident_bytes(), peak_allocated_bytes(device_), planned});
   release_cached_host_memory();  // one phase's cache is not the next one's peak
   reset_peak_resident();
   reset_peak_allocated(device_);

@@ -18,6 +18,11 @@
 
 namespace hllm::runtime {
 
+// The phases of a run whose peaks are measured apart.
+enum class Phase { kStartUp, kTraining, kEvaluation, kSaving };
+// "start-up", "training", "evaluation", "saving": the phase's name in logs and report.json.
+const char* phase_name(Phase phase);
+
 // One entry per world rank (-1 tensors where nothing counts them).
 struct PeakMemory {
   std::vector<double> peak_rss, baseline_rss, peak_tensors, planned;
@@ -30,7 +35,7 @@ class RunMemory {
   explicit RunMemory(const c10::Device& device);
 
   // Ends a phase whose plan is `planned` bytes: records its peaks and starts the next one's.
-  void end_phase(const std::string& phase, double planned);
+  void end_phase(Phase phase, double planned);
   // Every rank's peaks (the whole run's, and each ended phase's) beside `planned_most`, its plan's largest
   // phase; gathered over `world`, whose rank 0 logs them. Collective.
   PeakMemory gather(parallel::Communicator& world, double planned_most) const;

@@ -39,7 +39,7 @@ Trainer::Trainer(const config::Config& config, const config::BatchSizes& batch, 
       placement_(config, batch, topology, dataset, Purpose::kTraining),
       step_(config, placement_),
       evaluator_(config, topology, dataset, placement_) {
-  memory_.end_phase("start-up", planned_for("start-up"));
+  memory_.end_phase(Phase::kStartUp, planned_for(Phase::kStartUp));
   log_.write_config(config);
 }
 
@@ -157,7 +157,7 @@ TrainReport Trainer::finish(TrainReport report, const RunState& run) {
   // kept. The parameters stay as training holds them (ZeRO-3: sharded; evaluation and saving go block by
   // block).
   report.memory = step_.memory();
-  memory_.end_phase("training", planned_for("training"));
+  memory_.end_phase(Phase::kTraining, planned_for(Phase::kTraining));
   at::Tensor catalog = evaluator_.catalog_embeddings();  // embedded once for both splits
   report.valid = evaluator_.evaluate(catalog, data::EvalSplit::kValid);
   report.best_step = report.steps;
@@ -174,12 +174,12 @@ TrainReport Trainer::finish(TrainReport report, const RunState& run) {
   report.popularity_test = evaluator_.evaluate_popularity(data::EvalSplit::kTest);
   report.cold_items = evaluator_.cold_items();
   report.cold_items_note = evaluator_.cold_items_note();
-  memory_.end_phase("evaluation", planned_for("evaluation"));
+  memory_.end_phase(Phase::kEvaluation, planned_for(Phase::kEvaluation));
   if (!log_.dir().empty()) {  // rank 0 writes the parameters (hllm_eval reads them back)
     if (topology_.rank() == 0) std::filesystem::create_directories(log_.dir() + "/model");
     save_model(placement_, log_.dir() + "/model/model.safetensors");
   }
-  memory_.end_phase("saving", planned_for("saving"));
+  memory_.end_phase(Phase::kSaving, planned_for(Phase::kSaving));
   report.peak = memory_.gather(topology_.world(), placement_.planned_phases().most());  // the whole run's
   log_.write_report(report, config_, topology_);
   return report;
@@ -216,13 +216,16 @@ std::string Trainer::checkpoint_root() const {
   return (log_.dir().empty() ? std::string("runs/") + config_.name : log_.dir()) + "/checkpoints";
 }
 
-double Trainer::planned_for(const std::string& phase) const {
+double Trainer::planned_for(Phase phase) const {
   const parallel::PhaseMemory& plan = placement_.planned_phases();
-  if (phase == "start-up") return plan.start_up;
-  if (phase == "evaluation") return plan.evaluation;
-  if (phase == "saving") return plan.saving;
-  // Training holds its validations too.
-  return config_.train.eval_interval > 0 ? std::max(plan.training, plan.evaluation) : plan.training;
+  switch (phase) {
+    case Phase::kStartUp: return plan.start_up;
+    case Phase::kEvaluation: return plan.evaluation;
+    case Phase::kSaving: return plan.saving;
+    case Phase::kTraining:  // training holds its validations too
+      return config_.train.eval_interval > 0 ? std::max(plan.training, plan.evaluation) : plan.training;
+  }
+  return plan.training;
 }
 
 }  // namespace hllm::runtime

@@ -72,7 +72,7 @@ class Trainer {
   void validate(int64_t steps_done, RunState& run);
   // After the last step: the best model tested, saved and reported.
   TrainReport finish(TrainReport report, const RunState& run);
-  double planned_for(const std::string& phase) const;
+  double planned_for(Phase phase) const;
 
   const config::Config& config_;
   config::BatchSizes batch_;
