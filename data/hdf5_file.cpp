@@ -48,13 +48,23 @@ std::recursive_mutex& hdf5_mutex() {
 }
 #define HLLM_HDF5_LOCK const std::lock_guard<std::recursive_mutex> hdf5_lock(hdf5_mutex())
 
+// A dataset's creation properties, without the modification times HDF5 records by default: the same data
+// then gives the same bytes (a dataset written on 1 or 2 threads, today or tomorrow, is the same file).
+hid_t untimed_creation_properties() {
+  const hid_t properties = H5Pcreate(H5P_DATASET_CREATE);
+  H5Pset_obj_track_times(properties, false);
+  return properties;
+}
+
 }  // namespace
 
 Hdf5File::Hdf5File(const std::string& path, Mode mode) : path_(path) {
   HLLM_HDF5_LOCK;
   silence_hdf5();
   if (mode == Mode::kCreate) {
-    file_ = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    const Handle creation(H5Pcreate(H5P_FILE_CREATE), H5Pclose);
+    H5Pset_obj_track_times(creation.get(), false);  // the root group's times too
+    file_ = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, creation.get(), H5P_DEFAULT);
     HLLM_CHECK(file_ >= 0, "cannot create HDF5 file '", path, "'");
   } else {
     file_ = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
@@ -89,7 +99,7 @@ void Hdf5File::write_numeric(const std::string& name, const std::vector<T>& valu
   HLLM_HDF5_LOCK;
   const hsize_t n = values.size();
   const Handle space(H5Screate_simple(1, &n, nullptr), H5Sclose);
-  const Handle properties(H5Pcreate(H5P_DATASET_CREATE), H5Pclose);
+  const Handle properties(untimed_creation_properties(), H5Pclose);
   if (n > 0) {
     const hsize_t chunk = std::min<hsize_t>(n, kChunkElements);
     H5Pset_chunk(properties.get(), 1, &chunk);
@@ -120,8 +130,9 @@ void Hdf5File::write_strings(const std::string& name, const std::vector<std::str
   H5Tset_size(type.get(), H5T_VARIABLE);
   H5Tset_cset(type.get(), H5T_CSET_UTF8);
   const Handle space(H5Screate_simple(1, &n, nullptr), H5Sclose);
-  const Handle dataset(H5Dcreate2(file_, name.c_str(), type.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
-                       H5Dclose);
+  const Handle properties(untimed_creation_properties(), H5Pclose);
+  const Handle dataset(
+      H5Dcreate2(file_, name.c_str(), type.get(), space.get(), H5P_DEFAULT, properties.get(), H5P_DEFAULT), H5Dclose);
   HLLM_CHECK(dataset.valid(), "cannot create dataset '", name, "' in '", path_, "'");
   std::vector<const char*> pointers;
   for (const auto& value : values) pointers.push_back(value.c_str());
@@ -135,7 +146,7 @@ void Hdf5File::write_float32_matrix(const std::string& name, int64_t rows, int64
   HLLM_HDF5_LOCK;
   const hsize_t shape[2] = {static_cast<hsize_t>(rows), static_cast<hsize_t>(cols)};
   const Handle space(H5Screate_simple(2, shape, nullptr), H5Sclose);
-  const Handle properties(H5Pcreate(H5P_DATASET_CREATE), H5Pclose);
+  const Handle properties(untimed_creation_properties(), H5Pclose);
   if (rows > 0 && cols > 0) {
     const hsize_t chunk[2] = {std::max<hsize_t>(1, std::min<hsize_t>(shape[0], kChunkElements / shape[1])), shape[1]};
     H5Pset_chunk(properties.get(), 2, chunk);
