@@ -5,7 +5,9 @@
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
+#include <exception>
 #include <fstream>
+#include <thread>
 
 #include "common/error.h"
 #include "data/dataset_format.h"
@@ -93,8 +95,11 @@ void write_files(const fs::path& temp_dir, const BuiltDataset& dataset, const To
     meta["cold_items"] = options.cold;
     meta["cold_items"]["count"] = dataset.counts.cold_items;
   }
-  write_item_tokens((temp_dir / "items.h5").string(), dataset.item_ids, dataset.item_texts, tokenizer,
-                    options.max_text_len, {}, item_arrays);
+  if (options.progress) options.progress->begin("tokenizing", static_cast<int64_t>(dataset.item_texts.size()), "items");
+  const ItemTokens tokens =
+      tokenize_texts(dataset.item_texts, tokenizer, options.max_text_len, options.threads, options.progress);
+  if (options.progress) options.progress->begin("writing", num_users, "users");
+  write_item_tokens((temp_dir / "items.h5").string(), dataset.item_ids, tokens, {}, item_arrays);
   meta["num_shards"] = options.num_shards;
   meta["shards"] = nlohmann::json::array();
   for (int s = 0; s < options.num_shards; ++s) {
@@ -102,6 +107,7 @@ void write_files(const fs::path& temp_dir, const BuiltDataset& dataset, const To
     const int64_t end = num_users * (s + 1) / options.num_shards;
     const std::string name = shard_file_name(s, options.num_shards);
     write_users((temp_dir / name).string(), dataset, first, end);
+    if (options.progress) options.progress->advance(end - first);
     meta["shards"].push_back({{"file", name}, {"first_user", first}, {"num_users", end - first}});
     files.push_back(name);
   }
@@ -130,22 +136,59 @@ std::string shard_file_name(int shard, int num_shards) {
   return name;
 }
 
-void write_item_tokens(const std::string& path, const std::vector<std::string>& ids,
-                       const std::vector<std::string>& texts, const TokenizerFiles& tokenizer, int max_text_len,
+ItemTokens tokenize_texts(const std::vector<std::string>& texts, const TokenizerFiles& tokenizer, int max_text_len,
+                          int threads, ProgressMeter* progress) {
+  ItemTokens out;
+  out.offsets.assign(1, 0);
+  constexpr size_t kBlock = 512;  // texts per block: long enough to amortise a thread's start, short for balance
+  const size_t workers = static_cast<size_t>(std::max(1, threads));
+  std::vector<std::vector<int32_t>> block_tokens(workers);
+  std::vector<std::vector<int64_t>> block_lengths(workers);
+  for (size_t round = 0; round < texts.size(); round += workers * kBlock) {
+    const auto tokenize_block = [&](size_t w) {
+      block_tokens[w].clear();
+      block_lengths[w].clear();
+      const size_t first = round + w * kBlock, end = std::min(texts.size(), first + kBlock);
+      for (size_t i = first; i < end; ++i) {
+        std::vector<int32_t> encoded = tokenizer.encode(texts[i]);
+        if (static_cast<int>(encoded.size()) > max_text_len) encoded.resize(max_text_len);
+        block_tokens[w].insert(block_tokens[w].end(), encoded.begin(), encoded.end());
+        block_lengths[w].push_back(static_cast<int64_t>(encoded.size()));
+      }
+      if (progress && end > first) progress->advance(static_cast<int64_t>(end - first));
+    };
+    std::vector<std::exception_ptr> failures(workers);
+    const auto guarded = [&](size_t w) {
+      try {
+        tokenize_block(w);
+      } catch (...) {
+        failures[w] = std::current_exception();
+      }
+    };
+    std::vector<std::thread> pool;
+    for (size_t w = 1; w < workers; ++w) pool.emplace_back(guarded, w);
+    guarded(0);
+    for (auto& thread : pool) thread.join();
+    for (const auto& failure : failures) {
+      if (failure) std::rethrow_exception(failure);
+    }
+    for (size_t w = 0; w < workers; ++w) {  // in order: the result does not depend on the thread count
+      out.tokens.insert(out.tokens.end(), block_tokens[w].begin(), block_tokens[w].end());
+      for (const int64_t length : block_lengths[w]) out.offsets.push_back(out.offsets.back() + length);
+    }
+  }
+  return out;
+}
+
+void write_item_tokens(const std::string& path, const std::vector<std::string>& ids, const ItemTokens& tokens,
                        const std::map<std::string, int64_t>& attributes,
                        const std::map<std::string, std::vector<int32_t>>& arrays) {
-  HLLM_CHECK(ids.size() == texts.size(), "item tokens: ", ids.size(), " ids for ", texts.size(), " texts");
-  std::vector<int64_t> offsets{0};
-  std::vector<int32_t> tokens;
-  for (const auto& text : texts) {
-    auto encoded = tokenizer.encode(text);
-    if (static_cast<int>(encoded.size()) > max_text_len) encoded.resize(max_text_len);
-    tokens.insert(tokens.end(), encoded.begin(), encoded.end());
-    offsets.push_back(static_cast<int64_t>(tokens.size()));
-  }
+  HLLM_CHECK(ids.size() + 1 == tokens.offsets.size(), "item tokens: ", ids.size(), " ids for ",
+             tokens.offsets.size() - 1, " texts");
+  const std::vector<int64_t>& offsets = tokens.offsets;
   Hdf5File file(path, Hdf5File::Mode::kCreate);
   file.write_int64("offsets", offsets);
-  file.write_int32("tokens", tokens);
+  file.write_int32("tokens", tokens.tokens);
   file.write_strings("ids", ids);
   for (const auto& [name, value] : attributes) file.write_attribute(name, value);
   for (const auto& [name, values] : arrays) {

@@ -24,7 +24,7 @@ class HfTokenizer {
   // `path`: a tokenizer.json. Throws InputError naming the file and key of anything it cannot honour.
   static HfTokenizer load(const std::string& path);
 
-  // Not thread-safe (the pre-tokenizer's match data is shared); use one HfTokenizer per thread.
+  // Thread-safe: the patterns' match data is each thread's own (unicode_regex.h), the rest is read-only.
   std::vector<int32_t> encode(std::string_view text) const;
 
   // One past the largest id of the vocabulary and the added tokens.

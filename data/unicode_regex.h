@@ -22,7 +22,7 @@ class UnicodeRegex {
   ~UnicodeRegex();
 
   // Every non-overlapping match, left to right, as [begin, end) byte offsets into `text` (valid UTF-8).
-  // An empty match advances by one character. Not thread-safe: the match data is reused across calls.
+  // An empty match advances by one character. Thread-safe: each thread matches with match data of its own.
   std::vector<std::pair<size_t, size_t>> find_all(std::string_view text) const;
 
  private:
