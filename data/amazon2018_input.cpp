@@ -11,9 +11,10 @@
 namespace hllm::data {
 namespace {
 
-// Calls fn(json, line) for every line of a gzip'd (or plain) JSON-lines file.
+// Calls fn(json, line) for every line of a gzip'd (or plain) JSON-lines file; `progress` (optional) counts
+// the file's bytes read (compressed: those the file's size is made of).
 template <typename Fn>
-void for_each_json_line(const std::string& path, Fn fn) {
+void for_each_json_line(const std::string& path, ProgressMeter* progress, Fn fn) {
   gzFile file = gzopen(path.c_str(), "rb");
   if (file == nullptr) throw InputError("cannot open '" + path + "'");
   std::string line;
@@ -32,7 +33,13 @@ void for_each_json_line(const std::string& path, Fn fn) {
     fn(value, line_number);
     line.clear();
   };
+  int64_t counted = 0;
   while (gzgets(file, buffer, sizeof(buffer)) != nullptr) {
+    if (progress) {
+      const int64_t offset = gzoffset(file);
+      progress->advance(offset - counted);
+      counted = offset;
+    }
     line += buffer;
     if (!line.empty() && line.back() == '\n') {
       line.pop_back();
@@ -75,10 +82,10 @@ std::string text_of(const nlohmann::json& value) {
 
 }  // namespace
 
-void read_amazon2018_metadata(const std::string& meta_path, RawCatalog* catalog) {
+void read_amazon2018_metadata(const std::string& meta_path, RawCatalog* catalog, ProgressMeter* progress) {
   catalog->text_keys = {"title", "description", "category", "brand"};
   std::set<std::string> seen;
-  for_each_json_line(meta_path, [&](const nlohmann::json& meta, int line) {
+  for_each_json_line(meta_path, progress, [&](const nlohmann::json& meta, int line) {
     const std::string at = where(meta_path, line);
     if (!meta.is_object()) throw InputError(at + ": not a JSON object");
     RawItem item;
@@ -92,22 +99,20 @@ void read_amazon2018_metadata(const std::string& meta_path, RawCatalog* catalog)
   });
 }
 
-RawCatalog read_amazon2018(const std::string& reviews_path, const std::string& meta_path) {
+RawCatalog read_amazon2018(const std::string& reviews_path, const std::string& meta_path,
+                           ProgressMeter* progress) {
   RawCatalog catalog;
   catalog.source = "amazon2018";
-  for_each_json_line(reviews_path, [&](const nlohmann::json& review, int line) {
+  for_each_json_line(reviews_path, progress, [&](const nlohmann::json& review, int line) {
     const std::string at = where(reviews_path, line);
     if (!review.is_object()) throw InputError(at + ": not a JSON object");
-    RawInteraction row;
-    row.user = required_string(review, "reviewerID", at);
-    row.item = required_string(review, "asin", at);
+    const std::string user = required_string(review, "reviewerID", at);
+    const std::string item = required_string(review, "asin", at);
     const auto time = review.find("unixReviewTime");
     if (time == review.end()) throw InputError(at + ": 'unixReviewTime' missing");
-    row.timestamp = json_timestamp(*time, at, "unixReviewTime");
-    row.order = static_cast<int64_t>(catalog.interactions.size());
-    catalog.interactions.push_back(std::move(row));
+    catalog.add_interaction(user, item, json_timestamp(*time, at, "unixReviewTime"));
   });
-  read_amazon2018_metadata(meta_path, &catalog);
+  read_amazon2018_metadata(meta_path, &catalog, progress);
   return catalog;
 }
 

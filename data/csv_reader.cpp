@@ -4,9 +4,17 @@
 
 namespace hllm::data {
 
-CsvReader::CsvReader(const std::string& path, char delimiter, bool quoting)
-    : path_(path), in_(path, std::ios::binary), delimiter_(delimiter), quoting_(quoting) {
+CsvReader::CsvReader(const std::string& path, char delimiter, bool quoting, ProgressMeter* progress)
+    : path_(path), in_(path, std::ios::binary), delimiter_(delimiter), quoting_(quoting), progress_(progress) {
   if (!in_) throw InputError("cannot open '" + path + "'");
+}
+
+bool CsvReader::read_line(std::string* line) {
+  if (!std::getline(in_, *line)) return false;
+  ++line_;
+  if (progress_) progress_->advance(static_cast<int64_t>(line->size()) + 1);
+  if (!line->empty() && line->back() == '\r') line->pop_back();
+  return true;
 }
 
 bool CsvReader::next(std::vector<std::string>* fields) {
@@ -14,9 +22,7 @@ bool CsvReader::next(std::vector<std::string>* fields) {
   std::string line;
   // Skip blank lines between records.
   do {
-    if (!std::getline(in_, line)) return false;
-    ++line_;
-    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (!read_line(&line)) return false;
   } while (line.empty());
   record_line_ = line_;
 
@@ -28,11 +34,9 @@ bool CsvReader::next(std::vector<std::string>* fields) {
     if (i == line.size()) {
       if (in_quotes) {
         // A quoted field continues on the next line.
-        if (!std::getline(in_, line)) {
+        if (!read_line(&line)) {
           throw InputError(path_ + ":" + std::to_string(record_line_) + ": unterminated quoted field");
         }
-        ++line_;
-        if (!line.empty() && line.back() == '\r') line.pop_back();
         field += '\n';
         i = 0;
         continue;

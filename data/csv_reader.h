@@ -6,12 +6,14 @@
 #include <string>
 #include <vector>
 
+#include "common/progress_meter.h"
+
 namespace hllm::data {
 
 class CsvReader {
  public:
-  // Throws InputError when the file cannot be opened.
-  CsvReader(const std::string& path, char delimiter = ',', bool quoting = true);
+  // Throws InputError when the file cannot be opened. `progress` (optional) counts the bytes read.
+  CsvReader(const std::string& path, char delimiter = ',', bool quoting = true, ProgressMeter* progress = nullptr);
 
   // Reads the next record into *fields; false at the end of the file. Throws InputError naming the file
   // and line for an unterminated quote or text after a closing quote.
@@ -25,6 +27,8 @@ class CsvReader {
   std::ifstream in_;
   char delimiter_;
   bool quoting_;
+  bool read_line(std::string* line);
+  ProgressMeter* progress_;
   int line_ = 0;
   int record_line_ = 0;
 };

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "common/progress_meter.h"
 #include "data/raw_catalog.h"
 
 namespace hllm::data {
@@ -69,8 +70,9 @@ std::string item_text(const RawItem& item, const std::vector<std::string>& text_
 bool in_hashed_share(const std::string& id, double fraction);
 
 // Throws InputError for an unknown text key, an item with empty text (unless allowed), or when nothing is
-// left after filtering.
-BuiltDataset build_dataset(const RawCatalog& catalog, const BuildOptions& options);
+// left after filtering. Takes the catalog (move it in: its rows are filtered in place and its texts become
+// the dataset's); `progress` (optional) counts the input's interactions as they are filtered and grouped.
+BuiltDataset build_dataset(RawCatalog catalog, const BuildOptions& options, ProgressMeter* progress = nullptr);
 
 // Sorts ids as numbers when every id is an integer, else as strings; the order items and users get indices.
 void sort_ids(std::vector<std::string>* ids);

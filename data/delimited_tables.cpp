@@ -1,7 +1,7 @@
 #include "data/delimited_tables.h"
 
 #include <algorithm>
-#include <map>
+#include <unordered_map>
 
 #include "common/error.h"
 #include "data/input_formats.h"
@@ -37,13 +37,10 @@ void read_interaction_rows(CsvReader& reader, const std::vector<std::string>& he
   std::vector<std::string> fields;
   while (reader.next(&fields)) {
     check_width(reader, fields, header.size());
-    RawInteraction row;
-    row.item = fields[item_col];
-    row.user = fields[user_col];
-    if (row.item.empty() || row.user.empty()) throw InputError(where(reader) + ": empty item_id or user_id");
-    row.timestamp = parse_timestamp(fields[time_col], where(reader));
-    row.order = static_cast<int64_t>(catalog->interactions.size());
-    catalog->interactions.push_back(std::move(row));
+    const std::string& item = fields[item_col];
+    const std::string& user = fields[user_col];
+    if (item.empty() || user.empty()) throw InputError(where(reader) + ": empty item_id or user_id");
+    catalog->add_interaction(user, item, parse_timestamp(fields[time_col], where(reader)));
   }
 }
 
@@ -52,7 +49,7 @@ void read_item_rows(CsvReader& reader, const std::vector<std::string>& header, R
   for (size_t c = 0; c < header.size(); ++c) {
     if (c != id_col) catalog->text_keys.push_back(header[c]);
   }
-  std::map<std::string, int> first_line;
+  std::unordered_map<std::string, int> first_line;
   std::vector<std::string> fields;
   while (reader.next(&fields)) {
     check_width(reader, fields, header.size());

@@ -14,18 +14,22 @@
 #include <cstdint>
 #include <string>
 
+#include "common/progress_meter.h"
 #include "data/raw_catalog.h"
 
 namespace hllm::data {
 
-RawCatalog read_hllm_csv(const std::string& interactions_path, const std::string& items_path);
-RawCatalog read_recbole(const std::string& inter_path, const std::string& item_path);
-RawCatalog read_amazon2018(const std::string& reviews_path, const std::string& meta_path);
+// `progress` (optional) counts the bytes read of both files (of a gzip'd file, its compressed bytes).
+RawCatalog read_hllm_csv(const std::string& interactions_path, const std::string& items_path,
+                         ProgressMeter* progress = nullptr);
+RawCatalog read_recbole(const std::string& inter_path, const std::string& item_path, ProgressMeter* progress = nullptr);
+RawCatalog read_amazon2018(const std::string& reviews_path, const std::string& meta_path,
+                           ProgressMeter* progress = nullptr);
 
 // The items file alone (new items, embedded by hllm_embed from their text): the same columns and checks.
-void read_hllm_csv_items(const std::string& items_path, RawCatalog* catalog);
-void read_recbole_items(const std::string& item_path, RawCatalog* catalog);
-void read_amazon2018_metadata(const std::string& meta_path, RawCatalog* catalog);
+void read_hllm_csv_items(const std::string& items_path, RawCatalog* catalog, ProgressMeter* progress = nullptr);
+void read_recbole_items(const std::string& item_path, RawCatalog* catalog, ProgressMeter* progress = nullptr);
+void read_amazon2018_metadata(const std::string& meta_path, RawCatalog* catalog, ProgressMeter* progress = nullptr);
 // One of the three above by the format's name; false (nothing read) for another name.
 bool read_items_file(const std::string& format, const std::string& items_path, RawCatalog* catalog);
 

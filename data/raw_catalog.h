@@ -1,11 +1,14 @@
 // RawCatalog: what every input reader produces, before filtering and id remapping. Ids are the source's
-// own strings; text fields keep the source's key names and order.
+// own strings, each held once (NameTable); text fields keep the source's key names and order.
 #pragma once
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
+
+#include "data/name_table.h"
 
 namespace hllm::data {
 
@@ -14,18 +17,27 @@ struct RawItem {
   std::vector<std::pair<std::string, std::string>> fields;  // (key, text), source order
 };
 
+// One interaction, its user and item as numbers in the catalog's name tables. Its position in
+// `interactions` is its position in the source, which breaks timestamp ties.
 struct RawInteraction {
-  std::string user;
-  std::string item;
-  int64_t timestamp = 0;  // seconds
-  int64_t order = 0;      // position in the source: breaks timestamp ties, so sorting is stable
+  int32_t user;
+  int32_t item;
+  int64_t timestamp;  // seconds
 };
 
 struct RawCatalog {
   std::string source;                  // "hllm_csv", "recbole", "amazon2018", "synthetic"
   std::vector<std::string> text_keys;  // text fields the items file offers, in order
-  std::vector<RawItem> items;
+  std::vector<RawItem> items;          // the items file (metadata)
+  NameTable users;                     // the interactions' user ids
+  NameTable interacted_items;          // the interactions' item ids
   std::vector<RawInteraction> interactions;
+
+  void add_interaction(std::string_view user, std::string_view item, int64_t timestamp) {
+    interactions.push_back({users.intern(user), interacted_items.intern(item), timestamp});
+  }
+  const std::string& user_of(const RawInteraction& row) const { return users.name(row.user); }
+  const std::string& item_of(const RawInteraction& row) const { return interacted_items.name(row.item); }
 };
 
 }  // namespace hllm::data

@@ -123,7 +123,6 @@ RawCatalog make_synthetic_catalog(const SyntheticOptions& options) {
 
   // Users: 2-3 favourite categories; each step stays in the current one (p = 0.7) or moves to another
   // favourite, and picks an item there by popularity.
-  int64_t order = 0;
   for (int64_t u = 0; u < options.users; ++u) {
     const int favourites = 2 + static_cast<int>(random.below(2));
     std::vector<int64_t> liked;
@@ -152,7 +151,7 @@ RawCatalog make_synthetic_catalog(const SyntheticOptions& options) {
         }
       }
       time += 3600 + random.below(86400 * 7);
-      catalog.interactions.push_back({"user" + std::to_string(u + 1), "item" + std::to_string(chosen + 1), time, order++});
+      catalog.add_interaction("user" + std::to_string(u + 1), "item" + std::to_string(chosen + 1), time);
     }
   }
   return catalog;

@@ -3,6 +3,7 @@
 #include <sentencepiece_processor.h>
 #include <sentencepiece_trainer.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <unordered_map>
@@ -67,6 +68,19 @@ Tokenizer Tokenizer::load(const std::string& path) {
   if (!status.ok()) throw InputError("tokenizer: cannot load SentencePiece model '" + file + "': " + status.ToString());
   tokenizer.files_.push_back({file, "tokenizer.model"});
   return tokenizer;
+}
+
+std::vector<std::string> Tokenizer::training_sample(const std::vector<std::string>& texts,
+                                                   const std::vector<uint8_t>& excluded) {
+  std::vector<size_t> eligible;
+  for (size_t i = 0; i < texts.size(); ++i) {
+    if (excluded.empty() || !excluded[i]) eligible.push_back(i);
+  }
+  const size_t keep = std::min(eligible.size(), kMaxTrainingTexts);
+  std::vector<std::string> sample;
+  sample.reserve(keep);
+  for (size_t k = 0; k < keep; ++k) sample.push_back(texts[eligible[k * eligible.size() / keep]]);
+  return sample;
 }
 
 void Tokenizer::train(const std::vector<std::string>& texts, int vocab_size, const std::string& model_path) {

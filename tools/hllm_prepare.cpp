@@ -12,11 +12,13 @@
 #include <set>
 #include <iostream>
 #include <sstream>
+#include <sched.h>
 #include <unistd.h>
 
 #include "common/error.h"
 #include "common/exit_codes.h"
 #include "common/path_names.h"
+#include "common/progress_meter.h"
 #include "common/tool_main.h"
 #include "data/dataset.h"
 #include "data/dataset_builder.h"
@@ -50,6 +52,8 @@ DEFINE_string(new_items, "", "Tokenize new items (an items file of --format, def
               "--like's items, into --out (a file for hllm_embed --items).");
 DEFINE_string(like, "", "With --new_items: the dataset whose tokenizer, text keys and max_text_len to use.");
 DEFINE_int32(train_tokenizer, 0, "Train a SentencePiece model of this vocabulary size on the item texts instead.");
+DEFINE_int32(threads, 0, "Threads for tokenizing the items and compressing the files; 0 = the cores this process may "
+             "use. The dataset is the same for any number.");
 
 namespace hllm::tools {
 namespace {
@@ -62,6 +66,22 @@ std::vector<std::string> split_commas(const std::string& text) {
     if (!part.empty()) parts.push_back(part);
   }
   return parts;
+}
+
+int threads() {
+  if (FLAGS_threads < 0) throw InputError("--threads must be 0 (the cores) or more, got " + std::to_string(FLAGS_threads));
+  if (FLAGS_threads > 0) return FLAGS_threads;
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  return sched_getaffinity(0, sizeof(set), &set) == 0 ? std::max(1, CPU_COUNT(&set)) : 1;
+}
+
+// A file's size for the reading progress; 0 (an unknown total) where it cannot be had: the reader then
+// says what is wrong with the file.
+int64_t file_bytes(const std::string& path) {
+  std::error_code error;
+  const auto bytes = std::filesystem::file_size(path, error);
+  return error ? 0 : static_cast<int64_t>(bytes);
 }
 
 void require(bool ok, const std::string& message) {
@@ -140,25 +160,7 @@ int prepare() {
   require(FLAGS_items_without_metadata == "drop" || FLAGS_items_without_metadata == "empty_text",
           "--items_without_metadata must be drop or empty_text, got '" + FLAGS_items_without_metadata + "'");
 
-  data::RawCatalog catalog;
-  nlohmann::json source;
-  if (!FLAGS_synthetic.empty()) {
-    catalog = data::make_synthetic_catalog(data::parse_synthetic_options(FLAGS_synthetic));
-    source = {{"format", "synthetic"}, {"options", FLAGS_synthetic}};
-  } else {
-    require(!FLAGS_interactions.empty() && !FLAGS_items.empty(), "--interactions and --items are required with --format");
-    if (FLAGS_format == "hllm_csv") {
-      catalog = data::read_hllm_csv(FLAGS_interactions, FLAGS_items);
-    } else if (FLAGS_format == "recbole") {
-      catalog = data::read_recbole(FLAGS_interactions, FLAGS_items);
-    } else if (FLAGS_format == "amazon2018") {
-      catalog = data::read_amazon2018(FLAGS_interactions, FLAGS_items);
-    } else {
-      require(false, "--format must be hllm_csv, recbole or amazon2018, got '" + FLAGS_format + "'");
-    }
-    source = {{"format", FLAGS_format}, {"interactions", FLAGS_interactions}, {"items", FLAGS_items}};
-  }
-
+  // Every option checked before the input is read: a mistake costs no minutes of reading.
   data::BuildOptions build;
   build.text_keys = split_commas(FLAGS_text_keys);
   build.min_user_inter = FLAGS_min_user_inter;
@@ -171,7 +173,32 @@ int prepare() {
   require(FLAGS_cold_after >= -1, "--cold_after is a time in seconds, or -1 for none");
   build.cold_fraction = FLAGS_cold_items;
   if (FLAGS_cold_after >= 0) build.cold_after = FLAGS_cold_after;
-  const auto dataset = data::build_dataset(catalog, build);
+  const int thread_count = threads();
+
+  ProgressMeter progress(stderr, is_terminal(stderr));
+  data::RawCatalog catalog;
+  nlohmann::json source;
+  if (!FLAGS_synthetic.empty()) {
+    progress.begin("generating", 0, "");
+    catalog = data::make_synthetic_catalog(data::parse_synthetic_options(FLAGS_synthetic));
+    source = {{"format", "synthetic"}, {"options", FLAGS_synthetic}};
+  } else {
+    require(!FLAGS_interactions.empty() && !FLAGS_items.empty(), "--interactions and --items are required with --format");
+    require(FLAGS_format == "hllm_csv" || FLAGS_format == "recbole" || FLAGS_format == "amazon2018",
+            "--format must be hllm_csv, recbole or amazon2018, got '" + FLAGS_format + "'");
+    progress.begin_bytes("reading", file_bytes(FLAGS_interactions) + file_bytes(FLAGS_items));
+    if (FLAGS_format == "hllm_csv") {
+      catalog = data::read_hllm_csv(FLAGS_interactions, FLAGS_items, &progress);
+    } else if (FLAGS_format == "recbole") {
+      catalog = data::read_recbole(FLAGS_interactions, FLAGS_items, &progress);
+    } else {
+      catalog = data::read_amazon2018(FLAGS_interactions, FLAGS_items, &progress);
+    }
+    source = {{"format", FLAGS_format}, {"interactions", FLAGS_interactions}, {"items", FLAGS_items}};
+  }
+
+  progress.begin("filtering", static_cast<int64_t>(catalog.interactions.size()), "interactions");
+  const auto dataset = data::build_dataset(std::move(catalog), build, &progress);
 
   std::string tokenizer_path = FLAGS_tokenizer;
   const std::string trained = std::filesystem::temp_directory_path() /
@@ -182,15 +209,15 @@ int prepare() {
     ~RemoveOnExit() { std::filesystem::remove(path); }
   } remove_trained{trained};
   if (FLAGS_train_tokenizer > 0) {
-    // Trained on the texts training may see: a cold item's text stays unseen until it is evaluated.
-    std::vector<std::string> texts;
-    for (size_t i = 0; i < dataset.item_texts.size(); ++i) {
-      if (dataset.item_cold.empty() || !dataset.item_cold[i]) texts.push_back(dataset.item_texts[i]);
-    }
+    // Trained on the texts training may see (a cold item's text stays unseen until it is evaluated), a
+    // sample of them on a large catalogue (Tokenizer::training_sample).
+    std::vector<std::string> texts = data::Tokenizer::training_sample(dataset.item_texts, dataset.item_cold);
     texts.push_back(FLAGS_item_prompt);
+    progress.begin("training the tokenizer", 0, "");
     data::Tokenizer::train(texts, FLAGS_train_tokenizer, trained);
     tokenizer_path = trained;
   }
+  progress.begin("loading the tokenizer", 0, "");
   const auto tokenizer = data::Tokenizer::load(tokenizer_path);
 
   data::WriteOptions write;
@@ -207,7 +234,10 @@ int prepare() {
                   {"min_user_interactions_for_split", data::kMinUserInteractions}};
   if (FLAGS_cold_items > 0) write.cold["fraction"] = FLAGS_cold_items;
   if (FLAGS_cold_after >= 0) write.cold["first_seen_at_or_after"] = FLAGS_cold_after;
+  write.threads = thread_count;
+  write.progress = &progress;
   data::write_dataset(FLAGS_out, dataset, tokenizer.files(), write);
+  progress.end();
 
   const auto& c = dataset.counts;
   std::cout << "wrote " << FLAGS_out << ": " << c.users << " users, " << c.items << " items, " << c.interactions
@@ -218,7 +248,7 @@ int prepare() {
             << c.interactions_without_metadata << " (" << FLAGS_items_without_metadata << ")\n  removed by k-core ("
             << FLAGS_kcore << ", " << c.kcore_rounds << " round(s)): " << c.interactions_removed_by_kcore
             << " interactions\n  users with fewer than " << data::kMinUserInteractions
-            << " interactions (dropped): " << c.users_too_short << "\n";
+            << " interactions (dropped): " << c.users_too_short << "\n  time: " << progress.summary() << "\n";
   if (!dataset.item_cold.empty()) {
     std::cout << "  cold items (held out of training, only valid/test targets): " << c.cold_items << ", their "
               << c.interactions_removed_as_cold << " interactions in training parts removed\n";

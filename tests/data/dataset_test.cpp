@@ -27,7 +27,7 @@ RawCatalog kcore_fixture() {
   int64_t t = 0;
   for (const auto& [user, items] : std::vector<std::pair<std::string, std::string>>{
            {"u1", "abcd"}, {"u2", "abc"}, {"u3", "ad"}, {"u4", "e"}}) {
-    for (const char item : items) catalog.interactions.push_back({user, std::string(1, item), ++t, t});
+    for (const char item : items) catalog.add_interaction(user, std::string(1, item), ++t);
   }
   return catalog;
 }
@@ -52,7 +52,7 @@ TEST(DatasetBuilder, SinglePassDropsUsersLeftShortAsHllmDoes) {
   RawCatalog catalog = kcore_fixture();
   catalog.items.push_back({"f", {{"title", "item f"}}});
   int64_t t = 100;
-  for (const char* item : {"a", "b", "c", "f"}) catalog.interactions.push_back({"u5", item, ++t, t});
+  for (const char* item : {"a", "b", "c", "f"}) catalog.add_interaction("u5", item, ++t);
   BuildOptions options;
   options.min_user_inter = 4;
   options.min_item_inter = 2;
@@ -81,7 +81,7 @@ TEST(DatasetBuilder, ShortUsersDroppedTiesKeepSourceOrderTextsFollowKeys) {
   catalog.items[0].fields.push_back({"brand", "Acme"});
   // u2's three interactions at the same time: source order decides.
   for (auto& row : catalog.interactions) {
-    if (row.user == "u2") row.timestamp = 50;
+    if (catalog.user_of(row) == "u2") row.timestamp = 50;
   }
   const auto built = build_dataset(catalog, {});
   EXPECT_EQ(built.counts.users_too_short, 2);  // u3 (2), u4 (1)
@@ -99,7 +99,7 @@ TEST(DatasetBuilder, ShortUsersDroppedTiesKeepSourceOrderTextsFollowKeys) {
 TEST(DatasetBuilder, ColdItemsLeaveTheTrainingPartsOnly) {
   RawCatalog catalog = kcore_fixture();  // first seen: a 1, b 2, c 3, d 4, e 10
   int64_t t = 10;
-  for (const char item : std::string("dabc")) catalog.interactions.push_back({"u5", std::string(1, item), ++t, t});
+  for (const char item : std::string("dabc")) catalog.add_interaction("u5", std::string(1, item), ++t);
   BuildOptions options;
   options.cold_after = 4;  // d and e
   const auto built = build_dataset(catalog, options);
@@ -185,7 +185,7 @@ TEST(SyntheticCatalog, SameOptionsSameCatalog) {
   const auto b = make_synthetic_catalog(options);
   ASSERT_EQ(a.interactions.size(), b.interactions.size());
   for (size_t i = 0; i < a.interactions.size(); ++i) {
-    EXPECT_EQ(a.interactions[i].item, b.interactions[i].item);
+    EXPECT_EQ(a.item_of(a.interactions[i]), b.item_of(b.interactions[i]));
     EXPECT_EQ(a.interactions[i].timestamp, b.interactions[i].timestamp);
   }
   EXPECT_EQ(a.items.size(), 40u);
@@ -193,7 +193,7 @@ TEST(SyntheticCatalog, SameOptionsSameCatalog) {
   const auto other = make_synthetic_catalog(parse_synthetic_options("users=50,items=40,seed=8"));
   bool differs = false;
   for (size_t i = 0; i < std::min(a.interactions.size(), other.interactions.size()); ++i) {
-    differs = differs || a.interactions[i].item != other.interactions[i].item;
+    differs = differs || a.item_of(a.interactions[i]) != other.item_of(other.interactions[i]);
   }
   EXPECT_TRUE(differs);
   EXPECT_THROW(parse_synthetic_options("users=5,items=x"), InputError);

@@ -64,8 +64,8 @@ TEST(HllmCsv, ReadsInteractionsAndItems) {
   const auto items = dir.write("items.csv", "item_id,title,description\n10,\"Tea, green\",\"A \"\"fine\"\" tea\"\n11,Cup,\n");
   const auto catalog = read_hllm_csv(inter, items);
   ASSERT_EQ(catalog.interactions.size(), 3u);
-  EXPECT_EQ(catalog.interactions[1].user, "u1");
-  EXPECT_EQ(catalog.interactions[1].item, "11");
+  EXPECT_EQ(catalog.user_of(catalog.interactions[1]), "u1");
+  EXPECT_EQ(catalog.item_of(catalog.interactions[1]), "11");
   EXPECT_EQ(catalog.interactions[1].timestamp, 90);
   EXPECT_EQ(catalog.text_keys, (std::vector<std::string>{"title", "description"}));
   ASSERT_EQ(catalog.items.size(), 2u);
