@@ -1,5 +1,7 @@
 #include "data/csv_reader.h"
 
+#include <algorithm>
+
 #include "common/error.h"
 
 namespace hllm::data {
@@ -18,13 +20,29 @@ bool CsvReader::read_line(std::string* line) {
 }
 
 bool CsvReader::next(std::vector<std::string>* fields) {
-  fields->clear();
-  std::string line;
+  std::string& line = line_buffer_;
   // Skip blank lines between records.
   do {
     if (!read_line(&line)) return false;
   } while (line.empty());
   record_line_ = line_;
+
+  // Most records have no quote: split at the delimiters into the strings of the last record, whose
+  // buffers are reused (no allocation per field).
+  if (!quoting_ || line.find('"') == std::string::npos) {
+    size_t count = 0, begin = 0;
+    while (true) {
+      const size_t end = std::min(line.find(delimiter_, begin), line.size());
+      if (count == fields->size()) fields->emplace_back();
+      (*fields)[count++].assign(line, begin, end - begin);
+      if (end == line.size()) break;
+      begin = end + 1;
+    }
+    fields->resize(count);
+    return true;
+  }
+
+  fields->clear();
 
   std::string field;
   bool in_quotes = false;

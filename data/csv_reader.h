@@ -29,6 +29,7 @@ class CsvReader {
   bool quoting_;
   bool read_line(std::string* line);
   ProgressMeter* progress_;
+  std::string line_buffer_;  // the last line read, its buffer reused
   int line_ = 0;
   int record_line_ = 0;
 };

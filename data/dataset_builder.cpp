@@ -124,7 +124,7 @@ BuiltDataset build_dataset(RawCatalog catalog, const BuildOptions& options, Prog
     for (size_t i = 0; i < items.size(); ++i) {
       if (first_seen[i] == kUnseen) continue;
       ++seen;
-      if (in_hashed_share(items.name(static_cast<int32_t>(i)), options.cold_fraction) ||
+      if (in_hashed_share(std::string(items.name(static_cast<int32_t>(i))), options.cold_fraction) ||
           (options.cold_after && first_seen[i] >= *options.cold_after)) {
         cold[i] = 1;
         ++cold_count;
@@ -167,7 +167,7 @@ BuiltDataset build_dataset(RawCatalog catalog, const BuildOptions& options, Prog
     }
     kept_length[u] = kept_end - begin;
     for (auto r = begin; r != kept_end; ++r) item_kept[rows[*r].item] = 1;
-    user_ids.push_back(users.name(static_cast<int32_t>(u)));
+    user_ids.emplace_back(users.name(static_cast<int32_t>(u)));
   }
   if (user_ids.empty()) {
     throw InputError(detail::concat("no user is left after filtering (", counts.input_interactions,
@@ -180,7 +180,7 @@ BuiltDataset build_dataset(RawCatalog catalog, const BuildOptions& options, Prog
 
   // 5. Indices: items from 1 (0 is padding), users from 0, both in sorted id order.
   for (size_t i = 0; i < items.size(); ++i) {
-    if (item_kept[i]) out.item_ids.push_back(items.name(static_cast<int32_t>(i)));
+    if (item_kept[i]) out.item_ids.emplace_back(items.name(static_cast<int32_t>(i)));
   }
   sort_ids(&out.item_ids);
   out.item_ids.insert(out.item_ids.begin(), "");

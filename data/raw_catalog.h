@@ -34,10 +34,13 @@ struct RawCatalog {
   std::vector<RawInteraction> interactions;
 
   void add_interaction(std::string_view user, std::string_view item, int64_t timestamp) {
-    interactions.push_back({users.intern(user), interacted_items.intern(item), timestamp});
+    // Sources usually list a user's interactions together: the user of the row before is checked first.
+    const bool same_user = !interactions.empty() && users.name(interactions.back().user) == user;
+    const int32_t user_number = same_user ? interactions.back().user : users.intern(user);
+    interactions.push_back({user_number, interacted_items.intern(item), timestamp});
   }
-  const std::string& user_of(const RawInteraction& row) const { return users.name(row.user); }
-  const std::string& item_of(const RawInteraction& row) const { return interacted_items.name(row.item); }
+  std::string_view user_of(const RawInteraction& row) const { return users.name(row.user); }
+  std::string_view item_of(const RawInteraction& row) const { return interacted_items.name(row.item); }
 };
 
 }  // namespace hllm::data
