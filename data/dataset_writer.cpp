@@ -12,6 +12,7 @@
 #include "common/error.h"
 #include "data/dataset_format.h"
 #include "common/io/file_checksum.h"
+#include "data/hdf5_array_writer.h"
 #include "data/hdf5_file.h"
 
 namespace hllm::data {
@@ -36,22 +37,27 @@ nlohmann::ordered_json counts_json(const BuildCounts& c) {
   return j;
 }
 
-void write_users(const std::string& path, const BuiltDataset& dataset, int64_t first, int64_t end) {
+// Users [first, end) into one shard file, their items and timestamps streamed (never concatenated whole).
+void write_users(const std::string& path, const BuiltDataset& dataset, int64_t first, int64_t end, int threads,
+                 ProgressMeter* progress) {
   std::vector<int64_t> offsets{0};
-  std::vector<int32_t> items;
-  std::vector<int64_t> timestamps;
   std::vector<std::string> ids;
-  for (int64_t u = first; u < end; ++u) {
-    items.insert(items.end(), dataset.user_items[u].begin(), dataset.user_items[u].end());
-    timestamps.insert(timestamps.end(), dataset.user_timestamps[u].begin(), dataset.user_timestamps[u].end());
-    offsets.push_back(static_cast<int64_t>(items.size()));
-    ids.push_back(dataset.user_ids[u]);
-  }
   Hdf5File file(path, Hdf5File::Mode::kCreate);
   file.write_attribute("first_user", first);
+  {
+    Hdf5ArrayWriter<int32_t> items(file, "items", threads);
+    Hdf5ArrayWriter<int64_t> timestamps(file, "timestamps", threads);
+    for (int64_t u = first; u < end; ++u) {
+      items.append(dataset.user_items[u]);
+      timestamps.append(dataset.user_timestamps[u]);
+      offsets.push_back(items.size());
+      ids.push_back(dataset.user_ids[u]);
+      if (progress) progress->advance();
+    }
+    items.finish();
+    timestamps.finish();
+  }
   file.write_int64("offsets", offsets);
-  file.write_int32("items", items);
-  file.write_int64("timestamps", timestamps);
   file.write_strings("ids", ids);
 }
 
@@ -96,18 +102,16 @@ void write_files(const fs::path& temp_dir, const BuiltDataset& dataset, const To
     meta["cold_items"]["count"] = dataset.counts.cold_items;
   }
   if (options.progress) options.progress->begin("tokenizing", static_cast<int64_t>(dataset.item_texts.size()), "items");
-  const ItemTokens tokens =
-      tokenize_texts(dataset.item_texts, tokenizer, options.max_text_len, options.threads, options.progress);
-  if (options.progress) options.progress->begin("writing", num_users, "users");
-  write_item_tokens((temp_dir / "items.h5").string(), dataset.item_ids, tokens, {}, item_arrays);
+  write_item_tokens((temp_dir / "items.h5").string(), dataset.item_ids, dataset.item_texts, tokenizer,
+                    options.max_text_len, {}, item_arrays, options.threads, options.progress);
+  if (options.progress) options.progress->begin("writing users", num_users, "users");
   meta["num_shards"] = options.num_shards;
   meta["shards"] = nlohmann::json::array();
   for (int s = 0; s < options.num_shards; ++s) {
     const int64_t first = num_users * s / options.num_shards;
     const int64_t end = num_users * (s + 1) / options.num_shards;
     const std::string name = shard_file_name(s, options.num_shards);
-    write_users((temp_dir / name).string(), dataset, first, end);
-    if (options.progress) options.progress->advance(end - first);
+    write_users((temp_dir / name).string(), dataset, first, end, options.threads, options.progress);
     meta["shards"].push_back({{"file", name}, {"first_user", first}, {"num_users", end - first}});
     files.push_back(name);
   }
@@ -136,10 +140,8 @@ std::string shard_file_name(int shard, int num_shards) {
   return name;
 }
 
-ItemTokens tokenize_texts(const std::vector<std::string>& texts, const TokenizerFiles& tokenizer, int max_text_len,
-                          int threads, ProgressMeter* progress) {
-  ItemTokens out;
-  out.offsets.assign(1, 0);
+void tokenize_in_order(const std::vector<std::string>& texts, const TokenizerFiles& tokenizer, int max_text_len,
+                       int threads, ProgressMeter* progress, const TokenSink& emit) {
   constexpr size_t kBlock = 512;  // texts per block: long enough to amortise a thread's start, short for balance
   const size_t workers = static_cast<size_t>(std::max(1, threads));
   std::vector<std::vector<int32_t>> block_tokens(workers);
@@ -148,7 +150,7 @@ ItemTokens tokenize_texts(const std::vector<std::string>& texts, const Tokenizer
     const auto tokenize_block = [&](size_t w) {
       block_tokens[w].clear();
       block_lengths[w].clear();
-      const size_t first = round + w * kBlock, end = std::min(texts.size(), first + kBlock);
+      const size_t first = std::min(texts.size(), round + w * kBlock), end = std::min(texts.size(), first + kBlock);
       for (size_t i = first; i < end; ++i) {
         std::vector<int32_t> encoded = tokenizer.encode(texts[i]);
         if (static_cast<int>(encoded.size()) > max_text_len) encoded.resize(max_text_len);
@@ -173,22 +175,30 @@ ItemTokens tokenize_texts(const std::vector<std::string>& texts, const Tokenizer
       if (failure) std::rethrow_exception(failure);
     }
     for (size_t w = 0; w < workers; ++w) {  // in order: the result does not depend on the thread count
-      out.tokens.insert(out.tokens.end(), block_tokens[w].begin(), block_tokens[w].end());
-      for (const int64_t length : block_lengths[w]) out.offsets.push_back(out.offsets.back() + length);
+      if (!block_lengths[w].empty()) emit(block_tokens[w], block_lengths[w]);
     }
   }
-  return out;
 }
 
-void write_item_tokens(const std::string& path, const std::vector<std::string>& ids, const ItemTokens& tokens,
+void write_item_tokens(const std::string& path, const std::vector<std::string>& ids,
+                       const std::vector<std::string>& texts, const TokenizerFiles& tokenizer, int max_text_len,
                        const std::map<std::string, int64_t>& attributes,
-                       const std::map<std::string, std::vector<int32_t>>& arrays) {
-  HLLM_CHECK(ids.size() + 1 == tokens.offsets.size(), "item tokens: ", ids.size(), " ids for ",
-             tokens.offsets.size() - 1, " texts");
-  const std::vector<int64_t>& offsets = tokens.offsets;
+                       const std::map<std::string, std::vector<int32_t>>& arrays, int threads,
+                       ProgressMeter* progress) {
+  HLLM_CHECK(ids.size() == texts.size(), "item tokens: ", ids.size(), " ids for ", texts.size(), " texts");
+  std::vector<int64_t> offsets{0};
+  offsets.reserve(texts.size() + 1);
   Hdf5File file(path, Hdf5File::Mode::kCreate);
+  {
+    Hdf5ArrayWriter<int32_t> tokens(file, "tokens", threads);
+    tokenize_in_order(texts, tokenizer, max_text_len, threads, progress,
+                      [&](const std::vector<int32_t>& block, const std::vector<int64_t>& lengths) {
+                        tokens.append(block);
+                        for (const int64_t length : lengths) offsets.push_back(offsets.back() + length);
+                      });
+    tokens.finish();
+  }
   file.write_int64("offsets", offsets);
-  file.write_int32("tokens", tokens.tokens);
   file.write_strings("ids", ids);
   for (const auto& [name, value] : attributes) file.write_attribute(name, value);
   for (const auto& [name, values] : arrays) {

@@ -18,8 +18,8 @@ namespace hllm::data {
 
 struct WriteOptions {
   int num_shards = 1;
-  int threads = 1;                    // items tokenized at once (the output is the same for any number)
-  ProgressMeter* progress = nullptr;  // "tokenizing" and "writing" phases shown there, when set
+  int threads = 1;                    // threads tokenizing and compressing (the output is the same for any number)
+  ProgressMeter* progress = nullptr;  // "tokenizing" and "writing users" phases shown there, when set
   int max_text_len = 256;
   std::string item_prompt = "Compress the following sentence into embedding: ";
   bool overwrite = false;  // replace an existing directory (only once the new one is complete)
@@ -52,30 +52,23 @@ struct TokenizerFiles {
 void write_dataset(const std::string& directory, const BuiltDataset& dataset, const TokenizerFiles& tokenizer,
                    const WriteOptions& options);
 
-// Every text tokenized and cut to max_text_len, as CSR: text i's tokens are tokens[offsets[i],
-// offsets[i + 1]). On `threads` threads: contiguous blocks of texts are tokenized at once and appended in
-// order as each round of blocks ends, so the result is the same for any number of threads and no more than
-// one round's tokens are held beside it. `progress` (optional) counts the texts done.
-struct ItemTokens {
-  std::vector<int64_t> offsets;
-  std::vector<int32_t> tokens;
-};
-ItemTokens tokenize_texts(const std::vector<std::string>& texts, const TokenizerFiles& tokenizer, int max_text_len,
-                          int threads = 1, ProgressMeter* progress = nullptr);
+// Every text tokenized and cut to max_text_len, handed to `emit` in order a block of texts at a time: their
+// tokens one after another, and each text's count. On `threads` threads: contiguous blocks are tokenized at
+// once and emitted in order as each round of blocks ends, so what is emitted is the same for any number of
+// threads, and no more than one round's tokens are held. `progress` (optional) counts the texts done.
+using TokenSink = std::function<void(const std::vector<int32_t>& tokens, const std::vector<int64_t>& lengths)>;
+void tokenize_in_order(const std::vector<std::string>& texts, const TokenizerFiles& tokenizer, int max_text_len,
+                       int threads, ProgressMeter* progress, const TokenSink& emit);
 
-// items.h5's layout (data/dataset_format.h) for `ids` and their `tokens` (row 0 the padding: "" and none),
-// with `attributes` on the file and `arrays` (one value per item, e.g. "cold") beside the tokens: the
-// dataset's items, and new items.
-void write_item_tokens(const std::string& path, const std::vector<std::string>& ids, const ItemTokens& tokens,
+// items.h5's layout (data/dataset_format.h) for `ids` and `texts` (row 0 the padding: "" and ""), each text
+// tokenized and cut to max_text_len, with `attributes` on the file and `arrays` (one value per item, e.g.
+// "cold") beside the tokens: the dataset's items, and new items. The tokens are streamed into the file as
+// they are made (data/hdf5_array_writer.h), never held whole; `threads` tokenize and compress them.
+void write_item_tokens(const std::string& path, const std::vector<std::string>& ids,
+                       const std::vector<std::string>& texts, const TokenizerFiles& tokenizer, int max_text_len,
                        const std::map<std::string, int64_t>& attributes = {},
-                       const std::map<std::string, std::vector<int32_t>>& arrays = {});
-// The same, tokenizing `texts` on this thread.
-inline void write_item_tokens(const std::string& path, const std::vector<std::string>& ids,
-                              const std::vector<std::string>& texts, const TokenizerFiles& tokenizer, int max_text_len,
-                              const std::map<std::string, int64_t>& attributes = {},
-                              const std::map<std::string, std::vector<int32_t>>& arrays = {}) {
-  write_item_tokens(path, ids, tokenize_texts(texts, tokenizer, max_text_len), attributes, arrays);
-}
+                       const std::map<std::string, std::vector<int32_t>>& arrays = {}, int threads = 1,
+                       ProgressMeter* progress = nullptr);
 
 // "users-00003-of-00016.h5"
 std::string shard_file_name(int shard, int num_shards);

@@ -1,32 +1,31 @@
 #include "data/hdf5_file.h"
 
-#include <hdf5.h>
-
 #include <algorithm>
 #include <functional>
-#include <mutex>
 
 #include "common/error.h"
+#include "data/hdf5_internal.h"
 
 namespace hllm::data {
+namespace hdf5 {
+
+std::recursive_mutex& library_mutex() {
+  static std::recursive_mutex mutex;
+  return mutex;
+}
+
+hid_t untimed_creation_properties() {
+  const hid_t properties = H5Pcreate(H5P_DATASET_CREATE);
+  H5Pset_obj_track_times(properties, false);
+  return properties;
+}
+
+}  // namespace hdf5
+
 namespace {
-
-// Closes an HDF5 id with its own close function when it goes out of scope.
-class Handle {
- public:
-  Handle(hid_t id, herr_t (*close)(hid_t)) : id_(id), close_(close) {}
-  ~Handle() {
-    if (id_ >= 0) close_(id_);
-  }
-  Handle(const Handle&) = delete;
-  Handle& operator=(const Handle&) = delete;
-  hid_t get() const { return id_; }
-  bool valid() const { return id_ >= 0; }
-
- private:
-  hid_t id_;
-  herr_t (*close_)(hid_t);
-};
+using hdf5::Handle;
+using hdf5::kChunkElements;
+using hdf5::untimed_creation_properties;
 
 // HDF5 prints its own error stack to stderr by default; we report errors ourselves.
 void silence_hdf5() {
@@ -37,24 +36,7 @@ void silence_hdf5() {
   (void)silenced;
 }
 
-constexpr hsize_t kChunkElements = 1 << 16;
 constexpr size_t kChunkCacheBytes = 32 << 20;  // per open dataset
-
-// Debian's HDF5 is the serial build, which is not thread-safe: every call into the library from this
-// file holds this lock (loaders read from their prefetch threads).
-std::recursive_mutex& hdf5_mutex() {
-  static std::recursive_mutex mutex;
-  return mutex;
-}
-#define HLLM_HDF5_LOCK const std::lock_guard<std::recursive_mutex> hdf5_lock(hdf5_mutex())
-
-// A dataset's creation properties, without the modification times HDF5 records by default: the same data
-// then gives the same bytes (a dataset written on 1 or 2 threads, today or tomorrow, is the same file).
-hid_t untimed_creation_properties() {
-  const hid_t properties = H5Pcreate(H5P_DATASET_CREATE);
-  H5Pset_obj_track_times(properties, false);
-  return properties;
-}
 
 }  // namespace
 
@@ -104,7 +86,7 @@ void Hdf5File::write_numeric(const std::string& name, const std::vector<T>& valu
     const hsize_t chunk = std::min<hsize_t>(n, kChunkElements);
     H5Pset_chunk(properties.get(), 1, &chunk);
     H5Pset_shuffle(properties.get());
-    H5Pset_deflate(properties.get(), 4);
+    H5Pset_deflate(properties.get(), hdf5::kDeflateLevel);
   }
   const Handle dataset(H5Dcreate2(file_, name.c_str(), type, space.get(), H5P_DEFAULT, properties.get(), H5P_DEFAULT),
                        H5Dclose);
@@ -151,7 +133,7 @@ void Hdf5File::write_float32_matrix(const std::string& name, int64_t rows, int64
     const hsize_t chunk[2] = {std::max<hsize_t>(1, std::min<hsize_t>(shape[0], kChunkElements / shape[1])), shape[1]};
     H5Pset_chunk(properties.get(), 2, chunk);
     H5Pset_shuffle(properties.get());
-    H5Pset_deflate(properties.get(), 4);
+    H5Pset_deflate(properties.get(), hdf5::kDeflateLevel);
   }
   const Handle dataset(
       H5Dcreate2(file_, name.c_str(), H5T_NATIVE_FLOAT, space.get(), H5P_DEFAULT, properties.get(), H5P_DEFAULT),

@@ -1,7 +1,7 @@
 // Hdf5File: the little of HDF5 the datasets need, with RAII handles and every return code checked.
 // Errors name the file and the dataset. Datasets are 1-D, plus 2-D float32 matrices (embedding tables);
-// numeric ones are written chunked and gzip-compressed, and read whole or by hyperslab (a range of elements
-// or rows), never more than asked for.
+// numeric ones are written chunked and gzip-compressed (whole, or while produced by data/hdf5_array_writer.h),
+// and read whole or by hyperslab (a range of elements or rows), never more than asked for.
 // Thread-safe: calls into the (serial, non-thread-safe) HDF5 library are serialised by one lock.
 #pragma once
 
@@ -47,6 +47,8 @@ class Hdf5File {
   bool has_attribute(const std::string& name) const;
 
  private:
+  template <typename T>
+  friend class Hdf5ArrayWriter;
   template <typename T>
   void write_numeric(const std::string& name, const std::vector<T>& values, int64_t type);
   template <typename T>
