@@ -54,6 +54,8 @@ DEFINE_string(like, "", "With --new_items: the dataset whose tokenizer, text key
 DEFINE_int32(train_tokenizer, 0, "Train a SentencePiece model of this vocabulary size on the item texts instead.");
 DEFINE_int32(threads, 0, "Threads for tokenizing the items and compressing the files; 0 = the cores this process may "
              "use. The dataset is the same for any number.");
+DEFINE_double(progress_every, 10, "When stderr is not a terminal (a log, a Slurm output file): a progress line every "
+              "this many seconds. On a terminal, one line is redrawn in place.");
 
 namespace hllm::tools {
 namespace {
@@ -174,8 +176,9 @@ int prepare() {
   build.cold_fraction = FLAGS_cold_items;
   if (FLAGS_cold_after >= 0) build.cold_after = FLAGS_cold_after;
   const int thread_count = threads();
+  require(FLAGS_progress_every > 0, "--progress_every must be a positive number of seconds");
 
-  ProgressMeter progress(stderr, is_terminal(stderr));
+  ProgressMeter progress(stderr, is_terminal(stderr), FLAGS_progress_every);
   data::RawCatalog catalog;
   nlohmann::json source;
   if (!FLAGS_synthetic.empty()) {

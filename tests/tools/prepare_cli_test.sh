@@ -18,6 +18,50 @@ expect "verify" 0 "ok (200 users" -- "$bin" --verify "$tmp/syn"
 expect "existing output refused" 2 "exists; choose another --out or pass --overwrite" -- \
   "$bin" --synthetic users=200,items=80,seed=4 --out "$tmp/syn" --train_tokenizer 300
 
+# The dataset is the same bytes whatever the thread count (tokenizing and compressing run on --threads).
+for threads in 1 3; do
+  "$bin" --synthetic users=600,items=1500,seed=5 --out "$tmp/threads$threads" --train_tokenizer 400 \
+    --threads $threads > "$tmp/threads$threads.out" 2> "$tmp/threads$threads.err" ||
+    { echo "FAIL: --threads $threads"; cat "$tmp/threads$threads.err"; failures=$((failures + 1)); }
+done
+if diff -r "$tmp/threads1" "$tmp/threads3" > "$tmp/threads.diff"; then
+  echo "ok: the same files at --threads 1 and 3"
+else
+  echo "FAIL: --threads 1 and 3 wrote different files"; cat "$tmp/threads.diff"; failures=$((failures + 1))
+fi
+expect "--threads must not be negative" 2 "--threads must be 0 (the cores) or more" -- \
+  "$bin" --synthetic users=20,items=20,seed=1 --out "$tmp/x" --train_tokenizer 50 --threads -1
+
+# Progress on stderr when it is a file: every phase's closing line, lines while a phase runs (here every
+# 10 ms), no carriage returns, and the summary's phase times and peak memory on stdout.
+err=$tmp/threads1.err
+if grep -q "^generating: done in" "$err" && grep -q "^filtering: .* interactions in .* s" "$err" &&
+   grep -q "^training the tokenizer: done in" "$err" && grep -q "^tokenizing: .* items in .* s, .* items/s" "$err" &&
+   grep -q "^writing users: 600 users in" "$err" && ! grep -q $'\r' "$err"; then
+  echo "ok: each phase's closing line in a log file"
+else
+  echo "FAIL: phase lines in a log file"; sed 's/^/    /' "$err"; failures=$((failures + 1))
+fi
+expect "summary: each phase's time and the peak memory" 0 "; peak memory" -- \
+  grep -E "time: generating [0-9.]+ s, filtering [0-9.]+ s, training the tokenizer [0-9.]+ s, .*tokenizing [0-9.]+ s, writing users [0-9.]+ s; peak memory [0-9.]+ GB" "$tmp/threads1.out"
+"$bin" --synthetic users=3000,items=4000,seed=6 --out "$tmp/ticking" --train_tokenizer 2000 \
+  --progress_every 0.01 > /dev/null 2> "$tmp/ticking.err"
+expect "a line every --progress_every seconds while a phase runs" 0 "training the tokenizer: 0 s" -- cat "$tmp/ticking.err"
+expect "--progress_every must be positive" 2 "--progress_every must be a positive number" -- \
+  "$bin" --synthetic users=20,items=20,seed=1 --out "$tmp/x" --train_tokenizer 50 --progress_every 0
+if command -v script > /dev/null; then
+  # On a terminal: one line redrawn in place (a carriage return and erase before each state).
+  script -qec "'$bin' --synthetic users=300,items=200,seed=2 --out '$tmp/tty' --train_tokenizer 300" /dev/null \
+    > "$tmp/tty.out" 2>&1
+  if grep -q $'\r\e\[Ktokenizing: ' "$tmp/tty.out"; then
+    echo "ok: a redrawn line on a terminal"
+  else
+    echo "FAIL: no redrawn line on a terminal"; cat -v "$tmp/tty.out" | sed 's/^/    /'; failures=$((failures + 1))
+  fi
+else
+  echo "skipped: the terminal check ('script' is not installed)"
+fi
+
 if /usr/bin/python3 -c "import h5py" 2> /dev/null; then
   expect "h5py reads items and users" 0 "h5py ok" -- /usr/bin/python3 -c "
 import h5py
