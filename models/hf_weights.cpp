@@ -59,6 +59,12 @@ HfWeights::HfWeights(const std::string& directory) : directory_(directory) {
 
 bool HfWeights::has(const std::string& name) const { return owner_.count(name) > 0; }
 
+std::vector<std::string> HfWeights::names() const {
+  std::vector<std::string> out;
+  for (const auto& [name, file] : owner_) out.push_back(name);
+  return out;
+}
+
 namespace {
 
 at::ScalarType torch_dtype(const io::SafetensorsFile& file, const io::StTensor& info) {

@@ -20,6 +20,9 @@ class HfWeights {
   explicit HfWeights(const std::string& directory);
 
   bool has(const std::string& name) const;
+  // Every tensor the files hold, by name.
+  std::vector<std::string> names() const;
+  const std::string& directory() const { return directory_; }
   // A copy of the tensor in `dtype` (F32/BF16/F16 stored; others are refused). Throws InputError naming the
   // file and tensor when it is missing, of another shape than `shape`, or of an unsupported dtype.
   at::Tensor load(const std::string& name, const std::vector<int64_t>& shape, at::ScalarType dtype) const;

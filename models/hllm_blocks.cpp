@@ -100,8 +100,9 @@ class DecoderLayerBlock : public NamedBlock {
       const std::string suffix = "." + std::to_string(b);
       const RopeTables rope{need(a, prefix_ + "_cos" + suffix, name_), need(a, prefix_ + "_sin" + suffix, name_)};
       const auto mask = a.find(prefix_ + "_mask" + suffix);  // absent: plain causal (a bucket without padding)
-      a[prefix_ + "_x" + suffix] = decoder_layer_forward(layer_, config_, need(a, prefix_ + "_x" + suffix, name_),
-                                                         mask == a.end() ? at::Tensor() : mask->second, rope);
+      const at::Tensor x = need(a, prefix_ + "_x" + suffix, name_);
+      a[prefix_ + "_x" + suffix] =
+          decoder_layer_forward(layer_, config_, index_, x, mask == a.end() ? at::Tensor() : mask->second, rope);
     }
   }
 

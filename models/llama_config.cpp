@@ -46,6 +46,33 @@ void read_rope_scaling(const nlohmann::json& json, const std::string& file, Rope
   }
 }
 
+// layer_types (newer configs list each layer's attention): "full_attention" layers, then "sliding_attention"
+// ones, is the same rule as max_window_layers; a sliding layer before a full one cannot be expressed here.
+void read_layer_types(const nlohmann::json& json, const std::string& file, LlamaConfig* config) {
+  const auto it = json.find("layer_types");
+  if (it == json.end() || it->is_null()) return;
+  const auto count = static_cast<size_t>(config->num_hidden_layers);
+  if (!it->is_array() || it->size() != count) {
+    throw InputError(detail::concat(file, ": layer_types must be a list of ", count,
+                                    " entries (one per layer, num_hidden_layers)"));
+  }
+  int64_t first_sliding = config->num_hidden_layers;
+  for (size_t i = 0; i < count; ++i) {
+    const auto& type = (*it)[i];
+    const bool sliding = type == "sliding_attention";
+    if (!sliding && type != "full_attention") {
+      throw InputError(detail::concat(file, ": layer_types[", i, "] is ", json_excerpt(type),
+                                      " (full_attention or sliding_attention are supported)"));
+    }
+    if (sliding && first_sliding == config->num_hidden_layers) first_sliding = static_cast<int64_t>(i);
+    if (!sliding && first_sliding < config->num_hidden_layers) {
+      throw InputError(detail::concat(file, ": layer_types[", i, "] is full_attention after sliding_attention at ",
+                                      first_sliding, " (supported: full layers, then sliding ones)"));
+    }
+  }
+  config->first_windowed_layer = first_sliding;
+}
+
 }  // namespace
 
 void LlamaConfig::validate(const std::string& origin) const {
@@ -58,6 +85,7 @@ void LlamaConfig::validate(const std::string& origin) const {
         detail::concat("hidden_size ", hidden_size, " is not divisible by num_attention_heads ", num_attention_heads));
   check(explicit_head_dim >= 0, detail::concat("head_dim ", explicit_head_dim, " is negative"));
   check(sliding_window >= 0, detail::concat("sliding_window ", sliding_window, " is negative"));
+  check(first_windowed_layer >= 0, detail::concat("max_window_layers ", first_windowed_layer, " is negative"));
   if (!rope_scaling.type.empty()) {
     check(rope_scaling.factor >= 1.0, detail::concat("rope_scaling.factor ", rope_scaling.factor, " is below 1"));
   }
@@ -105,10 +133,17 @@ LlamaConfig read_hf_config(const std::string& path) {
   read_field(json, "mlp_bias", &mlp_bias, file, false);
   if (mlp_bias) throw InputError(file + ": mlp_bias true is not supported (the MLP has no biases here)");
   read_rope_scaling(json, file, &config.rope_scaling);
-  // Qwen2 configs carry a sliding_window that applies only with use_sliding_window; Mistral's always does.
+  // Qwen2 configs carry a sliding_window that applies only with use_sliding_window, and then only to the
+  // layers from max_window_layers on (transformers' default 28); Mistral's applies to every layer.
   bool use_sliding_window = config.model_type != "qwen2";
   read_field(json, "use_sliding_window", &use_sliding_window, file, false);
   if (use_sliding_window) read_field(json, "sliding_window", &config.sliding_window, file, false);
+  if (config.model_type == "qwen2") {
+    config.first_windowed_layer = 28;
+    read_field(json, "max_window_layers", &config.first_windowed_layer, file, false);
+  }
+  read_layer_types(json, file, &config);
+  if (config.first_windowed_layer >= config.num_hidden_layers) config.sliding_window = 0;  // no layer is windowed
   config.validate(file);
   return config;
 }
@@ -141,7 +176,15 @@ std::string hf_config_json(const LlamaConfig& config) {
     }
   }
   if (config.sliding_window > 0) json["sliding_window"] = config.sliding_window;
-  if (config.model_type == "qwen2") json["use_sliding_window"] = config.sliding_window > 0;
+  if (config.model_type == "qwen2") {
+    json["use_sliding_window"] = config.sliding_window > 0;
+    json["max_window_layers"] = config.first_windowed_layer;
+  }
+  if (config.sliding_window > 0 && config.first_windowed_layer > 0) {  // which layers, for any model type
+    for (int64_t i = 0; i < config.num_hidden_layers; ++i) {
+      json["layer_types"].push_back(i >= config.first_windowed_layer ? "sliding_attention" : "full_attention");
+    }
+  }
   json["hidden_act"] = "silu";
   json["torch_dtype"] = "float32";
   return json.dump(2) + "\n";

@@ -36,7 +36,12 @@ struct LlamaConfig {
   bool attention_bias = false;  // q/k/v projections have biases (qwen2)
   int64_t explicit_head_dim = 0;  // config.json's head_dim; 0: hidden_size / num_attention_heads
   RopeScaling rope_scaling;
-  int64_t sliding_window = 0;  // attention reaches back at most this many tokens (mistral); 0: unlimited
+  // Attention in the windowed layers reaches back at most sliding_window tokens (0: unlimited); the windowed
+  // layers are those from first_windowed_layer on (Mistral: all; Qwen2: from max_window_layers, as
+  // transformers applies it; or as config.json's layer_types lists them).
+  int64_t sliding_window = 0;
+  int64_t first_windowed_layer = 0;
+  int64_t window_of_layer(int64_t layer) const { return layer >= first_windowed_layer ? sliding_window : 0; }
 
   int64_t head_dim() const { return explicit_head_dim > 0 ? explicit_head_dim : hidden_size / num_attention_heads; }
 

@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <set>
 
 #include "common/error.h"
 #include "models/hf_weights.h"
@@ -173,8 +174,29 @@ void LlamaDecoder::describe_random(const LlamaConfig& config, const std::string&
   for (const auto& recipe : decoder_recipes(config)) stream->add(prefix + recipe.name, recipe.shape, recipe.kind);
 }
 
+void check_every_tensor_used(const HfWeights& weights, const LlamaConfig& config) {
+  std::set<std::string> used;
+  for (const auto& recipe : decoder_recipes(config)) used.insert(recipe.name);
+  std::vector<std::string> unused;
+  for (const auto& name : weights.names()) {
+    const bool buffer = name.size() >= 20 && name.compare(name.size() - 20, 20, "rotary_emb.inv_freq") == 0;
+    const bool tied_head = name == "lm_head.weight" && config.tie_word_embeddings;
+    const bool hllm_tensor = name == "item_token" || name == "logit_scale";  // hllm_export's, read by HllmModel
+    if (!used.count(name) && !buffer && !tied_head && !hllm_tensor) unused.push_back(name);
+  }
+  if (unused.empty()) return;
+  std::string listed;
+  for (size_t i = 0; i < unused.size() && i < 5; ++i) listed += (i ? ", " : "") + unused[i];
+  if (unused.size() > 5) listed += detail::concat(" and ", unused.size() - 5, " more");
+  throw InputError(detail::concat(weights.directory(), ": ", unused.size(), " tensor(s) that no parameter of its config.json uses: ",
+                                  listed, " (model_type ", config.model_type, ", attention_bias ",
+                                  config.attention_bias ? "true" : "false", ", num_hidden_layers ",
+                                  config.num_hidden_layers, ")"));
+}
+
 void LlamaDecoder::describe_hf(const LlamaConfig& config, const std::string& prefix, bool token_table,
                                HfSource* source) {
+  check_every_tensor_used(source->weights(), config);
   for (const auto& recipe : decoder_recipes(config)) {
     // What from_hf() reads: the token table unless the tower has none; no LM head (HLLM drops it).
     if (recipe.name == "lm_head.weight") continue;
@@ -189,6 +211,7 @@ LlamaDecoder LlamaDecoder::from_hf(const std::string& directory, at::ScalarType 
   decoder.config_ = read_hf_config(directory);
   const LlamaConfig& c = decoder.config_;
   const HfWeights weights(directory);
+  check_every_tensor_used(weights, c);
   const int64_t D = c.hidden_size, F = c.intermediate_size, d = c.head_dim();
   const int64_t H = c.num_attention_heads, Hkv = c.num_key_value_heads;
   if (token_table || weights.has("model.embed_tokens.weight")) {
@@ -260,7 +283,7 @@ std::vector<at::Tensor> attention_projections(const DecoderLayer& l, const at::T
 
 }  // namespace
 
-at::Tensor decoder_layer_forward(const DecoderLayer& l, const LlamaConfig& config, const at::Tensor& x,
+at::Tensor decoder_layer_forward(const DecoderLayer& l, const LlamaConfig& config, int64_t index, const at::Tensor& x,
                                  const at::Tensor& mask, const RopeTables& rope) {
   const int64_t B = x.size(0), T = x.size(1);
   const int64_t H = config.num_attention_heads, Hkv = config.num_key_value_heads, d = config.head_dim();
@@ -270,7 +293,7 @@ at::Tensor decoder_layer_forward(const DecoderLayer& l, const LlamaConfig& confi
   const at::Tensor k = projections[1].view({B, T, Hkv, d}).transpose(1, 2);
   const at::Tensor v = projections[2].view({B, T, Hkv, d}).transpose(1, 2);
   const at::Tensor attended = grouped_attention(apply_rope(q, rope.cos, rope.sin), apply_rope(k, rope.cos, rope.sin), v,
-                                               sliding_window_mask(mask, T, config.sliding_window, x.device()));  // [B, H, T, d]
+                                               sliding_window_mask(mask, T, config.window_of_layer(index), x.device()));  // [B, H, T, d]
   const at::Tensor y = x + at::linear(attended.transpose(1, 2).reshape({B, T, H * d}), l.o_proj);
   return y + swiglu(rms_norm(y, l.post_attention_norm, config.rms_norm_eps), l.gate_proj, l.up_proj, l.down_proj);
 }
@@ -282,7 +305,9 @@ at::Tensor LlamaDecoder::hidden_from_embeddings(const at::Tensor& embeddings, co
       positions.defined() ? positions : at::arange(T, at::TensorOptions().dtype(at::kLong).device(embeddings.device()));
   const RopeTables rope = rope_for(where, config_);
   at::Tensor x = embeddings;
-  for (const auto& layer : layers_) x = decoder_layer_forward(layer, config_, x, mask, rope);  // undefined: causal
+  for (size_t i = 0; i < layers_.size(); ++i) {
+    x = decoder_layer_forward(layers_[i], config_, static_cast<int64_t>(i), x, mask, rope);  // mask undefined: causal
+  }
   return rms_norm(x, norm_, config_.rms_norm_eps);
 }
 

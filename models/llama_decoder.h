@@ -17,6 +17,7 @@ namespace hllm::models {
 
 class RandomStream;
 class HfSource;
+class HfWeights;
 
 struct DecoderLayer {
   at::Tensor input_norm;                  // [D]
@@ -35,9 +36,16 @@ struct RopeTables {
 };
 RopeTables rope_for(const at::Tensor& positions, const LlamaConfig& config);
 
-// One decoder layer: x + attention(norm(x)), then + swiglu(norm(x)).   x: [B, T, D]; mask: [B or 1, 1, T, T]
-at::Tensor decoder_layer_forward(const DecoderLayer& layer, const LlamaConfig& config, const at::Tensor& x,
-                                 const at::Tensor& mask, const RopeTables& rope);
+// Throws InputError naming the tensors of a checkpoint that no parameter of `config` uses (a Qwen2 file's
+// biases read with attention_bias false, a layer beyond num_hidden_layers): loading it would silently be
+// another model. Rotary inv_freq buffers, a tied model's stored lm_head and the [ITEM] embedding and
+// logit scale hllm_export writes beside a tower's tensors pass.
+void check_every_tensor_used(const HfWeights& weights, const LlamaConfig& config);
+
+// Layer `index` of a decoder: x + attention(norm(x)), then + swiglu(norm(x)); the index says whether its
+// attention is windowed (LlamaConfig::window_of_layer).   x: [B, T, D]; mask: [B or 1, 1, T, T]
+at::Tensor decoder_layer_forward(const DecoderLayer& layer, const LlamaConfig& config, int64_t index,
+                                 const at::Tensor& x, const at::Tensor& mask, const RopeTables& rope);
 
 class LlamaDecoder {
  public:

@@ -74,6 +74,7 @@ class HfSource : public ParameterSource {
   explicit HfSource(const std::string& directory);
   void add(const std::string& name, const std::string& stored, std::vector<int64_t> shape);
   bool has(const std::string& stored) const { return weights_.has(stored); }
+  const HfWeights& weights() const { return weights_; }
   bool fill(const std::string& name, int64_t offset, const at::Tensor& out) override;
 
  private:

@@ -40,7 +40,7 @@ TEST_P(DecoderLayerActivations, PlanCountsWhatAutogradKeeps) {
 
   runtime::release_cached_host_memory();
   const int64_t before = runtime::host_memory_stats().allocated_bytes;
-  const at::Tensor y = decoder_layer_forward(decoder.layers()[0], config, x, mask, rope);
+  const at::Tensor y = decoder_layer_forward(decoder.layers()[0], config, 0, x, mask, rope);
   const int64_t kept = runtime::host_memory_stats().allocated_bytes - before - y.nbytes();
   // The layer's input is kept as its own first norm's input, allocated before the forward.
   const int64_t input_kept = static_cast<int64_t>(x.nbytes());
@@ -81,7 +81,7 @@ class LayerBlock : public Block {
   }
   BlockCost cost(const ModelShapes&) const override { return {}; }
   void forward(Activations& a) const override {
-    a["x"] = decoder_layer_forward(decoder_.layers()[0], decoder_.config(), a.at("x"), at::Tensor(), rope_);
+    a["x"] = decoder_layer_forward(decoder_.layers()[0], decoder_.config(), 0, a.at("x"), at::Tensor(), rope_);
   }
 
  private:

@@ -79,8 +79,21 @@ TEST(LlamaConfig, SlidingWindowOnlyWhereTheModelUsesIt) {
   qwen["sliding_window"] = 32768;
   qwen["use_sliding_window"] = false;
   EXPECT_EQ(read_hf_config(write(qwen)).sliding_window, 0);
+  // transformers windows the layers from max_window_layers on (default 28): none of these 16.
   qwen["use_sliding_window"] = true;
-  EXPECT_EQ(read_hf_config(write(qwen)).sliding_window, 32768);
+  EXPECT_EQ(read_hf_config(write(qwen)).sliding_window, 0);
+  qwen["max_window_layers"] = 4;
+  const LlamaConfig windowed = read_hf_config(write(qwen));
+  EXPECT_EQ(windowed.window_of_layer(3), 0);
+  EXPECT_EQ(windowed.window_of_layer(4), 32768);
+  EXPECT_EQ(windowed.window_of_layer(15), 32768);
+  // Written back (the exporter), the same layers are windowed.
+  const std::string again = std::filesystem::temp_directory_path() / ("hllm-qwen-config-" + std::to_string(::getpid()));
+  std::ofstream(again) << hf_config_json(windowed);
+  const LlamaConfig reread = read_hf_config(again);
+  std::filesystem::remove(again);
+  EXPECT_EQ(reread.sliding_window, 32768);
+  EXPECT_EQ(reread.first_windowed_layer, 4);
 }
 
 TEST(LlamaConfig, WhatIsNotImplementedIsRefusedNamingTheKey) {

@@ -1,7 +1,7 @@
 // LLaMA-family architectures against logits from an independent NumPy implementation
 // (tests/tools/llama_golden.py, files in tests/models/golden): Llama-3.1's rope_scaling and an explicit
-// head_dim, Qwen2's q/k/v biases and its disabled sliding window, Mistral's sliding window. Each feature
-// is also switched off in config.json to show that the comparison notices it.
+// head_dim, Qwen2's q/k/v biases and its sliding window from max_window_layers on, Mistral's sliding window,
+// linear rope scaling. Each feature is also switched off in config.json to show that the comparison notices it.
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
@@ -10,6 +10,7 @@
 #include <functional>
 #include <nlohmann/json.hpp>
 
+#include "common/error.h"
 #include "models/llama_decoder.h"
 
 namespace hllm::models {
@@ -61,10 +62,42 @@ TEST(LlamaGolden, Llama3RopeScalingAndExplicitHeadDim) {
 
 TEST(LlamaGolden, Qwen2AttentionBiases) {
   EXPECT_LT(max_difference("qwen2"), 1e-4);
-  // Qwen2 without its biases (as a llama config reads it) is another model; with use_sliding_window true,
-  // its 4-token window over 16 tokens changes the result too.
-  EXPECT_GT(max_difference("qwen2", [](json& c) { c["attention_bias"] = false; }), 1e-2);
-  EXPECT_GT(max_difference("qwen2", [](json& c) { c["use_sliding_window"] = true; }), 1e-2);
+  // Qwen2 read without its biases would be another model: the file's bias tensors are refused, named.
+  try {
+    max_difference("qwen2", [](json& c) { c["attention_bias"] = false; });
+    ADD_FAILURE() << "the unused bias tensors were accepted";
+  } catch (const InputError& error) {
+    EXPECT_NE(std::string(error.what()).find("no parameter of its config.json uses: model.layers.0.self_attn.k_proj.bias"),
+              std::string::npos) << error.what();
+  }
+  // use_sliding_window true windows only the layers from max_window_layers (2 of 2 here: none), as
+  // transformers does; from layer 0 on, the 4-token window over 16 tokens changes the result.
+  EXPECT_LT(max_difference("qwen2", [](json& c) { c["use_sliding_window"] = true; }), 1e-4);
+  EXPECT_GT(max_difference("qwen2", [](json& c) {
+              c["use_sliding_window"] = true;
+              c["max_window_layers"] = 0;
+            }), 1e-2);
+}
+
+TEST(LlamaGolden, Qwen2WindowFromMaxWindowLayersOn) {
+  EXPECT_LT(max_difference("qwen2_window"), 1e-4);  // layer 0 full, layers 1 and 2 windowed
+  EXPECT_GT(max_difference("qwen2_window", [](json& c) { c["max_window_layers"] = 0; }), 1e-2);
+  EXPECT_GT(max_difference("qwen2_window", [](json& c) { c["max_window_layers"] = 2; }), 1e-2);
+  EXPECT_GT(max_difference("qwen2_window", [](json& c) { c["use_sliding_window"] = false; }), 1e-2);
+  // The same layers listed as newer configs do; a sliding layer before a full one cannot be expressed.
+  EXPECT_LT(max_difference("qwen2_window", [](json& c) {
+              c["layer_types"] = {"full_attention", "sliding_attention", "sliding_attention"};
+            }), 1e-4);
+  EXPECT_THROW(max_difference("qwen2_window",
+                              [](json& c) { c["layer_types"] = {"sliding_attention", "full_attention", "full_attention"}; }),
+               InputError);
+  EXPECT_THROW(max_difference("qwen2_window", [](json& c) { c["layer_types"] = {"full_attention"}; }), InputError);
+}
+
+TEST(LlamaGolden, LinearRopeScaling) {
+  EXPECT_LT(max_difference("llama_linear"), 1e-4);
+  EXPECT_GT(max_difference("llama_linear", [](json& c) { c.erase("rope_scaling"); }), 1e-2);
+  EXPECT_GT(max_difference("llama_linear", [](json& c) { c["rope_scaling"]["factor"] = 2.0; }), 1e-2);
 }
 
 TEST(LlamaGolden, MistralSlidingWindow) {

@@ -12,6 +12,9 @@ Cases:
   qwen2    Qwen2: q/k/v biases, tied embeddings, rope_theta 1e6, a sliding_window that use_sliding_window
            false turns off
   mistral  Mistral: sliding_window 5 over 12 tokens, one key/value head
+  qwen2_window   Qwen2 with use_sliding_window true: a 4-token window in the layers from max_window_layers
+           (1) on, full attention before (transformers' rule)
+  llama_linear   rope_scaling {rope_type: linear, factor 4}: positions divided by the factor
 """
 import json
 import os
@@ -42,6 +45,20 @@ CASES = {
                 "num_key_value_heads": 1, "max_position_embeddings": 64, "rms_norm_eps": 1e-5,
                 "rope_theta": 10000.0, "sliding_window": 5, "tie_word_embeddings": False, "hidden_act": "silu"},
         tokens=12, seed=7),
+    "qwen2_window": dict(
+        config={"architectures": ["Qwen2ForCausalLM"], "model_type": "qwen2", "vocab_size": 64, "hidden_size": 32,
+                "intermediate_size": 48, "num_hidden_layers": 3, "num_attention_heads": 4, "num_key_value_heads": 2,
+                "max_position_embeddings": 64, "rms_norm_eps": 1e-6, "rope_theta": 1000000.0,
+                "tie_word_embeddings": True, "hidden_act": "silu", "use_sliding_window": True,
+                "sliding_window": 4, "max_window_layers": 1},
+        tokens=16, seed=11),
+    "llama_linear": dict(
+        config={"architectures": ["LlamaForCausalLM"], "model_type": "llama", "vocab_size": 64, "hidden_size": 32,
+                "intermediate_size": 48, "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 4,
+                "max_position_embeddings": 64, "rms_norm_eps": 1e-5, "rope_theta": 10000.0,
+                "rope_scaling": {"rope_type": "linear", "factor": 4.0},
+                "tie_word_embeddings": False, "hidden_act": "silu"},
+        tokens=20, seed=13),
 }
 
 
@@ -86,6 +103,8 @@ def write_safetensors(path, weights):
 def inverse_frequencies(c, d):
     inv = 1.0 / c["rope_theta"] ** (np.arange(0, d, 2, dtype=np.float64) / d)
     s = c.get("rope_scaling")
+    if s and s["rope_type"] == "linear":  # transformers' linear scaling: every position divided by the factor
+        inv = inv / s["factor"]
     if s and s["rope_type"] == "llama3":
         old = s["original_max_position_embeddings"]
         low_wavelength, high_wavelength = old / s["low_freq_factor"], old / s["high_freq_factor"]
@@ -121,13 +140,14 @@ def logits(c, w, ids):
     angles = np.arange(T)[:, None] * inverse_frequencies(c, d)[None, :]
     cos, sin = np.cos(np.concatenate([angles, angles], -1)), np.sin(np.concatenate([angles, angles], -1))
     i, j = np.arange(T)[:, None], np.arange(T)[None, :]
-    allowed = j <= i
+    causal = j <= i
     window = c.get("sliding_window") if c.get("use_sliding_window", c["model_type"] != "qwen2") else None
-    if window:
-        allowed &= i - j < window
+    # Qwen2 windows only the layers at or past max_window_layers (transformers' layer_types rule).
+    first_windowed = c.get("max_window_layers", 28) if c["model_type"] == "qwen2" else 0
     x = w["model.embed_tokens.weight"][ids]
     for layer in range(c["num_hidden_layers"]):
         p = f"model.layers.{layer}."
+        allowed = causal & (i - j < window) if window and layer >= first_windowed else causal
 
         def project(name, heads):
             y = h @ w[p + f"self_attn.{name}_proj.weight"].T
