@@ -18,26 +18,28 @@ py=/usr/bin/python3
 common=(--set data.path="$dataset" --set parallel.intra_op_threads=1)
 fail() { echo "FAIL: $1"; failures=$((failures + 1)); }
 
-# share_of_test_hits RECOMMENDATIONS REPORT: the share of users whose last item (from the dataset's HDF5
-# files) is listed, beside report.json's test recall@10; fails unless they are equal.
+# test_hits_equal_recall RECOMMENDATIONS REPORT [SPLIT]: the share of users whose target (from the dataset's
+# HDF5 files: the last item for test, the one before for valid) is listed, beside report.json's recall@10
+# of that split; fails unless they are equal, or when no user's target is listed (a share of 0 proves nothing).
 test_hits_equal_recall() {
-  "$py" - "$dataset" "$1" "$2" <<'PY'
+  "$py" - "$dataset" "$1" "$2" "${3:-test}" <<'PY'
 import glob, json, sys
 import h5py
-dataset, recommendations, report = sys.argv[1:4]
+dataset, recommendations, report, split = sys.argv[1:5]
 item_ids = h5py.File(dataset + "/items.h5", "r")["ids"].asstr()[:]
-last = {}
+target = {}
+back = 1 if split == "test" else 2
 for path in sorted(glob.glob(dataset + "/users-*.h5")):
     f = h5py.File(path, "r")
     offsets, items, users = f["offsets"][:], f["items"][:], f["ids"].asstr()[:]
     for u, user in enumerate(users):
-        last[user] = item_ids[items[offsets[u + 1] - 1]]
+        target[user] = item_ids[items[offsets[u + 1] - back]]
 lines = [json.loads(line) for line in open(recommendations)]
-assert len(lines) == len(last), (len(lines), len(last))
-share = sum(last[r["user"]] in r["items"] for r in lines) / len(lines)
-want = json.load(open(report))["test"]["recall@10"]
-print("test hits %.6f, report.json recall@10 %.6f" % (share, want))
-sys.exit(0 if abs(share - want) < 1e-12 else 1)
+assert len(lines) == len(target), (len(lines), len(target))
+share = sum(target[r["user"]] in r["items"] for r in lines) / len(lines)
+want = json.load(open(report))[split]["recall@10"]
+print("%s hits %.6f, report.json recall@10 %.6f" % (split, share, want))
+sys.exit(0 if abs(share - want) < 1e-12 and share > 0 else 1)
 PY
 }
 
@@ -61,6 +63,10 @@ PY
 expect "recommend from the test input on 2 ranks" 0 "for 300 users" -- \
   mpirun_ -np 2 "$bin/hllm_recommend" "$tmp/hllm" --k 10 --split test --out "$tmp/test2.jsonl"
 test_hits_equal_recall "$tmp/test2.jsonl" "$tmp/hllm/report.json" || fail "HLLM: test hits differ from Recall@10"
+expect "recommend from the valid input" 0 "for 300 users" -- \
+  mpirun_ -np 2 "$bin/hllm_recommend" "$tmp/hllm" --k 10 --split valid --out "$tmp/valid2.jsonl"
+test_hits_equal_recall "$tmp/valid2.jsonl" "$tmp/hllm/report.json" valid || fail "HLLM: valid hits differ from Recall@10"
+cmp -s "$tmp/test2.jsonl" "$tmp/valid2.jsonl" && fail "--split valid lists what --split test lists"
 expect "the same lists on 3 ranks" 0 "for 300 users" -- \
   mpirun_ -np 3 "$bin/hllm_recommend" "$tmp/hllm" --k 10 --split test --out "$tmp/test3.jsonl"
 cmp -s "$tmp/test2.jsonl" "$tmp/test3.jsonl" || fail "2 and 3 ranks list different items"

@@ -45,6 +45,17 @@ echo '{"points": [{"name": "../x"}]}' > "$tmp/name.json"
 expect "a name that is not a directory name is refused" 2 "must be letters, digits" -- sweep name.json bad
 [ ! -e "$tmp/bad/runs" ] || { echo "FAIL: a refused ladder left run directories"; failures=$((failures + 1)); }
 
+# --mode list: the configs written, one command per point, nothing run.
+expect "--mode list prints each point's command" 0 "d64: $mpirun_command -np 2 $bin/hllm_launch --config '$tmp/list/configs/d64.json' --resume auto" -- \
+  sweep ladder.json list --mode list
+if [ "$(grep -c "hllm_launch --config '$tmp/list/configs/d[0-9]*.json' --resume auto" "$tmp/out")" -eq 3 ] && [ ! -d "$tmp/list/runs/d16/checkpoints" ] &&
+   /usr/bin/env python3 -c "
+import json, sys
+c = json.load(open('$tmp/list/configs/d64.json'))
+sys.exit(0 if c['model']['item']['hidden_size'] == 64 and c['data']['num_negatives'] == 32 and c['train']['max_steps'] == 120 else 1)"; then
+  echo "ok: --mode list wrote each point's config (d64: width 64, 32 negatives, the base's steps) and ran nothing"
+else echo "FAIL: --mode list"; sed 's/^/    /' "$tmp/out"; failures=$((failures + 1)); fi
+
 # The sbatch array script: valid bash, one task per point, and its dry run lists each task's command.
 expect "--mode sbatch writes the array script" 0 "3 array tasks" -- sweep ladder.json slurm --mode sbatch
 if bash -n "$tmp/slurm/sweep.sbatch"; then echo "ok: the array script passes bash -n"
@@ -76,6 +87,36 @@ done
 if [ "$(grep -c '^d[0-9]*,"' "$tmp/local/sweep.csv")" -eq 3 ] && grep -q "test Recall@10 ∝ N^slope: slope .* over 3 points" "$tmp/local/sweep.md"; then
   echo "ok: the table lists the three points and the power-law fits"
 else echo "FAIL: the table"; cat "$tmp/local/sweep.md"; failures=$((failures + 1)); fi
+# The table's values are the runs' reports', and its power-law slope is what a least-squares fit of
+# log10(test Recall@10) on log10(N) gives, computed here with NumPy from the reports and from the CSV.
+if ! /usr/bin/python3 -c "import numpy" 2> /dev/null; then
+  echo "skipped: the table's values and slope (NumPy is not installed for /usr/bin/python3)"
+else /usr/bin/python3 - "$tmp/local" <<'PY' || failures=$((failures + 1))
+import csv, json, re, sys
+import numpy as np
+root = sys.argv[1]
+rows = {row["point"]: row for row in csv.DictReader(open(root + "/sweep.csv"))}
+n, recall = [], []
+for name in ("d16", "d32", "d64"):
+    report = json.load(open("%s/runs/%s/report.json" % (root, name)))
+    row = rows[name]
+    assert int(row["matmul_parameters"]) == round(report["accounting"]["matmul_parameters"]["total"]), (name, row)
+    assert row["test_recall@10"] == "%.4f" % report["test"]["recall@10"], (name, row)
+    assert row["test_ndcg@10"] == "%.4f" % report["test"]["ndcg@10"], (name, row)
+    assert int(row["steps"]) == report["steps"] == 120, (name, row)
+    n.append(report["accounting"]["matmul_parameters"]["total"])
+    recall.append(report["test"]["recall@10"])
+assert n[0] < n[1] < n[2], n
+slope = np.polyfit(np.log10(n), np.log10(recall), 1)[0]
+from_csv = np.polyfit(np.log10([float(rows[p]["matmul_parameters"]) for p in ("d16", "d32", "d64")]),
+                      np.log10([float(rows[p]["test_recall@10"]) for p in ("d16", "d32", "d64")]), 1)[0]
+printed = float(re.search(r"test Recall@10 ∝ N\^slope: slope (-?[0-9.]+)", open(root + "/sweep.md").read()).group(1))
+ok = abs(printed - slope) <= 0.0005 and abs(printed - from_csv) <= 0.01
+print(("ok" if ok else "FAIL") + ": the table's values are the reports'; slope %.3f printed, %.4f by NumPy (%.4f from the CSV)"
+      % (printed, slope, from_csv))
+sys.exit(0 if ok else 1)
+PY
+fi
 # The resumed point's accounting covers both segments: the samples of the uninterrupted d16's 120 steps.
 /usr/bin/env python3 - "$tmp/local/runs" <<'PY' || failures=$((failures + 1))
 import json, sys
