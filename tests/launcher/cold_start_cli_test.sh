@@ -43,17 +43,30 @@ expect "every item cold" 2 "every item is cold" -- \
   "$bin/hllm_prepare" --synthetic users=300,items=120,seed=9 --out "$tmp/bad" --train_tokenizer 400 --cold_after 0
 [ ! -e "$tmp/bad" ] || fail "a refused dataset was written"
 
-# check_report RUN MODEL_NOTE: the cold and warm users add up to every user, and the overall metrics are
+# check_report RUN MODEL_NOTE: the cold and warm users are those whose target (valid: the second-to-last item,
+# test: the last) items.h5 marks cold, counted here from the dataset's HDF5 files; the overall metrics are
 # their weighted mean; the report says what the model knows of the cold items.
 check_report() {
-  "$py" - "$1/report.json" "$2" <<'PY'
-import json, sys
-report, note = json.load(open(sys.argv[1])), sys.argv[2]
+  "$py" - "$1/report.json" "$2" "$tmp/data" <<'PY'
+import glob, json, sys
+import h5py
+report, note, data = json.load(open(sys.argv[1])), sys.argv[2], sys.argv[3]
+cold_item = h5py.File(data + "/items.h5", "r")["cold"][:]
+cold_targets = {"valid": 0, "test": 0}
+users = 0
+for path in glob.glob(data + "/users-*.h5"):
+    f = h5py.File(path, "r")
+    offsets, items = f["offsets"][:], f["items"][:]
+    for u in range(len(offsets) - 1):
+        users += 1
+        cold_targets["valid"] += int(cold_item[items[offsets[u + 1] - 2]])
+        cold_targets["test"] += int(cold_item[items[offsets[u + 1] - 1]])
+assert cold_targets["valid"] != cold_targets["test"], cold_targets  # else a split mixed up would pass
 assert note in report["cold_items"]["note"], report["cold_items"]
-for split in ("valid", "test", "popularity_test"):
+for split, counted in (("valid", "valid"), ("test", "test"), ("popularity_test", "test")):
     m = report[split]
     cold, warm = m["cold.users"], m["warm.users"]
-    assert cold > 0 and warm > 0 and cold + warm == 297, (split, cold, warm)
+    assert (cold, warm) == (cold_targets[counted], users - cold_targets[counted]), (split, cold, warm, cold_targets, users)
     for metric in ("recall@10", "ndcg@10", "recall@200", "ndcg@200"):
         mean = (cold * m["cold." + metric] + warm * m["warm." + metric]) / (cold + warm)
         assert abs(mean - m[metric]) < 1e-9, (split, metric, mean, m[metric])
