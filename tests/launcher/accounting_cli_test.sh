@@ -2,7 +2,7 @@
 # report.json's accounting (issue: scaling experiments) against an independent count: whole epochs with no
 # negatives and one window per micro-batch, so the work does not depend on the order or the ranks, counted by
 # tests/tools/count_training_work.py from the dataset's HDF5 files and the shapes in config.json (no code of
-# the trainer). HLLM with a shape object for the User LLM on 2 ranks under ZeRO-3 and at pp = 2; SASRec.
+# the trainer). HLLM with a shape object for the User LLM on 2 ranks under ZeRO-3 and at pp = 2; SASRec; HSTU.
 # Usage: accounting_cli_test.sh BUILD_BIN_DIR SOURCE_DIR "MPIEXEC FLAGS" DATASET_DIR
 set -u
 bin=$1/hllm_launch
@@ -41,4 +41,5 @@ user_shape='model.user={"hidden_size": 32, "num_layers": 3, "num_heads": 2}'
 run zero3 2 --set model.item=debug --set "$user_shape" --set zero_optimization.stage=3
 run pipeline 2 --set model.item=debug --set "$user_shape" --set parallel.pp=2
 run sasrec 1 --set model.type=sasrec
+run hstu 1 --set model.type=hstu
 finish
