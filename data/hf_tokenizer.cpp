@@ -206,7 +206,9 @@ HfTokenizer HfTokenizer::load_checked(const std::string& path) {
       tokenizer.splits_.push_back(
           {std::make_shared<UnicodeRegex>(regex, reader.where(key + ".pattern")), behavior == "Isolated"});
     } else if (step_type == "Digits") {
-      const char* digits = step.value("individual_digits", false) ? "[0-9]" : "[0-9]+";
+      // Hugging Face's Digits splits at char::is_numeric: the Unicode numerals (Nd, Nl, No: "½", "²", "١٢٣"
+      // too), not only ASCII ones (transformers.js's \d is ASCII only; tests/data/tokenizer_golden/variants.json).
+      const char* digits = step.value("individual_digits", false) ? "\\p{N}" : "\\p{N}+";
       tokenizer.splits_.push_back({std::make_shared<UnicodeRegex>(digits, reader.where(key)), true});
     } else {
       reader.refuse(key + ".type", "'" + step_type +

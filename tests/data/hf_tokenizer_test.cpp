@@ -288,6 +288,37 @@ TEST(HfTokenizerGolden, Llama3) {
   EXPECT_EQ(tokenizer.pad_id(), -1);
 }
 
+// Pre-tokenizers no shipped fixture uses, on Llama-3's vocabulary (tests/data/tokenizer_golden/variants.json):
+// ByteLevel with use_regex true (GPT-2's pattern), and Digits (Unicode numerals, as Hugging Face's Rust
+// splits them) in both modes; the ids from transformers.js loading the same tokenizer.json (generate.sh).
+TEST(HfTokenizerGolden, PreTokenizerVariantsOfLlama3) {
+  const std::string base = testing::shared_data_dir() + "/../models/llama3-tokenizer/tokenizer.json";
+  if (!std::filesystem::exists(base)) GTEST_SKIP() << "skipped: " << base << " is absent";
+  const std::string golden = std::string(HLLM_SOURCE_DIR) + "/tests/data/tokenizer_golden/";
+  const json variants = json::parse(std::ifstream(golden + "variants.json"));
+  json file = json::parse(std::ifstream(base));
+  TempDir dir("hf-variants");
+  for (const auto& [name, variant] : variants.items()) {
+    SCOPED_TRACE(name);
+    file["pre_tokenizer"] = variant.at("pre_tokenizer");
+    const auto tokenizer = HfTokenizer::load(dir.write(name + ".json", file.dump()));
+    std::ifstream lines(golden + name + ".jsonl");
+    ASSERT_TRUE(lines.good());
+    std::string line;
+    int strings = 0, mismatches = 0;
+    while (std::getline(lines, line)) {
+      const json entry = json::parse(line);
+      ++strings;
+      if (tokenizer.encode(entry.at("text").get<std::string>()) != entry.at("ids").get<std::vector<int32_t>>() &&
+          ++mismatches <= 5) {
+        ADD_FAILURE() << "ids differ for " << entry.at("text").dump();
+      }
+    }
+    EXPECT_GE(strings, 300);
+    EXPECT_EQ(mismatches, 0) << "of " << strings << " strings";
+  }
+}
+
 TEST(HfTokenizerGolden, Qwen3) {
   expect_golden_ids("qwen3");
   if (::testing::Test::IsSkipped()) return;
