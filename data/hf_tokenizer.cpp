@@ -53,6 +53,12 @@ class Reader {
     }
     return value.get<int32_t>();
   }
+  // `object[name]` as a boolean: `otherwise` when absent or null.
+  bool boolean(const json& object, const std::string& name, bool otherwise, const std::string& key) const {
+    if (!object.contains(name) || object.at(name).is_null()) return otherwise;
+    if (!object.at(name).is_boolean()) refuse(key, "expected true or false, got " + json_excerpt(object.at(name)));
+    return object.at(name).get<bool>();
+  }
   // `object[name]` is absent, null or equal to `allowed` (a value this reader implements).
   void require_default(const json& object, const std::string& name, const json& allowed, const std::string& key,
                        const std::string& why) const {
@@ -166,14 +172,20 @@ HfTokenizer HfTokenizer::load_checked(const std::string& path) {
   HfTokenizer tokenizer(ByteLevelBpe(std::move(vocab), merges, model.value("ignore_merges", false),
                                      reader.where("model")));
 
-  // The normalizer: none or NFC.
-  if (root.contains("normalizer") && !root.at("normalizer").is_null()) {
-    const std::string normalizer = root.at("normalizer").value("type", "");
-    if (normalizer != "NFC") {
-      reader.refuse("normalizer.type", "'" + normalizer + "' is not supported (none or \"NFC\")");
+  // The normalizer: none, NFC, or a Sequence of those (DeepSeek-V3's is an empty one).
+  std::function<void(const json&, const std::string&)> add_normalizer = [&](const json& step, const std::string& key) {
+    if (step.is_null()) return;
+    const std::string type = step.value("type", "");
+    if (type == "Sequence") {
+      const json& steps = reader.at(step, "normalizers", key + ".normalizers");
+      for (size_t i = 0; i < steps.size(); ++i) add_normalizer(steps[i], key + ".normalizers[" + std::to_string(i) + "]");
+    } else if (type == "NFC") {
+      tokenizer.nfc_ = true;
+    } else {
+      reader.refuse(key + ".type", "'" + type + "' is not supported (none, \"NFC\" or a \"Sequence\" of them)");
     }
-    tokenizer.nfc_ = true;
-  }
+  };
+  if (root.contains("normalizer")) add_normalizer(root.at("normalizer"), "normalizer");
 
   // The pre-tokenizer: splits by pattern, in order; one ByteLevel step must be among them.
   bool byte_level = false;
@@ -186,7 +198,7 @@ HfTokenizer HfTokenizer::load_checked(const std::string& path) {
       byte_level = true;
       reader.require_default(step, "add_prefix_space", false, key, "a space before the text changes its ids");
       if (step.value("use_regex", true)) {
-        tokenizer.splits_.push_back({std::make_shared<UnicodeRegex>(kGpt2Pattern, reader.where(key)), true});
+        tokenizer.splits_.push_back({std::make_shared<UnicodeRegex>(kGpt2Pattern, reader.where(key)), true, true});
       }
     } else if (step_type == "Split") {
       const json& pattern = reader.at(step, "pattern", key + ".pattern");
@@ -198,18 +210,21 @@ HfTokenizer HfTokenizer::load_checked(const std::string& path) {
       } else {
         reader.refuse(key + ".pattern", "expected {\"Regex\": ...} or {\"String\": ...}");
       }
-      reader.require_default(step, "invert", false, key, "an inverted split is not implemented");
       const std::string behavior = step.value("behavior", "");
       if (behavior != "Isolated" && behavior != "Removed") {
         reader.refuse(key + ".behavior", "'" + behavior + "' is not supported (\"Isolated\" or \"Removed\")");
       }
-      tokenizer.splits_.push_back(
-          {std::make_shared<UnicodeRegex>(regex, reader.where(key + ".pattern")), behavior == "Isolated"});
+      // The behavior applies to the delimiters: the matches, or with invert (GPT-4o) the text between them.
+      // Isolated keeps both as pieces either way; Removed drops the matches, or with invert the gaps.
+      const bool invert = reader.boolean(step, "invert", false, key + ".invert");
+      const bool removed = behavior == "Removed";
+      tokenizer.splits_.push_back({std::make_shared<UnicodeRegex>(regex, reader.where(key + ".pattern")),
+                                   !(removed && !invert), !(removed && invert)});
     } else if (step_type == "Digits") {
       // Hugging Face's Digits splits at char::is_numeric: the Unicode numerals (Nd, Nl, No: "½", "²", "١٢٣"
       // too), not only ASCII ones (transformers.js's \d is ASCII only; tests/data/tokenizer_golden/variants.json).
       const char* digits = step.value("individual_digits", false) ? "\\p{N}" : "\\p{N}+";
-      tokenizer.splits_.push_back({std::make_shared<UnicodeRegex>(digits, reader.where(key)), true});
+      tokenizer.splits_.push_back({std::make_shared<UnicodeRegex>(digits, reader.where(key)), true, true});
     } else {
       reader.refuse(key + ".type", "'" + step_type +
                                        "' is not supported (\"Sequence\", \"Split\", \"Digits\", \"ByteLevel\")");
@@ -303,11 +318,11 @@ void HfTokenizer::encode_pre_tokens(std::string_view text, std::vector<int32_t>*
     for (const std::string_view piece : pieces) {
       size_t kept = 0;  // the end of what has been emitted
       for (const auto& [begin, end] : split.pattern->find_all(piece)) {
-        if (begin > kept) next.push_back(piece.substr(kept, begin - kept));
+        if (begin > kept && split.keep_gaps) next.push_back(piece.substr(kept, begin - kept));
         if (split.keep_matches) next.push_back(piece.substr(begin, end - begin));
         kept = end;
       }
-      if (piece.size() > kept) next.push_back(piece.substr(kept));
+      if (piece.size() > kept && split.keep_gaps) next.push_back(piece.substr(kept));
     }
     pieces = std::move(next);
   }

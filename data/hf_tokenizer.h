@@ -41,7 +41,8 @@ class HfTokenizer {
   };
   struct Split {
     std::shared_ptr<UnicodeRegex> pattern;
-    bool keep_matches;  // "Isolated": matches are pieces; "Removed": they are dropped
+    bool keep_matches;  // the matches are pieces (else dropped: "Removed")
+    bool keep_gaps;     // the text between them is (else dropped: "Removed" with invert)
   };
 
   explicit HfTokenizer(ByteLevelBpe bpe) : bpe_(std::move(bpe)) {}

@@ -289,8 +289,9 @@ TEST(HfTokenizerGolden, Llama3) {
 }
 
 // Pre-tokenizers no shipped fixture uses, on Llama-3's vocabulary (tests/data/tokenizer_golden/variants.json):
-// ByteLevel with use_regex true (GPT-2's pattern), and Digits (Unicode numerals, as Hugging Face's Rust
-// splits them) in both modes; the ids from transformers.js loading the same tokenizer.json (generate.sh).
+// ByteLevel with use_regex true (GPT-2's pattern), Digits (Unicode numerals, as Hugging Face's Rust splits
+// them) in both modes, and the published GPT-4o (an inverted Split) and DeepSeek-V3 (a Sequence normalizer)
+// ones; the ids from transformers.js loading the same tokenizer.json (generate.sh).
 TEST(HfTokenizerGolden, PreTokenizerVariantsOfLlama3) {
   const std::string base = testing::shared_data_dir() + "/../models/llama3-tokenizer/tokenizer.json";
   if (!std::filesystem::exists(base)) GTEST_SKIP() << "skipped: " << base << " is absent";
@@ -301,6 +302,7 @@ TEST(HfTokenizerGolden, PreTokenizerVariantsOfLlama3) {
   for (const auto& [name, variant] : variants.items()) {
     SCOPED_TRACE(name);
     file["pre_tokenizer"] = variant.at("pre_tokenizer");
+    file["normalizer"] = variant.value("normalizer", json());
     const auto tokenizer = HfTokenizer::load(dir.write(name + ".json", file.dump()));
     std::ifstream lines(golden + name + ".jsonl");
     ASSERT_TRUE(lines.good());
