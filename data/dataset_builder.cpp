@@ -144,7 +144,9 @@ BuiltDataset build_dataset(RawCatalog catalog, const BuildOptions& options, Prog
   std::vector<int32_t> by_user(rows.size());
   {
     std::vector<int64_t> next(first.begin(), first.end() - 1);
-    for (size_t r = 0; r < rows.size(); ++r) by_user[static_cast<size_t>(next[rows[r].user]++)] = static_cast<int32_t>(r);
+    for (size_t r = 0; r < rows.size(); ++r) {
+      by_user[static_cast<size_t>(next[rows[r].user]++)] = static_cast<int32_t>(r);
+    }
   }
   std::vector<int64_t> kept_length(users.size(), 0);  // a user's sequence after cold removal; 0 = dropped
   std::vector<uint8_t> item_kept(items.size(), 0);

@@ -122,14 +122,15 @@ void Hdf5ArrayWriter<T>::write_chunks(size_t chunks, bool last) {
 
   HLLM_HDF5_LOCK;
   const auto dataset = static_cast<hid_t>(dataset_);
-  const hsize_t extent = static_cast<hsize_t>(written_ + (last ? values : static_cast<int64_t>(chunks * kChunkElements)));
+  const int64_t appended = last ? values : static_cast<int64_t>(chunks * kChunkElements);  // padding excluded
+  const hsize_t extent = static_cast<hsize_t>(written_ + appended);
   HLLM_CHECK(H5Dset_extent(dataset, &extent) >= 0, "cannot extend dataset '", name_, "' in '", file_.path(), "'");
   for (size_t c = 0; c < chunks; ++c) {
     const hsize_t offset = static_cast<hsize_t>(written_) + c * kChunkElements;
     HLLM_CHECK(H5Dwrite_chunk(dataset, H5P_DEFAULT, 0, &offset, compressed[c].size(), compressed[c].data()) >= 0,
                "cannot write dataset '", name_, "' to '", file_.path(), "'");
   }
-  written_ += last ? values : static_cast<int64_t>(chunks * kChunkElements);
+  written_ += appended;
   buffer_.clear();
 }
 

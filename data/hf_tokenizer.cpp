@@ -178,7 +178,9 @@ HfTokenizer HfTokenizer::load_checked(const std::string& path) {
     const std::string type = step.value("type", "");
     if (type == "Sequence") {
       const json& steps = reader.at(step, "normalizers", key + ".normalizers");
-      for (size_t i = 0; i < steps.size(); ++i) add_normalizer(steps[i], key + ".normalizers[" + std::to_string(i) + "]");
+      for (size_t i = 0; i < steps.size(); ++i) {
+        add_normalizer(steps[i], key + ".normalizers[" + std::to_string(i) + "]");
+      }
     } else if (type == "NFC") {
       tokenizer.nfc_ = true;
     } else {

@@ -71,7 +71,9 @@ std::vector<std::string> split_commas(const std::string& text) {
 }
 
 int threads() {
-  if (FLAGS_threads < 0) throw InputError("--threads must be 0 (the cores) or more, got " + std::to_string(FLAGS_threads));
+  if (FLAGS_threads < 0) {
+    throw InputError("--threads must be 0 (the cores) or more, got " + std::to_string(FLAGS_threads));
+  }
   if (FLAGS_threads > 0) return FLAGS_threads;
   cpu_set_t set;
   CPU_ZERO(&set);
