@@ -4,10 +4,9 @@
 
 #include <algorithm>
 #include <cstring>
-#include <exception>
-#include <thread>
 
 #include "common/error.h"
+#include "common/worker_threads.h"
 #include "data/hdf5_internal.h"
 
 namespace hllm::data {
@@ -101,24 +100,13 @@ void Hdf5ArrayWriter<T>::write_chunks(size_t chunks, bool last) {
   const auto values = static_cast<int64_t>(buffer_.size());
   buffer_.resize(chunks * kChunkElements, T{0});  // the last chunk padded, as HDF5 pads an edge chunk
   std::vector<std::vector<unsigned char>> compressed(chunks);
-  std::vector<std::exception_ptr> failures(static_cast<size_t>(threads_));
   const auto compress_share = [&](size_t worker) {
-    try {
-      std::vector<unsigned char> shuffled;
-      for (size_t c = worker; c < chunks; c += static_cast<size_t>(threads_)) {
-        compressed[c] = compress_chunk(buffer_.data() + c * kChunkElements, &shuffled);
-      }
-    } catch (...) {
-      failures[worker] = std::current_exception();
+    std::vector<unsigned char> shuffled;
+    for (size_t c = worker; c < chunks; c += static_cast<size_t>(threads_)) {
+      compressed[c] = compress_chunk(buffer_.data() + c * kChunkElements, &shuffled);
     }
   };
-  std::vector<std::thread> pool;
-  for (size_t w = 1; w < std::min(chunks, static_cast<size_t>(threads_)); ++w) pool.emplace_back(compress_share, w);
-  compress_share(0);
-  for (auto& thread : pool) thread.join();
-  for (const auto& failure : failures) {
-    if (failure) std::rethrow_exception(failure);
-  }
+  run_on_threads(std::min(chunks, static_cast<size_t>(threads_)), compress_share);
 
   HLLM_HDF5_LOCK;
   const auto dataset = static_cast<hid_t>(dataset_);
