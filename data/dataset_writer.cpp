@@ -5,11 +5,10 @@
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
-#include <exception>
 #include <fstream>
-#include <thread>
 
 #include "common/error.h"
+#include "common/worker_threads.h"
 #include "data/dataset_format.h"
 #include "common/io/file_checksum.h"
 #include "data/hdf5_array_writer.h"
@@ -143,7 +142,9 @@ std::string shard_file_name(int shard, int num_shards) {
 void tokenize_in_order(const std::vector<std::string>& texts, const TokenizerFiles& tokenizer, int max_text_len,
                        int threads, ProgressMeter* progress, const TokenSink& emit) {
   constexpr size_t kBlock = 512;  // texts per block: long enough to amortise a thread's start, short for balance
-  const size_t workers = static_cast<size_t>(std::max(1, threads));
+  // No more threads than blocks (a small catalogue needs no idle ones).
+  const size_t workers = std::max<size_t>(1, std::min(static_cast<size_t>(std::max(1, threads)),
+                                                      (texts.size() + kBlock - 1) / kBlock));
   std::vector<std::vector<int32_t>> block_tokens(workers);
   std::vector<std::vector<int64_t>> block_lengths(workers);
   for (size_t round = 0; round < texts.size(); round += workers * kBlock) {
@@ -159,21 +160,7 @@ void tokenize_in_order(const std::vector<std::string>& texts, const TokenizerFil
       }
       if (progress && end > first) progress->advance(static_cast<int64_t>(end - first));
     };
-    std::vector<std::exception_ptr> failures(workers);
-    const auto guarded = [&](size_t w) {
-      try {
-        tokenize_block(w);
-      } catch (...) {
-        failures[w] = std::current_exception();
-      }
-    };
-    std::vector<std::thread> pool;
-    for (size_t w = 1; w < workers; ++w) pool.emplace_back(guarded, w);
-    guarded(0);
-    for (auto& thread : pool) thread.join();
-    for (const auto& failure : failures) {
-      if (failure) std::rethrow_exception(failure);
-    }
+    run_on_threads(workers, tokenize_block);
     for (size_t w = 0; w < workers; ++w) {  // in order: the result does not depend on the thread count
       if (!block_lengths[w].empty()) emit(block_tokens[w], block_lengths[w]);
     }

@@ -53,6 +53,12 @@ class Reader {
     }
     return value.get<int32_t>();
   }
+  // `object[name]`, which must be a list.
+  const json& list(const json& object, const std::string& name, const std::string& key) const {
+    const json& value = at(object, name, key);
+    if (!value.is_array()) refuse(key, "expected a list, got " + json_excerpt(value));
+    return value;
+  }
   // `object[name]` as a boolean: `otherwise` when absent or null.
   bool boolean(const json& object, const std::string& name, bool otherwise, const std::string& key) const {
     if (!object.contains(name) || object.at(name).is_null()) return otherwise;
@@ -177,7 +183,7 @@ HfTokenizer HfTokenizer::load_checked(const std::string& path) {
     if (step.is_null()) return;
     const std::string type = step.value("type", "");
     if (type == "Sequence") {
-      const json& steps = reader.at(step, "normalizers", key + ".normalizers");
+      const json& steps = reader.list(step, "normalizers", key + ".normalizers");
       for (size_t i = 0; i < steps.size(); ++i) {
         add_normalizer(steps[i], key + ".normalizers[" + std::to_string(i) + "]");
       }
@@ -194,7 +200,7 @@ HfTokenizer HfTokenizer::load_checked(const std::string& path) {
   std::function<void(const json&, const std::string&)> add_step = [&](const json& step, const std::string& key) {
     const std::string step_type = step.value("type", "");
     if (step_type == "Sequence") {
-      const json& steps = reader.at(step, "pretokenizers", key + ".pretokenizers");
+      const json& steps = reader.list(step, "pretokenizers", key + ".pretokenizers");
       for (size_t i = 0; i < steps.size(); ++i) add_step(steps[i], key + ".pretokenizers[" + std::to_string(i) + "]");
     } else if (step_type == "ByteLevel") {
       byte_level = true;

@@ -71,8 +71,10 @@ std::vector<std::string> split_commas(const std::string& text) {
 }
 
 int threads() {
-  if (FLAGS_threads < 0) {
-    throw InputError("--threads must be 0 (the cores) or more, got " + std::to_string(FLAGS_threads));
+  constexpr int kMaxThreads = 1024;
+  if (FLAGS_threads < 0 || FLAGS_threads > kMaxThreads) {
+    throw InputError("--threads must be 0 (the cores) to " + std::to_string(kMaxThreads) + ", got " +
+                     std::to_string(FLAGS_threads));
   }
   if (FLAGS_threads > 0) return FLAGS_threads;
   cpu_set_t set;

@@ -210,6 +210,20 @@ TEST(HfTokenizer, WhatItCannotHonourIsRefusedNamingTheKey) {
   file["normalizer"] = {{"type", "Lowercase"}};
   EXPECT_NE(load_error(file).find("key 'normalizer.type': 'Lowercase'"), std::string::npos);
   file = tiny_tokenizer();
+  file["normalizer"] = {{"type", "Sequence"}, {"normalizers", {{"a", 1}}}};
+  EXPECT_NE(load_error(file).find("key 'normalizer.normalizers': expected a list"), std::string::npos);
+  file = tiny_tokenizer();
+  file["normalizer"] = {{"type", "Sequence"}, {"normalizers", json::array({{{"type", "NFKC"}}})}};
+  EXPECT_NE(load_error(file).find("key 'normalizer.normalizers[0].type': 'NFKC'"), std::string::npos);
+  file = tiny_tokenizer();
+  file["pre_tokenizer"]["pretokenizers"] = {{"x", 1}};
+  EXPECT_NE(load_error(file).find("key 'pre_tokenizer.pretokenizers': expected a list"), std::string::npos);
+  file = tiny_tokenizer();
+  file["pre_tokenizer"]["pretokenizers"][0] = {{"type", "Split"}, {"pattern", {{"Regex", "a"}}}, {"behavior", "Removed"},
+                                                {"invert", "yes"}};
+  EXPECT_NE(load_error(file).find("key 'pre_tokenizer.pretokenizers[0].invert': expected true or false"),
+            std::string::npos);
+  file = tiny_tokenizer();
   file["pre_tokenizer"]["pretokenizers"][0] = {{"type", "Metaspace"}};
   EXPECT_NE(load_error(file).find("key 'pre_tokenizer.pretokenizers[0].type': 'Metaspace'"), std::string::npos);
   file = tiny_tokenizer();

@@ -29,8 +29,10 @@ if diff -r "$tmp/threads1" "$tmp/threads3" > "$tmp/threads.diff"; then
 else
   echo "FAIL: --threads 1 and 3 wrote different files"; cat "$tmp/threads.diff"; failures=$((failures + 1))
 fi
-expect "--threads must not be negative" 2 "--threads must be 0 (the cores) or more" -- \
+expect "--threads must not be negative" 2 "--threads must be 0 (the cores) to 1024, got -1" -- \
   "$bin" --synthetic users=20,items=20,seed=1 --out "$tmp/x" --train_tokenizer 50 --threads -1
+expect "--threads has a bound" 2 "--threads must be 0 (the cores) to 1024, got 100000" -- \
+  "$bin" --synthetic users=20,items=20,seed=1 --out "$tmp/x" --train_tokenizer 50 --threads 100000
 
 # Progress on stderr when it is a file: every phase's closing line, lines while a phase runs (here every
 # 10 ms), no carriage returns, and the summary's phase times and peak memory on stdout.
