@@ -180,7 +180,8 @@ int prepare() {
   build.cold_fraction = FLAGS_cold_items;
   if (FLAGS_cold_after >= 0) build.cold_after = FLAGS_cold_after;
   const int thread_count = threads();
-  require(FLAGS_progress_every > 0, "--progress_every must be a positive number of seconds");
+  require(FLAGS_progress_every > 0 && FLAGS_progress_every <= 86400,
+          "--progress_every must be a number of seconds in (0, 86400], got " + std::to_string(FLAGS_progress_every));
 
   ProgressMeter progress(stderr, is_terminal(stderr), FLAGS_progress_every);
   data::RawCatalog catalog;

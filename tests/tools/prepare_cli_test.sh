@@ -49,8 +49,10 @@ expect "summary: each phase's time and the peak memory" 0 "; peak memory" -- \
 "$bin" --synthetic users=3000,items=4000,seed=6 --out "$tmp/ticking" --train_tokenizer 2000 \
   --progress_every 0.01 > /dev/null 2> "$tmp/ticking.err"
 expect "a line every --progress_every seconds while a phase runs" 0 "training the tokenizer: 0 s" -- cat "$tmp/ticking.err"
-expect "--progress_every must be positive" 2 "--progress_every must be a positive number" -- \
-  "$bin" --synthetic users=20,items=20,seed=1 --out "$tmp/x" --train_tokenizer 50 --progress_every 0
+for every in 0 nan inf 1e300; do
+  expect "--progress_every $every is refused" 2 "--progress_every must be a number of seconds in (0, 86400]" -- \
+    "$bin" --synthetic users=20,items=20,seed=1 --out "$tmp/x" --train_tokenizer 50 --progress_every $every
+done
 if command -v script > /dev/null; then
   # On a terminal: one line redrawn in place (a carriage return and erase before each state).
   script -qec "'$bin' --synthetic users=300,items=200,seed=2 --out '$tmp/tty' --train_tokenizer 300" /dev/null \
