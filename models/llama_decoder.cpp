@@ -281,20 +281,32 @@ std::vector<at::Tensor> attention_projections(const DecoderLayer& l, const at::T
   return parts;
 }
 
+// x + attention(norm(x)). Its own function so that, without autograd (evaluation), the normed input, the
+// projections and the attention's output are freed before the layer's MLP runs (under autograd the graph
+// keeps what it needs either way).
+at::Tensor residual_attention(const DecoderLayer& l, const LlamaConfig& config, int64_t index, const at::Tensor& x,
+                              const at::Tensor& mask, const RopeTables& rope) {
+  const int64_t B = x.size(0), T = x.size(1);
+  const int64_t H = config.num_attention_heads, Hkv = config.num_key_value_heads, d = config.head_dim();
+  at::Tensor attended;  // [B, H, T, d]
+  {
+    const auto projections = attention_projections(l, rms_norm(x, l.input_norm, config.rms_norm_eps), H * d, Hkv * d);
+    const at::Tensor q = projections[0].view({B, T, H, d}).transpose(1, 2);
+    const at::Tensor k = projections[1].view({B, T, Hkv, d}).transpose(1, 2);
+    const at::Tensor v = projections[2].view({B, T, Hkv, d}).transpose(1, 2);
+    attended = grouped_attention(apply_rope(q, rope.cos, rope.sin), apply_rope(k, rope.cos, rope.sin), v,
+                                 sliding_window_mask(mask, T, config.window_of_layer(index), x.device()));
+  }
+  at::Tensor merged = attended.transpose(1, 2).reshape({B, T, H * d});
+  attended.reset();
+  return x + at::linear(merged, l.o_proj);
+}
+
 }  // namespace
 
 at::Tensor decoder_layer_forward(const DecoderLayer& l, const LlamaConfig& config, int64_t index, const at::Tensor& x,
                                  const at::Tensor& mask, const RopeTables& rope) {
-  const int64_t B = x.size(0), T = x.size(1);
-  const int64_t H = config.num_attention_heads, Hkv = config.num_key_value_heads, d = config.head_dim();
-  const at::Tensor h = rms_norm(x, l.input_norm, config.rms_norm_eps);
-  const auto projections = attention_projections(l, h, H * d, Hkv * d);
-  const at::Tensor q = projections[0].view({B, T, H, d}).transpose(1, 2);
-  const at::Tensor k = projections[1].view({B, T, Hkv, d}).transpose(1, 2);
-  const at::Tensor v = projections[2].view({B, T, Hkv, d}).transpose(1, 2);
-  const at::Tensor attended = grouped_attention(apply_rope(q, rope.cos, rope.sin), apply_rope(k, rope.cos, rope.sin), v,
-                                               sliding_window_mask(mask, T, config.window_of_layer(index), x.device()));  // [B, H, T, d]
-  const at::Tensor y = x + at::linear(attended.transpose(1, 2).reshape({B, T, H * d}), l.o_proj);
+  const at::Tensor y = residual_attention(l, config, index, x, mask, rope);
   return y + swiglu(rms_norm(y, l.post_attention_norm, config.rms_norm_eps), l.gate_proj, l.up_proj, l.down_proj);
 }
 

@@ -91,7 +91,12 @@ at::Tensor eager::attention(const at::Tensor& q, const at::Tensor& k, const at::
 at::Tensor swiglu(const at::Tensor& x, const at::Tensor& gate, const at::Tensor& up, const at::Tensor& down) {
   if (!x.device().is_cpu()) return eager::swiglu(x, gate, up, down);
   // One product with the gate and up matrices stacked (faster than two), the fused gate on its [g | u].
-  return at::linear(fused_swiglu_gate(at::linear(x, at::cat({gate, up}, 0))), down);
+  // Statements of their own: without autograd (evaluation) the stacked matrices are freed before the gate
+  // runs and their product before the down product (under autograd the graph keeps what it needs).
+  at::Tensor gate_up = at::linear(x, at::cat({gate, up}, 0));
+  const at::Tensor gated = fused_swiglu_gate(gate_up);
+  gate_up.reset();
+  return at::linear(gated, down);
 }
 
 at::Tensor eager::swiglu(const at::Tensor& x, const at::Tensor& gate, const at::Tensor& up, const at::Tensor& down) {
