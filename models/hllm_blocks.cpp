@@ -89,7 +89,7 @@ class DecoderLayerBlock : public NamedBlock {
     const bool item = prefix_ == "item";
     BlockCost c = decoder_layer_cost(config_, static_cast<double>(item ? s.items : s.sequences),
                                      static_cast<double>(item ? s.item_tokens : s.sequence_length), s.bytes_per_value,
-                                     s.fused_layer_ops);
+                                     s.fused_layer_ops, item ? kItemsPerBucket : 0);
     c.parameters = numel_of(parameters_);  // the tensors at hand (the formula's count, unless some were dropped)
     return c;
   }

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "models/llama_decoder.h"
+#include "models/model_plan.h"
 
 namespace hllm::models {
 
@@ -27,10 +28,8 @@ struct ItemBucket {
   at::Tensor positions;   // [U_b, T_b] int64; [T_b] (the same for every row) when the mask is undefined
 };
 
-// Items are sorted by length and cut into buckets of kItemsPerBucket: each pads only to its own longest.
-// (Measured by bench/model_bench: 1.4-1.5x faster than padding all items to the longest; a block-diagonal
-// mask over one long row is 50-100x slower on CPU.)
-constexpr int64_t kItemsPerBucket = 16;
+// Items are sorted by length and cut into buckets of kItemsPerBucket (models/model_plan.h): each pads only
+// to its own longest.
 
 struct ItemInputs {
   std::vector<ItemBucket> buckets;

@@ -12,7 +12,51 @@ int64_t decoder_layer_parameters(const LlamaConfig& c) {
   return n;
 }
 
-BlockCost decoder_layer_cost(const LlamaConfig& c, double rows, double T, int64_t bytes_per_value, bool fused_ops) {
+namespace {
+
+// The most one call of decoder_layer_forward (models/llama_decoder.cpp) holds at once without autograd
+// (evaluation) beside its input and mask, for `rows` of T tokens in values of v bytes (measured with the host
+// allocator's count: tests/models/activation_memory_test.cpp). Each term is one moment of the forward, with
+// the tensors alive then; c is float32's 4 bytes, in which the fused CPU kernels compute, and `copies` is 1
+// where a bf16 input is first copied into it.
+double decoder_layer_inference_work(const LlamaConfig& config, double rows, double T, double v, bool fused_ops) {
+  const double n = rows * T, D = config.hidden_size, F = config.intermediate_size, d = config.head_dim();
+  const double q = config.num_attention_heads * d, kv = config.num_key_value_heads * d;
+  const double c = std::max(v, 4.0), copies = v < c ? 1 : 0;
+  if (!fused_ops) {
+    // A GPU's eager ops: the norm's three float32 tensors and its output; q, k, v and their rotations, k and
+    // v repeated to q's heads when grouped, and the kernel's output; the SwiGLU's gate, silu(gate), up and
+    // their product.
+    const double norm = n * (3 * c + v) * D;
+    const double attention = n * v * (3 * q + 2 * kv + (q > kv ? 2 * q : 0) + q);
+    const double swiglu = n * v * (2 * D + 4 * F);
+    return std::max({norm, attention, swiglu});
+  }
+  // The attention, in its own scope: the normed input h, the stacked q, k, v matrices (a parameter's
+  // size) or v copied out, beside the stacked product P ...
+  const double projecting = n * v * D + n * v * (q + 2 * kv) + std::max(v * D * (q + 2 * kv), n * v * kv);
+  const double held = n * v * (q + 3 * kv);  // P and v's copy
+  // ... each rotation (its input copied to c, its output in c, then in v) ...
+  const double rotation = copies * c + c + copies * v;  // per element rotated
+  const double rotating = held + std::max(n * q * rotation, n * v * q + n * kv * rotation);
+  // ... and the attention kernel: q and k rotated, its inputs copied to c, its output and one log-sum-exp per
+  // head in c, the output in v.
+  const double attending = held + n * (q + kv) * v + copies * n * c * (q + 2 * kv) +
+                           n * c * (q + config.num_attention_heads) + copies * n * v * q;
+  // Then the heads merged, the output projection and the residual y.
+  const double merging = n * v * q + 2 * n * v * D;
+  // The MLP beside y and its normed input: the stacked gate and up matrices with their product GU, then the
+  // gate (GU, copied to c, its output in c, then in v), the down product, and the layer's output.
+  const double mlp = 2 * n * v * D + std::max({v * 2 * F * D + n * v * 2 * F,
+                                              n * v * 2 * F + copies * n * c * 2 * F + n * c * F + copies * n * v * F,
+                                              n * v * F + n * v * D, 2 * n * v * D});
+  return std::max({projecting, rotating, attending, merging, mlp});
+}
+
+}  // namespace
+
+BlockCost decoder_layer_cost(const LlamaConfig& c, double rows, double T, int64_t bytes_per_value, bool fused_ops,
+                             double rows_per_call) {
   const double n = rows * T, D = c.hidden_size, F = c.intermediate_size;
   const double H = c.num_attention_heads, Hkv = c.num_key_value_heads, d = c.head_dim();
   BlockCost cost;
@@ -41,13 +85,10 @@ BlockCost decoder_layer_cost(const LlamaConfig& c, double rows, double T, int64_
   const double stacked_weights = fused_ops ? v * D * ((H + 2 * Hkv) * d + 2 * F) : 0;
   cost.activation_bytes = static_cast<int64_t>(n * per_token + rows * T * T + stacked_weights);
   cost.input_bytes = static_cast<int64_t>(n * D * bytes_per_value);
-  // Without autograd (evaluation), at most at once: the input and the residual, and the larger of the
-  // attention's tensors (its norm's output, q, k, v and their rotations, float32 copies, the output in
-  // float32, in v and reshaped) and the SwiGLU's (its norm's output, the four F-wide tensors of one
-  // expression, the output). The fused attention's scores are one block of query rows per thread.
-  const double attending = n * (v * D + (7 * v + 16) * H * d);
-  const double swiglu = n * (2 * v * D + 4 * v * F);
-  cost.inference_bytes = static_cast<int64_t>(n * 2 * v * D + std::max(attending, swiglu));
+  // Without autograd: every row's input and mask (a call's output replaces its input), and one call's work.
+  const double call_rows = rows_per_call > 0 ? std::min(rows, rows_per_call) : rows;
+  cost.inference_bytes =
+      static_cast<int64_t>(n * v * D + rows * T * T + decoder_layer_inference_work(c, call_rows, T, v, fused_ops));
   return cost;
 }
 
@@ -71,7 +112,7 @@ std::vector<std::pair<std::string, BlockCost>> hllm_block_costs(const LlamaConfi
   for (int64_t i = 0; i < item.num_hidden_layers; ++i) {
     out.emplace_back("item_layer." + std::to_string(i),
                      decoder_layer_cost(item, static_cast<double>(s.items), static_cast<double>(s.item_tokens), s.bytes_per_value,
-                                        s.fused_layer_ops));
+                                        s.fused_layer_ops, kItemsPerBucket));
   }
   out.emplace_back("item_output", BlockCost{0.0, item.hidden_size, bytes(static_cast<double>(s.items * item.hidden_size)), 0});
   out.emplace_back("user_input", BlockCost{});

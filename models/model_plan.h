@@ -15,11 +15,18 @@
 
 namespace hllm::models {
 
+// The Item LLM's items are sorted by length and cut into buckets of this many, each padded only to its own
+// longest and run through a layer by a call of its own (models/hllm_towers.h). (Measured by
+// bench/model_bench: 1.4-1.5x faster than padding all items to the longest; a block-diagonal mask over one
+// long row is 50-100x slower on CPU.)
+inline constexpr int64_t kItemsPerBucket = 16;
+
 // One decoder layer: its parameters, forward FLOPs and activation bytes for `rows` sequences of `tokens`.
 // `fused_ops`: the layer runs the CPU's fused nodes (models/fused_*.h), which keep less than the plain
-// formulas a GPU runs for RMSNorm and SwiGLU.
+// formulas a GPU runs for RMSNorm and SwiGLU. `rows_per_call`: the rows one call of the layer runs (the
+// Item LLM's buckets; 0: all), which bounds what its forward without autograd holds beside the inputs.
 BlockCost decoder_layer_cost(const LlamaConfig& config, double rows, double tokens, int64_t bytes_per_value,
-                             bool fused_ops);
+                             bool fused_ops, double rows_per_call = 0);
 int64_t decoder_layer_parameters(const LlamaConfig& config);
 
 // A tower's parameters: the token table (Item LLM only; the User LLM reads embeddings), the layers and the

@@ -232,7 +232,7 @@ int run(const std::vector<std::string>& overrides) {
   std::vector<models::BlockCost> costs;
   for (const auto& [name, cost] : models::hllm_block_costs(item, user, shapes)) costs.push_back(cost);
   const auto item_layer = models::decoder_layer_cost(item, static_cast<double>(U), static_cast<double>(T), value_bytes,
-                                                     shapes.fused_layer_ops);
+                                                     shapes.fused_layer_ops, models::kItemsPerBucket);
   const auto user_layer = models::decoder_layer_cost(user, static_cast<double>(B), static_cast<double>(W), value_bytes,
                                                      shapes.fused_layer_ops);
   const models::StageActivations whole = models::stage_activation_bytes(costs, 0, costs.size());

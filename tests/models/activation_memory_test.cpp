@@ -5,6 +5,7 @@
 // float32 and bfloat16, full and grouped-query attention, with and without a padding mask. And
 // activation checkpointing lowers what a layer keeps to its input, with the same gradients.
 #include <ATen/ATen.h>
+#include <c10/core/GradMode.h>
 #include <gtest/gtest.h>
 
 #include "models/llama_decoder.h"
@@ -21,6 +22,7 @@ struct Case {
   int64_t kv_heads;
   bool mask;
   int64_t tokens = 40;  // 160: attention's T x T would be as large as all the rest, were it kept
+  int64_t rows_per_call = 0;  // the rows one call of the layer runs (the Item LLM's buckets); 0: all
 };
 
 class DecoderLayerActivations : public ::testing::TestWithParam<Case> {};
@@ -65,6 +67,59 @@ INSTANTIATE_TEST_SUITE_P(Layouts, DecoderLayerActivations,
                          [](const ::testing::TestParamInfo<Case>& info) {
                            return std::string(info.param.dtype == at::kFloat ? "float32" : "bfloat16") + "_kv" +
                                   std::to_string(info.param.kv_heads) + (info.param.mask ? "_padding_mask" : "_causal") + "_T" + std::to_string(info.param.tokens);
+                         });
+
+// Without autograd (evaluation: the catalogue's chunks through the Item LLM), the most a decoder layer holds
+// at once beside its input is what the plan counts as its inference bytes: the peak of the host allocator's
+// count over the forward under NoGradGuard, its input and output aside.
+class DecoderLayerInference : public ::testing::TestWithParam<Case> {};
+
+TEST_P(DecoderLayerInference, PlanBoundsTheNoGradPeak) {
+  ASSERT_TRUE(runtime::install_host_caching_allocator());
+  const Case c = GetParam();
+  LlamaConfig config;
+  config.vocab_size = 64, config.hidden_size = 256, config.intermediate_size = 688, config.num_hidden_layers = 1;
+  config.num_attention_heads = 8, config.num_key_value_heads = c.kv_heads;
+  const int64_t rows = 12, T = c.tokens, value_bytes = c.dtype == at::kBFloat16 ? 2 : 4;
+  const int64_t per_call = c.rows_per_call > 0 ? c.rows_per_call : rows;
+  const LlamaDecoder decoder = LlamaDecoder::random(config, 1, c.dtype);
+  const RopeTables rope = rope_for(at::arange(T), config);
+  // The rows in calls of per_call, each with its own input and mask, as the Item LLM's buckets are run.
+  std::vector<at::Tensor> inputs, masks;
+  for (int64_t first = 0; first < rows; first += per_call) {
+    inputs.push_back(at::randn({per_call, T, config.hidden_size}).to(c.dtype));
+    masks.push_back(c.mask ? causal_mask(T, at::kCPU).expand({per_call, 1, T, T}).contiguous() : at::Tensor());
+  }
+
+  c10::NoGradGuard no_grad;
+  runtime::release_cached_host_memory();
+  runtime::reset_host_memory_peaks();
+  const int64_t before = runtime::host_memory_stats().allocated_bytes;
+  for (size_t b = 0; b < inputs.size(); ++b) {
+    inputs[b] = decoder_layer_forward(decoder.layers()[0], config, 0, inputs[b], masks[b], rope);  // replaces its input
+  }
+  const int64_t peak = runtime::host_memory_stats().peak_allocated_bytes - before;
+
+  const BlockCost cost = decoder_layer_cost(config, static_cast<double>(rows), static_cast<double>(T), value_bytes,
+                                             /*fused_ops=*/true, static_cast<double>(c.rows_per_call));
+  // The plan counts every row's input and the mask [rows, T, T], both held before the forward.
+  const double planned = static_cast<double>(cost.inference_bytes - rows * T * config.hidden_size * value_bytes - rows * T * T);
+  // Blocks of 1 MiB and more are counted at their size class (at most 1/8 above).
+  EXPECT_GE(static_cast<double>(peak), 0.97 * planned) << "peak " << peak << " bytes, planned " << planned;
+  EXPECT_LE(static_cast<double>(peak), 1.15 * planned) << "peak " << peak << " bytes, planned " << planned;
+}
+
+INSTANTIATE_TEST_SUITE_P(Layouts, DecoderLayerInference,
+                         ::testing::Values(Case{at::kFloat, 8, false}, Case{at::kFloat, 8, true},
+                                           Case{at::kFloat, 2, true}, Case{at::kBFloat16, 8, true},
+                                           Case{at::kBFloat16, 2, false}, Case{at::kFloat, 8, true, 160},
+                                           Case{at::kFloat, 2, false, 8}, Case{at::kFloat, 8, true, 40, 4},
+                                           Case{at::kBFloat16, 2, true, 40, 3}),
+                         [](const ::testing::TestParamInfo<Case>& info) {
+                           return std::string(info.param.dtype == at::kFloat ? "float32" : "bfloat16") + "_kv" +
+                                  std::to_string(info.param.kv_heads) + (info.param.mask ? "_padding_mask" : "_causal") +
+                                  "_T" + std::to_string(info.param.tokens) +
+                                  (info.param.rows_per_call > 0 ? "_calls_of_" + std::to_string(info.param.rows_per_call) : "");
                          });
 
 // A decoder layer as a block: x -> the layer's output.
