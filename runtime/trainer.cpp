@@ -9,6 +9,7 @@
 #include "checkpoint/checkpoint_reader.h"
 #include "common/error.h"
 #include "runtime/checkpoint_schedule.h"
+#include "runtime/host_caching_allocator.h"
 #include "runtime/lr_schedule.h"
 #include "runtime/model_save.h"
 #include "runtime/step_log.h"
@@ -148,6 +149,9 @@ void Trainer::validate(int64_t steps_done, RunState& run) {
   log_.metrics("valid", steps_done, valid);
   if (run.best.step == 0 || valid.at(kSelectionMetric) > run.best.valid.at(kSelectionMetric)) {
     // The same decision on every rank (all saw the same metrics); each keeps its own share.
+    run.best = {};
+    // The copy lives for the rest of the run: mapped at its own size, not in the cache's larger blocks.
+    release_cached_host_memory();
     run.best = {steps_done, valid, host_copy(step_.parameter_pieces())};
   }
 }
