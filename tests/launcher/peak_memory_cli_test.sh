@@ -7,9 +7,9 @@
 # 0.7-1.15 x the plan (the plan neither misses what runs nor pads it); in every phase (start-up, training,
 # evaluation, saving) the tensors stay within 1.15 x that phase's plan. The prefetch window is about one item
 # layer (3.5 M elements of the 29 M), not the default 5e7 elements that would let the plan hold the whole
-# model gathered. Evaluation's plan still has about 0.1 GiB of slack here (its block work is planned as what
-# autograd would keep), as much as a whole-model gather: a gather of everything at evaluation, tried, stays
-# inside its bound (0.42-0.44 GiB against 1.15 x 0.427) — the planner must tighten it before this test can.
+# model gathered, and every phase's plan is tight (1.00-1.05 x measured): a whole-model gather reintroduced at
+# start-up, evaluation or saving adds 0.11 GiB to a phase of 0.22-0.32 GiB and fails here
+# (scripts/peak_memory_mutations.sh shows it).
 # Usage: peak_memory_cli_test.sh BUILD_BIN_DIR SOURCE_DIR "MPIEXEC FLAGS" DATASET_DIR
 set -u
 source "$(dirname "$0")/cli_args.sh" "$@"
