@@ -39,7 +39,8 @@ echo "building hllm_launch and hllm_prepare in a clean worktree of $(git rev-par
 (cd "$tree" && cmake -S . -B build -G Ninja > "$work/configure.log" 2>&1 &&
   ninja -C build hllm_launch hllm_prepare > "$work/build.log" 2>&1) ||
   { tail -30 "$work/build.log" 2>/dev/null || cat "$work/configure.log"; exit 1; }
-"$tree/build/bin/hllm_prepare" --synthetic users=300,items=120,seed=9 --out "$work/dataset" > /dev/null 2>&1
+"$tree/build/bin/hllm_prepare" --synthetic users=300,items=120,seed=9 --out "$work/dataset" --train_tokenizer 400 \
+  --num_shards 3 --max_text_len 16 > "$work/prepare.log" 2>&1 || { cat "$work/prepare.log"; exit 1; }  # the tests' dataset
 
 run_test() {
   OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 "$tree/tests/launcher/peak_memory_cli_test.sh" "$tree/build/bin" "$tree" \
