@@ -9,17 +9,17 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export CCACHE_BASEDIR CCACHE_NOHASHDIR=1
 
-# name | file | exact text | its replacement. Lines with the same name are applied together.
+# name @ file @ exact text @ its replacement. Lines with the same name are applied together.
 mutations=(
   # Evaluation: the ID models' whole-model gather for every batch of users, applied to HLLM too.
-  "evaluation_gathers_everything|runtime/model_placement.cpp|  if (model_->reads_item_tokens() || !runner_) return;|  if (!runner_) return;"
-  "evaluation_gathers_everything|runtime/user_scorer.cpp|  if (model_.recommender().reads_item_tokens() || whole == id_model_whole_) return;|  if (whole == id_model_whole_) return;"
+  "evaluation_gathers_everything@runtime/model_placement.cpp@  if (model_->reads_item_tokens() || !runner_) return;@  if (!runner_) return;"
+  "evaluation_gathers_everything@runtime/user_scorer.cpp@  if (model_.recommender().reads_item_tokens() || whole == id_model_whole_) return;@  if (whole == id_model_whole_) return;"
   # Saving: no block is released once gathered, so the whole model ends up gathered.
-  "saving_keeps_everything_gathered|runtime/model_save.cpp|      if (last_of_block(i)) placement.release_block(specs[i].block - first_block);|      (void)last_of_block;"
-  "saving_keeps_everything_gathered|runtime/model_save.cpp|    if (last_of_block(i)) placement.release_block(spec.block);|    (void)last_of_block;"
+  "saving_keeps_everything_gathered@runtime/model_save.cpp@      if (last_of_block(i)) placement.release_block(specs[i].block - first_block);@      (void)last_of_block;"
+  "saving_keeps_everything_gathered@runtime/model_save.cpp@    if (last_of_block(i)) placement.release_block(spec.block);@    (void)last_of_block;"
   # Start-up: the whole model gathered once, then released, before the first step.
-  "start_up_gathers_everything|runtime/model_placement.cpp|  if (model_->reads_item_tokens() || !runner_) return;|  if (!runner_) return;"
-  "start_up_gathers_everything|runtime/trainer.cpp|  memory_.end_phase(Phase::kStartUp, planned_for(Phase::kStartUp));|  placement_.gather_id_model(true);\n  placement_.gather_id_model(false);\n  memory_.end_phase(Phase::kStartUp, planned_for(Phase::kStartUp));"
+  "start_up_gathers_everything@runtime/model_placement.cpp@  if (model_->reads_item_tokens() || !runner_) return;@  if (!runner_) return;"
+  "start_up_gathers_everything@runtime/trainer.cpp@  memory_.end_phase(Phase::kStartUp, planned_for(Phase::kStartUp));@  placement_.gather_id_model(true);\n  placement_.gather_id_model(false);\n  memory_.end_phase(Phase::kStartUp, planned_for(Phase::kStartUp));"
 )
 
 if ! /usr/bin/python3 -c 'import numpy' 2> /dev/null; then
@@ -52,14 +52,14 @@ fi
 
 names=()
 for entry in "${mutations[@]}"; do
-  name=${entry%%|*}
+  name=${entry%%@*}
   [[ " ${names[*]} " == *" $name "* ]] || names+=("$name")
 done
 survived=0
 for name in "${names[@]}"; do
   if [ $# -gt 0 ] && [[ " $* " != *" $name "* ]]; then continue; fi
   for entry in "${mutations[@]}"; do
-    IFS='|' read -r entry_name file from to <<< "$entry"
+    IFS='@' read -r entry_name file from to <<< "$entry"
     [ "$entry_name" = "$name" ] || continue
     /usr/bin/python3 - "$tree/$file" "$from" "$to" <<'PY' || { echo "$name: its text is no longer in $file; update the script"; exit 1; }
 import sys
