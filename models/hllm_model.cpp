@@ -160,8 +160,10 @@ HllmOutput hllm_loss(const at::Tensor& states, const SequenceInputs& inputs, con
   HllmOutput out;
   out.predictions = queries.size(0);
   if (out.predictions == 0 || negatives.size(0) == 0) {
-    // Nothing to predict (all filler rows): a zero loss that still touches every parameter's graph.
+    // Nothing to predict (all filler rows): a zero loss that still touches every parameter's graph, and the
+    // gathered negatives: their gather's backward is a collective that the other ranks run too.
     out.loss = states.sum() * 0.0 + item_embeddings.sum() * 0.0 + logit_scale * 0.0;
+    if (negatives.numel() > 0) out.loss = out.loss + negatives.sum() * 0.0;
     for (int k = 0; k < 3; ++k) out.top_k.push_back(at::zeros({}, at::kFloat));
     return out;
   }
