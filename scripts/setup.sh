@@ -16,6 +16,8 @@ packages=(
   libpcre2-dev libicu-dev # tokenizer.json: Unicode patterns (PCRE2) and NFC (ICU)
   python3-h5py            # tests check that h5py reads the datasets hllm_prepare writes
   gnuplot-nox             # hllm_plot draws the training curves
+  slurmctld slurmd slurm-client munge  # a local Slurm cluster for the job scripts (scripts/slurm/local_cluster.sh)
+  iproute2 util-linux     # its network namespaces (ip), nsenter and unshare
 )
 
 missing=()

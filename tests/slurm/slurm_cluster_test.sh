@@ -1,0 +1,153 @@
+#!/usr/bin/env bash
+# A real Slurm cluster of two nodes on this machine (scripts/slurm/local_cluster.sh: network namespaces, one
+# slurmd each, slurmctld and munged beside them), with the shipped launcher/slurm/hllm.sbatch as a user
+# submits it. Each check compares with a plain single-host `mpirun -np 4` of the same config, or names what
+# it saw:
+#   a. sbatch over 2 nodes x 2 ranks (ZeRO-3; mpirun through Open MPI's Slurm support) gives the single-host
+#      run's per-step losses and test metrics, bit for bit; its topology table puts ranks 0-1 on n1 and 2-3
+#      on n2 with their local ranks; srun --mpi=pmix launches the same run with the same losses;
+#   b. a 1-minute time limit: SIGUSR1 (--signal=B:USR1@...) commits a checkpoint, the job exits 3 and
+#      requeues itself (Restarts >= 1), resumes, and ends on the single-host run's final loss; the output
+#      file (--open-mode=append) holds the segments;
+#   c. node loss: every rank on n2 is killed with SIGKILL mid-run; the job ends within 30 s naming the lost
+#      rank and host, and the job submitted again resumes from the last committed checkpoint and ends on the
+#      single-host run's final loss.
+# Slurm holds a requeued job about two minutes for its BeginTime; the test starts it at once. The cluster is
+# torn down on exit, also when a check fails. Where namespaces or Slurm are missing the test reports skipped
+# (exit 77) with the reason.
+# Usage: slurm_cluster_test.sh BUILD_BIN_DIR SOURCE_DIR "MPIEXEC FLAGS" DATASET_DIR
+set -u
+bin=$1
+src=$2
+read -r -a mpi_flags <<< "$3"
+dataset=$4
+cluster=$src/scripts/slurm/local_cluster.sh
+# A cluster of the test's own, beside any the user runs.
+export HLLM_SLURM_NAME=hllmci HLLM_SLURM_SUBNET=10.231.9 HLLM_SLURM_PORT=6937
+reason=$("$cluster" check 2>&1) || { echo "SKIP: $reason"; exit 77; }
+# Runs, checkpoints and the cluster's state on a path every node sees: the build tree (each node has its own
+# /tmp).
+tmp=$(mktemp -d -p "$bin/..")
+export HLLM_SLURM_STATE=$tmp/cluster
+trap '"$cluster" down > /dev/null 2>&1; rm -rf "$tmp"' EXIT
+failures=0
+fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+
+"$cluster" up 2 > "$tmp/up.log" 2>&1 || { echo "FAIL: the cluster did not come up:"; cat "$tmp/up.log"; exit 1; }
+eval "$("$cluster" env)"
+# What reaches the ranks: the binaries, one BLAS thread each, and mpirun's consent to run as root (CI is root).
+export HLLM_BIN=$bin OPENBLAS_NUM_THREADS=1 OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+
+# The same training everywhere: ZeRO-3 over 4 ranks, a checkpoint every 20 steps.
+train=(--set data.path="$dataset" --set zero_optimization.stage=3 --set train.max_steps=STEPS
+       --set train.log_interval=10 --set train.eval_interval=0 --set checkpoint.interval_steps=20
+       --set train_micro_batch_size_per_gpu=2 --set data.num_negatives=16)
+settings() { local steps=$1; shift; printf '%s\n' "${train[@]/STEPS/$steps}" "$@"; }
+# The shipped script on a CPU cluster: 2 nodes x 2 ranks, no GPUs, one core per rank (command-line options
+# override its #SBATCH lines).
+cpu_job=(-N 2 --ntasks-per-node=2 --gpus-per-node=0 --cpus-per-task=1)
+submit() {  # submit NAME MINUTES STEPS [sbatch options...]: prints the job id
+  local name=$1 minutes=$2 steps=$3
+  shift 3
+  mapfile -t flags < <(settings "$steps" --set run.dir="$tmp/$name")
+  sbatch --parsable "${cpu_job[@]}" --time="$minutes" --output="$tmp/$name.out" --job-name="$name" "$@" \
+    "$src/launcher/slurm/hllm.sbatch" "$src/configs/demo.json" "${flags[@]}"
+}
+field() { scontrol show job "$1" 2> /dev/null | grep -o "$2=[^ ]*" | head -n 1 | cut -d= -f2; }
+wait_job() {  # wait_job ID SECONDS: until the job has finished (not requeued or pending), or the time is up
+  local deadline=$((SECONDS + $2)) state
+  while [ $SECONDS -lt $deadline ]; do
+    state=$(field "$1" JobState)
+    case $state in COMPLETED|FAILED|CANCELLED|TIMEOUT|NODE_FAIL|OUT_OF_MEMORY) return 0 ;; esac
+    # Slurm holds a requeued job for about two minutes (Reason=BeginTime); the test starts it at once.
+    if [ "$state" = PENDING ] && [ "$(field "$1" Reason)" = BeginTime ]; then
+      scontrol update JobId="$1" StartTime=now 2> /dev/null
+    fi
+    sleep 1
+  done
+  return 1
+}
+losses() { grep -o '"loss":[^,]*' "$tmp/$1/metrics.jsonl" 2> /dev/null; }
+test_metrics() { python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["test"])' "$tmp/$1/report.json" 2> /dev/null; }
+wait_for_step() {  # wait_for_step RUN STEP SECONDS
+  local deadline=$((SECONDS + $3))
+  while [ $SECONDS -lt $deadline ]; do
+    grep -q "\"step\":$2," "$tmp/$1/metrics.jsonl" 2> /dev/null && return 0
+    sleep 0.3
+  done
+  return 1
+}
+
+# The single-host references.
+for steps in 40 200; do
+  mapfile -t flags < <(settings "$steps" --set run.dir="$tmp/host$steps")
+  mpirun "${mpi_flags[@]}" -np 4 "$bin/hllm_launch" --config "$src/configs/demo.json" "${flags[@]}" > "$tmp/host$steps.log" 2>&1 ||
+    { echo "FAIL: the single-host run of $steps steps:"; tail -n 20 "$tmp/host$steps.log"; exit 1; }
+done
+
+# a. Equivalence, through mpirun and through srun.
+job=$(submit equal 10 40 --wait 2> "$tmp/equal.sbatch.err")
+rc=$(field "$job" ExitCode)
+if [ "$rc" = "0:0" ] && [ -n "$(losses equal)" ] && [ "$(losses equal)" = "$(losses host40)" ] &&
+   [ "$(test_metrics equal)" = "$(test_metrics host40)" ]; then
+  echo "ok: a. sbatch over n1 and n2 logs the single-host run's $(losses equal | wc -l) losses and its test metrics, bit for bit"
+else
+  fail "a. sbatch (exit $rc)"; diff <(losses host40) <(losses equal) | head; tail -n 30 "$tmp/equal.out"
+fi
+# The topology table: rank, host, local rank / ranks on that host.
+if grep -Eq '^ *0 +n1 +0/2 ' "$tmp/equal.out" && grep -Eq '^ *1 +n1 +1/2 ' "$tmp/equal.out" &&
+   grep -Eq '^ *2 +n2 +0/2 ' "$tmp/equal.out" && grep -Eq '^ *3 +n2 +1/2 ' "$tmp/equal.out"; then
+  echo "ok: a. the topology table puts ranks 0-1 on n1 and 2-3 on n2, each with its local rank"
+else
+  fail "a. the topology table"; grep -A6 ' rank  host' "$tmp/equal.out"
+fi
+mapfile -t flags < <(settings 40 --set run.dir="$tmp/srun")
+if srun "${cpu_job[@]}" --mpi=pmix --time=10 "$bin/hllm_launch" --config "$src/configs/demo.json" "${flags[@]}" \
+     > "$tmp/srun.out" 2>&1 && [ "$(losses srun)" = "$(losses host40)" ] && grep -Eq '^ *3 +n2 +1/2 ' "$tmp/srun.out"; then
+  echo "ok: a. srun --mpi=pmix starts the ranks on both nodes and logs the same losses"
+else
+  fail "a. srun --mpi=pmix"; diff <(losses host40) <(losses srun) | head; tail -n 20 "$tmp/srun.out"
+fi
+
+# b. The time limit: signalled 40 s before it, the job commits, exits 3 and requeues itself, then finishes.
+job=$(submit limit 1 200 --signal=B:USR1@40)
+if wait_job "$job" 300 && [ "$(field "$job" JobState)" = COMPLETED ] && [ "$(field "$job" Restarts)" -ge 1 ] &&
+   [ "$(losses limit | tail -n 1)" = "$(losses host200 | tail -n 1)" ] &&
+   grep -q "preempted at the time limit with a committed checkpoint: requeueing" "$tmp/limit.out" &&
+   grep -q "resuming from $tmp/limit/checkpoints/step_" "$tmp/limit.out"; then
+  echo "ok: b. the time limit's signal committed a checkpoint and requeued the job (Restarts=$(field "$job" Restarts));" \
+    "it resumed and ended on the single-host run's final loss ($(losses limit | tail -n 1))"
+else
+  fail "b. time limit (state $(field "$job" JobState), restarts $(field "$job" Restarts))"
+  diff <(losses host200) <(losses limit) | head; tail -n 30 "$tmp/limit.out"
+fi
+
+# c. Node loss: every rank on n2 killed once the first checkpoint is committed.
+job=$(submit lost 10 200)
+if wait_for_step lost 30 120; then
+  start=$SECONDS
+  ip netns pids "$HLLM_SLURM_NAME-n2" | while read -r pid; do
+    [ "$(cat "/proc/$pid/comm" 2> /dev/null)" = hllm_launch ] && kill -9 "$pid"
+  done
+  if wait_job "$job" 60 && [ $((SECONDS - start)) -le 30 ] && [ "$(field "$job" JobState)" = FAILED ] &&
+     grep -Eq "rank [23] .*on node n2 .*(signal 9|Killed)" "$tmp/lost.out"; then
+    echo "ok: c. with n2's ranks killed the job ended in $((SECONDS - start)) s:" \
+      "$(grep -Eo "process rank [23] .*on node n2[^.]*" "$tmp/lost.out" | head -n 1)"
+  else
+    fail "c. node loss (state $(field "$job" JobState) after $((SECONDS - start)) s)"; tail -n 30 "$tmp/lost.out"
+  fi
+  job=$(submit lost 10 200)
+  if wait_job "$job" 300 && [ "$(field "$job" JobState)" = COMPLETED ] &&
+     grep -q "resuming from $tmp/lost/checkpoints/step_" "$tmp/lost.out" &&
+     [ "$(losses lost | tail -n 1)" = "$(losses host200 | tail -n 1)" ]; then
+    echo "ok: c. the job submitted again resumed from $(grep -o "resuming from [^ ]*" "$tmp/lost.out" | tail -n 1 | sed 's/resuming from //')" \
+      "and ended on the single-host run's final loss"
+  else
+    fail "c. the resubmitted job"; tail -n 30 "$tmp/lost.out"
+  fi
+else
+  fail "c. the job never reached step 30"; tail -n 30 "$tmp/lost.out"
+fi
+
+squeue -h -o '%i %j %T' | sed 's/^/    left in the queue: /'
+[ "$failures" -eq 0 ] || { echo "$failures check(s) failed"; exit 1; }
