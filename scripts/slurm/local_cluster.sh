@@ -165,14 +165,13 @@ down() {
     for _ in $(seq 1 50); do alive "$pid_file" || break; sleep 0.1; done
     alive "$pid_file" && kill -9 "$(cat "$pid_file")" 2> /dev/null || true
   done
-  # Job processes left in the namespaces (a node's slurmstepd and ranks) go with them.
-  for i in $(node_names); do
-    local ns=$name-$i
-    if [ -e "/var/run/netns/$ns" ]; then
-      ip netns pids "$ns" 2> /dev/null | xargs -r kill -9 2> /dev/null || true
-      ip netns del "$ns" 2> /dev/null || true
-    fi
-    ip link del "${name}v${i#n}" 2> /dev/null || true
+  # Job processes left in the namespaces (a node's slurmstepd and ranks) go with them. The namespaces are
+  # found by name, so an earlier run whose state folder is gone is cleaned too.
+  local ns
+  for ns in $(ip netns list 2> /dev/null | awk '{print $1}' | grep -E "^$name-n[0-9]+$"); do
+    ip netns pids "$ns" 2> /dev/null | xargs -r kill -9 2> /dev/null || true
+    ip netns del "$ns" 2> /dev/null || true
+    ip link del "${name}v${ns#"$name"-n}" 2> /dev/null || true
   done
   ip link del "$bridge" 2> /dev/null || true
   # The state folder goes only if this script made it (its slurm.conf says so).
