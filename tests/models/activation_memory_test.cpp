@@ -25,14 +25,27 @@ struct Case {
   int64_t rows_per_call = 0;  // the rows one call of the layer runs (the Item LLM's buckets); 0: all
 };
 
+// One decoder layer, D 256 with 8 heads, F 688.
+LlamaConfig one_layer_config(int64_t kv_heads) {
+  LlamaConfig config;
+  config.vocab_size = 64, config.hidden_size = 256, config.intermediate_size = 688, config.num_hidden_layers = 1;
+  config.num_attention_heads = 8, config.num_key_value_heads = kv_heads;
+  return config;
+}
+
+std::string case_name(const ::testing::TestParamInfo<Case>& info) {
+  const Case& c = info.param;
+  return std::string(c.dtype == at::kFloat ? "float32" : "bfloat16") + "_kv" + std::to_string(c.kv_heads) +
+         (c.mask ? "_padding_mask" : "_causal") + "_T" + std::to_string(c.tokens) +
+         (c.rows_per_call > 0 ? "_calls_of_" + std::to_string(c.rows_per_call) : "");
+}
+
 class DecoderLayerActivations : public ::testing::TestWithParam<Case> {};
 
 TEST_P(DecoderLayerActivations, PlanCountsWhatAutogradKeeps) {
   ASSERT_TRUE(runtime::install_host_caching_allocator());
   const Case c = GetParam();
-  LlamaConfig config;
-  config.vocab_size = 64, config.hidden_size = 256, config.intermediate_size = 688, config.num_hidden_layers = 1;
-  config.num_attention_heads = 8, config.num_key_value_heads = c.kv_heads;
+  const LlamaConfig config = one_layer_config(c.kv_heads);
   const int64_t rows = 12, T = c.tokens, value_bytes = c.dtype == at::kBFloat16 ? 2 : 4;
   LlamaDecoder decoder = LlamaDecoder::random(config, 1, c.dtype);
   decoder.set_requires_grad(true);  // as in training: the products keep their inputs for the weights' gradients
@@ -64,10 +77,7 @@ INSTANTIATE_TEST_SUITE_P(Layouts, DecoderLayerActivations,
                          ::testing::Values(Case{at::kFloat, 8, false}, Case{at::kFloat, 8, true},
                                            Case{at::kFloat, 2, true}, Case{at::kBFloat16, 8, true},
                                            Case{at::kBFloat16, 2, false}, Case{at::kFloat, 8, true, 160}),
-                         [](const ::testing::TestParamInfo<Case>& info) {
-                           return std::string(info.param.dtype == at::kFloat ? "float32" : "bfloat16") + "_kv" +
-                                  std::to_string(info.param.kv_heads) + (info.param.mask ? "_padding_mask" : "_causal") + "_T" + std::to_string(info.param.tokens);
-                         });
+                         case_name);
 
 // Without autograd (evaluation: the catalogue's chunks through the Item LLM), the most a decoder layer holds
 // at once beside its input is what the plan counts as its inference bytes: the peak of the host allocator's
@@ -77,9 +87,7 @@ class DecoderLayerInference : public ::testing::TestWithParam<Case> {};
 TEST_P(DecoderLayerInference, PlanBoundsTheNoGradPeak) {
   ASSERT_TRUE(runtime::install_host_caching_allocator());
   const Case c = GetParam();
-  LlamaConfig config;
-  config.vocab_size = 64, config.hidden_size = 256, config.intermediate_size = 688, config.num_hidden_layers = 1;
-  config.num_attention_heads = 8, config.num_key_value_heads = c.kv_heads;
+  const LlamaConfig config = one_layer_config(c.kv_heads);
   const int64_t rows = 12, T = c.tokens, value_bytes = c.dtype == at::kBFloat16 ? 2 : 4;
   const int64_t per_call = c.rows_per_call > 0 ? c.rows_per_call : rows;
   const LlamaDecoder decoder = LlamaDecoder::random(config, 1, c.dtype);
@@ -115,12 +123,7 @@ INSTANTIATE_TEST_SUITE_P(Layouts, DecoderLayerInference,
                                            Case{at::kBFloat16, 2, false}, Case{at::kFloat, 8, true, 160},
                                            Case{at::kFloat, 2, false, 8}, Case{at::kFloat, 8, true, 40, 4},
                                            Case{at::kBFloat16, 2, true, 40, 3}),
-                         [](const ::testing::TestParamInfo<Case>& info) {
-                           return std::string(info.param.dtype == at::kFloat ? "float32" : "bfloat16") + "_kv" +
-                                  std::to_string(info.param.kv_heads) + (info.param.mask ? "_padding_mask" : "_causal") +
-                                  "_T" + std::to_string(info.param.tokens) +
-                                  (info.param.rows_per_call > 0 ? "_calls_of_" + std::to_string(info.param.rows_per_call) : "");
-                         });
+                         case_name);
 
 // A decoder layer as a block: x -> the layer's output.
 class LayerBlock : public Block {
@@ -147,9 +150,7 @@ class LayerBlock : public Block {
 
 TEST(Recompute, KeepsOnlyTheLayersInputWithTheSameGradients) {
   ASSERT_TRUE(runtime::install_host_caching_allocator());
-  LlamaConfig config;
-  config.vocab_size = 64, config.hidden_size = 256, config.intermediate_size = 688, config.num_hidden_layers = 1;
-  config.num_attention_heads = 8, config.num_key_value_heads = 8;
+  const LlamaConfig config = one_layer_config(8);
   LlamaDecoder decoder = LlamaDecoder::random(config, 1, at::kFloat);
   decoder.set_requires_grad(true);
   const RopeTables rope = rope_for(at::arange(40), config);
