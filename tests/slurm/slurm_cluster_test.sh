@@ -7,12 +7,15 @@
 #      run's per-step losses and test metrics, bit for bit; its topology table puts ranks 0-1 on n1 and 2-3
 #      on n2 with their local ranks; srun --mpi=pmix launches the same run with the same losses;
 #   b. a 1-minute time limit: SIGUSR1 (--signal=B:USR1@...) commits a checkpoint, the job exits 3 and
-#      requeues itself (Restarts >= 1), resumes, and ends on the single-host run's final loss; the output
-#      file (--open-mode=append) holds the segments;
+#      requeues itself (Restarts=1), resumes, and ends on the single-host run's final loss; the output file
+#      (--open-mode=append) holds both segments;
 #   c. node loss: every rank on n2 is killed with SIGKILL mid-run; the job ends within 30 s naming the lost
 #      rank and host, and the job submitted again resumes from the last committed checkpoint and ends on the
-#      single-host run's final loss.
-# Slurm holds a requeued job about two minutes for its BeginTime; the test starts it at once. The cluster is
+#      single-host run's final loss;
+#   e. hllm_sweep --mode sbatch: its 3-point array job runs on the cluster; after scancel of one task, the
+#      script submitted again trains only that point (resuming it), and hllm_plot --sweep collects all three.
+# Slurm holds a requeued job about two minutes for its BeginTime; the test starts it at once, with a limit
+# its second segment does not reach. The cluster is
 # torn down on exit, also when a check fails. Where namespaces or Slurm are missing the test reports skipped
 # (exit 77) with the reason.
 # Usage: slurm_cluster_test.sh BUILD_BIN_DIR SOURCE_DIR "MPIEXEC FLAGS" DATASET_DIR
@@ -55,13 +58,18 @@ submit() {  # submit NAME MINUTES STEPS [sbatch options...]: prints the job id
 }
 field() { scontrol show job "$1" 2> /dev/null | grep -o "$2=[^ ]*" | head -n 1 | cut -d= -f2; }
 wait_job() {  # wait_job ID SECONDS: until the job has finished (not requeued or pending), or the time is up
-  local deadline=$((SECONDS + $2)) state
+  local deadline=$((SECONDS + $2)) state held=""
   while [ $SECONDS -lt $deadline ]; do
     state=$(field "$1" JobState)
     case $state in COMPLETED|FAILED|CANCELLED|TIMEOUT|NODE_FAIL|OUT_OF_MEMORY) return 0 ;; esac
-    # Slurm holds a requeued job for about two minutes (Reason=BeginTime); the test starts it at once.
+    # Slurm holds a requeued job for about two minutes (Reason=BeginTime) while its nodes finish the last
+    # segment; once they are idle, the test starts it, with a limit its second segment does not reach (a
+    # second signal would only repeat the first segment's check).
     if [ "$state" = PENDING ] && [ "$(field "$1" Reason)" = BeginTime ]; then
-      scontrol update JobId="$1" StartTime=now 2> /dev/null
+      held=${held:-$SECONDS}
+      if [ $((SECONDS - held)) -ge 5 ] && [ "$(sinfo -h -N -t idle -o %N | sort -u | wc -l)" -eq 2 ]; then
+        scontrol update JobId="$1" StartTime=now TimeLimit=10 2> /dev/null
+      fi
     fi
     sleep 1
   done
@@ -111,7 +119,7 @@ fi
 
 # b. The time limit: signalled 40 s before it, the job commits, exits 3 and requeues itself, then finishes.
 job=$(submit limit 1 200 --signal=B:USR1@40)
-if wait_job "$job" 300 && [ "$(field "$job" JobState)" = COMPLETED ] && [ "$(field "$job" Restarts)" -ge 1 ] &&
+if wait_job "$job" 300 && [ "$(field "$job" JobState)" = COMPLETED ] && [ "$(field "$job" Restarts)" = 1 ] &&
    [ "$(losses limit | tail -n 1)" = "$(losses host200 | tail -n 1)" ] &&
    grep -q "preempted at the time limit with a committed checkpoint: requeueing" "$tmp/limit.out" &&
    grep -q "resuming from $tmp/limit/checkpoints/step_" "$tmp/limit.out"; then
@@ -119,7 +127,7 @@ if wait_job "$job" 300 && [ "$(field "$job" JobState)" = COMPLETED ] && [ "$(fie
     "it resumed and ended on the single-host run's final loss ($(losses limit | tail -n 1))"
 else
   fail "b. time limit (state $(field "$job" JobState), restarts $(field "$job" Restarts))"
-  diff <(losses host200) <(losses limit) | head; tail -n 30 "$tmp/limit.out"
+  diff <(losses host200) <(losses limit) | head; sed 's/^/    /' "$tmp/limit.out"
 fi
 
 # c. Node loss: every rank on n2 killed once the first checkpoint is committed.
@@ -147,6 +155,50 @@ if wait_for_step lost 30 120; then
   fi
 else
   fail "c. the job never reached step 30"; tail -n 30 "$tmp/lost.out"
+fi
+
+# e. A sweep for real: hllm_sweep's array script, one task per point on both nodes; one task cancelled, then
+# the script submitted again trains only that point; hllm_plot --sweep collects the three.
+shape() { echo "{\"hidden_size\": $1, \"num_layers\": 1, \"num_heads\": 2}"; }
+cat > "$tmp/ladder.json" <<JSON
+{"points": [
+  {"name": "d16", "set": {"model.item": $(shape 16), "model.user": $(shape 16)}},
+  {"name": "d32", "set": {"model.item": $(shape 32), "model.user": $(shape 32)}},
+  {"name": "d48", "set": {"model.item": $(shape 48), "model.user": $(shape 48)}}
+]}
+JSON
+python3 - "$src/configs/demo.json" "$dataset" "$tmp/base.json" <<'PY'
+import json, sys
+config = json.load(open(sys.argv[1]))
+config["data"].update({"path": sys.argv[2], "num_negatives": 16})
+config["train"].update({"max_steps": 60, "eval_interval": 0, "log_interval": 10})
+config["checkpoint"] = {"interval_steps": 10}
+json.dump(config, open(sys.argv[3], "w"), indent=1)
+PY
+"$bin/hllm_sweep" --config "$tmp/base.json" --ladder "$tmp/ladder.json" --out "$tmp/sweep" --mode sbatch --nodes 2 \
+  --ntasks_per_node 1 --time 00:10:00 > "$tmp/sweep.log" 2>&1 || { fail "e. hllm_sweep --mode sbatch"; cat "$tmp/sweep.log"; }
+array=(--gpus-per-node=0 --cpus-per-task=1 "$tmp/sweep/sweep.sbatch")
+job=$(sbatch --parsable "${array[@]}")
+# Cancel the last point mid-run, once its checkpoints of steps 10 and 20 are behind it.
+deadline=$((SECONDS + 120))
+until grep -qs '"step":30,' "$tmp/sweep/runs/d48/metrics.jsonl" || [ $SECONDS -ge $deadline ]; do sleep 0.3; done
+scancel "${job}_2"
+deadline=$((SECONDS + 180))
+while [ -n "$(squeue -h -j "$job" 2> /dev/null)" ] && [ $SECONDS -lt $deadline ]; do sleep 1; done
+if [ -f "$tmp/sweep/runs/d16/report.json" ] && [ -f "$tmp/sweep/runs/d32/report.json" ] &&
+   [ ! -f "$tmp/sweep/runs/d48/report.json" ]; then
+  echo "ok: e. the array job trained d16 and d32 on the cluster; d48 was cancelled mid-run"
+else
+  fail "e. the first array job"; tail -n 5 "$tmp"/sweep/logs/*.out
+fi
+job=$(sbatch --parsable --wait "${array[@]}")
+if grep -qs "d16: already trained" "$tmp/sweep/logs/slurm-${job}_0.out" &&
+   grep -qs "d32: already trained" "$tmp/sweep/logs/slurm-${job}_1.out" &&
+   grep -qs "resuming from $tmp/sweep/runs/d48/checkpoints/step_" "$tmp/sweep/logs/slurm-${job}_2.out" &&
+   "$bin/hllm_plot" --sweep "$tmp/sweep" > "$tmp/plot.log" 2>&1 && [ "$(grep -c '^d[0-9]*,' "$tmp/sweep/sweep.csv")" -eq 3 ]; then
+  echo "ok: e. submitted again, only d48 trained (resumed from its checkpoint); hllm_plot --sweep collected the 3 points"
+else
+  fail "e. the resubmitted array job"; tail -n 5 "$tmp"/sweep/logs/slurm-"${job}"_*.out; cat "$tmp/plot.log"
 fi
 
 squeue -h -o '%i %j %T' | sed 's/^/    left in the queue: /'
