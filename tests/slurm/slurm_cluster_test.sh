@@ -31,11 +31,14 @@ reason=$("$cluster" check 2>&1) || { echo "SKIP: $reason"; exit 77; }
 # Runs, checkpoints and the cluster's state on a path every node sees: the build tree (each node has its own
 # /tmp).
 tmp=$(mktemp -d -p "$bin/..")
-export HLLM_SLURM_STATE=$tmp/cluster
+# The cluster's state in a fixed folder: a run killed before its trap (a ctest timeout) leaves daemons whose
+# pids the next run's `down` finds there.
+export HLLM_SLURM_STATE=$bin/../slurm_cluster_test_state
 trap '"$cluster" down > /dev/null 2>&1; rm -rf "$tmp"' EXIT
 failures=0
 fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
 
+"$cluster" down > /dev/null 2>&1
 "$cluster" up 2 > "$tmp/up.log" 2>&1 || { echo "FAIL: the cluster did not come up:"; cat "$tmp/up.log"; exit 1; }
 eval "$("$cluster" env)"
 # What reaches the ranks: the binaries, one BLAS thread each, and mpirun's consent to run as root (CI is root).
