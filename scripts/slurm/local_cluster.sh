@@ -26,7 +26,10 @@ state=${HLLM_SLURM_STATE:-/run/$name-slurm}
 subnet=${HLLM_SLURM_SUBNET:-10.231.7}
 port=${HLLM_SLURM_PORT:-6817}
 [[ "$name" =~ ^[a-z][a-z0-9]{0,7}$ ]] || { echo "local_cluster.sh: HLLM_SLURM_NAME must be 1-8 lowercase letters and digits, got '$name'" >&2; exit 2; }
-[[ "$subnet" =~ ^[0-9]+\.[0-9]+\.[0-9]+$ ]] || { echo "local_cluster.sh: HLLM_SLURM_SUBNET must be three octets (10.231.7), got '$subnet'" >&2; exit 2; }
+octet='(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])'
+[[ "$subnet" =~ ^$octet\.$octet\.$octet$ ]] || { echo "local_cluster.sh: HLLM_SLURM_SUBNET must be three octets 0-255 (10.231.7), got '$subnet'" >&2; exit 2; }
+[[ "$port" =~ ^[1-9][0-9]{3,4}$ ]] && [ "$port" -ge 1024 ] && [ "$port" -le 65534 ] ||
+  { echo "local_cluster.sh: HLLM_SLURM_PORT must be 1024 to 65534 (slurmd takes the next), got '$port'" >&2; exit 2; }
 bridge=${name}br0
 controller=$subnet.1
 
