@@ -13,7 +13,8 @@
 //    outputs hold the result and the inputs may be reused.
 //  - Operations interpret tensors as flat arrays of numel() elements; shapes are the caller's business.
 //  - A failed operation throws hllm::Error naming the operation and the rank, either when called (bad
-//    arguments) or from wait() (the transport failed).
+//    arguments) or from wait() (the transport failed). A wait() that gives up after comm.timeout_s without
+//    progress throws CommTimeoutError.
 #pragma once
 
 #include <ATen/core/Tensor.h>
@@ -23,7 +24,15 @@
 #include <string>
 #include <vector>
 
+#include "common/error.h"
+
 namespace hllm::parallel {
+
+// An operation made no progress for comm.timeout_s: a rank of the group is stuck, slow or gone.
+class CommTimeoutError : public Error {
+ public:
+  using Error::Error;
+};
 
 enum class ReduceOp { kSum, kAvg, kMax };
 

@@ -41,6 +41,9 @@ MPI_Datatype transfer_type(const at::Tensor& tensor) {
 MPI_Op mpi_op(ReduceOp op) { return op == ReduceOp::kMax ? MPI_MAX : MPI_SUM; }
 
 std::atomic<double> timeout_seconds{0.0};
+// Set once any operation timed out: the job is being aborted, and an operation still in flight may never
+// complete, so no destructor waits for one any more (the unwinding to main's abort would hang there).
+std::atomic<bool> gave_up{false};
 
 class MpiWork : public Work {
  public:
@@ -48,8 +51,9 @@ class MpiWork : public Work {
                                                                    buffers_(std::move(buffers)) {}
   ~MpiWork() override {
     // A request must not outlive its buffers: finish it, but never throw from a destructor. One that timed
-    // out is left to MPI with its buffers (the job is being aborted; waiting would hang again).
-    if (abandoned_) {
+    // out, or any still in flight after another timed out, is left to MPI with its buffers (the job is
+    // being aborted; waiting would hang again).
+    if (abandoned_ || (!done_ && gave_up.load())) {
       new std::vector<at::Tensor>(std::move(buffers_));  // deliberately leaked: MPI may still write into them
       return;
     }
@@ -80,7 +84,8 @@ class MpiWork : public Work {
     while (!is_completed()) {
       if (std::chrono::steady_clock::now() > deadline) {
         abandoned_ = true;
-        throw Error(detail::concat(context_, ": no progress for ", timeout, " s (comm.timeout_s); a rank of the group ",
+        gave_up.store(true);
+        throw CommTimeoutError(detail::concat(context_, ": no progress for ", timeout, " s (comm.timeout_s); a rank of the group ",
                                    "is stuck, slow or gone"));
       }
       std::this_thread::yield();
