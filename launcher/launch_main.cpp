@@ -5,9 +5,12 @@
 #include <gflags/gflags.h>
 
 #include <cstdio>
+#include <algorithm>
 #include <cstdlib>
+#include <filesystem>
 #include <iostream>
 #include <memory>
+#include <set>
 
 #include "common/error.h"
 #include "common/logging.h"
@@ -24,7 +27,9 @@
 #include "runtime/trainer.h"
 #include "runtime/host_caching_allocator.h"
 #include "runtime/progress.h"
+#include "parallel/comm/flight_recorder.h"
 #include "parallel/comm/mpi_communicator.h"
+#include "parallel/comm/recorded_communicator.h"
 
 // Last: pip builds of LibTorch define LOG/CHECK macros of their own (c10/util/Logging.h without glog);
 // glog's must be the definitions in force here.
@@ -33,8 +38,41 @@
 namespace hllm::launcher {
 namespace {
 
-int run(const LaunchOptions& options, parallel::Communicator& world) {
-  const parallel::Placement placement = detect_placement(world);
+// The flight recorder's first size; the config's comm.flight_recorder_entries replaces it once read.
+constexpr int64_t kStartupRecords = 256;
+
+// From here on every rank rewrites <run_dir>/flight_recorder/rank_N.json (parallel/comm/flight_recorder.h).
+void start_flight_recorder(parallel::FlightRecorder& recorder, const config::CommConfig& comm,
+                           const std::string& run_dir) {
+  const std::string dir = run_dir + "/flight_recorder";
+  if (recorder.world_rank() == 0) {
+    // A resumed run on fewer ranks must not leave the old ranks' files beside the new ones.
+    std::set<std::string> current;
+    for (int r = 0; r < recorder.world_size(); ++r) {
+      current.insert(parallel::flight_record_file_name(r));
+      current.insert(parallel::flight_record_file_name(r) + ".tmp");  // being written by its rank
+    }
+    std::error_code error;
+    for (const auto& entry : std::filesystem::directory_iterator(dir, error)) {
+      if (!current.count(entry.path().filename().string())) std::filesystem::remove(entry.path(), error);
+    }
+  }
+  // A heartbeat that beats less than four times per timeout could not tell a stopped rank from a live one.
+  const double interval = comm.timeout_s > 0 ? std::min(comm.flight_recorder_interval_s, comm.timeout_s / 4)
+                                             : comm.flight_recorder_interval_s;
+  recorder.resize(comm.flight_recorder_entries);
+  recorder.start_writing(dir, interval);
+  parallel::install_flight_recorder(&recorder);
+}
+
+int run(const LaunchOptions& options, parallel::Communicator& mpi_world) {
+  const parallel::Placement placement = detect_placement(mpi_world);
+  // Every operation on the world and the groups split from it is recorded; files are written once the run
+  // directory is known.
+  const auto recorder = std::make_shared<parallel::FlightRecorder>(mpi_world.rank(), mpi_world.size(),
+                                                                   placement.hostname, kStartupRecords);
+  const auto recorded_world = parallel::record_world(mpi_world, recorder);
+  parallel::Communicator& world = *recorded_world;
   LaunchPlan plan;
   try {
     plan = make_launch_plan(options, world, placement);
@@ -54,6 +92,7 @@ int run(const LaunchOptions& options, parallel::Communicator& world) {
   try {
     if (!plan.dataset) throw InputError("data.path is not set: training needs a dataset (hllm_prepare writes one)");
     const std::string run_dir = plan.config.run.dir.empty() ? "runs/" + plan.config.name : plan.config.run.dir;
+    if (plan.config.comm.flight_recorder_entries > 0) start_flight_recorder(*recorder, plan.config.comm, run_dir);
     use_device_communicators(*plan.topology, plan.config.comm.timeout_s);
     trainer = std::make_unique<runtime::Trainer>(plan.config, plan.batch, *plan.topology, *plan.dataset, run_dir);
     const bool under_mpirun = std::getenv("OMPI_COMM_WORLD_SIZE") != nullptr;

@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "common/error.h"
+#include "parallel/comm/recorded_communicator.h"
 
 namespace hllm::parallel {
 namespace {
@@ -66,7 +67,31 @@ Topology::Topology(Communicator& world, int pp, const Placement& placement)
   pp_group_ = world.split(layout_.dp_index(me), layout_.stage_id(me));
   HLLM_ASSERT(dp_group_ && dp_group_->size() == layout_.dp && dp_group_->rank() == layout_.dp_index(me));
   HLLM_ASSERT(pp_group_ && pp_group_->size() == layout_.pp && pp_group_->rank() == layout_.stage_id(me));
+  label_records(*dp_group_, "dp", group_ranks(Group::kDp));
+  label_records(*pp_group_, "pp", group_ranks(Group::kPp));
   placements_ = gather_placements(world, placement);
+}
+
+std::vector<int> Topology::group_ranks(Group group) const {
+  switch (group) {
+    case Group::kWorld: {
+      std::vector<int> all(world_size());
+      for (int r = 0; r < world_size(); ++r) all[r] = r;
+      return all;
+    }
+    case Group::kDp: return layout_.dp_group_ranks(stage_id());
+    case Group::kPp: return layout_.pp_group_ranks(dp_index());
+  }
+  HLLM_ASSERT(false, "unknown group");
+}
+
+const char* group_name(Group group) {
+  switch (group) {
+    case Group::kWorld: return "world";
+    case Group::kDp: return "dp";
+    case Group::kPp: return "pp";
+  }
+  return "?";
 }
 
 Communicator& Topology::group(Group group) const {
@@ -101,6 +126,7 @@ Communicator& Topology::channel(Group group, const std::string& name, bool on_de
   if (!kept) {
     Communicator& base = on_device ? device_group(group) : this->group(group);
     kept = base.split(0, base.rank());  // one colour: a duplicate, the ranks in their order
+    label_records(*kept, std::string(group_name(group)) + ":" + name + (on_device ? "" : " (host)"), group_ranks(group));
   }
   return *kept;
 }

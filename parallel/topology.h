@@ -31,6 +31,9 @@ enum class Group {
   kPp,  // the stages of this rank's pipeline
 };
 
+// "world", "dp", "pp".
+const char* group_name(Group group);
+
 class Topology {
  public:
   // Collective over `world`: validates pp, splits the dp and pp communicators, gathers every rank's
@@ -52,6 +55,8 @@ class Topology {
   Communicator& dp_group() const { return *dp_group_; }  // ranks of this stage
   Communicator& pp_group() const { return *pp_group_; }  // stages of this pipeline
   Communicator& group(Group group) const;
+  // A group's members as world ranks, in their order in its communicator.
+  std::vector<int> group_ranks(Group group) const;
 
   // Communicators for tensors on this rank's device: the ones given to use_device_communicators (NCCL on
   // GPUs, made by the launcher), else the host ones (CPU tensors). A null one is not needed (pp = 1).

@@ -222,6 +222,8 @@ struct RunConfig {
 
 struct CommConfig {
   double timeout_s = 1800;  // 0 = wait forever
+  int flight_recorder_entries = 2000;  // 0 = off
+  double flight_recorder_interval_s = 10;
 
   template <typename V>
   void visit(V& v) {
@@ -229,6 +231,15 @@ struct CommConfig {
             "Seconds an MPI collective or NCCL operation may make no progress before the job is aborted, naming the "
             "operation and rank. 0 = wait forever.",
             Limits::at_least(0));
+    v.field("flight_recorder_entries", flight_recorder_entries,
+            "Communication operations each rank keeps in <run directory>/flight_recorder/rank_N.json (group, "
+            "operation, sequence number, bytes, start, completion), so that a timeout names the rank that held the "
+            "job up and `hllm_flight` shows it afterwards. 0 = no records.",
+            Limits::at_least(0));
+    v.field("flight_recorder_interval_s", flight_recorder_interval_s,
+            "Seconds between rewrites of a rank's flight recorder file (also its heartbeat: a rank whose file is "
+            "older than three intervals is named silent); at most comm.timeout_s / 4 is used.",
+            Limits::at_least(0.1));
   }
 };
 

@@ -7,12 +7,15 @@
 #include <vector>
 
 #include "common/error.h"
+#include "parallel/comm/stall_report.h"
 
 namespace hllm::parallel {
 
 void WorkWatchdog::abort_job(const std::string& context, double seconds) {
+  FlightRecorder* recorder = installed_flight_recorder();
   LOG(ERROR) << context << ": no progress for " << seconds
-             << " s (comm.timeout_s); a rank of the group is stuck, slow or gone; aborting the job";
+             << " s (comm.timeout_s); a rank of the group is stuck, slow or gone; aborting the job"
+             << (recorder ? report_stall_now(*recorder) : "");
   google::FlushLogFiles(google::GLOG_INFO);
   std::abort();
 }

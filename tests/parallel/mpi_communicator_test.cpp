@@ -4,10 +4,17 @@
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <chrono>
+#include <filesystem>
+#include <memory>
 #include <thread>
 
 #include "common/error.h"
+#include "parallel/comm/broadcast_string.h"
+#include "parallel/comm/flight_recorder.h"
+#include "parallel/comm/recorded_communicator.h"
 #include "tests/parallel/collective_checks.h"
 #include "tests/parallel/mpi_test_world.h"
 
@@ -83,6 +90,49 @@ TEST(MpiCommunicator, ACollectiveWithoutProgressTimesOut) {
   }
   set_mpi_timeout_seconds(testing::kCollectiveTimeoutSeconds);
   world.barrier()->wait();
+}
+
+// With every rank's flight recorder writing to a shared folder, the timeout also names the rank that held
+// the others up: here the last one, running but not yet in the collective.
+TEST(MpiCommunicator, ATimeoutNamesTheRankTheFlightRecordersPointTo) {
+  Communicator& plain = mpi_world();
+  std::string dir = plain.rank() == 0 ? std::filesystem::temp_directory_path() /
+                                            ("hllm_mpi_flight_" + std::to_string(::getpid()))
+                                      : std::filesystem::path();
+  dir = broadcast_string(plain, dir, 0);
+  auto recorder = std::make_shared<FlightRecorder>(plain.rank(), plain.size(), "host" + std::to_string(plain.rank()), 64);
+  recorder->start_writing(dir, 0.1);
+  auto world = record_world(plain, recorder);
+  world->barrier()->wait();  // collective #0; the all_reduce below is #1
+  const int late = plain.size() - 1;
+  set_mpi_timeout_seconds(1.0);
+  at::Tensor t = at::ones({4});
+  if (plain.rank() == late) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(3000));
+    world->all_reduce(t, ReduceOp::kSum)->wait();
+  } else {
+    auto work = world->all_reduce(t, ReduceOp::kSum);
+    try {
+      work->wait();
+      ADD_FAILURE() << "a collective without progress did not time out";
+    } catch (const CommTimeoutError& e) {
+      const std::string message = e.what();
+      EXPECT_NE(message.find("the flight recorder (" + dir + ") says:"), std::string::npos) << message;
+      EXPECT_NE(message.find("rank " + std::to_string(late) + " on host" + std::to_string(late) +
+                             ": running, but it has not started all_reduce #1 on world"),
+                std::string::npos)
+          << message;
+    }
+    set_mpi_timeout_seconds(testing::kCollectiveTimeoutSeconds);
+    work->wait();
+  }
+  set_mpi_timeout_seconds(testing::kCollectiveTimeoutSeconds);
+  world->barrier()->wait();
+  world.reset();
+  recorder.reset();  // its writer stops, after a last write
+  plain.barrier()->wait();
+  std::error_code ignored;
+  if (plain.rank() == 0) std::filesystem::remove_all(dir, ignored);
 }
 
 // Run only by the mpi_fail_fast test (--gtest_also_run_disabled_tests), which expects the job to fail
