@@ -12,6 +12,8 @@
 #   c. node loss: every rank on n2 is killed with SIGKILL mid-run; the job ends within 30 s naming the lost
 #      rank and host, and the job submitted again resumes from the last committed checkpoint and ends on the
 #      single-host run's final loss;
+#   d. a stalled rank: rank 3 on n2 stopped with SIGSTOP; comm.timeout_s ends the job, its error naming the
+#      operation and rank 3 on n2 (every rank's flight recorder file), and hllm_flight points to rank 3 alone;
 #   e. hllm_sweep --mode sbatch: its 3-point array job runs on the cluster; after scancel of one task, the
 #      script submitted again trains only that point (resuming it), and hllm_plot --sweep collects all three.
 # Slurm holds a requeued job about two minutes for its BeginTime; the test starts it at once, with a limit
@@ -52,11 +54,13 @@ settings() { local steps=$1; shift; printf '%s\n' "${train[@]/STEPS/$steps}" "$@
 # The shipped script on a CPU cluster: 2 nodes x 2 ranks, no GPUs, one core per rank (command-line options
 # override its #SBATCH lines).
 cpu_job=(-N 2 --ntasks-per-node=2 --gpus-per-node=0 --cpus-per-task=1)
-submit() {  # submit NAME MINUTES STEPS [sbatch options...]: prints the job id
-  local name=$1 minutes=$2 steps=$3
+submit() {  # submit NAME MINUTES STEPS [sbatch options...] [-- settings...]: prints the job id
+  local name=$1 minutes=$2 steps=$3 options=() extra=()
   shift 3
-  mapfile -t flags < <(settings "$steps" --set run.dir="$tmp/$name")
-  sbatch --parsable "${cpu_job[@]}" --time="$minutes" --output="$tmp/$name.out" --job-name="$name" "$@" \
+  while [ $# -gt 0 ] && [ "$1" != -- ]; do options+=("$1"); shift; done
+  [ $# -gt 0 ] && shift && extra=("$@")
+  mapfile -t flags < <(settings "$steps" --set run.dir="$tmp/$name" "${extra[@]}")
+  sbatch --parsable "${cpu_job[@]}" --time="$minutes" --output="$tmp/$name.out" --job-name="$name" "${options[@]}" \
     "$src/launcher/slurm/hllm.sbatch" "$src/configs/demo.json" "${flags[@]}"
 }
 field() { scontrol show job "$1" 2> /dev/null | grep -o "$2=[^ ]*" | head -n 1 | cut -d= -f2; }
@@ -159,6 +163,35 @@ if wait_for_step lost 30 120; then
 else
   fail "c. the job never reached step 30"; tail -n 30 "$tmp/lost.out"
 fi
+
+# d. A stalled rank: rank 3 (on n2) stopped with SIGSTOP; comm.timeout_s (10 s) ends the job naming the
+# operation and the stalled rank with its host, from every rank's flight recorder; hllm_flight then points
+# to rank 3 alone.
+job=$(submit stalled 10 100000 -- --set comm.timeout_s=10 --set comm.flight_recorder_interval_s=1)
+if wait_for_step stalled 20 120; then
+  for pid in $(ip netns pids "$HLLM_SLURM_NAME-n2"); do
+    [ "$(cat "/proc/$pid/comm" 2> /dev/null)" = hllm_launch ] &&
+      tr '\0' '\n' < "/proc/$pid/environ" 2> /dev/null | grep -qx OMPI_COMM_WORLD_RANK=3 && kill -STOP "$pid"
+  done
+  start=$SECONDS
+  wait_job "$job" 90
+  elapsed=$((SECONDS - start))
+  "$bin/hllm_flight" "$tmp/stalled" > "$tmp/stalled.flight" 2>&1
+  findings=$(grep -E '^rank [0-9]+' "$tmp/stalled.flight")
+  if [ "$(field "$job" JobState)" = FAILED ] && [ "$elapsed" -le 40 ] &&
+     grep -Eq "[a-z_]+ on rank [0-2] of 4 \(mpi\): no progress for 10 s" "$tmp/stalled.out" &&
+     grep -q "rank 3 on n2: silent for" "$tmp/stalled.out" &&
+     [ -n "$findings" ] && ! grep -qvE "^rank 3 on n2: (silent for|did not run for)" <<< "$findings"; then
+    echo "ok: d. with rank 3 stopped the job ended in $elapsed s: $(grep -Eo "[a-z_]+ on rank [0-2] of 4 \(mpi\): no progress for 10 s" "$tmp/stalled.out" | head -n 1);" \
+      "$(grep -o "rank 3 on n2: silent for [0-9.]* s" "$tmp/stalled.out" | head -n 1); hllm_flight: $(cut -c 1-60 <<< "$findings")"
+  else
+    fail "d. stalled rank (state $(field "$job" JobState) after $elapsed s)"; tail -n 30 "$tmp/stalled.out"
+    sed 's/^/    /' "$tmp/stalled.flight"
+  fi
+else
+  fail "d. the job never reached step 20"; tail -n 30 "$tmp/stalled.out"
+fi
+scancel "$job" 2> /dev/null
 
 # e. A sweep for real: hllm_sweep's array script, one task per point on both nodes; one task cancelled, then
 # the script submitted again trains only that point; hllm_plot --sweep collects the three.
