@@ -11,25 +11,36 @@
 // memcpy : single-threaded memcpy rate of one rank while every rank copies at once (min over ranks)
 // whole  : for all_reduce, the same operation issued as one MPI request instead of pieces of
 //          MpiOptions::all_reduce_piece_bytes; timed alternately with the default so both see the same machine
+// --recorded: instead of `whole`, every operation also through a RecordedCommunicator whose flight
+//          recorder writes its file every second (what hllm_launch does), timed alternately with the plain
+//          one; the column is recorded time / plain time
 #include <ATen/ATen.h>
 #include <gflags/gflags.h>
+
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <functional>
+#include <memory>
 #include <string>
 #include <tuple>
 #include <utility>
 #include <vector>
 
 #include "launcher/mpi_runtime.h"
+#include "parallel/comm/broadcast_string.h"
+#include "parallel/comm/flight_recorder.h"
 #include "parallel/comm/mpi_communicator.h"
+#include "parallel/comm/recorded_communicator.h"
 
 DEFINE_int64(min_bytes, 4096, "Smallest message, bytes.");
 DEFINE_int64(max_bytes, 64 << 20, "Largest message, bytes.");
 DEFINE_double(seconds_per_size, 0.2, "Time spent timing each size and operation.");
+DEFINE_bool(recorded, false, "Compare each operation with the same one entered in a flight recorder.");
 DEFINE_string(ops, "all_reduce,all_gather,reduce_scatter", "Operations to time, comma-separated.");
 
 namespace hllm::bench {
@@ -94,6 +105,7 @@ std::pair<double, double> time_pair(Communicator& a, const std::function<void()>
   return {best_a, best_b};
 }
 
+// `whole`: the comparison column's communicator (whole messages, or the recorded world with --recorded).
 void run(Communicator& comm, Communicator& whole) {
   const int n = comm.size();
   const bool print = comm.rank() == 0;
@@ -103,7 +115,8 @@ void run(Communicator& comm, Communicator& whole) {
     std::printf("memcpy bandwidth (per rank, all ranks copying %lld MiB at once): %.2f GB/s\n\n",
                 static_cast<long long>(FLAGS_max_bytes >> 20), memcpy_rate / 1e9);
     std::printf("%-15s %12s %12s %12s %12s %14s %14s %14s\n", "op", "bytes", "time(us)", "algbw(GB/s)",
-                "busbw(GB/s)", "busbw/memcpy", "whole(GB/s)", "pieces/whole");
+                "busbw(GB/s)", "busbw/memcpy", FLAGS_recorded ? "recorded(GB/s)" : "whole(GB/s)",
+                FLAGS_recorded ? "recorded/plain" : "pieces/whole");
   }
   for (const std::string op : {"all_reduce", "all_gather", "reduce_scatter"}) {
     if (!wanted(op)) continue;
@@ -118,7 +131,7 @@ void run(Communicator& comm, Communicator& whole) {
         return [&c, full, part] { c.reduce_scatter(full, part, ReduceOp::kSum)->wait(); };
       };
       const double factor = op == "all_reduce" ? 2.0 * (n - 1) / n : static_cast<double>(n - 1) / n;
-      const bool compare = op == "all_reduce";
+      const bool compare = op == "all_reduce" || FLAGS_recorded;
       double seconds = 0, whole_seconds = 0;
       if (compare) {
         std::tie(seconds, whole_seconds) = time_pair(comm, make_call(comm), whole, make_call(whole));
@@ -150,7 +163,23 @@ int main(int argc, char** argv) {
   hllm::parallel::MpiOptions whole_messages;
   whole_messages.all_reduce_piece_bytes = 0;
   auto whole = hllm::parallel::make_mpi_world_communicator(whole_messages);
-  hllm::bench::run(*world, *whole);
+  std::shared_ptr<hllm::parallel::FlightRecorder> recorder;
+  std::unique_ptr<hllm::parallel::Communicator> recorded;
+  if (FLAGS_recorded) {
+    recorder = std::make_shared<hllm::parallel::FlightRecorder>(world->rank(), world->size(), "bench", 2000);
+    const auto dir = std::filesystem::temp_directory_path() / ("comm_bench_flight_" + std::to_string(::getpid()));
+    recorder->start_writing(hllm::parallel::broadcast_string(*world, dir.string(), 0), 1.0);
+    recorded = hllm::parallel::record_world(*world, recorder);
+  }
+  hllm::bench::run(*world, recorded ? *recorded : *whole);
+  if (recorder) {
+    const std::string dir = recorder->directory();
+    recorded.reset();
+    recorder.reset();  // its writer stops
+    world->barrier()->wait();
+    std::error_code ignored;
+    if (world->rank() == 0) std::filesystem::remove_all(dir, ignored);
+  }
   whole.reset();
   world.reset();
   return 0;
