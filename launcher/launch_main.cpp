@@ -67,8 +67,8 @@ void start_flight_recorder(parallel::FlightRecorder& recorder, const config::Com
 
 int run(const LaunchOptions& options, parallel::Communicator& mpi_world) {
   const parallel::Placement placement = detect_placement(mpi_world);
-  // Every operation on the world and the groups split from it is recorded; files are written once the run
-  // directory is known.
+  // Every operation on the world and the groups split from it is recorded; files are written once the
+  // trainer has made the run directory.
   const auto recorder = std::make_shared<parallel::FlightRecorder>(mpi_world.rank(), mpi_world.size(),
                                                                    placement.hostname, kStartupRecords);
   const auto recorded_world = parallel::record_world(mpi_world, recorder);
@@ -92,9 +92,11 @@ int run(const LaunchOptions& options, parallel::Communicator& mpi_world) {
   try {
     if (!plan.dataset) throw InputError("data.path is not set: training needs a dataset (hllm_prepare writes one)");
     const std::string run_dir = plan.config.run.dir.empty() ? "runs/" + plan.config.name : plan.config.run.dir;
-    if (plan.config.comm.flight_recorder_entries > 0) start_flight_recorder(*recorder, plan.config.comm, run_dir);
     use_device_communicators(*plan.topology, plan.config.comm.timeout_s);
     trainer = std::make_unique<runtime::Trainer>(plan.config, plan.batch, *plan.topology, *plan.dataset, run_dir);
+    // Files from here, where the run directory exists: a refusal before it leaves nothing behind. The ring
+    // holds the operations since start-up.
+    if (plan.config.comm.flight_recorder_entries > 0) start_flight_recorder(*recorder, plan.config.comm, run_dir);
     const bool under_mpirun = std::getenv("OMPI_COMM_WORLD_SIZE") != nullptr;
     trainer->show_progress_bar(world.rank() == 0 &&
                               progress_bar_wanted(options.progress, runtime::ProgressBar::stdout_is_terminal(), under_mpirun));

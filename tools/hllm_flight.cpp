@@ -29,6 +29,10 @@ std::string short_record(const json& r) {
 
 int show(const std::string& run_dir) {
   namespace fs = std::filesystem;
+  if (!fs::is_directory(run_dir)) {
+    std::cerr << "hllm_flight: " << run_dir << " is not a directory (give a run directory)\n";
+    return hllm::kExitBadInput;
+  }
   const std::string dir = fs::is_directory(fs::path(run_dir) / "flight_recorder") ? run_dir + "/flight_recorder" : run_dir;
   std::vector<std::string> unreadable;
   const auto files = hllm::parallel::read_flight_records(dir, &unreadable);

@@ -51,11 +51,7 @@ FlightRecorder::~FlightRecorder() {
   wake_.notify_all();
   if (writer_.joinable()) {
     writer_.join();
-    const bool timed_out = [&] {
-      const std::lock_guard<std::mutex> serial(write_mutex_);
-      return last_reason_ == "timeout";
-    }();
-    write(timed_out ? "timeout" : std::uncaught_exceptions() > 0 ? "error" : "exit");
+    write(std::uncaught_exceptions() > 0 ? "error" : "exit");
   }
 }
 
@@ -177,6 +173,10 @@ void FlightRecorder::start_writing(const std::string& dir, double interval_secon
 bool FlightRecorder::write(const std::string& reason) {
   if (dir_.empty()) return false;
   const std::lock_guard<std::mutex> serial(write_mutex_);
+  // A rank that timed out says so from then on, also in the periodic writes and the last one (the error
+  // that unwinds it is that timeout): the report must not take it for the rank that failed.
+  if (reason == "timeout") timed_out_ = true;
+  const std::string said = timed_out_ ? "timeout" : reason;
   // A gap no live rank's writer leaves: this process did not run (stopped, or starved of CPU).
   const double now = unix_seconds();
   if (last_write_ > 0 && now - last_write_ > silent_after_seconds(interval_seconds_)) {
@@ -188,13 +188,11 @@ bool FlightRecorder::write(const std::string& reason) {
   const std::string temporary = path + ".tmp";
   {
     std::ofstream out(temporary, std::ios::trunc);
-    out << content(reason).dump() << "\n";
+    out << content(said).dump() << "\n";
     out.close();
     if (!out) return false;
   }
-  if (std::rename(temporary.c_str(), path.c_str()) != 0) return false;
-  last_reason_ = reason;
-  return true;
+  return std::rename(temporary.c_str(), path.c_str()) == 0;
 }
 
 void FlightRecorder::writer_loop() {

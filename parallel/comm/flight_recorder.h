@@ -34,7 +34,7 @@ class FlightRecorder {
  public:
   FlightRecorder(int world_rank, int world_size, std::string host, int64_t capacity);
   // Stops the writer and writes the file one last time (when writing), saying "exit", or "error" while an
-  // exception unwinds (a rank that timed out keeps saying "timeout").
+  // exception unwinds.
   ~FlightRecorder();
   FlightRecorder(const FlightRecorder&) = delete;
   FlightRecorder& operator=(const FlightRecorder&) = delete;
@@ -58,7 +58,8 @@ class FlightRecorder {
 
   // Writes <dir>/rank_<NNNNN>.json now, then every `interval_seconds` from a thread.
   void start_writing(const std::string& dir, double interval_seconds);
-  // Writes the file now (atomically: a temporary file renamed), saying why; false if not writing or failed.
+  // Writes the file now (atomically: a temporary file renamed), saying why ("timeout" once, then always);
+  // false if not writing or failed.
   bool write(const std::string& reason);
   const std::string& directory() const { return dir_; }
   double write_interval() const { return interval_seconds_; }
@@ -99,7 +100,7 @@ class FlightRecorder {
   std::string dir_;
   double interval_seconds_ = 0;
   std::mutex write_mutex_;  // one writer of the file at a time
-  std::string last_reason_;  // of the last write, under write_mutex_
+  bool timed_out_ = false;   // a write said "timeout"; every later one does too. Under write_mutex_
   double last_write_ = 0;    // Unix seconds, under write_mutex_
   std::vector<std::pair<double, double>> pauses_;  // [from, to] without a write, under write_mutex_
   std::condition_variable wake_;

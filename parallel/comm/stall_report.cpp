@@ -1,6 +1,7 @@
 #include "parallel/comm/stall_report.h"
 
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <iomanip>
 #include <set>
@@ -105,25 +106,42 @@ bool same_group(const json& a, const json& b, const std::string& group) {
   return a["groups"].contains(group) && b["groups"].contains(group) && a["groups"][group] == b["groups"][group];
 }
 
+// Ranks without a file named one by one; the rest are counted.
+constexpr int64_t kMissingNamed = 8;
+
+// Ranks a file may name: beyond any job this trainer runs, small enough that a report over them is bounded.
+constexpr int64_t kMaxRanks = 1 << 20;
+
+bool is_rank(const json& value) {
+  return value.is_number_integer() && value.get<int64_t>() >= 0 && value.get<int64_t>() < kMaxRanks;
+}
+
+// Unix seconds from 1970 to about the year 5000.
+bool is_time(const json& value) {
+  return value.is_number() && std::isfinite(value.get<double>()) && value.get<double>() >= 0 &&
+         value.get<double>() < 1e11;
+}
+
 // Why `file` is not a flight recorder file as FlightRecorder::snapshot writes it; "" when it is. The analysis
 // above reads the fields it checks without further checks.
 std::string malformed(const json& file) {
   if (!file.is_object()) return "not a JSON object";
-  if (!file.contains("rank") || !file["rank"].is_number_integer()) return "no integer \"rank\"";
-  if (!file.contains("written_at") || !file["written_at"].is_number()) return "no number \"written_at\"";
+  if (!file.contains("rank") || !is_rank(file["rank"])) return "no \"rank\" from 0 to " + std::to_string(kMaxRanks - 1);
+  if (!file.contains("written_at") || !is_time(file["written_at"])) return "no \"written_at\" time";
   if (file.contains("reason") && !file["reason"].is_string()) return "\"reason\" is not a string";
   if (file.contains("host") && !file["host"].is_string()) return "\"host\" is not a string";
   if (!file.contains("groups") || !file["groups"].is_object()) return "no object \"groups\"";
   for (const auto& [label, members] : file["groups"].items()) {
     if (!members.is_array()) return "group " + label + ": its members are not a list";
+    if (members.size() > static_cast<size_t>(kMaxRanks)) return "group " + label + ": more members than ranks";
     for (const auto& m : members) {
-      if (!m.is_number_integer()) return "group " + label + ": a member is not a rank";
+      if (!is_rank(m)) return "group " + label + ": a member is not a rank";
     }
   }
   if (file.contains("pauses")) {
     if (!file["pauses"].is_array()) return "\"pauses\" is not a list";
     for (const auto& p : file["pauses"]) {
-      if (!p.is_array() || p.size() != 2 || !p[0].is_number() || !p[1].is_number()) {
+      if (!p.is_array() || p.size() != 2 || !is_time(p[0]) || !is_time(p[1])) {
         return "a pause is not [from, to]: " + json_excerpt(p);
       }
     }
@@ -132,10 +150,10 @@ std::string malformed(const json& file) {
   for (const auto& r : file["records"]) {
     const bool ok = r.is_object() && r.contains("group") && r["group"].is_string() && r.contains("op") &&
                     r["op"].is_string() && r.contains("bytes") && r["bytes"].is_number_integer() &&
-                    r.contains("started") && r["started"].is_number() && r.contains("completed") &&
-                    (r["completed"].is_null() || r["completed"].is_number()) &&
-                    (!r.contains("seq") || r["seq"].is_number_integer()) &&
-                    (!r.contains("peer") || r["peer"].is_number_integer()) &&
+                    r["bytes"].get<int64_t>() >= 0 && r.contains("started") && is_time(r["started"]) &&
+                    r.contains("completed") && (r["completed"].is_null() || is_time(r["completed"])) &&
+                    (!r.contains("seq") || (r["seq"].is_number_integer() && r["seq"].get<int64_t>() >= 0)) &&
+                    (!r.contains("peer") || is_rank(r["peer"])) &&
                     (!r.contains("timed_out") || r["timed_out"].is_boolean());
     if (!ok) return "a record lacks group, op, bytes, started or completed, or has one of the wrong type: " +
                     json_excerpt(r);
@@ -155,7 +173,10 @@ std::map<int, json> read_flight_records(const std::string& dir, std::vector<std:
     if (name.rfind("rank_", 0) != 0 || entry.path().extension() != ".json") continue;
     try {
       json file = read_json_file(entry.path().string());
-      const std::string why = malformed(file);
+      std::string why = malformed(file);
+      if (why.empty() && name != flight_record_file_name(file["rank"].get<int>())) {
+        why = "it says rank " + std::to_string(file["rank"].get<int>()) + ", its name another";
+      }
       if (!why.empty()) throw InputError(entry.path().string() + ": not a flight recorder file: " + why);
       const int rank = file["rank"].get<int>();
       files[rank] = std::move(file);
@@ -170,11 +191,14 @@ std::vector<StallFinding> find_stall(const std::map<int, json>& files, int world
                                      double silent_after) {
   std::vector<StallFinding> findings;
   std::set<int> live;
+  int64_t missing = 0;
   for (int rank = 0; rank < world_size; ++rank) {
     const auto it = files.find(rank);
     if (it == files.end()) {
-      findings.push_back({rank, "", "left no flight recorder file (never started recording, or the run directory "
-                                    "is not shared by every node)"});
+      if (++missing <= kMissingNamed) {
+        findings.push_back({rank, "", "left no flight recorder file (never started recording, or the run "
+                                      "directory is not shared by every node)"});
+      }
       continue;
     }
     const json& file = it->second;
@@ -197,6 +221,9 @@ std::vector<StallFinding> find_stall(const std::map<int, json>& files, int world
     } else {
       live.insert(rank);
     }
+  }
+  if (missing > kMissingNamed) {
+    findings.push_back({-1, "", std::to_string(missing - kMissingNamed) + " more ranks left no file"});
   }
   // Live ranks that never started a collective a live peer is blocked in. One that is not blocked in any
   // collective itself is busy elsewhere: a culprit. One that is blocked too waits on someone else, unless
@@ -245,7 +272,9 @@ std::string describe_findings(const std::vector<StallFinding>& findings) {
   std::ostringstream out;
   for (size_t i = 0; i < findings.size(); ++i) {
     const auto& f = findings[i];
-    out << (i ? "\n" : "") << "rank " << f.rank << (f.host.empty() ? "" : " on " + f.host) << ": " << f.what;
+    out << (i ? "\n" : "");
+    if (f.rank >= 0) out << "rank " << f.rank << (f.host.empty() ? "" : " on " + f.host) << ": ";
+    out << f.what;
   }
   return out.str();
 }

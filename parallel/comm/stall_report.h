@@ -14,18 +14,19 @@
 
 namespace hllm::parallel {
 
-// Every rank_*.json in `dir` by rank. A file that cannot be read or parsed is left out and named in
-// *unreadable (when given); a missing directory gives no files.
+// Every rank_*.json in `dir` by rank. A file that cannot be read or parsed, is not shaped as
+// FlightRecorder writes it (ranks 0 to 2^20 - 1, finite times), or names another rank than its file name
+// is left out and named in *unreadable (when given); a missing directory gives no files.
 std::map<int, nlohmann::json> read_flight_records(const std::string& dir, std::vector<std::string>* unreadable = nullptr);
 
 struct StallFinding {
-  int rank = -1;
+  int rank = -1;     // -1: a line about several ranks ("12 more ranks left no file")
   std::string host;  // "" when the rank left no file
   std::string what;  // "silent for 24.0 s (stopped, hung or gone); its newest record: ..."
 };
 
 // The ranks that stand out at time `now` (Unix seconds) among `world_size` ranks, silent ones first:
-//  - no file;
+//  - no file (the first 8 named, the rest counted);
 //  - a file whose rank ended with an error (reason "error");
 //  - a file older than `silent_after` seconds;
 //  - a file that says its rank did not run for a while (a pause of its writer), until less than

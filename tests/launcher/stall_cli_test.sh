@@ -5,13 +5,9 @@
 # tests/slurm/slurm_cluster_test.sh (d) does the same across two nodes.
 # Usage: stall_cli_test.sh BUILD_BIN_DIR SOURCE_DIR "MPIEXEC FLAGS" DATASET_DIR
 set -u
-bin=$1
-src=$2
-read -r -a mpi_flags <<< "$3"
-dataset=$4
-tmp=$(mktemp -d)
+source "$(dirname "$0")/cli_args.sh" "$@"
+stalled="" job="" host=$(hostname)
 trap 'kill -CONT $stalled 2> /dev/null; kill -9 $job 2> /dev/null; rm -rf "$tmp"' EXIT
-stalled="" host=$(hostname)
 
 mpirun "${mpi_flags[@]}" -np 4 "$bin/hllm_launch" --config "$src/configs/demo.json" --set data.path="$dataset" \
   --set zero_optimization.stage=3 --set train.max_steps=100000 --set train.log_interval=10 --set train.eval_interval=0 \

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "common/error.h"
 #include "common/json_input.h"
 #include "parallel/comm/flight_recorder.h"
 #include "parallel/comm/recorded_communicator.h"
@@ -113,6 +114,30 @@ TEST(FlightRecorder, KeepsTheNewestRecordsAndWritesItsFile) {
   std::filesystem::remove_all(dir);
 }
 
+// A rank whose wait timed out says "timeout" in every later write, also its last one while the timeout
+// unwinds it (had the writer's next periodic write replaced it, the report would take it for a failed rank).
+TEST(FlightRecorder, ATimeoutStaysTheReason) {
+  const std::string dir = fresh_dir("timeout");
+  const std::string path = dir + "/" + flight_record_file_name(0);
+  {
+    FlightRecorder recorder(0, 2, "n1", 8);
+    recorder.start_writing(dir, 60);
+    EXPECT_EQ(read_json_file(path)["reason"], "start");
+    ASSERT_TRUE(recorder.write("timeout"));
+    ASSERT_TRUE(recorder.write("periodic"));
+    EXPECT_EQ(read_json_file(path)["reason"], "timeout");
+    try {
+      FlightRecorder unwound(1, 2, "n1", 8);
+      unwound.start_writing(dir, 60);
+      throw Error("a failure");
+    } catch (const Error&) {
+    }
+    EXPECT_EQ(read_json_file(dir + "/" + flight_record_file_name(1))["reason"], "error");
+  }
+  EXPECT_EQ(read_json_file(path)["reason"], "timeout");
+  std::filesystem::remove_all(dir);
+}
+
 // Files as four ranks would leave them; rank r waits in `waiting[r]` (a collective on "dp" of all four).
 class StallReport : public ::testing::Test {
  protected:
@@ -192,6 +217,11 @@ TEST_F(StallReport, MissingFilesErrorsAndFinishedRanks) {
   EXPECT_EQ(findings[1].rank, 1);
   EXPECT_NE(findings[1].what.find("ended with an error"), std::string::npos);
   EXPECT_NE(describe_findings({}).find("no rank stands out"), std::string::npos);
+  // A world far larger than the files: the first ranks without one are named, the rest counted.
+  const auto many = find_stall(healthy(), 1000, kNow, silent_after_seconds(1.0));
+  ASSERT_EQ(many.size(), 9u);
+  EXPECT_EQ(many[7].rank, 11);
+  EXPECT_EQ(describe_findings(many).substr(describe_findings(many).rfind('\n') + 1), "988 more ranks left no file");
 }
 
 TEST_F(StallReport, UnreadableFilesAreSkippedAndNamed) {
@@ -202,11 +232,16 @@ TEST_F(StallReport, UnreadableFilesAreSkippedAndNamed) {
   json bad = file(2, kNow, "periodic", 3, true);
   bad["records"][0]["seq"] = "three";
   std::ofstream(dir + "/rank_00002.json") << bad.dump();
+  std::ofstream(dir + "/rank_00003.json") << file(-5, kNow, "periodic", 3, true).dump();  // not a rank
+  std::ofstream(dir + "/rank_00004.json") << file(5, kNow, "periodic", 3, true).dump();   // another rank's
+  json endless = file(6, kNow, "periodic", 3, true);
+  endless["written_at"] = 1e308;
+  std::ofstream(dir + "/rank_00006.json") << endless.dump();
   std::ofstream(dir + "/notes.txt") << "not a record";
   std::vector<std::string> unreadable;
   const auto files = read_flight_records(dir, &unreadable);
   EXPECT_EQ(files.size(), 1u);
-  ASSERT_EQ(unreadable.size(), 2u);
+  ASSERT_EQ(unreadable.size(), 5u);
   for (const auto& why : unreadable) EXPECT_NE(why.find(dir + "/rank_0000"), std::string::npos) << why;
   EXPECT_TRUE(read_flight_records(dir + "/absent").empty());
   std::filesystem::remove_all(dir);
