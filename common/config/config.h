@@ -234,7 +234,7 @@ struct CommConfig {
     v.field("flight_recorder_entries", flight_recorder_entries,
             "Communication operations each rank keeps in <run directory>/flight_recorder/rank_N.json (group, "
             "operation, sequence number, bytes, start, completion), so that a timeout names the rank that held the "
-            "job up and `hllm_flight` shows it afterwards. 0 = no records.",
+            "job up and `hllm_flight` shows it afterwards. 0 = no files (and no such report).",
             Limits::at_least(0));
     v.field("flight_recorder_interval_s", flight_recorder_interval_s,
             "Seconds between rewrites of a rank's flight recorder file (also its heartbeat: a rank whose file is "

@@ -5,7 +5,6 @@
 #include <atomic>
 
 #include "common/error.h"
-
 #include "parallel/comm/stall_report.h"
 
 namespace hllm::parallel {
