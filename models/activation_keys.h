@@ -8,6 +8,7 @@
 namespace hllm::models::keys {
 
 inline constexpr const char* kLoss = "loss";                        // scalar: the chain's last block
+inline constexpr const char* kLossHealth = "loss_health";           // [kHealthFields] (info_nce.h), detached
 inline constexpr const char* kTokenOffsets = "token_offsets";       // [U + 1]: the Item LLM's input, CSR
 inline constexpr const char* kTokens = "tokens";                    // [sum]: the items' text tokens
 inline constexpr const char* kItemEmbeddings = "item_embeddings";   // [U, D]: the Item LLM's output

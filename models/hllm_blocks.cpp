@@ -199,6 +199,7 @@ class LossBlock : public NamedBlock {
     a["top_5"] = out.top_k[1];
     a["top_10"] = out.top_k[2];
     a["predictions"] = at::full({}, out.predictions, at::kLong);
+    if (out.health.defined()) a[keys::kLossHealth] = out.health;
   }
 
  private:

@@ -8,7 +8,8 @@
 //                                                       user_sequences
 //   user_layer.{j}      user_x.0                     -> user_x.0
 //   user_output         user_x.0                     -> user_states
-//   loss                user_states, user_sequences, user_mask, item_embeddings, negative_slots -> loss, top_1/5/10
+//   loss                user_states, user_sequences, user_mask, item_embeddings, negative_slots -> loss, top_1/5/10,
+//                       loss_health (when something was predicted)
 //
 // The blocks share the model's tensors, so running them gives the model's forward exactly. Inputs no later
 // block reads are erased by the block that reads them last (tokens, a tower's per-bucket tensors, the

@@ -170,6 +170,7 @@ HllmOutput hllm_loss(const at::Tensor& states, const SequenceInputs& inputs, con
   auto nce = info_nce(queries, positives, negatives, logit_scale, kNceThreshold, {1, 5, 10});
   out.loss = nce.loss;
   out.top_k = std::move(nce.top_k);
+  out.health = nce.health;
   return out;
 }
 

@@ -25,6 +25,7 @@ struct HllmOutput {
   at::Tensor loss;                // scalar
   std::vector<at::Tensor> top_k;  // accuracy of the NCE logits at k = 1, 5, 10
   int64_t predictions = 0;        // positions that carried loss
+  at::Tensor health;              // info_nce.h's HealthField values; undefined when nothing was predicted
 };
 
 // The steps of HllmModel::forward, shared with its blocks (models/hllm_blocks.h).

@@ -8,8 +8,10 @@
 namespace hllm::runtime {
 namespace {
 
-// The open log interval's sums, a row per rank.
+// The open log interval's sums, a row per rank: loss, samples, tokens; and the loss's health.
 constexpr const char* kLogRankSums = "log.rank_sums";
+constexpr const char* kLogRankHealth = "log.rank_health";
+constexpr int64_t kHealthRow = 1 + models::kHealthFields;
 
 // The best model's copy of the parameter that a "param." piece holds.
 std::string best_key(const std::string& parameter_piece) {
@@ -30,6 +32,7 @@ void RunState::save_state(std::vector<checkpoint::StatePiece>* pieces, nlohmann:
   pieces->push_back({kLogRankSums, {topology.world_size(), 3}, int64_t{3} * topology.rank(),
                      at::tensor({log.loss, static_cast<double>(log.samples), static_cast<double>(log.tokens)},
                                 at::kDouble)});
+  pieces->push_back({kLogRankHealth, {topology.world_size(), kHealthRow}, kHealthRow * topology.rank(), log.health.to_row()});
   s["best"] = {{"step", best.step}, {"valid", best.valid}};
   s["totals"] = totals.to_json();
   for (const auto& piece : best.parameters) {  // the parameters' pieces as best copies: each rank saves its own
@@ -54,6 +57,19 @@ void RunState::load_state(const checkpoint::Checkpoint& from, const nlohmann::js
   log.loss = row[0].item<double>();
   log.samples = static_cast<int64_t>(row[1].item<double>());
   log.tokens = static_cast<int64_t>(row[2].item<double>());
+  // The health's sums, exactly as saved on the same world; on another, rank 0 takes every row's (the
+  // interval's totals are what it reports). Checkpoints from before the health was logged have none.
+  log.health = {};
+  if (from.has(kLogRankHealth)) {
+    at::Tensor health = at::empty({saved_world * kHealthRow}, at::kDouble);
+    from.read({kLogRankHealth, {saved_world, kHealthRow}, 0, health});
+    const at::Tensor rows = health.view({-1, kHealthRow});
+    if (saved_world == topology.world_size()) {
+      log.health = LossHealth::from_row(rows[topology.rank()]);
+    } else if (topology.rank() == 0) {
+      for (int64_t r = 0; r < saved_world; ++r) log.health.add(LossHealth::from_row(rows[r]));
+    }
+  }
   totals.from_json(s.contains("totals") ? s.at("totals") : nlohmann::json());
   best.step = s.at("best").at("step").get<int64_t>();
   best.valid = s.at("best").at("valid").get<std::map<std::string, double>>();

@@ -27,6 +27,7 @@ struct LogInterval {
   double first_loss = 0;
   double loss = 0, grad_norm = 0;
   int64_t steps = 0, samples = 0, tokens = 0;
+  LossHealth health;      // this rank's
   void clear() { *this = {logged, first_loss}; }
 };
 

@@ -36,6 +36,7 @@ double StepLog::end_interval(int64_t steps_done, int64_t epoch, double lr, LogIn
   shown_loss_ = loss;
   shown_rate_ = samples / seconds;
   const double norm = interval->grad_norm / static_cast<double>(interval->steps);
+  const LossHealth health = interval->health.over(topology_.world());  // under pp, the last stages'
   if (topology_.rank() == 0) {
     bar_.clear();
     std::printf("step %lld/%lld epoch %lld loss %.4f lr %.2e grad_norm %.3f samples/s %.0f",
@@ -43,11 +44,13 @@ double StepLog::end_interval(int64_t steps_done, int64_t epoch, double lr, LogIn
                 lr, norm, samples / seconds);
     if (tokens > 0) std::printf(" tokens/s %.0f", tokens / seconds);
     std::printf(" ETA %s\n", format_duration(eta_seconds(steps_done)).c_str());
+    if (health.batches > 0) std::printf("  health: %s\n", health.summary().c_str());
     std::fflush(stdout);
   }
   nlohmann::json record{{"step", steps_done}, {"epoch", epoch}, {"loss", loss}, {"lr", lr},
                         {"grad_norm", norm}, {"samples_per_second", samples / seconds}};
   if (tokens > 0) record["tokens_per_second"] = tokens / seconds;
+  record.update(health.to_json());
   log_.record(record.dump());
   interval->clear();
   interval_start_ = Clock::now();

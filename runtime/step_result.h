@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "models/training_work.h"
+#include "runtime/loss_health.h"
 
 namespace hllm::runtime {
 
@@ -32,6 +33,7 @@ struct StepResult {
   int64_t samples = 0;   // real samples of this rank's micro-batches (under pp: counted by the first stage)
   int64_t tokens = 0;    // tokens the Item LLM read: prompt, text and [ITEM] of each distinct item (idem)
   std::vector<models::TowerWork> work;  // per tower of the model's tower_sizes() (idem; empty elsewhere)
+  LossHealth health;     // of the micro-batches that predicted something (under pp: the last stage's)
 };
 
 }  // namespace hllm::runtime

@@ -130,6 +130,7 @@ bool Trainer::count_step(int64_t step, const StepResult& result, RunState& run, 
   if (step == 0) log_model_states(step_.memory(), config_.zero_optimization.stage, config_.activation_checkpointing.policy);
   run.log.loss += result.loss;
   run.log.grad_norm += result.grad_norm;
+  run.log.health.add(result.health);
   ++run.log.steps;
   return true;
 }

@@ -80,6 +80,7 @@ void TrainingStep::run_pipeline(const std::function<data::Batch()>& next_batch, 
   hooks.after_backward = [&](int, bool) { optimizer_->after_backward(); };
   double sum = 0;
   for (const double loss : executor_->run(static_cast<int>(accumulation), hooks)) sum += loss;
+  for (const at::Tensor& health : executor_->loss_health()) result->health.add(health);
   // The last stage computed the losses; every stage reports them.
   result->loss = reduce_scalar(pipeline_host_, sum / static_cast<double>(accumulation), parallel::ReduceOp::kSum);
 }
@@ -95,8 +96,12 @@ void TrainingStep::run_micro_batches(const std::function<data::Batch()>& next_ba
       models::Activations activations = model_.block_inputs(batch);
       runner_->forward(activations);
       loss = activations.at(models::keys::kLoss);
+      const auto health = activations.find(models::keys::kLossHealth);
+      if (health != activations.end()) result->health.add(health->second);
     } else {
-      loss = model_.loss(batch, placement_.negative_gather()).loss;
+      const models::HllmOutput out = model_.loss(batch, placement_.negative_gather());
+      loss = out.loss;
+      if (out.health.defined()) result->health.add(out.health);
     }
     if (first_) {  // what the forward keeps for the backward
       memory_.activation_bytes = std::max(memory_.activation_bytes, allocated_bytes(device_) - before_forward);

@@ -1,5 +1,6 @@
 // hllm_plot RUN_DIR: the training curves of a run as PNG — loss, learning rate and gradient norm against the
-// step (training.png) and the validation metrics against the step (metrics.png) — drawn by gnuplot from
+// step (training.png), the validation metrics against the step (metrics.png) and the loss's health (health.png:
+// cosines, negatives kept, logit scale; README "Training health") — drawn by gnuplot from
 // RUN_DIR/metrics.jsonl. Prints the paths of the images.
 // hllm_plot --sweep DIR: the table and scaling curves of an hllm_sweep directory (tools/sweep_report.h).
 #include <nlohmann/json.hpp>
@@ -29,8 +30,9 @@ int plot(const std::string& run_dir) {
   }
   const fs::path train_data = fs::path(run_dir) / "plot_training.dat";
   const fs::path eval_data = fs::path(run_dir) / "plot_metrics.dat";
-  std::ofstream train(train_data), eval(eval_data);
-  int train_rows = 0, eval_rows = 0, line_number = 0;
+  const fs::path health_data = fs::path(run_dir) / "plot_health.dat";
+  std::ofstream train(train_data), eval(eval_data), health(health_data);
+  int train_rows = 0, eval_rows = 0, health_rows = 0, line_number = 0;
   std::string line;
   while (std::getline(in, line)) {
     ++line_number;
@@ -43,6 +45,13 @@ int plot(const std::string& run_dir) {
         train << record.value("step", 0) << " " << record.value("loss", 0.0) << " " << record.value("lr", 0.0) << " "
               << record.value("grad_norm", 0.0) << "\n";
         ++train_rows;
+        if (record.contains("negatives_kept")) {
+          health << record.value("step", 0) << " " << record.value("positive_cosine", 0.0) << " "
+                 << record.value("negative_cosine", 0.0) << " " << record.value("item_cosine", 0.0) << " "
+                 << record.value("filtered_share", 0.0) << " " << record.value("negatives_kept", 0.0) << " "
+                 << record.value("negatives_kept_min", 0.0) << " " << record.value("logit_scale", 0.0) << "\n";
+          ++health_rows;
+        }
       } else if (record.value("split", "") == "valid") {
         eval << record.value("step", 0) << " " << record.value("recall@10", 0.0) << " " << record.value("ndcg@10", 0.0)
              << " " << record.value("recall@200", 0.0) << " " << record.value("ndcg@200", 0.0) << "\n";
@@ -54,6 +63,7 @@ int plot(const std::string& run_dir) {
   }
   train.close();
   eval.close();
+  health.close();
   if (train_rows == 0) {
     std::cerr << "hllm_plot: " << metrics.string() << " holds no training records yet\n";
     return hllm::kExitBadInput;
@@ -61,6 +71,7 @@ int plot(const std::string& run_dir) {
   const fs::path script = fs::path(run_dir) / "plot.gp";
   const std::string training_png = (fs::path(run_dir) / "training.png").string();
   const std::string metrics_png = (fs::path(run_dir) / "metrics.png").string();
+  const std::string health_png = (fs::path(run_dir) / "health.png").string();
   {
     std::ofstream gp(script);
     gp << "set terminal pngcairo size 1200,900 font ',11' noenhanced\n"
@@ -77,6 +88,17 @@ int plot(const std::string& run_dir) {
          << "plot '" << eval_data.string() << "' using 1:2 with linespoints title 'R@10', '' using 1:3 with linespoints "
          << "title 'N@10', '' using 1:4 with linespoints title 'R@200', '' using 1:5 with linespoints title 'N@200'\n";
     }
+    if (health_rows > 0) {  // README "Training health"
+      gp << "set terminal pngcairo size 1200,900 font ',11' noenhanced\nset output '" << health_png << "'\n"
+         << "set multiplot layout 3,1 title 'training health'\nset key left top\nset title ''\n"
+         << "set ylabel 'cosine'\nplot '" << health_data.string() << "' using 1:2 with lines title 'positive pairs', "
+         << "'' using 1:3 with lines title 'negatives', '' using 1:4 with lines title 'items (pairwise)', "
+         << "'' using 1:5 with lines title 'share filtered'\n"
+         << "set ylabel 'negatives kept'\nplot '" << health_data.string() << "' using 1:6 with lines title 'mean', "
+         << "'' using 1:7 with lines title 'min'\n"
+         << "set ylabel 'logit scale'\nplot '" << health_data.string() << "' using 1:8 with lines title 'scale'\n"
+         << "unset multiplot\n";
+    }
   }
   const std::string command = "gnuplot '" + script.string() + "'";
   if (std::system(command.c_str()) != 0) {
@@ -85,6 +107,7 @@ int plot(const std::string& run_dir) {
   }
   std::cout << training_png << "\n";
   if (eval_rows > 0) std::cout << metrics_png << "\n";
+  if (health_rows > 0) std::cout << health_png << "\n";
   return hllm::kExitOk;
 }
 

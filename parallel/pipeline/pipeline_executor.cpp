@@ -42,6 +42,7 @@ PipelineExecutor::PipelineExecutor(Communicator& activations, Communicator& grad
 std::vector<double> PipelineExecutor::run(int micro_batches, const MicroBatchHooks& hooks) {
   const auto start = Clock::now();
   timing_ = {};
+  loss_health_.clear();
   const auto program = pipeline_schedule(stages_, micro_batches, kind_)[static_cast<size_t>(stage_)];
   int last_backward = -1;
   for (const auto& instruction : program) {
@@ -67,6 +68,8 @@ std::vector<double> PipelineExecutor::run(int micro_batches, const MicroBatchHoo
         f.outputs = f.received;  // the same tensors: the leaves stay the received ones
         runner_.forward(f.outputs);
         if (last_stage) {
+          const auto health = f.outputs.find(models::keys::kLossHealth);
+          if (health != f.outputs.end()) loss_health_.push_back(health->second);
           const at::Tensor loss = f.outputs.at(models::keys::kLoss);
           f.outputs = {{models::keys::kLoss, loss}};  // the graph hangs off the loss
           losses.push_back(loss.detach());

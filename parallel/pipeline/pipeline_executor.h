@@ -46,6 +46,9 @@ class PipelineExecutor {
   std::vector<double> run(int micro_batches, const MicroBatchHooks& hooks);
 
   const StageTiming& timing() const { return timing_; }
+  // The last stage's loss health per micro-batch of the last run() (models/info_nce.h; empty elsewhere and
+  // for micro-batches that predicted nothing).
+  const std::vector<at::Tensor>& loss_health() const { return loss_health_; }
   int stage() const { return stage_; }
   int stages() const { return stages_; }
 
@@ -57,6 +60,7 @@ class PipelineExecutor {
   c10::Device device_;
   int stage_, stages_;
   StageTiming timing_;
+  std::vector<at::Tensor> loss_health_;
 };
 
 }  // namespace hllm::parallel

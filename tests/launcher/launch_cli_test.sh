@@ -58,6 +58,7 @@ expect "hllm_eval of a directory that is not a run" 2 "cannot open config file" 
 if command -v gnuplot > /dev/null; then
   expect "hllm_plot draws the run" 0 "training.png" -- "$1/hllm_plot" "$tmp/run"
   [ -s "$tmp/run/training.png" ] || { echo "FAIL: no training.png"; failures=$((failures + 1)); }
+  [ -s "$tmp/run/health.png" ] || { echo "FAIL: no health.png (the loss's health)"; failures=$((failures + 1)); }
 else  # e.g. the GPU machine (docs/GPU.md): hllm_plot must say what is missing
   echo "skip: hllm_plot draws the run (gnuplot is not installed here)"
   expect "hllm_plot without gnuplot names it" 1 "gnuplot" -- "$1/hllm_plot" "$tmp/run"

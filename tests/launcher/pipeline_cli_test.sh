@@ -3,7 +3,7 @@
 # with pp = 2 (so dp = 2) and ZeRO stage 3 trains with the same loss curve as pp = 1 at dp = 2 (printed
 # side by side), evaluates (report.json's valid and test), and writes a model.safetensors that hllm_eval
 # reads back to the same metrics; pp = 4 x dp = 1 (GPipe, every layer recomputed) against one rank. Bad
-# pipeline settings exit 2 with a message.
+# pipeline settings exit 2 with a message. The loss's health metrics are logged alike at every layout.
 # Usage: pipeline_cli_test.sh BUILD_BIN_DIR SOURCE_DIR "MPIEXEC FLAGS" DATASET_DIR
 set -u
 source "$(dirname "$0")/cli_args.sh" "$@"
@@ -35,6 +35,19 @@ for (step, a), (_, b) in zip(plain, piped):
     ok = abs(a - b) <= 1e-4 * abs(a)
     failed |= not ok
     print(f"{step:4d}   {a:12.6f}   {b:12.6f}{'' if ok else '   <- differs'}")
+# The loss's health (README "Training health"), computed by the last stage under pp: the same values.
+def health(run):
+    return [{k: r[k] for k in r if k in FIELDS} for r in map(json.loads, open(run + "/metrics.jsonl")) if "loss" in r]
+FIELDS = ("negatives_kept", "negatives_kept_min", "filtered_share", "logit_scale", "positive_cosine",
+          "negative_cosine", "item_cosine")
+plain_health, piped_health = health(sys.argv[1]), health(sys.argv[2])
+for a, b in zip(plain_health, piped_health):
+    if sorted(a) != sorted(FIELDS) or sorted(b) != sorted(FIELDS):
+        print("health fields missing:", a, b); failed = True; break
+    bad = [k for k in FIELDS if abs(a[k] - b[k]) > 1e-4 + 1e-3 * abs(a[k])]
+    if bad:
+        print("health differs:", {k: (a[k], b[k]) for k in bad}); failed = True
+print(f"health at the last step, {sys.argv[3]}:", {k: round(v, 4) for k, v in piped_health[-1].items()})
 for name, run in (("pp 1", sys.argv[1]), (sys.argv[3], sys.argv[2])):
     report = json.load(open(run + "/report.json"))
     print(f"{name}: valid NDCG@10 {report['valid']['ndcg@10']:.4f}, test NDCG@10 {report['test']['ndcg@10']:.4f}")
@@ -42,6 +55,8 @@ for name, run in (("pp 1", sys.argv[1]), (sys.argv[3], sys.argv[2])):
 sys.exit(1 if failed else 0)
 PY
 }
+grep -q "^  health: negatives [0-9.]* (min [0-9]*, filtered [0-9.]*%) cos [-+][0-9.]*/[-+][0-9.]* items [-0-9.]* scale [0-9.]*$" "$tmp/piped.log" ||
+  { echo "FAIL: no health line under the progress lines:"; grep -A1 "^step " "$tmp/piped.log" | head -n 4; exit 1; }
 compare plain piped "pp 2 x dp 2 + ZeRO-3"
 compare one four "pp 4 GPipe + recompute"
 

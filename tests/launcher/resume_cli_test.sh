@@ -26,7 +26,11 @@ launch() {  # launch RUN_NAME [flags...]: the same training in every run, its ow
     --set train.max_steps=40 --set train.log_interval=5 --set train.eval_interval=0 \
     --set checkpoint.interval_steps=10 --set run.dir="$tmp/$name" "$@"
 }
-losses() { grep -o '"loss":[^,]*' "$tmp/$1/metrics.jsonl"; }
+# The logged losses and the loss's health (whose open interval's sums the checkpoint carries too).
+losses() {
+  grep -oE '"(loss|negatives_kept|negatives_kept_min|filtered_share|positive_cosine|negative_cosine|item_cosine)":[^,}]*' \
+    "$tmp/$1/metrics.jsonl"
+}
 work() {  # the run's accounting without its clock: samples, tokens and FLOPs over every segment
   python3 -c 'import json, sys; a = json.load(open(sys.argv[1]))["accounting"]; print(a["samples"], a["tokens"], a["flops"])' \
     "$tmp/$1/report.json"

@@ -38,6 +38,36 @@ TEST(InfoNce, HandComputedExample) {
   EXPECT_NEAR(two.top_k[1].item<float>(), 1.0, 1e-6);
 }
 
+// The health of the hand-computed example: u = p = (1, 0), negatives (0, 1), (-1, 0), (2, 0) of which the
+// last is filtered; then two positions, and a collapsed pool.
+TEST(InfoNce, HealthOfHandComputedExamples) {
+  auto health = [](const InfoNceOutput& out, int64_t field) { return out.health[field].item<double>(); };
+  const auto one = info_nce(rows({{1, 0}}), rows({{1, 0}}), rows({{0, 1}, {-1, 0}, {2, 0}}), at::zeros({}, at::kDouble));
+  ASSERT_EQ(one.health.numel(), kHealthFields);
+  EXPECT_FALSE(one.health.requires_grad());
+  EXPECT_DOUBLE_EQ(health(one, kNegativesKept), 2);
+  EXPECT_DOUBLE_EQ(health(one, kNegativesKeptMin), 2);
+  EXPECT_NEAR(health(one, kFilteredShare), 1.0 / 3, 1e-6);
+  EXPECT_NEAR(health(one, kLogitScale), 1.0, 1e-6);
+  EXPECT_NEAR(health(one, kPositiveCosine), 1.0, 1e-6);
+  EXPECT_NEAR(health(one, kNegativeCosine), (0.0 - 1.0) / 2, 1e-6);  // kept: cos 0 and -1
+  // Pairwise cosines of (0,1), (-1,0), (1,0): 0, 0, -1; their mean -1/3.
+  EXPECT_NEAR(health(one, kItemCosine), -1.0 / 3, 1e-6);
+  // Positions (1,0)->(1,0) and (0,1)->(1,1), one negative (0,1) kept by both (its cosine with (1,1) is 0.71).
+  const auto two = info_nce(rows({{1, 0}, {0, 1}}), rows({{1, 0}, {1, 1}}), rows({{0, 1}}), at::full({}, 2.0, at::kDouble));
+  EXPECT_DOUBLE_EQ(health(two, kNegativesKept), 1);
+  EXPECT_DOUBLE_EQ(health(two, kFilteredShare), 0);
+  EXPECT_NEAR(health(two, kLogitScale), std::exp(2.0), 1e-4);
+  EXPECT_NEAR(health(two, kPositiveCosine), (1 + std::sqrt(0.5)) / 2, 1e-6);
+  EXPECT_NEAR(health(two, kNegativeCosine), (0 + 1) / 2.0, 1e-6);
+  EXPECT_NEAR(health(two, kItemCosine), 1.0, 1e-6) << "a pool of one item";
+  // A collapsed pool: every item embedding along one direction, all filtered for a positive along it.
+  const auto collapsed = info_nce(rows({{0, 1}}), rows({{1, 0}}), rows({{1, 0}, {2, 0}, {3, 0.001}}), at::zeros({}, at::kDouble));
+  EXPECT_NEAR(health(collapsed, kItemCosine), 1.0, 1e-5);
+  EXPECT_DOUBLE_EQ(health(collapsed, kNegativesKeptMin), 0);
+  EXPECT_DOUBLE_EQ(health(collapsed, kFilteredShare), 1);
+}
+
 TEST(InfoNce, LogitScaleIsClampedToLn100) {
   const at::Tensor u = rows({{1, 0}}), p = rows({{1, 0}}), n = rows({{0, 1}});
   const double at_max = info_nce(u, p, n, at::full({}, std::log(100.0), at::kDouble)).loss.item<double>();
