@@ -20,9 +20,15 @@ using NamedTensors = std::vector<std::pair<std::string, at::Tensor>>;
 
 // L2 norm of all gradients together. When max_norm > 0 and the norm exceeds it, the gradients are scaled
 // in place to max_norm. Returns the norm before clipping. A stage whose rank holds no gradient still joins
-// the pipeline's sum.
+// the pipeline's sum. With `group_of` (an index below `group_norms->size()` per gradient), the norm of
+// each group's gradients too, before clipping, in the same reductions.
 double clip_gradients(const std::vector<at::Tensor>& grads, double max_norm, parallel::Communicator* shards,
-                      parallel::Communicator* pipeline);
+                      parallel::Communicator* pipeline, const std::vector<int>* group_of = nullptr,
+                      std::vector<double>* group_norms = nullptr);
+
+// The tower a parameter belongs to, among `towers` (models::TowerSize names): the one its name starts
+// with ("item.…"), else the last (HLLM's logit_scale counts in the user tower; a one-tower model has all).
+int tower_of(const std::string& parameter, const std::vector<std::string>& towers);
 // True when every gradient is finite on every rank of `shards` and every stage of `pipeline`.
 bool gradients_finite(const std::vector<at::Tensor>& grads, parallel::Communicator* shards,
                       parallel::Communicator* pipeline);

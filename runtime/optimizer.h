@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "checkpoint/state.h"
@@ -28,6 +29,11 @@ class Optimizer {
   // The global L2 norm of the gradients (over the data-parallel group's shards and the pipeline's
   // stages); scaled to max_norm when above it and max_norm > 0. Collective.
   virtual double clip_gradient_norm(double max_norm) = 0;
+  // The model's towers (models::TowerSize names), set once: clip_gradient_norm() then also measures each
+  // tower's norm (runtime/gradient_norm.h's tower_of), read by tower_gradient_norms(). Unset or one tower:
+  // none.
+  void set_towers(std::vector<std::string> towers) { towers_ = std::move(towers); }
+  const std::vector<double>& tower_gradient_norms() const { return tower_norms_; }
   virtual bool gradients_finite() = 0;  // collective, like the norm
   virtual void step(double lr) = 0;
   virtual void zero_grad() = 0;
@@ -46,6 +52,10 @@ class Optimizer {
   virtual void after_parameters_restored() = 0;
   // Adds this rank's parameters, gradients and optimizer state (masters, moments) in bytes.
   virtual void count_model_states(MemoryReport* memory) const = 0;
+
+ protected:
+  std::vector<std::string> towers_;
+  std::vector<double> tower_norms_;  // of the last clip_gradient_norm(); empty with fewer than two towers
 };
 
 }  // namespace hllm::runtime

@@ -58,7 +58,11 @@ void ReplicatedOptimizer::average_gradients() {
 }
 
 double ReplicatedOptimizer::clip_gradient_norm(double max_norm) {
-  return runtime::clip_gradient_norm(updated_, max_norm, pipeline_);
+  if (towers_.size() < 2) return runtime::clip_gradient_norm(updated_, max_norm, pipeline_);
+  std::vector<int> tower;
+  for (const auto& named : updated_) tower.push_back(tower_of(named.first, towers_));
+  tower_norms_.assign(towers_.size(), 0.0);
+  return clip_gradients(gradients_of(updated_), max_norm, nullptr, pipeline_, &tower, &tower_norms_);
 }
 
 bool ReplicatedOptimizer::gradients_finite() { return runtime::gradients_finite(updated_, pipeline_); }

@@ -27,7 +27,8 @@ void RunState::save_state(std::vector<checkpoint::StatePiece>* pieces, nlohmann:
   nlohmann::json& s = *scalars;
   s["skipped_steps"] = skipped_steps;
   s["nan_in_a_row"] = nan_in_a_row;
-  s["log"] = {{"logged", log.logged}, {"first_loss", log.first_loss}, {"grad_norm", log.grad_norm}, {"steps", log.steps}};
+  s["log"] = {{"logged", log.logged}, {"first_loss", log.first_loss}, {"grad_norm", log.grad_norm}, {"steps", log.steps},
+              {"tower_grad_norms", log.tower_grad_norms}};
   // The open interval's sums of this rank's own losses, samples and tokens: a row per rank.
   pieces->push_back({kLogRankSums, {topology.world_size(), 3}, int64_t{3} * topology.rank(),
                      at::tensor({log.loss, static_cast<double>(log.samples), static_cast<double>(log.tokens)},
@@ -49,6 +50,7 @@ void RunState::load_state(const checkpoint::Checkpoint& from, const nlohmann::js
   log.first_loss = l.at("first_loss").get<double>();
   log.grad_norm = l.at("grad_norm").get<double>();
   log.steps = l.at("steps").get<int64_t>();
+  log.tower_grad_norms = l.value("tower_grad_norms", std::vector<double>{});  // none before they were logged
   const int64_t saved_world = from.info().at("world_size").get<int64_t>();
   at::Tensor sums = at::empty({saved_world * 3}, at::kDouble);
   from.read({kLogRankSums, {saved_world, 3}, 0, sums});

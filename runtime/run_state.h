@@ -28,6 +28,7 @@ struct LogInterval {
   double loss = 0, grad_norm = 0;
   int64_t steps = 0, samples = 0, tokens = 0;
   LossHealth health;      // this rank's
+  std::vector<double> tower_grad_norms;  // sums over the steps, per tower (the same on every rank)
   void clear() { *this = {logged, first_loss}; }
 };
 

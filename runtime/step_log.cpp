@@ -37,6 +37,17 @@ double StepLog::end_interval(int64_t steps_done, int64_t epoch, double lr, LogIn
   shown_rate_ = samples / seconds;
   const double norm = interval->grad_norm / static_cast<double>(interval->steps);
   const LossHealth health = interval->health.over(topology_.world());  // under pp, the last stages'
+  // Per tower, the interval's mean gradient norm (the same on every rank).
+  std::vector<std::pair<std::string, double>> tower_norms;
+  for (size_t t = 0; t < interval->tower_grad_norms.size() && t < towers_.size(); ++t) {
+    tower_norms.emplace_back(towers_[t], interval->tower_grad_norms[t] / static_cast<double>(interval->steps));
+  }
+  std::string norms_text;
+  for (const auto& [tower, norm] : tower_norms) {
+    char text[64];
+    std::snprintf(text, sizeof(text), " %s %.3f", tower.c_str(), norm);
+    norms_text += text;
+  }
   if (topology_.rank() == 0) {
     bar_.clear();
     std::printf("step %lld/%lld epoch %lld loss %.4f lr %.2e grad_norm %.3f samples/s %.0f",
@@ -44,13 +55,17 @@ double StepLog::end_interval(int64_t steps_done, int64_t epoch, double lr, LogIn
                 lr, norm, samples / seconds);
     if (tokens > 0) std::printf(" tokens/s %.0f", tokens / seconds);
     std::printf(" ETA %s\n", format_duration(eta_seconds(steps_done)).c_str());
-    if (health.batches > 0) std::printf("  health: %s\n", health.summary().c_str());
+    if (health.batches > 0) {
+      std::printf("  health: %s%s%s\n", health.summary().c_str(), norms_text.empty() ? "" : "; grad_norm",
+                  norms_text.c_str());
+    }
     std::fflush(stdout);
   }
   nlohmann::json record{{"step", steps_done}, {"epoch", epoch}, {"loss", loss}, {"lr", lr},
                         {"grad_norm", norm}, {"samples_per_second", samples / seconds}};
   if (tokens > 0) record["tokens_per_second"] = tokens / seconds;
   record.update(health.to_json());
+  for (const auto& [tower, norm] : tower_norms) record["grad_norm_" + tower] = norm;
   log_.record(record.dump());
   interval->clear();
   interval_start_ = Clock::now();

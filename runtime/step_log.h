@@ -6,6 +6,8 @@
 
 #include <chrono>
 #include <cstdint>
+#include <string>
+#include <vector>
 
 #include "parallel/topology.h"
 #include "runtime/progress.h"
@@ -22,6 +24,8 @@ class StepLog {
   // Ends the interval in `interval` after `steps_done` steps, in `epoch`, at learning rate `lr`: prints and
   // records its line, returns its loss and restarts it (the first loss kept). Collective.
   double end_interval(int64_t steps_done, int64_t epoch, double lr, LogInterval* interval);
+  // The towers whose gradient norms the intervals carry (LogInterval::tower_grad_norms), in that order.
+  void name_towers(std::vector<std::string> towers) { towers_ = std::move(towers); }
   // After each step: the bar redrawn with the last interval's loss and rate.
   void update_bar(int64_t steps_done);
   // Before another line is printed.
@@ -34,6 +38,7 @@ class StepLog {
 
   const parallel::Topology& topology_;
   const RunLog& log_;
+  std::vector<std::string> towers_;
   int64_t total_;
   ProgressBar bar_;
   Clock::time_point start_ = Clock::now(), interval_start_ = start_;

@@ -29,6 +29,7 @@ struct MemoryReport {
 struct StepResult {
   double loss = 0;       // mean over the micro-batches of this rank (of its pipeline, under pp)
   double grad_norm = 0;  // of the averaged gradients, before clipping
+  std::vector<double> tower_grad_norms;  // per tower of the model's tower_sizes(), likewise (two or more towers)
   bool skipped = false;  // non-finite gradients: no update
   int64_t samples = 0;   // real samples of this rank's micro-batches (under pp: counted by the first stage)
   int64_t tokens = 0;    // tokens the Item LLM read: prompt, text and [ITEM] of each distinct item (idem)

@@ -62,6 +62,9 @@ TrainReport Trainer::train() {
   }
   log_.start(first_step);
   StepLog steps(topology_, log_, progress_bar_, total);
+  std::vector<std::string> towers;
+  for (const auto& tower : placement_.recommender().tower_sizes()) towers.push_back(tower.name);
+  steps.name_towers(std::move(towers));
   // At a step boundary: a checkpoint when due; true when the run stops there (saved, not evaluated).
   const auto stops_at = [&](int64_t steps_done) {
     const CheckpointSchedule::Decision due = checkpoints.at_boundary(steps_done);
@@ -131,6 +134,8 @@ bool Trainer::count_step(int64_t step, const StepResult& result, RunState& run, 
   run.log.loss += result.loss;
   run.log.grad_norm += result.grad_norm;
   run.log.health.add(result.health);
+  run.log.tower_grad_norms.resize(result.tower_grad_norms.size(), 0.0);
+  for (size_t t = 0; t < result.tower_grad_norms.size(); ++t) run.log.tower_grad_norms[t] += result.tower_grad_norms[t];
   ++run.log.steps;
   return true;
 }

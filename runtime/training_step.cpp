@@ -51,12 +51,15 @@ TrainingStep::TrainingStep(const config::Config& config, ModelPlacement& placeme
   }
   if (placement.zero_stage() > 0) {
     optimizer_ = std::make_unique<ZeroOptimizer>(*runner_, adam, tensor_dp_, pipeline_host_);
-    return;
+  } else {
+    parallel::Communicator* buckets =
+        tensor_dp_.size() > 1 ? &topology.channel(parallel::Group::kDp, "gradient_buckets") : nullptr;
+    optimizer_ = std::make_unique<ReplicatedOptimizer>(placement.trained_parameters(), adam, config.bf16.enabled,
+                                                       tensor_dp_, buckets, pipeline_host_);
   }
-  parallel::Communicator* buckets =
-      tensor_dp_.size() > 1 ? &topology.channel(parallel::Group::kDp, "gradient_buckets") : nullptr;
-  optimizer_ = std::make_unique<ReplicatedOptimizer>(placement.trained_parameters(), adam, config.bf16.enabled,
-                                                     tensor_dp_, buckets, pipeline_host_);
+  std::vector<std::string> towers;
+  for (const auto& tower : placement.recommender().tower_sizes()) towers.push_back(tower.name);
+  optimizer_->set_towers(std::move(towers));
 }
 
 TrainingStep::~TrainingStep() = default;
@@ -134,6 +137,7 @@ StepResult TrainingStep::run(const std::function<data::Batch()>& next_batch, int
   optimizer_->average_gradients();
   if (first_) optimizer_->count_model_states(&memory_);
   result.grad_norm = optimizer_->clip_gradient_norm(config_.gradient_clipping);
+  result.tower_grad_norms = optimizer_->tower_gradient_norms();
   result.skipped = !optimizer_->gradients_finite();
   if (!result.skipped) optimizer_->step(lr);
   optimizer_->zero_grad();

@@ -36,7 +36,14 @@ ZeroOptimizer::ZeroOptimizer(parallel::zero::BlockRunner& runner, const AdamWOpt
 }
 
 double ZeroOptimizer::clip_gradient_norm(double max_norm) {
-  return clip_gradients(runner_.gradient_shards(), max_norm, &dp_, pipeline_);
+  if (towers_.size() < 2) return clip_gradients(runner_.gradient_shards(), max_norm, &dp_, pipeline_);
+  // A unit is one block's parameters, all of one tower: its first parameter's.
+  std::vector<int> tower;
+  for (const auto& unit : runner_.units()) {
+    tower.push_back(unit.parameters().empty() ? 0 : tower_of(unit.parameters().front().first, towers_));
+  }
+  tower_norms_.assign(towers_.size(), 0.0);
+  return clip_gradients(runner_.gradient_shards(), max_norm, &dp_, pipeline_, &tower, &tower_norms_);
 }
 
 bool ZeroOptimizer::gradients_finite() { return runtime::gradients_finite(runner_.gradient_shards(), &dp_, pipeline_); }

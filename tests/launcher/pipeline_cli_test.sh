@@ -35,11 +35,12 @@ for (step, a), (_, b) in zip(plain, piped):
     ok = abs(a - b) <= 1e-4 * abs(a)
     failed |= not ok
     print(f"{step:4d}   {a:12.6f}   {b:12.6f}{'' if ok else '   <- differs'}")
-# The loss's health (README "Training health"), computed by the last stage under pp: the same values.
+# The loss's health (README "Training health"), computed by the last stage under pp, and each tower's
+# gradient norm (ZeRO-3 shards over the stages against stage 0's whole gradients): the same values.
 def health(run):
     return [{k: r[k] for k in r if k in FIELDS} for r in map(json.loads, open(run + "/metrics.jsonl")) if "loss" in r]
 FIELDS = ("negatives_kept", "negatives_kept_min", "filtered_share", "logit_scale", "positive_cosine",
-          "negative_cosine", "item_cosine")
+          "negative_cosine", "item_cosine", "grad_norm_item", "grad_norm_user")
 plain_health, piped_health = health(sys.argv[1]), health(sys.argv[2])
 for a, b in zip(plain_health, piped_health):
     if sorted(a) != sorted(FIELDS) or sorted(b) != sorted(FIELDS):
@@ -55,7 +56,7 @@ for name, run in (("pp 1", sys.argv[1]), (sys.argv[3], sys.argv[2])):
 sys.exit(1 if failed else 0)
 PY
 }
-grep -q "^  health: negatives [0-9.]* (min [0-9]*, filtered [0-9.]*%) cos [-+][0-9.]*/[-+][0-9.]* items [-0-9.]* scale [0-9.]*$" "$tmp/piped.log" ||
+grep -q "^  health: negatives [0-9.]* (min [0-9]*, filtered [0-9.]*%) cos [-+][0-9.]*/[-+][0-9.]* items [-0-9.]* scale [0-9.]*; grad_norm item [0-9.]* user [0-9.]*$" "$tmp/piped.log" ||
   { echo "FAIL: no health line under the progress lines:"; grep -A1 "^step " "$tmp/piped.log" | head -n 4; exit 1; }
 compare plain piped "pp 2 x dp 2 + ZeRO-3"
 compare one four "pp 4 GPipe + recompute"

@@ -28,7 +28,7 @@ launch() {  # launch RUN_NAME [flags...]: the same training in every run, its ow
 }
 # The logged losses and the loss's health (whose open interval's sums the checkpoint carries too).
 losses() {
-  grep -oE '"(loss|negatives_kept|negatives_kept_min|filtered_share|positive_cosine|negative_cosine|item_cosine)":[^,}]*' \
+  grep -oE '"(loss|negatives_kept|negatives_kept_min|filtered_share|positive_cosine|negative_cosine|item_cosine|grad_norm_item|grad_norm_user)":[^,}]*' \
     "$tmp/$1/metrics.jsonl"
 }
 work() {  # the run's accounting without its clock: samples, tokens and FLOPs over every segment

@@ -9,6 +9,7 @@
 #include "models/sasrec_model.h"
 #include "parallel/comm/thread_communicator.h"
 #include "runtime/adamw.h"
+#include "runtime/gradient_norm.h"
 #include "runtime/gradient_sync.h"
 
 namespace hllm::runtime {
@@ -153,6 +154,33 @@ TEST(GradientSync, ClippingAndFiniteCheck) {
   EXPECT_TRUE(gradients_finite(params));
   b.mutable_grad()[0] = std::nanf("");
   EXPECT_FALSE(gradients_finite(params));
+}
+
+// Per tower: the norms of each group's gradients in the same reductions as the total, before clipping;
+// over ZeRO-like shards on two ranks (each holds half of each gradient) and over a pipeline of one.
+TEST(GradientSync, NormsPerTowerOverShards) {
+  EXPECT_EQ(tower_of("item.model.layers.0.mlp.up_proj.weight", {"item", "user"}), 0);
+  EXPECT_EQ(tower_of("user.model.norm.weight", {"item", "user"}), 1);
+  EXPECT_EQ(tower_of("logit_scale", {"item", "user"}), 1) << "the last tower takes the rest";
+  EXPECT_EQ(tower_of("itemized", {"item", "user"}), 1) << "a prefix is a whole name part";
+  std::vector<std::vector<double>> seen(2);
+  std::vector<double> totals(2);
+  parallel::run_thread_ranks(2, [&](parallel::Communicator& shards) {
+    // Rank r's halves: group 0 holds (3, 4) in all, group 1 (12) and (0, 5).
+    const bool first = shards.rank() == 0;
+    std::vector<at::Tensor> grads = {at::tensor(std::vector<float>{first ? 3.f : 4.f}),
+                                     at::tensor(std::vector<float>{first ? 12.f : 0.f}),
+                                     at::tensor(std::vector<float>{first ? 0.f : 5.f})};
+    const std::vector<int> group = {0, 1, 1};
+    std::vector<double> norms(2);
+    totals[shards.rank()] = clip_gradients(grads, 1.0, &shards, nullptr, &group, &norms);
+    seen[shards.rank()] = norms;
+  });
+  for (int r = 0; r < 2; ++r) {
+    EXPECT_NEAR(seen[r][0], 5.0, 1e-9);
+    EXPECT_NEAR(seen[r][1], 13.0, 1e-9);
+    EXPECT_NEAR(totals[r], std::sqrt(25.0 + 169.0), 1e-9) << "the total is the towers' norms together";
+  }
 }
 
 }  // namespace
