@@ -6,6 +6,12 @@
 
 namespace hllm::models {
 
+std::vector<std::string> tower_names(const std::vector<TowerSize>& towers) {
+  std::vector<std::string> names;
+  for (const auto& tower : towers) names.push_back(tower.name);
+  return names;
+}
+
 double training_flops(const TowerSize& size, const TowerWork& work) {
   return 6.0 * static_cast<double>(size.matmul_parameters) * static_cast<double>(work.tokens) +
          12.0 * static_cast<double>(size.attention_width) * static_cast<double>(work.squared_lengths);

@@ -13,6 +13,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "models/llama_config.h"
 
@@ -24,6 +25,9 @@ struct TowerSize {
   int64_t matmul_parameters = 0;  // multiplied once per token in the forward
   int64_t attention_width = 0;    // layers x heads x head size
 };
+
+// The towers' names, in order.
+std::vector<std::string> tower_names(const std::vector<TowerSize>& towers);
 
 struct TowerWork {
   int64_t tokens = 0;

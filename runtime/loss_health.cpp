@@ -17,11 +17,10 @@ using models::kNegativesKeptMin;
 void LossHealth::add(const at::Tensor& health) {
   HLLM_ASSERT(health.numel() == kHealthFields, "a loss health of ", health.numel(), " values");
   const at::Tensor host = health.detach().to(at::kCPU, at::kDouble).contiguous();
-  const double* v = host.data_ptr<double>();
-  for (int64_t f = 0; f < kHealthFields; ++f) {
-    values[f] = f == kNegativesKeptMin ? (batches == 0 ? v[f] : std::min(values[f], v[f])) : values[f] + v[f];
-  }
-  ++batches;
+  LossHealth one;
+  one.batches = 1;
+  std::copy(host.data_ptr<double>(), host.data_ptr<double>() + kHealthFields, one.values.begin());
+  add(one);
 }
 
 void LossHealth::add(const LossHealth& other) {

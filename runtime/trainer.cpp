@@ -62,9 +62,7 @@ TrainReport Trainer::train() {
   }
   log_.start(first_step);
   StepLog steps(topology_, log_, progress_bar_, total);
-  std::vector<std::string> towers;
-  for (const auto& tower : placement_.recommender().tower_sizes()) towers.push_back(tower.name);
-  steps.name_towers(std::move(towers));
+  steps.name_towers(models::tower_names(placement_.recommender().tower_sizes()));
   // At a step boundary: a checkpoint when due; true when the run stops there (saved, not evaluated).
   const auto stops_at = [&](int64_t steps_done) {
     const CheckpointSchedule::Decision due = checkpoints.at_boundary(steps_done);

@@ -57,9 +57,7 @@ TrainingStep::TrainingStep(const config::Config& config, ModelPlacement& placeme
     optimizer_ = std::make_unique<ReplicatedOptimizer>(placement.trained_parameters(), adam, config.bf16.enabled,
                                                        tensor_dp_, buckets, pipeline_host_);
   }
-  std::vector<std::string> towers;
-  for (const auto& tower : placement.recommender().tower_sizes()) towers.push_back(tower.name);
-  optimizer_->set_towers(std::move(towers));
+  optimizer_->set_towers(models::tower_names(placement.recommender().tower_sizes()));
 }
 
 TrainingStep::~TrainingStep() = default;

@@ -234,12 +234,13 @@ struct CommConfig {
     v.field("flight_recorder_entries", flight_recorder_entries,
             "Communication operations each rank keeps in <run directory>/flight_recorder/rank_N.json (group, "
             "operation, sequence number, bytes, start, completion), so that a timeout names the rank that held the "
-            "job up and `hllm_flight` shows it afterwards. 0 = no files (and no such report).",
-            Limits::at_least(0));
+            "job up and `hllm_flight` shows it afterwards. 0 = no files (and no such report). At most 100000 (the file, "
+            "about 150 bytes a record, is rewritten every interval).",
+            Limits::range(0, 100000));
     v.field("flight_recorder_interval_s", flight_recorder_interval_s,
             "Seconds between rewrites of a rank's flight recorder file (also its heartbeat: a rank whose file is "
             "older than three intervals is named silent); at most comm.timeout_s / 4 is used.",
-            Limits::at_least(0.1));
+            Limits::range(0.1, 3600));
   }
 };
 
