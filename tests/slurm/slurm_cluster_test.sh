@@ -19,7 +19,7 @@
 # Slurm holds a requeued job about two minutes for its BeginTime; the test starts it at once, with a limit
 # its second segment does not reach. The cluster is
 # torn down on exit, also when a check fails. Where namespaces or Slurm are missing the test reports skipped
-# (exit 77) with the reason.
+# (exit 77) with the reason, as where the tree is under /tmp.
 # Usage: slurm_cluster_test.sh BUILD_BIN_DIR SOURCE_DIR "MPIEXEC FLAGS" DATASET_DIR
 set -u
 bin=$1
@@ -30,6 +30,14 @@ cluster=$src/scripts/slurm/local_cluster.sh
 # A cluster of the test's own, beside any the user runs.
 export HLLM_SLURM_NAME=hllmci HLLM_SLURM_SUBNET=10.231.9 HLLM_SLURM_PORT=6937
 reason=$("$cluster" check 2>&1) || { echo "SKIP: $reason"; exit 77; }
+# The nodes run the binaries, the job script and the data from here, and each node has a /tmp of its own: a
+# tree under /tmp is invisible to them (a clone in /tmp/x, say).
+for path in "$bin" "$src" "$dataset"; do
+  case $(cd "$path" && pwd -P)/ in
+    /tmp/*) echo "SKIP: $path is under /tmp, which each node of the local cluster has of its own; clone and build elsewhere"
+            exit 77 ;;
+  esac
+done
 # Runs, checkpoints and the cluster's state on a path every node sees: the build tree (each node has its own
 # /tmp).
 tmp=$(mktemp -d -p "$bin/..")
