@@ -15,7 +15,7 @@ namespace hllm::data {
 struct Batch {
   int64_t epoch = 0;
   int64_t index = 0;         // batch number within the epoch
-  int64_t real_samples = 0;  // rows that are real windows (the first ones); the rest are filler
+  int64_t real_samples = 0;  // rows that are real windows; the rest (at the end, or skipped windows) are filler
   int rows = 0;              // B
   int width = 0;             // S + 1
 

@@ -19,6 +19,7 @@ ShardedLoader::ShardedLoader(const Dataset& dataset, const LoaderOptions& option
     throw InputError(detail::concat(dataset.directory(), ": ", windows_.size(), " training windows for ", options.dp_size,
                                     " data-parallel ranks; use fewer ranks or more data"));
   }
+  check_windows_exist(options.skipped, windows_.size(), dataset.directory());
   // Same count on every rank: the largest range decides.
   const int64_t largest = (windows_.size() + options.dp_size - 1) / options.dp_size;
   batches_per_epoch_ = (largest + options.micro_batch - 1) / options.micro_batch;
@@ -65,7 +66,9 @@ Batch ShardedLoader::make_batch(int64_t epoch, int64_t batch_index) const {
     for (int r = 0; r < rows; ++r) {
       const int64_t position = batch_index * rows + r;
       if (position >= static_cast<int64_t>(order.size())) break;  // filler row
-      window_ids[r] = range_.first + order[position];
+      const int64_t id = range_.first + order[position];
+      if (options_.skipped.contains(epoch, id)) continue;  // a filler row in its place
+      window_ids[r] = id;
       const Window w = windows_.window(window_ids[r]);
       const auto& sequence = users_[w.user - first_user_];
       const int64_t length = w.end - w.begin;
@@ -142,6 +145,37 @@ Batch ShardedLoader::next() {
   HLLM_ASSERT(batch.epoch == position_.epoch && batch.index == position_.batch, "loader: batch out of order");
   if (++position_.batch == batches_per_epoch_) position_ = {position_.epoch + 1, 0};
   return batch;
+}
+
+void ShardedLoader::skip(const SkippedWindows& windows) {
+  stop_prefetch();  // the prefetcher reads the list
+  options_.skipped = windows;
+  start_prefetch();
+}
+
+std::vector<WindowAt> ShardedLoader::windows_of(LoaderState from, int64_t batches) const {
+  std::vector<WindowAt> windows;
+  const int64_t rows = options_.micro_batch;
+  for (int rank = 0; rank < options_.dp_size; ++rank) {
+    const auto range = TrainingWindows::rank_range(windows_.size(), rank, options_.dp_size);
+    LoaderState at = from;
+    std::vector<int64_t> order;
+    int64_t order_epoch = -1;
+    for (int64_t b = 0; b < batches; ++b) {
+      if (order_epoch != at.epoch) {
+        order = epoch_order(range.second - range.first, options_.shuffle_block, options_.seed, at.epoch, rank);
+        order_epoch = at.epoch;
+      }
+      for (int64_t position = at.batch * rows; position < std::min<int64_t>((at.batch + 1) * rows, order.size());
+           ++position) {
+        const int64_t id = range.first + order[position];
+        if (!options_.skipped.contains(at.epoch, id)) windows.push_back({at.epoch, id});
+      }
+      if (++at.batch == batches_per_epoch_) at = {at.epoch + 1, 0};
+    }
+  }
+  std::sort(windows.begin(), windows.end());
+  return windows;
 }
 
 void ShardedLoader::restore(const LoaderState& state) {

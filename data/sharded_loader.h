@@ -4,7 +4,8 @@
 //
 // Every batch is a pure function of (seed, epoch, batch index, rank, dp), so state() is just the position
 // of the next batch, and restore() resumes exactly. Every rank yields the same number of batches per
-// epoch (collectives stay matched); short ranks fill their last batch with masked-out rows.
+// epoch (collectives stay matched); short ranks fill their last batch with masked-out rows, and a skipped
+// window (data/skipped_windows.h) is a masked-out row where it would have been.
 #pragma once
 
 #include <condition_variable>
@@ -18,6 +19,7 @@
 #include "data/batch.h"
 #include "data/dataset.h"
 #include "data/item_token_reader.h"
+#include "data/skipped_windows.h"
 #include "data/training_windows.h"
 
 namespace hllm::data {
@@ -32,6 +34,7 @@ struct LoaderOptions {
   int dp_rank = 0;
   int dp_size = 1;
   bool read_item_tokens = true;  // false (ID models): batches carry no item text (token_offsets all 0)
+  SkippedWindows skipped;        // windows left out (data.skip_windows)
 };
 
 // Where the loader stands: the next batch next() returns.
@@ -53,6 +56,14 @@ class ShardedLoader {
 
   LoaderState state() const { return position_; }
   void restore(const LoaderState& state);
+
+  // From the next batch on, these windows are left out (replacing the current list; batches already
+  // prepared are prepared again).
+  void skip(const SkippedWindows& windows);
+  const SkippedWindows& skipped() const { return options_.skipped; }
+  // The windows that `batches` batches from `from` hold on every data-parallel rank, skipped ones left out:
+  // what a step read, named without asking the other ranks (O(training windows)).
+  std::vector<WindowAt> windows_of(LoaderState from, int64_t batches) const;
 
   int64_t batches_per_epoch() const { return batches_per_epoch_; }
   int64_t total_windows() const { return windows_.size(); }

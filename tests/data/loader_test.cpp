@@ -1,4 +1,5 @@
 #include "data/sharded_loader.h"
+#include "data/skipped_windows.h"
 #include "data/eval_loader.h"
 
 #include <gtest/gtest.h>
@@ -178,6 +179,74 @@ TEST_F(LoaderTest, ResumeMidEpochGivesTheSameBatches) {
     for (size_t i = stop; i < reference.size(); ++i) expect_same_batch(resumed.next(), reference[i]);
   }
   EXPECT_THROW(uninterrupted.restore({0, per_epoch}), Error);
+}
+
+// A skipped window is a masked filler row where it would have been; every other row, the negatives and the
+// batch count stay as they were, in its epoch only. windows_of names what every rank's batches hold.
+TEST_F(LoaderTest, SkippedWindowsBecomeFillerRowsInTheirPlace) {
+  const auto ds = dataset();
+  for (int dp : {1, 2}) {
+    std::vector<std::vector<Batch>> plain(dp);
+    SkippedWindows skip;
+    for (int rank = 0; rank < dp; ++rank) {
+      ShardedLoader loader(ds, options(rank, dp));
+      for (int64_t b = 0; b < loader.batches_per_epoch() + 2; ++b) plain[rank].push_back(loader.next());
+      skip.add({0, plain[rank][1].windows[0]});  // epoch 0, batch 1, row 0 and row 2
+      skip.add({0, plain[rank][1].windows[2]});
+    }
+    for (int rank = 0; rank < dp; ++rank) {
+      auto with_skip = options(rank, dp);
+      with_skip.skipped = skip;
+      ShardedLoader loader(ds, with_skip);
+      for (size_t b = 0; b < plain[rank].size(); ++b) {
+        const Batch batch = loader.next();
+        const Batch& before = plain[rank][b];
+        EXPECT_EQ(batch.negatives, before.negatives);
+        for (int r = 0; r < batch.rows; ++r) {
+          const bool skipped = batch.epoch == 0 && before.windows[r] >= 0 && skip.contains(0, before.windows[r]);
+          EXPECT_EQ(batch.windows[r], skipped ? -1 : before.windows[r]) << "dp " << dp << " batch " << b << " row " << r;
+          const auto row = [&](const Batch& x) {
+            return std::vector<int64_t>(x.items.begin() + r * x.width, x.items.begin() + (r + 1) * x.width);
+          };
+          EXPECT_EQ(row(batch), skipped ? std::vector<int64_t>(batch.width, 0) : row(before));
+        }
+        EXPECT_EQ(batch.real_samples, before.real_samples - (b == 1 ? 2 : 0)) << "batch " << b;
+      }
+    }
+    // The windows of the first two batches of every rank, as the ranks' own batches hold them.
+    ShardedLoader any(ds, options(0, dp));
+    std::vector<WindowAt> expected;
+    for (int rank = 0; rank < dp; ++rank) {
+      for (int b = 0; b < 2; ++b) {
+        for (const int64_t w : plain[rank][b].windows) {
+          if (w >= 0) expected.push_back({0, w});
+        }
+      }
+    }
+    std::sort(expected.begin(), expected.end());
+    EXPECT_EQ(any.windows_of({0, 0}, 2), expected) << "dp " << dp;
+    any.skip(skip);
+    EXPECT_EQ(any.windows_of({0, 1}, 1).size(), expected.size() / 2 - 2 * dp) << "skipped windows are not named again";
+  }
+}
+
+TEST(SkippedWindows, ParsesEpochColonWindowAndNamesWhatIsNot) {
+  const SkippedWindows skip = SkippedWindows::parse({"0:12", "3:7", "0:12"}, "data.skip_windows");
+  EXPECT_EQ(skip.size(), 2);
+  EXPECT_TRUE(skip.contains(3, 7));
+  EXPECT_FALSE(skip.contains(0, 7));
+  EXPECT_EQ(skip.to_strings(), (std::vector<std::string>{"0:12", "3:7"}));
+  EXPECT_EQ(skip.largest_window(), 12);
+  for (const std::string bad : {"12", "a:1", "1:", ":1", "-1:3", "1:2:3", "1:2x", ""}) {
+    try {
+      SkippedWindows::parse({bad}, "data.skip_windows");
+      FAIL() << "'" << bad << "' was accepted";
+    } catch (const InputError& e) {
+      EXPECT_NE(std::string(e.what()).find("data.skip_windows: '" + bad + "'"), std::string::npos) << e.what();
+    }
+  }
+  EXPECT_THROW(check_windows_exist(skip, 12, "ds"), InputError);
+  EXPECT_NO_THROW(check_windows_exist(skip, 13, "ds"));
 }
 
 // ID models read no item text: the same batches, with empty token lists.
