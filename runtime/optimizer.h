@@ -35,6 +35,8 @@ class Optimizer {
   void set_towers(std::vector<std::string> towers) { towers_ = std::move(towers); }
   const std::vector<double>& tower_gradient_norms() const { return tower_norms_; }
   virtual bool gradients_finite() = 0;  // collective, like the norm
+  // The gradient tensors the norm is measured over: this rank's whole gradients, or its shards.
+  virtual std::vector<at::Tensor> gradients() = 0;
   virtual void step(double lr) = 0;
   virtual void zero_grad() = 0;
   virtual int64_t steps() const = 0;

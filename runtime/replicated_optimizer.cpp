@@ -67,6 +67,8 @@ double ReplicatedOptimizer::clip_gradient_norm(double max_norm) {
 
 bool ReplicatedOptimizer::gradients_finite() { return runtime::gradients_finite(updated_, pipeline_); }
 
+std::vector<at::Tensor> ReplicatedOptimizer::gradients() { return gradients_of(updated_); }
+
 void ReplicatedOptimizer::step(double lr) {
   adam_->step(lr);
   if (mixed_) copy_masters_into_parameters();

@@ -34,6 +34,7 @@ class ReplicatedOptimizer : public Optimizer {
   void average_gradients() override;
   double clip_gradient_norm(double max_norm) override;
   bool gradients_finite() override;
+  std::vector<at::Tensor> gradients() override;
   void step(double lr) override;
   void zero_grad() override;
   int64_t steps() const override { return adam_->steps(); }

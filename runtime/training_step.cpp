@@ -126,6 +126,17 @@ void TrainingStep::count(const data::Batch& batch, StepResult* result) const {
 }
 
 StepResult TrainingStep::run(const std::function<data::Batch()>& next_batch, int64_t accumulation, double lr) {
+  const StepResult result = compute(next_batch, accumulation);
+  if (result.skipped) {
+    discard();
+  } else {
+    apply(lr);
+  }
+  return result;
+}
+
+StepResult TrainingStep::compute(const std::function<data::Batch()>& next_batch, int64_t accumulation,
+                                 double loss_factor) {
   StepResult result;
   if (executor_) {
     run_pipeline(next_batch, accumulation, &result);
@@ -133,18 +144,32 @@ StepResult TrainingStep::run(const std::function<data::Batch()>& next_batch, int
     run_micro_batches(next_batch, accumulation, &result);
   }
   optimizer_->average_gradients();
+  if (loss_factor != 1.0) {  // as if the loss had been scaled: every gradient scales with it
+    c10::NoGradGuard no_grad;
+    for (const at::Tensor& gradient : optimizer_->gradients()) gradient.mul_(loss_factor);
+    result.loss *= loss_factor;
+  }
   if (first_) optimizer_->count_model_states(&memory_);
   result.grad_norm = optimizer_->clip_gradient_norm(config_.gradient_clipping);
   result.tower_grad_norms = optimizer_->tower_gradient_norms();
   result.skipped = !optimizer_->gradients_finite();
-  if (!result.skipped) optimizer_->step(lr);
+  return result;
+}
+
+void TrainingStep::apply(double lr) {
+  optimizer_->step(lr);
+  end_step();
+}
+
+void TrainingStep::discard() { end_step(); }
+
+void TrainingStep::end_step() {
   optimizer_->zero_grad();
-  if (first_ && runner_) {
+  if (first_ && runner_) {  // the first step's collectives, the update's gathers (stages 1-2) included
     memory_.gathered_elements = runner_->communication().gathered;
     memory_.reduced_elements = runner_->communication().reduced;
   }
   first_ = false;
-  return result;
 }
 
 void TrainingStep::save_state(std::vector<checkpoint::StatePiece>* pieces, nlohmann::json* scalars) {

@@ -46,8 +46,18 @@ class TrainingStep : public checkpoint::Stateful {
   TrainingStep(const config::Config& config, ModelPlacement& placement);
   ~TrainingStep() override;
 
-  // One optimizer step over `accumulation` micro-batches from next_batch(), with learning rate `lr`.
+  // One optimizer step over `accumulation` micro-batches from next_batch(), with learning rate `lr`:
+  // compute(), then apply() unless the gradients are not finite (then discard()).
   StepResult run(const std::function<data::Batch()>& next_batch, int64_t accumulation, double lr);
+  // A step's forwards and backwards: the gradients averaged, measured and clipped, nothing applied yet, so
+  // that the training guards (runtime/training_guard.h) judge the step before it changes the model.
+  // `loss_factor` scales the step's loss and gradients: 1 but for fault injection (debug.inject), where
+  // NaN or a large factor makes the non-finite step or the loss spike the guards must catch. Collective.
+  StepResult compute(const std::function<data::Batch()>& next_batch, int64_t accumulation, double loss_factor = 1.0);
+  // The computed gradients applied by AdamW with learning rate `lr`, then cleared.
+  void apply(double lr);
+  // The computed gradients dropped: the step changes nothing.
+  void discard();
 
   // This rank's share of the parameters as pieces of global tensors ("param.<name>", views of the live
   // values): ZeRO's shards, or at stage 0 a 1/dp slice of each replicated parameter. What the best model
@@ -78,6 +88,8 @@ class TrainingStep : public checkpoint::Stateful {
   // The forwards and backwards of a step's micro-batches: one after the other, or by the pipeline's schedule.
   void run_micro_batches(const std::function<data::Batch()>& next_batch, int64_t accumulation, StepResult* result);
   void run_pipeline(const std::function<data::Batch()>& next_batch, int64_t accumulation, StepResult* result);
+  // After apply() or discard(): the gradients cleared; the first step's collectives counted.
+  void end_step();
   // Adds a loaded micro-batch's samples and work to the result.
   void count(const data::Batch& batch, StepResult* result) const;
 

@@ -48,6 +48,8 @@ double ZeroOptimizer::clip_gradient_norm(double max_norm) {
 
 bool ZeroOptimizer::gradients_finite() { return runtime::gradients_finite(runner_.gradient_shards(), &dp_, pipeline_); }
 
+std::vector<at::Tensor> ZeroOptimizer::gradients() { return runner_.gradient_shards(); }
+
 void ZeroOptimizer::step(double lr) {
   adam_->step(lr);
   c10::NoGradGuard no_grad;

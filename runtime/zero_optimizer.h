@@ -30,6 +30,7 @@ class ZeroOptimizer : public Optimizer {
   // The global L2 norm of the (averaged) gradients; scaled to max_norm when above it and max_norm > 0.
   double clip_gradient_norm(double max_norm) override;
   bool gradients_finite() override;
+  std::vector<at::Tensor> gradients() override;
   void step(double lr) override;
   void zero_grad() override;
   int64_t steps() const override { return adam_->steps(); }
