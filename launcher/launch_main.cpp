@@ -131,6 +131,10 @@ int run(const LaunchOptions& options, parallel::Communicator& mpi_world) {
     return kExitBadInput;
   }
   const runtime::TrainReport report = trainer->train();
+  if (!report.stopped_by_guard.empty()) {
+    if (world.rank() == 0) std::fprintf(stderr, "hllm_launch: stopped by a training guard: %s\n", report.stopped_by_guard.c_str());
+    return kExitGuardStop;
+  }
   if (report.preempted) {
     if (world.rank() == 0) std::printf("stopped at step %lld; checkpoint %s\n", static_cast<long long>(report.steps),
                                        report.last_checkpoint.c_str());

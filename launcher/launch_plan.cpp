@@ -7,12 +7,15 @@
 #include "common/error.h"
 #include "launcher/placement.h"
 #include "data/dataset_keys.h"
+#include "data/skipped_windows.h"
 #include "data/training_windows.h"
 #include "data/user_reader.h"
 #include "models/model_plan.h"
 #include "models/presets.h"
 #include "parallel/comm/broadcast_string.h"
 #include "parallel/memory_plan.h"
+#include "runtime/fault_injection.h"
+#include "runtime/lr_schedule.h"
 #include "runtime/plan_options.h"
 
 #include <ATen/ATen.h>
@@ -40,8 +43,12 @@ void open_dataset(parallel::Communicator& world, LaunchPlan* plan) {
     data::check_dataset_keys(plan->config.data, *plan->dataset);
     const data::TrainingWindows windows(data::read_user_lengths(*plan->dataset), plan->config.data.max_item_list_len);
     plan->training_windows = windows.size();
+    data::check_windows_exist(data::SkippedWindows::parse(plan->config.data.skip_windows, "data.skip_windows"),
+                              windows.size(), plan->dataset->directory());
     const int64_t per_rank = (windows.size() + plan->topology->dp() - 1) / plan->topology->dp();
     plan->batches_per_epoch = (per_rank + plan->batch.micro_batch_per_rank - 1) / plan->batch.micro_batch_per_rank;
+    runtime::check_fault_step(plan->config.debug, runtime::run_steps(plan->config.train, plan->batches_per_epoch,
+                                                                     plan->batch.gradient_accumulation_steps));
   } catch (const InputError& e) {
     error = e.what();
   }

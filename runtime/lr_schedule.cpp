@@ -28,4 +28,9 @@ double learning_rate(const config::SchedulerConfig& schedule, double peak_lr, in
   return peak_lr * (p.min_ratio + (1.0 - p.min_ratio) * decay);
 }
 
+int64_t run_steps(const config::TrainConfig& train, int64_t batches_per_epoch, int64_t accumulation) {
+  if (train.max_steps > 0) return train.max_steps;
+  return std::max<int64_t>(1, batches_per_epoch / accumulation) * train.epochs;
+}
+
 }  // namespace hllm::runtime

@@ -16,4 +16,8 @@ int64_t warmup_steps(const config::SchedulerParams& params, int64_t total_steps)
 // The learning rate for optimizer step `step` (0-based). `run_steps` replaces total_num_steps when that is 0.
 double learning_rate(const config::SchedulerConfig& schedule, double peak_lr, int64_t step, int64_t run_steps);
 
+// The optimizer steps of a run: train.max_steps, else train.epochs of `batches_per_epoch` batches (per
+// data-parallel rank) in steps of `accumulation` micro-batches (at least one step per epoch).
+int64_t run_steps(const config::TrainConfig& train, int64_t batches_per_epoch, int64_t accumulation);
+
 }  // namespace hllm::runtime

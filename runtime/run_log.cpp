@@ -26,7 +26,10 @@ void RunLog::start(int64_t first_step) const {
   if (first_step > 0) {
     std::ifstream in(run_dir_ + "/metrics.jsonl");
     for (std::string line; std::getline(in, line);) {
-      if (!line.empty() && parse_json(line, run_dir_ + "/metrics.jsonl").value("step", int64_t{0}) <= first_step) {
+      if (line.empty()) continue;
+      const nlohmann::json record = parse_json(line, run_dir_ + "/metrics.jsonl");
+      // Incidents stay whatever their step: the journal that a resume continues holds them all.
+      if (record.value("step", int64_t{0}) <= first_step || record.value("split", std::string()) == kIncidentSplit) {
         kept.push_back(line);
       }
     }
@@ -131,6 +134,8 @@ void RunLog::write_report(const TrainReport& report, const config::Config& confi
                                  {"host_rss_peak_bytes_by_phase", report.peak.phase_rss},
                                  {"tensor_max_allocated_bytes_by_phase", report.peak.phase_tensors}};
   out["accounting"] = accounting_json(report);
+  out["guard"] = report.guard;
+  if (!report.stopped_by_guard.empty()) out["stopped_by_guard"] = report.stopped_by_guard;
   out["config"] = config::config_to_json(config);
   std::ofstream(run_dir_ + "/report.json") << out.dump(2) << "\n";
 }

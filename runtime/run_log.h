@@ -48,7 +48,14 @@ struct TrainReport {
   std::vector<models::TowerSize> towers;
   int64_t training_windows = 0;
   int64_t dataset_users = 0, dataset_items = 0, dataset_interactions = 0;
+  // The training guards: {"incidents", "skip_windows", "lr_scale", "rollbacks" (this launch), "observed"
+  // (TrainingGuard::observed)}; and, when a guard stopped the run, why (no evaluation ran).
+  nlohmann::json guard;
+  std::string stopped_by_guard;
 };
+
+// metrics.jsonl's "split" of an incident line (runtime/incident_journal.h).
+inline constexpr const char* kIncidentSplit = "incident";
 
 // report.json's "accounting": per tower and in total the parameters, the matmul parameters (those that
 // multiply every token: the N of scaling laws), tokens and training FLOPs (models/training_work.h); samples,
@@ -64,8 +71,8 @@ class RunLog {
   RunLog(std::string run_dir, bool writer);
 
   void write_config(const config::Config& config) const;
-  // Starts metrics.jsonl: fresh at step 0; after a resume, cut back to the lines up to `first_step` (an
-  // interrupted run may have logged beyond its checkpoint).
+  // Starts metrics.jsonl: fresh at step 0; after a resume or a rollback, cut back to the lines up to
+  // `first_step` (an interrupted run may have logged beyond its checkpoint), incidents kept.
   void start(int64_t first_step) const;
   void record(const std::string& json_line) const;
   void metrics(const char* split, int64_t step, const std::map<std::string, double>& values) const;

@@ -36,6 +36,7 @@ void RunState::save_state(std::vector<checkpoint::StatePiece>* pieces, nlohmann:
   pieces->push_back({kLogRankHealth, {topology.world_size(), kHealthRow}, kHealthRow * topology.rank(), log.health.to_row()});
   s["best"] = {{"step", best.step}, {"valid", best.valid}};
   s["totals"] = totals.to_json();
+  s["guard"] = guard.to_json();
   for (const auto& piece : best.parameters) {  // the parameters' pieces as best copies: each rank saves its own
     pieces->push_back({best_key(piece.name), piece.shape, piece.offset, piece.values});
   }
@@ -73,6 +74,7 @@ void RunState::load_state(const checkpoint::Checkpoint& from, const nlohmann::js
     }
   }
   totals.from_json(s.contains("totals") ? s.at("totals") : nlohmann::json());
+  guard = GuardHistory::from_json(s.value("guard", nlohmann::json()));  // none in checkpoints from before the guards
   best.step = s.at("best").at("step").get<int64_t>();
   best.valid = s.at("best").at("valid").get<std::map<std::string, double>>();
   best.parameters.clear();

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <sstream>
 #include <utility>
 
 #include "checkpoint/checkpoint_reader.h"
@@ -14,6 +15,8 @@
 #include "runtime/model_save.h"
 #include "runtime/step_log.h"
 #include "runtime/training_position.h"
+#include "runtime/fault_injection.h"
+#include "parallel/comm/broadcast_string.h"
 
 namespace hllm::runtime {
 namespace {
@@ -47,8 +50,8 @@ Trainer::Trainer(const config::Config& config, const config::BatchSizes& batch, 
 TrainReport Trainer::train() {
   data::ShardedLoader loader(dataset_, loader_options());
   const int64_t accumulation = batch_.gradient_accumulation_steps;
-  const int64_t steps_per_epoch = std::max<int64_t>(1, loader.batches_per_epoch() / accumulation);
-  const int64_t total = config_.train.max_steps > 0 ? config_.train.max_steps : steps_per_epoch * config_.train.epochs;
+  const int64_t total = run_steps(config_.train, loader.batches_per_epoch(), accumulation);
+  check_fault_step(config_.debug, total);
   TrainReport report;
   // What a checkpoint holds: the model (with its optimizer), the position, the run's own state.
   TrainingPosition position(loader);
@@ -60,6 +63,12 @@ TrainReport Trainer::train() {
   if (first_step > 0 && topology_.rank() == 0) {
     LOG(INFO) << "resumed from " << resume_from_ << " at step " << first_step << " of " << total;
   }
+  // The guards' incidents over every launch: a resumed run keeps skipping what earlier ones skipped.
+  IncidentJournal journal(checkpoint_root() + "/incidents.json", topology_.rank() == 0);
+  journal.start(!resume_from_.empty(), topology_.world());
+  skip_windows(loader, journal.skipped());
+  TrainingGuard guard(config_.train.guard);
+  const FaultInjection fault(config_.debug, journal);
   log_.start(first_step);
   StepLog steps(topology_, log_, progress_bar_, total);
   steps.name_towers(models::tower_names(placement_.recommender().tower_sizes()));
@@ -74,14 +83,80 @@ TrainReport Trainer::train() {
     }
     return due.stop;
   };
-  int64_t step = first_step;
+  std::vector<int64_t> loss_steps;  // the step of each of report.local_losses (a rollback drops later ones)
+  int rollbacks = 0;
+  int64_t step = first_step, boundary_after = first_step;
   bool stopped = false;
   for (; step < total; ++step) {
-    if (step > first_step && (stopped = stops_at(step))) break;
-    const double lr = learning_rate(config_.scheduler, config_.optimizer.params.lr, step, total);
-    const StepResult result = step_.run([&loader] { return loader.next(); }, accumulation, lr);
-    if (!count_step(step, result, run, steps)) continue;
+    if (step > boundary_after && (stopped = stops_at(step))) break;
+    const double lr = learning_rate(config_.scheduler, config_.optimizer.params.lr, step, total) * journal.lr_scale();
+    const data::LoaderState step_start = loader.state();
+    const bool collapse = fault.collapses(step);
+    const StepResult result = step_.compute(
+        [&loader, collapse] {
+          data::Batch batch = loader.next();
+          if (collapse) collapse_items(&batch);
+          return batch;
+        },
+        accumulation, fault.loss_factor(step));
+    const GuardReading reading = GuardReading::of(result, topology_.world());
+    const Trip trip = guard.judge(reading, run.guard);
+    if (!trip && reading.samples > 0) {
+      step_.apply(lr);
+    } else {
+      step_.discard();
+    }
+    count_work(result, run);
+    if (trip) {
+      steps.clear_bar();
+      Incident incident;
+      incident.step = step;
+      incident.trip = trip;
+      incident.windows = loader.windows_of(step_start, accumulation);
+      // Where to go back to: the newest checkpoint of this launch, else the one it resumed from.
+      checkpoints.finish();
+      const std::string committed = parallel::broadcast_string(
+          topology_.world(), checkpoints.last_committed().empty() ? resume_from_ : checkpoints.last_committed(), 0);
+      incident.action = choose_action(trip, committed, rollbacks, run);
+      if (incident.action == GuardAction::kRollBack) {
+        ++rollbacks;
+        journal.scale_lr(config_.train.guard.lr_factor);
+        incident.checkpoint = committed;
+      }
+      incident.lr_scale = journal.lr_scale();
+      if (incident.action == GuardAction::kRollBack) {
+        checkpoint::load_parts(parts, checkpoint::Checkpoint(committed));
+        incident.rolled_back_to = position.steps_done;
+        journal.record(incident);
+        skip_windows(loader, journal.skipped());
+        // Cut back to the checkpoint's step (incidents kept), then this one's line.
+        log_.start(position.steps_done);
+        log_.record(incident_line(incident));
+        while (!loss_steps.empty() && loss_steps.back() >= position.steps_done) {
+          loss_steps.pop_back();
+          report.local_losses.pop_back();
+        }
+        say_incident(incident, rollbacks);
+        step = position.steps_done - 1;  // the loop's ++ brings it to the checkpoint's step
+        boundary_after = position.steps_done;  // that boundary was the checkpoint: not saved again
+        continue;
+      }
+      journal.record(incident);
+      log_.record(incident_line(incident));
+      say_incident(incident, rollbacks);
+      if (incident.action == GuardAction::kStop) {
+        report.stopped_by_guard = stop_message(incident, rollbacks, committed);
+        break;
+      }
+      continue;  // the step skipped
+    }
+    if (reading.samples == 0) {  // every window of the step skipped: no update, nothing to log
+      ++run.skipped_steps;
+      continue;
+    }
+    count_step(step, result, run);
     report.local_losses.push_back(result.loss);
+    loss_steps.push_back(step);
     const int64_t done = step + 1;
     if (done % config_.train.log_interval == 0 || done == total) {
       report.last_loss = steps.end_interval(done, loader.state().epoch, lr, &run.log);
@@ -92,15 +167,23 @@ TrainReport Trainer::train() {
       validate(done, run);
     }
   }
-  if (!stopped) stopped = stops_at(total);  // asked to stop during the last step: it is saved
+  const bool guard_stopped = !report.stopped_by_guard.empty();
+  if (!stopped && !guard_stopped) stopped = stops_at(total);  // asked to stop during the last step: it is saved
   checkpoints.finish();
   steps.clear_bar();
-  report.steps = stopped ? step : total;
+  report.steps = stopped || guard_stopped ? step : total;
   report.last_checkpoint = checkpoints.last_committed();
   report.skipped_steps = run.skipped_steps;
   report.first_loss = run.log.first_loss;
   report.seconds = steps.seconds();
+  report.guard = journal.to_json();
+  report.guard["rollbacks"] = rollbacks;
+  report.guard["observed"] = guard.observed();
   account(loader, run, &report);
+  if (guard_stopped) {
+    log_.write_report(report, config_, topology_);
+    return report;
+  }
   if (stopped) {
     report.preempted = true;
     if (topology_.rank() == 0) {
@@ -113,20 +196,13 @@ TrainReport Trainer::train() {
   return finish(std::move(report), run);
 }
 
-bool Trainer::count_step(int64_t step, const StepResult& result, RunState& run, StepLog& steps) {
+void Trainer::count_work(const StepResult& result, RunState& run) const {
   run.log.samples += result.samples;
   run.log.tokens += result.tokens;
   run.totals.add_step(result, placement_.recommender().tower_sizes().size(), topology_.world());
-  if (result.skipped) {
-    ++run.skipped_steps;
-    if (++run.nan_in_a_row >= config_.train.max_nan_steps) {
-      throw Error(detail::concat("step ", step, ": ", run.nan_in_a_row,
-                                 " optimizer steps in a row had NaN or Inf gradients; stopping (train.max_nan_steps)"));
-    }
-    steps.clear_bar();
-    LOG(WARNING) << "step " << step << ": non-finite gradients, step skipped";
-    return false;
-  }
+}
+
+void Trainer::count_step(int64_t step, const StepResult& result, RunState& run) const {
   run.nan_in_a_row = 0;
   if (step == 0) log_model_states(step_.memory(), config_.zero_optimization.stage, config_.activation_checkpointing.policy);
   run.log.loss += result.loss;
@@ -135,7 +211,68 @@ bool Trainer::count_step(int64_t step, const StepResult& result, RunState& run, 
   run.log.tower_grad_norms.resize(result.tower_grad_norms.size(), 0.0);
   for (size_t t = 0; t < result.tower_grad_norms.size(); ++t) run.log.tower_grad_norms[t] += result.tower_grad_norms[t];
   ++run.log.steps;
-  return true;
+}
+
+GuardAction Trainer::choose_action(const Trip& trip, const std::string& checkpoint, int rollbacks, RunState& run) const {
+  const config::GuardConfig& limits = config_.train.guard;
+  if (!checkpoint.empty() && limits.max_rollbacks > 0) {
+    return rollbacks < limits.max_rollbacks ? GuardAction::kRollBack : GuardAction::kStop;
+  }
+  // Nothing to go back to: the step is dropped, which heals a bad batch but not a collapsed model.
+  if (trip.guard == Guard::kCollapse) return GuardAction::kStop;
+  ++run.skipped_steps;
+  if (trip.guard == Guard::kNonFinite && ++run.nan_in_a_row >= config_.train.max_nan_steps) return GuardAction::kStop;
+  return GuardAction::kSkipStep;
+}
+
+void Trainer::skip_windows(data::ShardedLoader& loader, const data::SkippedWindows& more) const {
+  data::SkippedWindows skipped = loader.skipped();
+  skipped.add(more);
+  if (!(skipped == loader.skipped())) loader.skip(skipped);
+}
+
+std::string Trainer::incident_line(const Incident& incident) const {
+  nlohmann::json line = incident.to_json();
+  line["split"] = kIncidentSplit;
+  return line.dump();
+}
+
+void Trainer::say_incident(const Incident& incident, int rollbacks) const {
+  if (topology_.rank() != 0) return;
+  std::ostringstream out;
+  out << "step " << incident.step << ": guard tripped: " << incident.trip.describe() << "; ";
+  switch (incident.action) {
+    case GuardAction::kRollBack:
+      out << "rolled back to step " << incident.rolled_back_to << " (" << incident.checkpoint << "), rollback "
+          << rollbacks << " of " << config_.train.guard.max_rollbacks;
+      break;
+    case GuardAction::kSkipStep: out << "step skipped (no checkpoint to roll back to)"; break;
+    case GuardAction::kStop: out << "stopping"; break;
+  }
+  out << "; its " << incident.windows.size() << " windows are skipped from now on";
+  if (incident.lr_scale != 1.0) out << "; learning rate x" << incident.lr_scale;
+  LOG(WARNING) << out.str();
+}
+
+std::string Trainer::stop_message(const Incident& incident, int rollbacks, const std::string& checkpoint) const {
+  std::ostringstream out;
+  out << "step " << incident.step << ": " << incident.trip.describe();
+  if (!checkpoint.empty() && config_.train.guard.max_rollbacks > 0) {
+    out << ", after " << rollbacks << " rollbacks (train.guard.max_rollbacks)";
+  } else if (incident.trip.guard == Guard::kNonFinite) {
+    out << ", " << config_.train.max_nan_steps << " steps in a row with no checkpoint to roll back to (train.max_nan_steps)";
+  } else {
+    out << ", with no checkpoint to roll back to";
+  }
+  constexpr size_t kShown = 8;
+  out << "; the step's " << incident.windows.size() << " windows are skipped on resume (";
+  for (size_t i = 0; i < incident.windows.size() && i < kShown; ++i) {
+    out << (i ? ", " : "") << data::to_string(incident.windows[i]);
+  }
+  if (incident.windows.size() > kShown) out << ", ...";
+  out << "); incidents in report.json and " << checkpoint_root() << "/incidents.json";
+  if (!checkpoint.empty()) out << "; the last committed checkpoint is " << checkpoint << ": resume with --resume auto";
+  return out.str();
 }
 
 void Trainer::account(const data::ShardedLoader& loader, RunState& run, TrainReport* report) const {
@@ -209,6 +346,7 @@ data::LoaderOptions Trainer::loader_options() const {
   options.dp_rank = topology_.dp_index();
   options.dp_size = topology_.dp();
   options.read_item_tokens = placement_.recommender().reads_item_tokens();
+  options.skipped = data::SkippedWindows::parse(config_.data.skip_windows, "data.skip_windows");
   // Under pp only the first stage reads batches; the others keep the loader for its counts and position.
   if (!topology_.is_first_stage()) options.prefetch = 0;
   return options;

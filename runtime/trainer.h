@@ -1,7 +1,9 @@
 // Trainer: a recommender's training run (HLLM, SASRec or HSTU) on this rank, in one loop: train.epochs
 // (or train.max_steps) optimizer steps (TrainingStep on the ModelPlacement) with the warmup schedule, a validation every
 // train.eval_interval steps (the best by valid NDCG@200 kept as each rank's share of the parameters),
-// checkpoints by CheckpointSchedule, non-finite steps skipped (too many in a row is an error); then the
+// checkpoints by CheckpointSchedule, every step judged by the training guards before it is applied (a trip
+// rolls back to the last committed checkpoint and skips the step's windows, runtime/training_guard.h and
+// README "Training health"; past train.guard.max_rollbacks the run stops, report.stopped_by_guard); then the
 // best model tested (valid, test, popularity), saved block by block (model/model.safetensors) and the
 // run's report written (RunLog), with every rank's peak memory per phase beside its plan (RunMemory).
 // Everything the run carries between steps is in its checkpoints: a resumed run continues bit for bit,
@@ -19,6 +21,7 @@
 #include "data/sharded_loader.h"
 #include "parallel/topology.h"
 #include "runtime/evaluator.h"
+#include "runtime/incident_journal.h"
 #include "runtime/model_placement.h"
 #include "runtime/run_log.h"
 #include "runtime/run_memory.h"
@@ -62,9 +65,20 @@ class Trainer {
   data::LoaderOptions loader_options() const;
   // From resume_from_: every part a checkpoint holds; returns the step to start at (0 without a resume).
   int64_t resume(const std::vector<checkpoint::Stateful*>& parts, const TrainingPosition& position);
-  // Adds a step's result to the run; false when it was skipped (non-finite gradients: said after the
-  // progress bar is cleared), throwing once train.max_nan_steps were in a row.
-  bool count_step(int64_t step, const StepResult& result, RunState& run, StepLog& steps);
+  // A step's samples, tokens and work, into the interval and the run's totals (applied or not: it was computed).
+  void count_work(const StepResult& result, RunState& run) const;
+  // An applied step's loss, gradient norm and health, into the open log interval.
+  void count_step(int64_t step, const StepResult& result, RunState& run) const;
+  // What a guard's trip leads to (README "Training health"): a rollback to `checkpoint` while
+  // train.guard.max_rollbacks allow, then a stop; with no checkpoint (or no rollbacks allowed) the step is
+  // skipped — non-finite ones counted towards train.max_nan_steps — and a collapse stops the run.
+  GuardAction choose_action(const Trip& trip, const std::string& checkpoint, int rollbacks, RunState& run) const;
+  // The loader skips `more` too.
+  void skip_windows(data::ShardedLoader& loader, const data::SkippedWindows& more) const;
+  std::string incident_line(const Incident& incident) const;  // metrics.jsonl's
+  void say_incident(const Incident& incident, int rollbacks) const;  // rank 0's warning
+  // report.stopped_by_guard: the step, the metric, its value and threshold, the windows, how to go on.
+  std::string stop_message(const Incident& incident, int rollbacks, const std::string& checkpoint) const;
   // The run's totals of work and time (this segment's `report->seconds` added) and the sizes that turn them
   // into FLOPs, into the report.
   void account(const data::ShardedLoader& loader, RunState& run, TrainReport* report) const;

@@ -1,5 +1,6 @@
 // TrainingPosition: where a training run is — the optimizer steps done and the loader's position (epoch
-// and batch) — as a checkpoint holds it (Stateful), so a resumed run reads the batches it would have read.
+// and batch), with the windows it skips — as a checkpoint holds it (Stateful), so a resumed run reads the
+// batches it would have read. Loading adds the checkpoint's skipped windows to the loader's own.
 #pragma once
 
 #include <cstdint>

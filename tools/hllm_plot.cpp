@@ -5,10 +5,12 @@
 // hllm_plot --sweep DIR: the table and scaling curves of an hllm_sweep directory (tools/sweep_report.h).
 #include <nlohmann/json.hpp>
 
+#include <cctype>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <iostream>
 #include <string>
 
@@ -19,6 +21,15 @@
 #include "tools/sweep_report.h"
 
 namespace {
+
+// A word from the file made safe inside a gnuplot string: letters, digits and '_' only.
+std::string plain_word(const std::string& text) {
+  std::string word;
+  for (const char c : text) {
+    if (std::isalnum(static_cast<unsigned char>(c)) || c == '_') word += c;
+  }
+  return word.substr(0, 20);
+}
 
 int plot(const std::string& run_dir) {
   namespace fs = std::filesystem;
@@ -33,6 +44,7 @@ int plot(const std::string& run_dir) {
   const fs::path health_data = fs::path(run_dir) / "plot_health.dat";
   std::ofstream train(train_data), eval(eval_data), health(health_data);
   int train_rows = 0, eval_rows = 0, health_rows = 0, line_number = 0;
+  std::ostringstream incident_marks;  // a red line at each guard incident's step (README "Training health")
   std::string line;
   while (std::getline(in, line)) {
     ++line_number;
@@ -52,6 +64,12 @@ int plot(const std::string& run_dir) {
                  << record.value("negatives_kept_min", 0.0) << " " << record.value("logit_scale", 0.0) << "\n";
           ++health_rows;
         }
+      } else if (record.value("split", "") == "incident") {
+        const int step = record.value("step", 0) + 1;  // the step's own line is logged as step + 1
+        incident_marks << "set arrow from " << step << ", graph 0 to " << step << ", graph 1 nohead lc rgb 'red' dt 2\n"
+                       << "set label '" << plain_word(record.value("guard", std::string())) << ": "
+                       << plain_word(record.value("action", std::string()))
+                       << "' at " << step << ", graph 0.95 tc rgb 'red'\n";
       } else if (record.value("split", "") == "valid") {
         eval << record.value("step", 0) << " " << record.value("recall@10", 0.0) << " " << record.value("ndcg@10", 0.0)
              << " " << record.value("recall@200", 0.0) << " " << record.value("ndcg@200", 0.0) << "\n";
@@ -77,11 +95,11 @@ int plot(const std::string& run_dir) {
     gp << "set terminal pngcairo size 1200,900 font ',11' noenhanced\n"
        << "set output '" << training_png << "'\n"
        << "set multiplot layout 3,1 title '" << run_dir << "'\n"
-       << "set grid\nset xlabel 'step'\n"
+       << "set grid\nset xlabel 'step'\n" << incident_marks.str()
        << "set ylabel 'loss'\nplot '" << train_data.string() << "' using 1:2 with linespoints title 'loss'\n"
        << "set ylabel 'learning rate'\nplot '" << train_data.string() << "' using 1:3 with lines title 'lr'\n"
        << "set ylabel 'gradient norm'\nplot '" << train_data.string() << "' using 1:4 with lines title 'grad norm'\n"
-       << "unset multiplot\n";
+       << "unset multiplot\nunset arrow\nunset label\n";
     if (eval_rows > 0) {
       gp << "set terminal pngcairo size 1200,600 font ',11' noenhanced\nset output '" << metrics_png << "'\n"
          << "set title 'validation'\nset ylabel 'metric'\nset key left top\n"

@@ -160,6 +160,46 @@ struct ModelConfig {
   }
 };
 
+// The training guards (runtime/training_guard.h, README "Training health"). Defaults are set from healthy
+// runs' measured ranges (docs/RESULTS.md "Training health on healthy runs") and are safe to leave on.
+struct GuardConfig {
+  int max_rollbacks = 3;
+  double lr_factor = 1.0;
+  double spike_factor = 5.0;   // 0 = off
+  int spike_window = 50;
+  double collapse_min_kept_share = 0.05;    // 0 = off
+  double collapse_max_item_cosine = 0.995;  // 1 = off
+  int collapse_steps = 20;
+
+  template <typename V>
+  void visit(V& v) {
+    v.field("max_rollbacks", max_rollbacks,
+            "Rollbacks to the last committed checkpoint this launch may make when a guard trips; the next trip "
+            "stops the run with exit code 4. 0 = never roll back (a non-finite step or a spike is then skipped, "
+            "a collapse stops the run).",
+            Limits::at_least(0));
+    v.field("lr_factor", lr_factor,
+            "The learning rate is multiplied by this after each rollback (1 = unchanged, and the run then ends "
+            "equal to a fresh run given the same data.skip_windows).",
+            Limits::range(1e-6, 1));
+    v.field("spike_factor", spike_factor,
+            "A step's loss above this many times the median of the last spike_window steps trips the spike "
+            "guard; 0 = off.",
+            Limits::at_least(0));
+    v.field("spike_window", spike_window,
+            "Steps whose median loss the spike guard compares with; it watches once that many steps passed.",
+            Limits::range(2, 100000));
+    v.field("collapse_min_kept_share", collapse_min_kept_share,
+            "A step whose negatives kept after the same-item filter are below this share of the pool looks "
+            "collapsed; 0 = off.",
+            Limits::range(0, 1));
+    v.field("collapse_max_item_cosine", collapse_max_item_cosine,
+            "A step whose items' mean pairwise cosine is above this looks collapsed; 1 = off.", Limits::range(0, 1));
+    v.field("collapse_steps", collapse_steps,
+            "Steps in a row that must look collapsed before the collapse guard trips.", Limits::range(1, 100000));
+  }
+};
+
 struct TrainConfig {
   int epochs = 1;
   int64_t max_steps = 0;  // 0 = the epochs decide
@@ -167,6 +207,7 @@ struct TrainConfig {
   int eval_interval = 0;  // 0 = evaluate at the end only
   int eval_batch_size = 32;
   int max_nan_steps = 5;
+  GuardConfig guard;
 
   template <typename V>
   void visit(V& v) {
@@ -177,8 +218,11 @@ struct TrainConfig {
     v.field("eval_interval", eval_interval, "Optimizer steps between validations; 0 = at the end only.",
             Limits::at_least(0));
     v.field("eval_batch_size", eval_batch_size, "Users per evaluation batch on each rank.", Limits::at_least(1));
-    v.field("max_nan_steps", max_nan_steps, "Stop with an error after this many skipped (non-finite) steps in a row.",
+    v.field("max_nan_steps", max_nan_steps,
+            "Where no rollback is possible (no committed checkpoint, or train.guard.max_rollbacks 0), non-finite "
+            "steps are skipped; this many in a row stop the run with exit code 4.",
             Limits::at_least(1));
+    v.section("guard", guard, "Training guards: a non-finite step, a loss spike or a collapse rolls the run back.");
   }
 };
 
@@ -192,6 +236,7 @@ struct DataConfig {
   int num_negatives = 256;      // sampled negatives per rank
   std::string item_prompt;      // "" = the dataset's
   std::vector<std::string> text_keys;  // empty = the dataset's
+  std::vector<std::string> skip_windows;  // "EPOCH:WINDOW" (data/skipped_windows.h)
 
   template <typename V>
   void visit(V& v) {
@@ -208,6 +253,10 @@ struct DataConfig {
             "value must equal it.");
     v.field("text_keys", text_keys,
             "Item text fields, in order (hllm_prepare --text_keys); empty = the dataset's, another list must equal it.");
+    v.field("skip_windows", skip_windows,
+            "Training windows left out, as \"EPOCH:WINDOW\" (a window's global index, from 0): each becomes a masked "
+            "row in its place, so every other sample keeps its step. A guard's rollback adds the windows of the step "
+            "that tripped (README \"Training health\"); an incident names them in this form.");
   }
 };
 
@@ -268,6 +317,22 @@ struct CheckpointConfig {
   }
 };
 
+// Fault injection for tests of the guards: the fault goes through the code path of a real one.
+struct DebugConfig {
+  InjectedFault inject = InjectedFault::kNone;
+  int64_t inject_step = 0;
+
+  template <typename V>
+  void visit(V& v) {
+    v.field("inject", inject,
+            "A fault at step inject_step, once (a rollback past it does not bring it back): nan (the step's loss "
+            "and gradients NaN), spike (the step's loss and gradients x1000) or collapse (every item of the "
+            "batches the same, from that step until a rollback). none = off.");
+    v.field("inject_step", inject_step, "The step (from 0) of debug.inject; it must be below the run's steps.",
+            Limits::at_least(0));
+  }
+};
+
 struct Config {
   std::string name = "run";
   int64_t seed = 42;
@@ -287,6 +352,7 @@ struct Config {
   RunConfig run;
   CheckpointConfig checkpoint;
   CommConfig comm;
+  DebugConfig debug;
 
   template <typename V>
   void visit(V& v) {
@@ -314,6 +380,7 @@ struct Config {
     v.section("run", run, "Run directory.");
     v.section("checkpoint", checkpoint, "Checkpoints: when to save, where, how many to keep.");
     v.section("comm", comm, "Communication.");
+    v.section("debug", debug, "Fault injection for tests.");
   }
 };
 

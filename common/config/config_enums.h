@@ -24,6 +24,7 @@ enum class OptimizerType { kAdamW };                                // optimizer
 enum class LrScheduleType { kWarmupLR, kWarmupDecayLR, kWarmupCosineLR };  // scheduler.type
 enum class ModelType { kHllm, kSasrec, kHstu };                     // model.type
 enum class AsyncSave { kAuto, kOn, kOff };                          // checkpoint.async_save
+enum class InjectedFault { kNone, kNan, kSpike, kCollapse };         // debug.inject
 
 template <typename E>
 struct EnumSpellings;
@@ -53,6 +54,13 @@ struct EnumSpellings<LrScheduleType> {
   static constexpr std::pair<LrScheduleType, const char*> kValues[] = {{LrScheduleType::kWarmupLR, "WarmupLR"},
                                                                        {LrScheduleType::kWarmupDecayLR, "WarmupDecayLR"},
                                                                        {LrScheduleType::kWarmupCosineLR, "WarmupCosineLR"}};
+};
+template <>
+struct EnumSpellings<InjectedFault> {
+  static constexpr std::pair<InjectedFault, const char*> kValues[] = {{InjectedFault::kNone, "none"},
+                                                                      {InjectedFault::kNan, "nan"},
+                                                                      {InjectedFault::kSpike, "spike"},
+                                                                      {InjectedFault::kCollapse, "collapse"}};
 };
 template <>
 struct EnumSpellings<ModelType> {
