@@ -1,4 +1,5 @@
-// guard_bench: what the training guards (runtime/training_guard.h) cost a step. HLLM's training step as
+// guard_bench: what the training guards (runtime/training_guard.h) and the balance meter
+// (runtime/balance_meter.h) cost a step. HLLM's training step as
 // the engine runs it (runtime/TrainingStep) is timed on the same batches, alternately, as the run without
 // guards did it (run(): compute, then the update) and as the Trainer does now (compute; every rank's
 // reading gathered and judged; then the update), on the ranks of one mpirun. The guards' own time
@@ -20,6 +21,8 @@
 #include "bench/synthetic_model.h"
 #include "common/config/config_loader.h"
 #include "runtime/model_placement.h"
+#include "runtime/balance_meter.h"
+#include "runtime/step_census.h"
 #include "runtime/training_guard.h"
 #include "runtime/training_step.h"
 
@@ -48,6 +51,14 @@ void run(parallel::Communicator& world) {
   runtime::TrainingStep step(config, placement);
   runtime::TrainingGuard guard(config.train.guard);
   runtime::GuardHistory history;
+  runtime::BalanceMeter balance;
+  // What the Trainer adds to a computed step: the census, the verdict, the balance's count.
+  const auto judge = [&](const runtime::StepResult& result) {
+    const auto census = runtime::gather_step_census(runtime::RankStep::of(result, 1e9, 0.3, 0.01), world);
+    const runtime::Trip trip = guard.judge(runtime::GuardReading::of(census), history);
+    if (!trip) balance.add(census);
+    return trip;
+  };
   std::vector<double> plain, guarded, guards_alone;
   for (int round = 0; round < FLAGS_steps + 2; ++round) {
     const data::Batch batch = synthetic_batch(shape, static_cast<uint64_t>(1000 * world.rank() + round));
@@ -55,14 +66,13 @@ void run(parallel::Communicator& world) {
     runtime::StepResult result;
     const double b = timed_between_barriers(world, [&] {
       result = step.compute([&] { return batch; }, 1);
-      const runtime::Trip trip = guard.judge(runtime::GuardReading::of(result, world), history);
-      if (trip) {
+      if (judge(result)) {
         step.discard();
       } else {
         step.apply(1e-4);
       }
     });
-    const double c = timed_between_barriers(world, [&] { guard.judge(runtime::GuardReading::of(result, world), history); });
+    const double c = timed_between_barriers(world, [&] { judge(result); });
     if (round < 2) continue;
     plain.push_back(a);
     guarded.push_back(b);
@@ -75,7 +85,7 @@ void run(parallel::Communicator& world) {
               FLAGS_threads, FLAGS_steps);
   std::printf("  %-34s %10.2f ms\n", "step without guards (run)", p * 1e3);
   std::printf("  %-34s %10.2f ms   (%.4f x)\n", "step judged by the guards", g * 1e3, g / p);
-  std::printf("  %-34s %10.1f us   (%.5f of a step)\n", "the guards alone (gather + judge)", alone * 1e6, alone / p);
+  std::printf("  %-34s %10.1f us   (%.5f of a step)\n", "census + guards + balance alone", alone * 1e6, alone / p);
 }
 
 }  // namespace

@@ -52,6 +52,9 @@ struct TrainReport {
   // (TrainingGuard::observed)}; and, when a guard stopped the run, why (no evaluation ran).
   nlohmann::json guard;
   std::string stopped_by_guard;
+  // How evenly the work fell on the ranks (runtime/balance_meter.h): report.json's "balance", and its line.
+  nlohmann::json balance;
+  std::string balance_summary;
 };
 
 // metrics.jsonl's "split" of an incident line (runtime/incident_journal.h).

@@ -37,6 +37,7 @@ void RunState::save_state(std::vector<checkpoint::StatePiece>* pieces, nlohmann:
   s["best"] = {{"step", best.step}, {"valid", best.valid}};
   s["totals"] = totals.to_json();
   s["guard"] = guard.to_json();
+  s["balance"] = balance.to_json();
   for (const auto& piece : best.parameters) {  // the parameters' pieces as best copies: each rank saves its own
     pieces->push_back({best_key(piece.name), piece.shape, piece.offset, piece.values});
   }
@@ -75,6 +76,7 @@ void RunState::load_state(const checkpoint::Checkpoint& from, const nlohmann::js
   }
   totals.from_json(s.contains("totals") ? s.at("totals") : nlohmann::json());
   guard = GuardHistory::from_json(s.value("guard", nlohmann::json()));  // none in checkpoints from before the guards
+  balance.from_json(s.value("balance", nlohmann::json()), topology.world_size());
   best.step = s.at("best").at("step").get<int64_t>();
   best.valid = s.at("best").at("valid").get<std::map<std::string, double>>();
   best.parameters.clear();

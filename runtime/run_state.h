@@ -1,5 +1,5 @@
 // RunState: what a training run carries from step to step besides the model, the optimizer and the
-// loader — skipped steps and the NaN streak, the guards' history, the open log interval, the best validation so far and its
+// loader — skipped steps and the NaN streak, the guards' history, the balance of work over ranks, the open log interval, the best validation so far and its
 // parameters, the run's totals of work and time — and how it goes into a checkpoint and comes back (Stateful), so a resumed run continues
 // bit for bit.
 #pragma once
@@ -17,6 +17,7 @@
 #include "checkpoint/state.h"
 #include "checkpoint/stateful.h"
 #include "parallel/topology.h"
+#include "runtime/balance_meter.h"
 #include "runtime/training_guard.h"
 #include "runtime/training_totals.h"
 
@@ -55,6 +56,7 @@ class RunState : public checkpoint::Stateful {
   BestModel best;
   TrainingTotals totals;  // the whole run's work and time, over every segment
   GuardHistory guard;     // what the training guards judge the next step against
+  BalanceMeter balance;   // how evenly the steps' work fell on the ranks
 
   // Into a checkpoint's content: the scalars; this rank's row of the interval's sums ("log.rank_sums",
   // [world, 3]); this rank's pieces of the best parameters ("best.<name>").

@@ -22,7 +22,8 @@ double StepLog::eta_seconds(int64_t steps_done) const {
   return seconds() / static_cast<double>(steps_done) * static_cast<double>(total_ - steps_done);
 }
 
-double StepLog::end_interval(int64_t steps_done, int64_t epoch, double lr, LogInterval* interval) {
+double StepLog::end_interval(int64_t steps_done, int64_t epoch, double lr, LogInterval* interval,
+                             const BalanceMeter::Interval& balance) {
   at::Tensor mean_loss = at::full({1}, interval->loss / static_cast<double>(std::max<int64_t>(1, interval->steps)), at::kDouble);
   topology_.dp_group().all_reduce(mean_loss, parallel::ReduceOp::kSum)->wait();
   const double loss = mean_loss.item<double>() / topology_.dp();
@@ -56,8 +57,12 @@ double StepLog::end_interval(int64_t steps_done, int64_t epoch, double lr, LogIn
     if (tokens > 0) std::printf(" tokens/s %.0f", tokens / seconds);
     std::printf(" ETA %s\n", format_duration(eta_seconds(steps_done)).c_str());
     if (health.batches > 0) {
-      std::printf("  health: %s%s%s\n", health.summary().c_str(), norms_text.empty() ? "" : "; grad_norm",
+      std::printf("  health: %s%s%s", health.summary().c_str(), norms_text.empty() ? "" : "; grad_norm",
                   norms_text.c_str());
+      if (balance.measured) {
+        std::printf("; balance %.2fx, waiting %.0f%%", balance.flops_max_over_mean, 100 * balance.wait_share);
+      }
+      std::printf("\n");
     }
     std::fflush(stdout);
   }
@@ -66,6 +71,10 @@ double StepLog::end_interval(int64_t steps_done, int64_t epoch, double lr, LogIn
   if (tokens > 0) record["tokens_per_second"] = tokens / seconds;
   record.update(health.to_json());
   for (const auto& [tower, norm] : tower_norms) record["grad_norm_" + tower] = norm;
+  if (balance.measured) {
+    record["flops_max_over_mean"] = balance.flops_max_over_mean;
+    record["wait_share"] = balance.wait_share;
+  }
   log_.record(record.dump());
   interval->clear();
   interval_start_ = Clock::now();

@@ -11,6 +11,7 @@
 
 #include "parallel/topology.h"
 #include "runtime/progress.h"
+#include "runtime/balance_meter.h"
 #include "runtime/run_log.h"
 #include "runtime/run_state.h"
 
@@ -23,7 +24,9 @@ class StepLog {
 
   // Ends the interval in `interval` after `steps_done` steps, in `epoch`, at learning rate `lr`: prints and
   // records its line, returns its loss and restarts it (the first loss kept). Collective.
-  double end_interval(int64_t steps_done, int64_t epoch, double lr, LogInterval* interval);
+  // `balance`: the interval's FLOPs imbalance and waiting share, printed and recorded with it.
+  double end_interval(int64_t steps_done, int64_t epoch, double lr, LogInterval* interval,
+                      const BalanceMeter::Interval& balance = {});
   // The towers whose gradient norms the intervals carry (LogInterval::tower_grad_norms), in that order.
   void name_towers(std::vector<std::string> towers) { towers_ = std::move(towers); }
   // After each step: the bar redrawn with the last interval's loss and rate.

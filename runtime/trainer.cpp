@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <chrono>
 #include <sstream>
 #include <utility>
 
@@ -17,6 +18,8 @@
 #include "runtime/training_position.h"
 #include "runtime/fault_injection.h"
 #include "parallel/comm/broadcast_string.h"
+#include "parallel/comm/recorded_communicator.h"
+#include "runtime/step_census.h"
 
 namespace hllm::runtime {
 namespace {
@@ -92,6 +95,8 @@ TrainReport Trainer::train() {
     const double lr = learning_rate(config_.scheduler, config_.optimizer.params.lr, step, total) * journal.lr_scale();
     const data::LoaderState step_start = loader.state();
     const bool collapse = fault.collapses(step);
+    const double waited_before = parallel::seconds_waited();
+    const auto started = std::chrono::steady_clock::now();
     const StepResult result = step_.compute(
         [&loader, collapse] {
           data::Batch batch = loader.next();
@@ -99,13 +104,18 @@ TrainReport Trainer::train() {
           return batch;
         },
         accumulation, fault.loss_factor(step));
-    const GuardReading reading = GuardReading::of(result, topology_.world());
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    // Every rank's account of the step, on every rank: the guards judge it, the balance meter counts it.
+    const std::vector<RankStep> census = gather_step_census(
+        RankStep::of(result, step_flops(result), seconds, parallel::seconds_waited() - waited_before), topology_.world());
+    const GuardReading reading = GuardReading::of(census);
     const Trip trip = guard.judge(reading, run.guard);
     if (!trip && reading.samples > 0) {
       step_.apply(lr);
     } else {
       step_.discard();
     }
+    if (!trip) run.balance.add(census);
     count_work(result, run);
     if (trip) {
       steps.clear_bar();
@@ -159,7 +169,7 @@ TrainReport Trainer::train() {
     loss_steps.push_back(step);
     const int64_t done = step + 1;
     if (done % config_.train.log_interval == 0 || done == total) {
-      report.last_loss = steps.end_interval(done, loader.state().epoch, lr, &run.log);
+      report.last_loss = steps.end_interval(done, loader.state().epoch, lr, &run.log, run.balance.end_interval());
     }
     steps.update_bar(done);
     if (config_.train.eval_interval > 0 && done % config_.train.eval_interval == 0 && done < total) {
@@ -179,6 +189,8 @@ TrainReport Trainer::train() {
   report.guard = journal.to_json();
   report.guard["rollbacks"] = rollbacks;
   report.guard["observed"] = guard.observed();
+  report.balance = run.balance.report();
+  report.balance_summary = run.balance.summary();
   account(loader, run, &report);
   if (guard_stopped) {
     log_.write_report(report, config_, topology_);
@@ -194,6 +206,13 @@ TrainReport Trainer::train() {
   report.samples_per_second =
       static_cast<double>((total - first_step) * batch_.train_batch_size) / std::max(report.seconds, 1e-9);
   return finish(std::move(report), run);
+}
+
+double Trainer::step_flops(const StepResult& result) const {
+  const std::vector<models::TowerSize> towers = placement_.recommender().tower_sizes();
+  double flops = 0;
+  for (size_t t = 0; t < result.work.size() && t < towers.size(); ++t) flops += models::training_flops(towers[t], result.work[t]);
+  return flops;
 }
 
 void Trainer::count_work(const StepResult& result, RunState& run) const {

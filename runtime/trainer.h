@@ -65,6 +65,8 @@ class Trainer {
   data::LoaderOptions loader_options() const;
   // From resume_from_: every part a checkpoint holds; returns the step to start at (0 without a resume).
   int64_t resume(const std::vector<checkpoint::Stateful*>& parts, const TrainingPosition& position);
+  // The estimated training FLOPs of a step's samples on this rank (models/training_work.h).
+  double step_flops(const StepResult& result) const;
   // A step's samples, tokens and work, into the interval and the run's totals (applied or not: it was computed).
   void count_work(const StepResult& result, RunState& run) const;
   // An applied step's loss, gradient norm and health, into the open log interval.

@@ -1,7 +1,5 @@
 #include "runtime/training_guard.h"
 
-#include <ATen/ATen.h>
-
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -9,9 +7,6 @@
 
 namespace hllm::runtime {
 namespace {
-
-// One rank's row of the gathered reading.
-enum Column : int64_t { kLoss, kRead, kSamples, kHealthBatches, kFilteredSum, kItemCosineSum, kNonFinite, kColumns };
 
 double median(std::vector<double> values) {
   const size_t middle = values.size() / 2;
@@ -33,35 +28,29 @@ const char* guard_name(Guard guard) {
   return "none";
 }
 
-GuardReading GuardReading::of(const StepResult& result, parallel::Communicator& world) {
-  at::Tensor mine = at::zeros({kColumns}, at::kDouble);
-  auto row = mine.accessor<double, 1>();
-  if (result.samples > 0) {  // under pp the first stage reads: its loss is the pipeline's
-    row[kLoss] = result.loss;
-    row[kRead] = 1;
-  }
-  row[kSamples] = static_cast<double>(result.samples);
-  row[kHealthBatches] = static_cast<double>(result.health.batches);
-  row[kFilteredSum] = result.health.values[models::kFilteredShare];
-  row[kItemCosineSum] = result.health.values[models::kItemCosine];
-  row[kNonFinite] = result.skipped || !std::isfinite(result.loss) ? 1 : 0;
-  at::Tensor all = at::empty({world.size() * kColumns}, at::kDouble);
-  world.all_gather(mine, all)->wait();
-  // Summed in rank order on every rank: the same bits everywhere.
-  double sums[kColumns] = {};
-  const auto rows = all.accessor<double, 1>();
-  for (int r = 0; r < world.size(); ++r) {
-    for (int64_t c = 0; c < kColumns; ++c) sums[c] += rows[r * kColumns + c];
+GuardReading GuardReading::of(const std::vector<RankStep>& ranks) {
+  double loss = 0, read = 0, samples = 0, batches = 0, filtered = 0, cosine = 0;
+  bool non_finite = false;
+  for (const RankStep& r : ranks) {
+    if (r.samples > 0) {  // under pp the first stage reads: its loss is the pipeline's
+      loss += r.loss;
+      read += 1;
+    }
+    samples += static_cast<double>(r.samples);
+    batches += static_cast<double>(r.health_batches);
+    filtered += r.filtered_sum;
+    cosine += r.item_cosine_sum;
+    non_finite |= r.non_finite;
   }
   GuardReading reading;
-  reading.loss = sums[kRead] > 0 ? sums[kLoss] / sums[kRead] : 0;
-  reading.samples = static_cast<int64_t>(sums[kSamples]);
-  reading.health_batches = static_cast<int64_t>(sums[kHealthBatches]);
+  reading.loss = read > 0 ? loss / read : 0;
+  reading.samples = static_cast<int64_t>(samples);
+  reading.health_batches = static_cast<int64_t>(batches);
   if (reading.health_batches > 0) {
-    reading.kept_share = 1 - sums[kFilteredSum] / static_cast<double>(reading.health_batches);
-    reading.item_cosine = sums[kItemCosineSum] / static_cast<double>(reading.health_batches);
+    reading.kept_share = 1 - filtered / batches;
+    reading.item_cosine = cosine / batches;
   }
-  reading.non_finite = sums[kNonFinite] > 0 || !std::isfinite(reading.loss);
+  reading.non_finite = non_finite || !std::isfinite(reading.loss);
   return reading;
 }
 
@@ -122,6 +111,7 @@ Trip TrainingGuard::judge(const GuardReading& reading, GuardHistory& history) {
       looks_collapsed = {Guard::kCollapse, "item_cosine", reading.item_cosine, config_.collapse_max_item_cosine};
     }
     collapsed = looks_collapsed ? collapsed + 1 : 0;
+    longest_streak_ = std::max(longest_streak_, collapsed);
     if (collapsed >= config_.collapse_steps) return looks_collapsed;
   }
   history.collapsed_steps = collapsed;
@@ -131,7 +121,7 @@ Trip TrainingGuard::judge(const GuardReading& reading, GuardHistory& history) {
 }
 
 nlohmann::json TrainingGuard::observed() const {
-  nlohmann::json out = {{"steps", judged_}, {"non_finite_steps", non_finite_}};
+  nlohmann::json out = {{"steps", judged_}, {"non_finite_steps", non_finite_}, {"longest_collapsed_streak", longest_streak_}};
   out["max_spike_ratio"] = max_spike_ratio_ > 0 ? nlohmann::json(max_spike_ratio_) : nlohmann::json();
   out["min_kept_share"] = saw_health_ ? nlohmann::json(min_kept_share_) : nlohmann::json();
   out["max_item_cosine"] = saw_health_ ? nlohmann::json(max_item_cosine_) : nlohmann::json();

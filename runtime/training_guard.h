@@ -6,8 +6,8 @@
 //   collapse    for collapse_steps steps in a row the negatives kept after the same-item filter were below
 //               collapse_min_kept_share of the pool, or the items' mean pairwise cosine above
 //               collapse_max_item_cosine (models/info_nce.h's health).
-// Every rank's step is read in one all-gather and summed in rank order, so every rank judges the same
-// numbers and reaches the same verdict at the same step with no second collective. What the Trainer does on
+// Every rank's step is read from the step's census (one all-gather, runtime/step_census.h) and summed in rank
+// order, so every rank judges the same numbers and reaches the same verdict at the same step. What the Trainer does on
 // a trip (roll back, skip, stop) is its own (runtime/trainer.h). The history the guards judge against is
 // part of the run's checkpointed state (GuardHistory), so a resumed or rolled-back run judges alike.
 #pragma once
@@ -19,8 +19,9 @@
 #include <string>
 
 #include "common/config/config.h"
-#include "parallel/comm/communicator.h"
-#include "runtime/step_result.h"
+#include <vector>
+
+#include "runtime/step_census.h"
 
 namespace hllm::runtime {
 
@@ -35,8 +36,9 @@ struct GuardReading {
   double kept_share = 1;     // mean over micro-batches of 1 - the share of pairs the same-item filter removed
   double item_cosine = 0;    // mean over micro-batches of the items' mean pairwise cosine
   bool non_finite = false;   // gradients (on any rank) or the loss
-  // Every rank's result, gathered over `world` (collective).
-  static GuardReading of(const StepResult& result, parallel::Communicator& world);
+  // From every rank's account of the step (runtime/step_census.h), summed in rank order: the same bits on
+  // every rank.
+  static GuardReading of(const std::vector<RankStep>& ranks);
 };
 
 // What the guards remember between steps; checkpointed with the run (RunState).
@@ -66,12 +68,13 @@ class TrainingGuard {
   Trip judge(const GuardReading& reading, GuardHistory& history);
 
   // The extremes the guards saw over the steps judged (this launch): how far a healthy run stays from
-  // the thresholds. {"steps", "max_spike_ratio", "min_kept_share", "max_item_cosine", "non_finite_steps"}.
+  // the thresholds. {"steps", "max_spike_ratio", "min_kept_share", "max_item_cosine", "non_finite_steps",
+  // "longest_collapsed_streak" (steps in a row that looked collapsed; the guard trips at collapse_steps)}.
   nlohmann::json observed() const;
 
  private:
   const config::GuardConfig& config_;
-  int64_t judged_ = 0, non_finite_ = 0;
+  int64_t judged_ = 0, non_finite_ = 0, longest_streak_ = 0;
   bool saw_health_ = false;
   double max_spike_ratio_ = 0, min_kept_share_ = 1, max_item_cosine_ = -1;
 };

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The loss's health (README "Training health") over whole healthy runs: the demo and the real-data configs
 # on 2 ranks, each to its end, then one row per run and field: the first logged value, the last, and the
-# range over every log line. These are the ranges that guards' defaults must leave alone (docs/RESULTS.md,
-# "Training health on healthy runs"). About 12 minutes on 2 cores; a dataset that is absent is skipped.
+# range over every log line; then what the guards (on at their defaults) saw at every step beside their
+# thresholds, and their incidents. These are the ranges that guards' defaults must leave alone
+# (docs/RESULTS.md, "Training health on healthy runs"). About 12 minutes on 2 cores; a dataset that is absent is skipped.
 #
 #   scripts/health_ranges.sh [OUT_DIR]       (default runs/health_ranges; needs scripts/prepare_real_data.sh)
 set -uo pipefail
@@ -36,4 +37,14 @@ for run in sys.argv[1:]:
         v = [r[f] for r in lines]
         cells.append(f"{v[0]:.3g} → {v[-1]:.3g} ({min(v):.3g}–{max(v):.3g})")
     print(f"| {os.path.basename(run)} | {len(lines)} | " + " | ".join(cells) + " |")
+# The guards (on at their defaults in every run): what they saw at every step against their thresholds.
+print()
+print("| run | steps judged | incidents | max loss / median (trips at 5) | min kept share (0.02) | max item cosine (0.999) | longest collapsed-looking streak (trips at 20) |")
+print("|---|---|---|---|---|---|---|")
+for run in sys.argv[1:]:
+    guard = json.load(open(run + "/report.json"))["guard"]
+    seen = guard["observed"]
+    show = lambda key: "-" if seen[key] is None else f"{seen[key]:.4g}"
+    print(f"| {os.path.basename(run)} | {seen['steps']} | {len(guard['incidents'])} | {show('max_spike_ratio')} | "
+          f"{show('min_kept_share')} | {show('max_item_cosine')} | {seen['longest_collapsed_streak']} |")
 PY

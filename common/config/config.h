@@ -167,8 +167,8 @@ struct GuardConfig {
   double lr_factor = 1.0;
   double spike_factor = 5.0;   // 0 = off
   int spike_window = 50;
-  double collapse_min_kept_share = 0.05;    // 0 = off
-  double collapse_max_item_cosine = 0.995;  // 1 = off
+  double collapse_min_kept_share = 0.02;    // 0 = off
+  double collapse_max_item_cosine = 0.999;  // 1 = off
   int collapse_steps = 20;
 
   template <typename V>

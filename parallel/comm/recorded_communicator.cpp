@@ -3,12 +3,15 @@
 #include <ATen/ATen.h>
 
 #include <atomic>
+#include <chrono>
 
 #include "common/error.h"
 #include "parallel/comm/stall_report.h"
 
 namespace hllm::parallel {
 namespace {
+
+std::atomic<int64_t> nanoseconds_waited{0};
 
 int64_t bytes_of(const at::Tensor& tensor) { return tensor.numel() * static_cast<int64_t>(tensor.element_size()); }
 
@@ -18,8 +21,10 @@ class RecordedWork : public Work {
       : inner_(std::move(inner)), recorder_(std::move(recorder)), id_(id) {}
 
   void wait() override {
+    const auto start = std::chrono::steady_clock::now();
     try {
       inner_->wait();
+      nanoseconds_waited += std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start).count();
     } catch (const CommTimeoutError& e) {
       recorder_->timed_out(id_);
       throw CommTimeoutError(e.what() + report_stall_now(*recorder_));
@@ -140,5 +145,7 @@ std::unique_ptr<Communicator> record_like(const Communicator& like, std::unique_
   Communicator& inner = *comm;
   return std::make_unique<RecordedCommunicator>(inner, std::move(comm), recorded->shared_recorder(), group);
 }
+
+double seconds_waited() { return static_cast<double>(nanoseconds_waited.load()) * 1e-9; }
 
 }  // namespace hllm::parallel

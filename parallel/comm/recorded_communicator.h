@@ -13,6 +13,11 @@
 
 namespace hllm::parallel {
 
+// Seconds this process has spent blocked in wait() on recorded operations, over every communicator and
+// thread: the time its ranks' computations waited for communication (and for slower ranks), which a
+// step's census reads before and after the step (runtime/step_census.h).
+double seconds_waited();
+
 // `world` (not owned, must outlive the result) recorded as group "world"; its ranks are world ranks.
 std::unique_ptr<Communicator> record_world(Communicator& world, std::shared_ptr<FlightRecorder> recorder);
 

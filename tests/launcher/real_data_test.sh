@@ -27,7 +27,8 @@ name = os.path.basename(os.path.dirname(sys.argv[1]))
 show = lambda key: "-" if seen[key] is None else f"{seen[key]:.4g}"
 print(f"{'ok' if not guard['incidents'] else 'FAIL'}: {name}: {len(guard['incidents'])} guard incidents over "
       f"{seen['steps']} steps; max loss / median {show('max_spike_ratio')} (trips at 5), min kept share "
-      f"{show('min_kept_share')} (0.05), max item cosine {show('max_item_cosine')} (0.995)")
+      f"{show('min_kept_share')} (0.02), max item cosine {show('max_item_cosine')} (0.999), longest collapsed-looking "
+      f"streak {seen['longest_collapsed_streak']} (trips at 20)")
 sys.exit(1 if guard["incidents"] else 0)
 PY
 }

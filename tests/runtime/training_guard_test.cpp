@@ -12,6 +12,7 @@
 
 #include "common/error.h"
 #include "parallel/comm/thread_communicator.h"
+#include "runtime/balance_meter.h"
 #include "runtime/fault_injection.h"
 #include "runtime/incident_journal.h"
 
@@ -127,7 +128,7 @@ TEST(GuardReading, EveryRankReadsTheSameStep) {
     result.health.values[models::kFilteredShare] = r == 2 ? 0 : 0.1 * (r + 1);
     result.health.values[models::kItemCosine] = r == 2 ? 0 : 0.5;
     result.skipped = false;
-    seen[r] = GuardReading::of(result, world);
+    seen[r] = GuardReading::of(gather_step_census(RankStep::of(result, 0, 0, 0), world));
   });
   for (const GuardReading& r : seen) {
     EXPECT_DOUBLE_EQ(r.loss, 1.5);
@@ -141,8 +142,47 @@ TEST(GuardReading, EveryRankReadsTheSameStep) {
     StepResult result;
     result.samples = 4;
     result.loss = world.rank() == 1 ? std::nan("") : 1.0;
-    EXPECT_TRUE(GuardReading::of(result, world).non_finite) << "rank " << world.rank();
+    EXPECT_TRUE(GuardReading::of(gather_step_census(RankStep::of(result, 0, 0, 0), world)).non_finite)
+        << "rank " << world.rank();
   });
+}
+
+// The balance of work: per step the busiest rank's FLOPs against the mean over the ranks that read (a pp
+// stage that reads nothing is left out), its mean, p90 and maximum over steps; each rank's waiting share.
+TEST(BalanceMeter, RatiosPerStepAndWaitingPerRank) {
+  BalanceMeter meter;
+  const auto step = [](double a, double b, double waited_a) {
+    RankStep x, y, idle;  // idle: a later pipeline stage, which reads no samples
+    x.samples = y.samples = 4;
+    x.flops = a;
+    y.flops = b;
+    x.seconds = y.seconds = idle.seconds = 1.0;
+    x.waited_seconds = waited_a;
+    idle.waited_seconds = 0.5;
+    return std::vector<RankStep>{x, y, idle};
+  };
+  for (int i = 0; i < 9; ++i) meter.add(step(100, 100, 0.2));  // ratio 1
+  meter.add(step(300, 100, 0.0));                              // ratio 1.5
+  const nlohmann::json r = meter.report();
+  EXPECT_EQ(r.at("steps"), 10);
+  EXPECT_NEAR(r.at("step_flops_max_over_mean").at("mean").get<double>(), (9 * 1.0 + 1.5) / 10, 1e-12);
+  EXPECT_NEAR(r.at("step_flops_max_over_mean").at("max").get<double>(), 1.5, 1e-12);
+  EXPECT_NEAR(r.at("step_flops_max_over_mean").at("p90").get<double>(), 1.005, 1e-9) << "the 90th percentile bin's top";
+  EXPECT_NEAR(r.at("flops_max_over_mean").get<double>(), 1200.0 / 1100.0, 1e-12);  // sums 1200 and 1000
+  EXPECT_NEAR(r.at("wait_share_per_rank")[0].get<double>(), 0.18, 1e-12);
+  EXPECT_NEAR(r.at("wait_share_per_rank")[2].get<double>(), 0.5, 1e-12);
+  const BalanceMeter::Interval interval = meter.end_interval();
+  EXPECT_TRUE(interval.measured);
+  EXPECT_NEAR(interval.wait_share, (9 * 0.7 + 0.5) / 30, 1e-12);
+  EXPECT_FALSE(meter.end_interval().measured) << "the interval restarts";
+  BalanceMeter back;
+  back.from_json(meter.to_json(), 3);
+  EXPECT_EQ(back.report(), r);
+  BalanceMeter other_layout;
+  other_layout.from_json(meter.to_json(), 4);
+  EXPECT_EQ(other_layout.report().at("steps"), 10);
+  EXPECT_TRUE(other_layout.report().at("flops_per_rank").empty()) << "per-rank sums start again on another world";
+  EXPECT_NE(meter.summary().find("1.05x"), std::string::npos) << meter.summary();
 }
 
 TEST(IncidentJournal, AResumedRunContinuesItAFreshOneStartsEmpty) {
