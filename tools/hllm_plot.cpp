@@ -42,8 +42,9 @@ int plot(const std::string& run_dir) {
   const fs::path train_data = fs::path(run_dir) / "plot_training.dat";
   const fs::path eval_data = fs::path(run_dir) / "plot_metrics.dat";
   const fs::path health_data = fs::path(run_dir) / "plot_health.dat";
-  std::ofstream train(train_data), eval(eval_data), health(health_data);
-  int train_rows = 0, eval_rows = 0, health_rows = 0, line_number = 0;
+  const fs::path balance_data = fs::path(run_dir) / "plot_balance.dat";
+  std::ofstream train(train_data), eval(eval_data), health(health_data), balance(balance_data);
+  int train_rows = 0, eval_rows = 0, health_rows = 0, balance_rows = 0, line_number = 0;
   std::ostringstream incident_marks;  // a red line at each guard incident's step (README "Training health")
   std::string line;
   while (std::getline(in, line)) {
@@ -64,6 +65,11 @@ int plot(const std::string& run_dir) {
                  << record.value("negatives_kept_min", 0.0) << " " << record.value("logit_scale", 0.0) << "\n";
           ++health_rows;
         }
+        if (record.contains("flops_max_over_mean")) {
+          balance << record.value("step", 0) << " " << record.value("flops_max_over_mean", 0.0) << " "
+                  << record.value("wait_share", 0.0) << "\n";
+          ++balance_rows;
+        }
       } else if (record.value("split", "") == "incident") {
         const int step = record.value("step", 0) + 1;  // the step's own line is logged as step + 1
         incident_marks << "set arrow from " << step << ", graph 0 to " << step << ", graph 1 nohead lc rgb 'red' dt 2\n"
@@ -82,6 +88,7 @@ int plot(const std::string& run_dir) {
   train.close();
   eval.close();
   health.close();
+  balance.close();
   if (train_rows == 0) {
     std::cerr << "hllm_plot: " << metrics.string() << " holds no training records yet\n";
     return hllm::kExitBadInput;
@@ -90,6 +97,7 @@ int plot(const std::string& run_dir) {
   const std::string training_png = (fs::path(run_dir) / "training.png").string();
   const std::string metrics_png = (fs::path(run_dir) / "metrics.png").string();
   const std::string health_png = (fs::path(run_dir) / "health.png").string();
+  const std::string balance_png = (fs::path(run_dir) / "balance.png").string();
   {
     std::ofstream gp(script);
     gp << "set terminal pngcairo size 1200,900 font ',11' noenhanced\n"
@@ -117,6 +125,15 @@ int plot(const std::string& run_dir) {
          << "set ylabel 'logit scale'\nplot '" << health_data.string() << "' using 1:8 with lines title 'scale'\n"
          << "unset multiplot\n";
     }
+    if (balance_rows > 0) {  // README "Balance of work across ranks"
+      gp << "set terminal pngcairo size 1200,600 font ',11' noenhanced\nset output '" << balance_png << "'\n"
+         << "set multiplot layout 2,1 title 'balance of work across ranks'\nset key left top\nset title ''\n"
+         << "set ylabel 'busiest / mean FLOPs'\nplot '" << balance_data.string()
+         << "' using 1:2 with lines title 'per step, interval mean'\n"
+         << "set ylabel 'share waiting'\nset yrange [0:1]\nplot '" << balance_data.string()
+         << "' using 1:3 with lines title 'step time blocked in communication'\nset autoscale y\n"
+         << "unset multiplot\n";
+    }
   }
   const std::string command = "gnuplot '" + script.string() + "'";
   if (std::system(command.c_str()) != 0) {
@@ -126,6 +143,7 @@ int plot(const std::string& run_dir) {
   std::cout << training_png << "\n";
   if (eval_rows > 0) std::cout << metrics_png << "\n";
   if (health_rows > 0) std::cout << health_png << "\n";
+  if (balance_rows > 0) std::cout << balance_png << "\n";
   return hllm::kExitOk;
 }
 

@@ -42,6 +42,21 @@ expect "a few training steps on 2 ranks" 0 "test (popularity baseline)" -- \
   mpirun_ -np 2 "$bin" --config "$src/configs/demo_sasrec.json" --set data.path="$dataset" --set train.max_steps=20 \
     --set run.dir="$tmp/run"
 [ -f "$tmp/run/report.json" ] && [ -s "$tmp/run/metrics.jsonl" ] || { echo "FAIL: no report.json / metrics.jsonl"; failures=$((failures + 1)); }
+# The balance of work across the ranks (README "Balance of work across ranks"): in the final lines, report.json
+# and every log line: the busiest rank's FLOPs at least the mean, a waiting share per rank within [0, 1).
+grep -q "^balance: the busiest rank did" "$tmp/out" || { echo "FAIL: no balance line"; failures=$((failures + 1)); }
+python3 - "$tmp/run" <<'PY' || failures=$((failures + 1))
+import json, sys
+b = json.load(open(sys.argv[1] + "/report.json"))["balance"]
+lines = [r for r in map(json.loads, open(sys.argv[1] + "/metrics.jsonl")) if "loss" in r]
+ok = (b["steps"] == 20 and len(b["flops_per_rank"]) == 2 and all(f > 0 for f in b["flops_per_rank"])
+      and 1 <= b["step_flops_max_over_mean"]["mean"] <= b["step_flops_max_over_mean"]["max"]
+      and len(b["wait_share_per_rank"]) == 2 and all(0 <= w < 1 for w in b["wait_share_per_rank"])
+      and all(r["flops_max_over_mean"] >= 1 and 0 <= r["wait_share"] < 1 for r in lines))
+print(("ok" if ok else "FAIL") + ": report.json's balance: " + json.dumps(b["step_flops_max_over_mean"]) +
+      ", waiting " + json.dumps([round(w, 3) for w in b["wait_share_per_rank"]]))
+sys.exit(0 if ok else 1)
+PY
 # hllm_eval on the saved model, on 1 and 3 ranks: the test metrics of report.json, to the printed digits.
 want=$(python3 -c "import json,sys; print('%.4f' % json.load(open(sys.argv[1]))['test']['recall@10'])" "$tmp/run/report.json")
 expect "hllm_eval on 1 rank" 0 "test (popularity baseline)" -- "$1/hllm_eval" "$tmp/run"
@@ -59,6 +74,7 @@ if command -v gnuplot > /dev/null; then
   expect "hllm_plot draws the run" 0 "training.png" -- "$1/hllm_plot" "$tmp/run"
   [ -s "$tmp/run/training.png" ] || { echo "FAIL: no training.png"; failures=$((failures + 1)); }
   [ -s "$tmp/run/health.png" ] || { echo "FAIL: no health.png (the loss's health)"; failures=$((failures + 1)); }
+  [ -s "$tmp/run/balance.png" ] || { echo "FAIL: no balance.png (the balance of work)"; failures=$((failures + 1)); }
 else  # e.g. the GPU machine (docs/GPU.md): hllm_plot must say what is missing
   echo "skip: hllm_plot draws the run (gnuplot is not installed here)"
   expect "hllm_plot without gnuplot names it" 1 "gnuplot" -- "$1/hllm_plot" "$tmp/run"

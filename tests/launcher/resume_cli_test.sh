@@ -26,9 +26,10 @@ launch() {  # launch RUN_NAME [flags...]: the same training in every run, its ow
     --set train.max_steps=40 --set train.log_interval=5 --set train.eval_interval=0 \
     --set checkpoint.interval_steps=10 --set run.dir="$tmp/$name" "$@"
 }
-# The logged losses and the loss's health (whose open interval's sums the checkpoint carries too).
+# The logged losses, the loss's health and the FLOPs balance (whose open interval's sums the checkpoint
+# carries too).
 losses() {
-  grep -oE '"(loss|negatives_kept|negatives_kept_min|filtered_share|positive_cosine|negative_cosine|item_cosine|grad_norm_item|grad_norm_user)":[^,}]*' \
+  grep -oE '"(loss|negatives_kept|negatives_kept_min|filtered_share|positive_cosine|negative_cosine|item_cosine|grad_norm_item|grad_norm_user|flops_max_over_mean)":[^,}]*' \
     "$tmp/$1/metrics.jsonl"
 }
 work() {  # the run's accounting without its clock: samples, tokens and FLOPs over every segment
