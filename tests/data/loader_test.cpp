@@ -1,5 +1,6 @@
 #include "data/sharded_loader.h"
 #include "data/skipped_windows.h"
+#include "data/cost_partition.h"
 #include "data/eval_loader.h"
 
 #include <gtest/gtest.h>
@@ -228,6 +229,32 @@ TEST_F(LoaderTest, SkippedWindowsBecomeFillerRowsInTheirPlace) {
     any.skip(skip);
     EXPECT_EQ(any.windows_of({0, 1}, 1).size(), expected.size() / 2 - 2 * dp) << "skipped windows are not named again";
   }
+}
+
+// The balanced partition: equal counts, a pure function of the costs, and the loads the sorted greedy gives
+// by hand: 9 8 7 to the three groups, the 3s and 2s back from the lightest, then the 1s where there is room.
+TEST(CostPartition, EqualCountsNearlyEqualCosts) {
+  const std::vector<double> costs = {9, 1, 1, 1, 8, 2, 2, 2, 7, 3, 3, 3};
+  const auto parts = partition_by_cost(costs, 3);
+  ASSERT_EQ(parts.size(), 3u);
+  std::vector<int64_t> all;
+  double lightest = 1e9, heaviest = 0;
+  for (const auto& part : parts) {
+    EXPECT_EQ(part.size(), 4u);
+    EXPECT_TRUE(std::is_sorted(part.begin(), part.end()));
+    double load = 0;
+    for (const int64_t i : part) load += costs[i];
+    lightest = std::min(lightest, load);
+    heaviest = std::max(heaviest, load);
+    all.insert(all.end(), part.begin(), part.end());
+  }
+  std::sort(all.begin(), all.end());
+  for (size_t i = 0; i < all.size(); ++i) EXPECT_EQ(all[i], static_cast<int64_t>(i)) << "every sample once";
+  EXPECT_EQ(lightest, 13);
+  EXPECT_EQ(heaviest, 15);
+  // Dealt in order instead (samples 0-3, 4-7, 8-11, as consecutive windows would be): 12, 14, 16.
+  EXPECT_EQ(partition_by_cost(costs, 3), parts) << "deterministic";
+  EXPECT_THROW(partition_by_cost(costs, 5), Error);
 }
 
 TEST(SkippedWindows, ParsesEpochColonWindowAndNamesWhatIsNot) {
