@@ -5,12 +5,25 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 namespace hllm::data {
 
 // `costs`: one per sample; `groups` of exactly costs.size() / groups samples each (costs.size() must be a
-// multiple). Returns each group's sample indices, ascending.
-std::vector<std::vector<int64_t>> partition_by_cost(const std::vector<double>& costs, int groups);
+// multiple); `start`: each group's cost before any sample (empty: 0), such as work it has anyway. Returns
+// each group's sample indices, ascending.
+std::vector<std::vector<int64_t>> partition_by_cost(const std::vector<double>& costs, int groups,
+                                                    std::vector<double> start = {});
+
+// The same greedy for samples that share work: a sample is a set of items (a window's items) plus a cost
+// of its own (its positions), and a group computes each distinct item once (a micro-batch encodes its
+// distinct items once), so a sample costs a group its own cost plus its items the group does not hold yet.
+// `start_items`: each group's items before any sample (its sampled negatives). Samples go from the
+// costliest alone down, each to the group with room whose load it raises least (ties: the lower group).
+std::vector<std::vector<int64_t>> partition_item_sets(const std::vector<std::vector<int64_t>>& sample_items,
+                                                      const std::vector<double>& own_costs,
+                                                      const std::function<double(int64_t)>& item_cost, int groups,
+                                                      const std::vector<std::vector<int64_t>>& start_items);
 
 }  // namespace hllm::data

@@ -9,6 +9,7 @@
 // cuts the dataset's own.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -31,6 +32,10 @@ class ItemTokenReader {
   void read(const std::vector<int64_t>& items, std::vector<int64_t>* offsets, std::vector<int64_t>* tokens) const;
 
   int64_t num_items() const { return static_cast<int64_t>(offsets_.size()) - 2; }  // without padding
+  // The text tokens read() gives item `item` (1 .. num_items()): its stored text, at most max_text_len.
+  int64_t text_length(int64_t item) const {
+    return std::min(offsets_[item + 1] - offsets_[item], max_text_len_);
+  }
 
  private:
   ItemTokenReader(std::unique_ptr<Hdf5File> file, const Dataset& dataset);

@@ -1,11 +1,17 @@
-// ShardedLoader: the training batches of one data-parallel rank. It reads only the users whose windows
-// fall in its range (data/training_windows.h), by hyperslab from the shard files, and item tokens per
-// batch from items.h5. A background thread prepares the next `prefetch` batches into a bounded queue.
+// ShardedLoader: the training batches of one data-parallel rank. Each rank is dealt the windows of its own
+// range (data/training_windows.h) in its own shuffled order; the global batch of a step is every rank's
+// next `balance_group` micro-batches. With Balance::kFlops that global batch is then partitioned anew
+// across the ranks, and within a rank across its micro-batches, so that each gets a near-equal share of the
+// estimated training FLOPs (data/cost_partition.h; WindowCost weighs a window's distinct items' tokens and
+// its positions): the same windows per step, spread by cost instead of by range. Unbalanced, a rank reads
+// only the users of its range by hyperslab; balanced, every user (a rank may get any window). Item tokens
+// are read per batch from items.h5. A background thread prepares the next `prefetch` batches into a
+// bounded queue.
 //
-// Every batch is a pure function of (seed, epoch, batch index, rank, dp), so state() is just the position
-// of the next batch, and restore() resumes exactly. Every rank yields the same number of batches per
-// epoch (collectives stay matched); short ranks fill their last batch with masked-out rows, and a skipped
-// window (data/skipped_windows.h) is a masked-out row where it would have been.
+// Every batch is a pure function of (seed, epoch, batch index, rank, dp, skip list), so state() is just the
+// position of the next batch, and restore() resumes exactly. Every rank yields the same number of batches
+// per epoch (collectives stay matched); short ranks fill their last batch with masked-out rows, and a
+// skipped window (data/skipped_windows.h) is a masked-out row where it would have been.
 #pragma once
 
 #include <condition_variable>
@@ -24,6 +30,17 @@
 
 namespace hllm::data {
 
+// How a global batch is spread over the data-parallel ranks.
+enum class Balance { kNone, kFlops };
+
+// A window's estimated training cost, as models/training_work.h counts FLOPs: per distinct item of T tokens
+// (prompt + text + [ITEM]) item_linear x T + item_square x T^2 (the Item LLM's 6 N T and attention), and for
+// its P positions position_linear x P + position_square x P^2 (the User LLM's, or an ID model's one tower).
+struct WindowCost {
+  double item_linear = 0, item_square = 0;
+  double position_linear = 1, position_square = 0;
+};
+
 struct LoaderOptions {
   int max_item_list_len = 10;  // S: a sample holds S + 1 items
   int micro_batch = 4;         // rows per batch
@@ -35,6 +52,9 @@ struct LoaderOptions {
   int dp_size = 1;
   bool read_item_tokens = true;  // false (ID models): batches carry no item text (token_offsets all 0)
   SkippedWindows skipped;        // windows left out (data.skip_windows)
+  Balance balance = Balance::kNone;
+  WindowCost cost;               // what balancing equalises
+  int balance_group = 1;         // micro-batches per rank in a step (gradient accumulation): balanced together
 };
 
 // Where the loader stands: the next batch next() returns.
@@ -76,7 +96,20 @@ class ShardedLoader {
   void start_prefetch();
   void stop_prefetch();
   void prefetch_loop(LoaderState from);
-  std::shared_ptr<const std::vector<int64_t>> order_of(int64_t epoch) const;
+  // The epoch orders (offsets into each rank's range) this loader needs, cached for one epoch: every rank's
+  // when balanced, else its own (the others empty).
+  std::shared_ptr<const std::vector<std::vector<int64_t>>> orders_of(int64_t epoch) const;
+  // Every rank's order of `epoch`, or only `only_rank`'s (-1: all).
+  std::vector<std::vector<int64_t>> all_orders(int64_t epoch, int only_rank) const;
+  // The windows rank `rank`'s batch `batch` of `epoch` holds, -1 for a filler row: dealt from its range, or
+  // its share of the balanced global batch (`orders`: every rank's then).
+  std::vector<int64_t> assigned_windows(const std::vector<std::vector<int64_t>>& orders, int64_t epoch, int64_t batch,
+                                        int rank) const;
+  std::vector<int64_t> dealt_windows(const std::vector<std::vector<int64_t>>& orders, int64_t epoch, int64_t batch,
+                                     int rank) const;
+  double item_cost(int64_t item) const;
+  // The negatives of rank `rank`'s batch `batch` of `epoch` (a pure function of them).
+  std::vector<int64_t> negatives_of(int64_t epoch, int64_t batch, int rank) const;
 
   LoaderOptions options_;
   int64_t num_items_ = 0;
@@ -87,10 +120,11 @@ class ShardedLoader {
   int64_t first_user_ = 0;                     // first user held in memory
   std::vector<UserSequence> users_;            // users [first_user_, ...)
   std::unique_ptr<ItemTokenReader> tokens_;
+  int64_t around_text_ = 0;  // prompt + [ITEM] tokens around every item's text
 
   mutable std::mutex order_mutex_;
   mutable int64_t order_epoch_ = -1;
-  mutable std::shared_ptr<const std::vector<int64_t>> order_;  // of order_epoch_
+  mutable std::shared_ptr<const std::vector<std::vector<int64_t>>> orders_;  // of order_epoch_, per rank
 
   LoaderState position_;
   std::thread thread_;

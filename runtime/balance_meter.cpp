@@ -71,18 +71,25 @@ nlohmann::json BalanceMeter::report() const {
 std::string BalanceMeter::summary() const {
   if (steps_ == 0) return "";
   const nlohmann::json r = report();
-  const auto& shares = r.at("wait_share_per_rank");
-  size_t most = 0;
-  for (size_t i = 0; i < shares.size(); ++i) {
-    if (shares[i].get<double>() > shares[most].get<double>()) most = i;
+  char text[320];
+  int length = std::snprintf(text, sizeof text, "balance: the busiest rank did %.2fx the mean rank's FLOPs per step (p90 %.2fx",
+                             r.at("step_flops_max_over_mean").at("mean").get<double>(),
+                             r.at("step_flops_max_over_mean").at("p90").get<double>());
+  if (r.contains("flops_max_over_mean")) {
+    length += std::snprintf(text + length, sizeof text - length, "; %.2fx over the run", r.at("flops_max_over_mean").get<double>());
   }
-  char text[256];
-  std::snprintf(text, sizeof text,
-                "balance: the busiest rank did %.2fx the mean rank's FLOPs per step (p90 %.2fx; %.2fx over the run), "
-                "ranks waited for communication %.0f%% of their step time (most: rank %zu, %.0f%%)",
-                r.at("step_flops_max_over_mean").at("mean").get<double>(),
-                r.at("step_flops_max_over_mean").at("p90").get<double>(), r.value("flops_max_over_mean", 1.0),
-                100 * r.at("wait_share_mean").get<double>(), most, 100 * shares[most].get<double>());
+  length += std::snprintf(text + length, sizeof text - length, ")");
+  // Per-rank sums exist unless the run resumed on another world size and has not stepped since.
+  const auto& shares = r.at("wait_share_per_rank");
+  if (!shares.empty()) {
+    size_t most = 0;
+    for (size_t i = 0; i < shares.size(); ++i) {
+      if (shares[i].get<double>() > shares[most].get<double>()) most = i;
+    }
+    std::snprintf(text + length, sizeof text - length,
+                  ", ranks waited for communication %.0f%% of their step time (most: rank %zu, %.0f%%)",
+                  100 * r.at("wait_share_mean").get<double>(), most, 100 * shares[most].get<double>());
+  }
   return text;
 }
 

@@ -1,5 +1,6 @@
 #include "runtime/fault_injection.h"
 
+#include <algorithm>
 #include <limits>
 
 #include "common/error.h"
@@ -27,14 +28,18 @@ void check_fault_step(const config::DebugConfig& debug, int64_t run_steps) {
 
 void collapse_items(data::Batch* batch) {
   if (batch->unique_items.empty()) return;  // nothing to predict, no negatives
-  const int64_t item = batch->unique_items.front();
+  // The same item on every rank: item 1 for the ID models, and for the Item LLM every text emptied, so that
+  // every item is its prompt and [ITEM] alone. The negatives gathered from other ranks are that item too.
+  constexpr int64_t kItem = 1;
   for (size_t i = 0; i < batch->items.size(); ++i) {
     if (batch->items[i] == 0) continue;
-    batch->items[i] = item;
+    batch->items[i] = kItem;
     batch->item_slots[i] = 0;
   }
-  for (auto& negative : batch->negatives) negative = item;
+  for (auto& negative : batch->negatives) negative = kItem;
   for (auto& slot : batch->negative_slots) slot = 0;
+  std::fill(batch->token_offsets.begin(), batch->token_offsets.end(), 0);
+  batch->tokens.clear();
 }
 
 }  // namespace hllm::runtime

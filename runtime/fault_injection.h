@@ -2,9 +2,10 @@
 // enters where a real fault would and is caught by the same code:
 //   nan       the step's loss and gradients become NaN (TrainingStep::compute's loss_factor);
 //   spike     the step's loss and gradients are multiplied by kSpikeFactor;
-//   collapse  every item of the step's batches becomes the same item (positives and negatives), so the
-//             loss's own same-item filter removes every negative and the items' cosine is 1: what a
-//             collapsed Item LLM produces. It lasts from its step on.
+//   collapse  every item of the step's batches, on every rank, becomes the same item (positives and
+//             negatives: item 1 for the ID models, an empty text for the Item LLM), so the loss's own
+//             same-item filter removes every negative and the items' cosine is 1: what a collapsed Item LLM
+//             produces. It lasts from its step on.
 // A fault happens once: when an incident has been recorded at its step or later (the journal, kept across
 // rollbacks and resumes), it is over.
 #pragma once
@@ -38,7 +39,7 @@ class FaultInjection {
 // Throws InputError when debug.inject is set at a step the run of `run_steps` steps never reaches.
 void check_fault_step(const config::DebugConfig& debug, int64_t run_steps);
 
-// Every item of `batch` made its first distinct item: positions and negatives (what the loss reads).
+// Every item of `batch` made one item, the same on every rank: positions and negatives (what the loss reads).
 void collapse_items(data::Batch* batch);
 
 }  // namespace hllm::runtime

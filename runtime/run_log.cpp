@@ -136,7 +136,6 @@ void RunLog::write_report(const TrainReport& report, const config::Config& confi
   out["accounting"] = accounting_json(report);
   out["guard"] = report.guard;
   out["balance"] = report.balance;
-  if (!report.stopped_by_guard.empty()) out["stopped_by_guard"] = report.stopped_by_guard;
   out["config"] = config::config_to_json(config);
   std::ofstream(run_dir_ + "/report.json") << out.dump(2) << "\n";
 }

@@ -49,7 +49,8 @@ struct TrainReport {
   int64_t training_windows = 0;
   int64_t dataset_users = 0, dataset_items = 0, dataset_interactions = 0;
   // The training guards: {"incidents", "skip_windows", "lr_scale", "rollbacks" (this launch), "observed"
-  // (TrainingGuard::observed)}; and, when a guard stopped the run, why (no evaluation ran).
+  // (TrainingGuard::observed)}; and, when a guard stopped the run, why (then, as after a preemption, nothing
+  // was evaluated and no report.json is written: the incidents are in metrics.jsonl and incidents.json).
   nlohmann::json guard;
   std::string stopped_by_guard;
   // How evenly the work fell on the ranks (runtime/balance_meter.h): report.json's "balance", and its line.

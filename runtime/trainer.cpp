@@ -192,10 +192,7 @@ TrainReport Trainer::train() {
   report.balance = run.balance.report();
   report.balance_summary = run.balance.summary();
   account(loader, run, &report);
-  if (guard_stopped) {
-    log_.write_report(report, config_, topology_);
-    return report;
-  }
+  if (guard_stopped) return report;  // no report.json, as after a preemption: nothing was evaluated
   if (stopped) {
     report.preempted = true;
     if (topology_.rank() == 0) {
@@ -289,7 +286,7 @@ std::string Trainer::stop_message(const Incident& incident, int rollbacks, const
     out << (i ? ", " : "") << data::to_string(incident.windows[i]);
   }
   if (incident.windows.size() > kShown) out << ", ...";
-  out << "); incidents in report.json and " << checkpoint_root() << "/incidents.json";
+  out << "); incidents in metrics.jsonl and " << checkpoint_root() << "/incidents.json";
   if (!checkpoint.empty()) out << "; the last committed checkpoint is " << checkpoint << ": resume with --resume auto";
   return out.str();
 }
@@ -366,6 +363,18 @@ data::LoaderOptions Trainer::loader_options() const {
   options.dp_size = topology_.dp();
   options.read_item_tokens = placement_.recommender().reads_item_tokens();
   options.skipped = data::SkippedWindows::parse(config_.data.skip_windows, "data.skip_windows");
+  // Balanced by the towers' training FLOPs (models/training_work.h): the Item LLM's per item token and
+  // squared item length, the User LLM's (an ID model's one tower's) per position and squared window.
+  options.balance = config_.data.balance == config::BalanceMode::kFlops ? data::Balance::kFlops : data::Balance::kNone;
+  options.balance_group = static_cast<int>(batch_.gradient_accumulation_steps);
+  const std::vector<models::TowerSize> towers = placement_.recommender().tower_sizes();
+  const models::TowerSize& positions = towers.back();
+  options.cost.position_linear = 6.0 * static_cast<double>(positions.matmul_parameters);
+  options.cost.position_square = 12.0 * static_cast<double>(positions.attention_width);
+  if (placement_.recommender().reads_item_tokens()) {
+    options.cost.item_linear = 6.0 * static_cast<double>(towers.front().matmul_parameters);
+    options.cost.item_square = 12.0 * static_cast<double>(towers.front().attention_width);
+  }
   // Under pp only the first stage reads batches; the others keep the loader for its counts and position.
   if (!topology_.is_first_stage()) options.prefetch = 0;
   return options;

@@ -237,6 +237,7 @@ struct DataConfig {
   std::string item_prompt;      // "" = the dataset's
   std::vector<std::string> text_keys;  // empty = the dataset's
   std::vector<std::string> skip_windows;  // "EPOCH:WINDOW" (data/skipped_windows.h)
+  BalanceMode balance = BalanceMode::kFlops;
 
   template <typename V>
   void visit(V& v) {
@@ -253,6 +254,10 @@ struct DataConfig {
             "value must equal it.");
     v.field("text_keys", text_keys,
             "Item text fields, in order (hllm_prepare --text_keys); empty = the dataset's, another list must equal it.");
+    v.field("balance", balance,
+            "How a step's global batch is spread over the data-parallel ranks: flops partitions it so that every "
+            "rank (and every micro-batch of a rank) gets a near-equal share of the estimated training FLOPs, none "
+            "deals each rank the windows of its own range as they come. The same windows per step either way.");
     v.field("skip_windows", skip_windows,
             "Training windows left out, as \"EPOCH:WINDOW\" (a window's global index, from 0): each becomes a masked "
             "row in its place, so every other sample keeps its step. A guard's rollback adds the windows of the step "

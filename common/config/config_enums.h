@@ -25,6 +25,7 @@ enum class LrScheduleType { kWarmupLR, kWarmupDecayLR, kWarmupCosineLR };  // sc
 enum class ModelType { kHllm, kSasrec, kHstu };                     // model.type
 enum class AsyncSave { kAuto, kOn, kOff };                          // checkpoint.async_save
 enum class InjectedFault { kNone, kNan, kSpike, kCollapse };         // debug.inject
+enum class BalanceMode { kNone, kFlops };                           // data.balance
 
 template <typename E>
 struct EnumSpellings;
@@ -54,6 +55,11 @@ struct EnumSpellings<LrScheduleType> {
   static constexpr std::pair<LrScheduleType, const char*> kValues[] = {{LrScheduleType::kWarmupLR, "WarmupLR"},
                                                                        {LrScheduleType::kWarmupDecayLR, "WarmupDecayLR"},
                                                                        {LrScheduleType::kWarmupCosineLR, "WarmupCosineLR"}};
+};
+template <>
+struct EnumSpellings<BalanceMode> {
+  static constexpr std::pair<BalanceMode, const char*> kValues[] = {{BalanceMode::kNone, "none"},
+                                                                    {BalanceMode::kFlops, "flops"}};
 };
 template <>
 struct EnumSpellings<InjectedFault> {

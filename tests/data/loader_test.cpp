@@ -257,6 +257,85 @@ TEST(CostPartition, EqualCountsNearlyEqualCosts) {
   EXPECT_THROW(partition_by_cost(costs, 5), Error);
 }
 
+// Balanced by estimated cost (here each window's distinct items' tokens): the same windows per step as
+// dealt, each once per epoch, spread so that the busiest rank's cost is closer to the mean; a pure function
+// of the position (resume), and windows_of names what the ranks' batches hold.
+TEST_F(LoaderTest, BalancedGlobalBatchesHoldTheSameWindowsSpreadByCost) {
+  const auto ds = dataset();
+  for (const int dp : {2, 3}) {
+    for (const int group : {1, 2}) {
+      std::vector<std::vector<Batch>> dealt(dp), balanced(dp);
+      for (int rank = 0; rank < dp; ++rank) {
+        auto plain = options(rank, dp), even = options(rank, dp);
+        even.balance = Balance::kFlops;
+        even.balance_group = group;
+        even.cost = {1.0, 0.0, 0.0, 0.0};  // an item's tokens
+        ShardedLoader a(ds, plain), b(ds, even);
+        ASSERT_EQ(a.batches_per_epoch(), b.batches_per_epoch());
+        for (int64_t i = 0; i < a.batches_per_epoch(); ++i) {
+          dealt[rank].push_back(a.next());
+          balanced[rank].push_back(b.next());
+        }
+        if (rank == 0) {  // windows_of: the windows every rank's batches hold
+          std::vector<WindowAt> held;
+          for (int64_t i = 0; i < std::min<int64_t>(2, b.batches_per_epoch()); ++i) {
+            for (int r = 0; r < dp; ++r) {
+              ShardedLoader other(ds, [&] { auto o = even; o.dp_rank = r; return o; }());
+              for (const int64_t w : other.make_batch(0, i).windows) {
+                if (w >= 0) held.push_back({0, w});
+              }
+            }
+          }
+          std::sort(held.begin(), held.end());
+          EXPECT_EQ(b.windows_of({0, 0}, std::min<int64_t>(2, b.batches_per_epoch())), held) << "dp " << dp;
+        }
+      }
+      const int64_t batches = static_cast<int64_t>(dealt[0].size());
+      std::map<int64_t, int> seen;
+      double dealt_ratio = 0, balanced_ratio = 0;
+      int64_t groups = 0;
+      for (int64_t g = 0; g * group < batches; ++g) {
+        std::vector<int64_t> a, b;
+        std::vector<double> dealt_cost(dp, 0.0), balanced_cost(dp, 0.0);
+        for (int rank = 0; rank < dp; ++rank) {
+          for (int64_t i = g * group; i < std::min<int64_t>((g + 1) * group, batches); ++i) {
+            const Batch& x = dealt[rank][i];
+            const Batch& y = balanced[rank][i];
+            for (const int64_t w : x.windows) if (w >= 0) a.push_back(w);
+            for (const int64_t w : y.windows) if (w >= 0) b.push_back(w), ++seen[w];
+            dealt_cost[rank] += static_cast<double>(x.tokens.size());
+            balanced_cost[rank] += static_cast<double>(y.tokens.size());
+            int64_t rows = 0;
+            for (const int64_t w : y.windows) rows += w >= 0;
+            EXPECT_EQ(y.real_samples, rows);
+          }
+        }
+        std::sort(a.begin(), a.end());
+        std::sort(b.begin(), b.end());
+        EXPECT_EQ(a, b) << "dp " << dp << " group " << g << ": the step's windows";
+        const auto ratio = [](const std::vector<double>& c) {
+          double sum = 0;
+          for (const double x : c) sum += x;
+          return *std::max_element(c.begin(), c.end()) / std::max(1.0, sum / static_cast<double>(c.size()));
+        };
+        dealt_ratio += ratio(dealt_cost);
+        balanced_ratio += ratio(balanced_cost);
+        ++groups;
+      }
+      for (const auto& [w, c] : seen) EXPECT_EQ(c, 1) << "window " << w;
+      EXPECT_LT(balanced_ratio / groups, dealt_ratio / groups) << "dp " << dp << ", group " << group;
+      // Resumed mid-epoch: the same balanced batches.
+      auto even = options(dp - 1, dp);
+      even.balance = Balance::kFlops;
+      even.balance_group = group;
+      even.cost = {1.0, 0.0, 0.0, 0.0};
+      ShardedLoader resumed(ds, even);
+      resumed.restore({0, batches / 2});
+      for (int64_t i = batches / 2; i < batches; ++i) expect_same_batch(resumed.next(), balanced[dp - 1][i]);
+    }
+  }
+}
+
 TEST(SkippedWindows, ParsesEpochColonWindowAndNamesWhatIsNot) {
   const SkippedWindows skip = SkippedWindows::parse({"0:12", "3:7", "0:12"}, "data.skip_windows");
   EXPECT_EQ(skip.size(), 2);

@@ -56,7 +56,7 @@ for name, run in (("pp 1", sys.argv[1]), (sys.argv[3], sys.argv[2])):
 sys.exit(1 if failed else 0)
 PY
 }
-grep -q "^  health: negatives [0-9.]* (min [0-9]*, filtered [0-9.]*%) cos [-+][0-9.]*/[-+][0-9.]* items [-0-9.]* scale [0-9.]*; grad_norm item [0-9.]* user [0-9.]*$" "$tmp/piped.log" ||
+grep -q "^  health: negatives [0-9.]* (min [0-9]*, filtered [0-9.]*%) cos [-+][0-9.]*/[-+][0-9.]* items [-0-9.]* scale [0-9.]*; grad_norm item [0-9.]* user [0-9.]*; balance [0-9.]*x, waiting [0-9]*%$" "$tmp/piped.log" ||
   { echo "FAIL: no health line under the progress lines:"; grep -A1 "^step " "$tmp/piped.log" | head -n 4; exit 1; }
 compare plain piped "pp 2 x dp 2 + ZeRO-3"
 compare one four "pp 4 GPipe + recompute"

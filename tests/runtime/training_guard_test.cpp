@@ -182,6 +182,7 @@ TEST(BalanceMeter, RatiosPerStepAndWaitingPerRank) {
   other_layout.from_json(meter.to_json(), 4);
   EXPECT_EQ(other_layout.report().at("steps"), 10);
   EXPECT_TRUE(other_layout.report().at("flops_per_rank").empty()) << "per-rank sums start again on another world";
+  EXPECT_EQ(other_layout.summary().find("waited"), std::string::npos) << "no per-rank figures to show yet";
   EXPECT_NE(meter.summary().find("1.05x"), std::string::npos) << meter.summary();
 }
 
@@ -270,11 +271,15 @@ TEST(FaultInjection, ACollapsedBatchHoldsOneItem) {
   batch.negatives = {4, 9};
   batch.negative_slots = {1, 2};
   batch.unique_items = {7, 4, 9};
+  batch.token_offsets = {0, 3, 5, 6};
+  batch.tokens = {11, 12, 13, 14, 15, 16};
   collapse_items(&batch);
-  EXPECT_EQ(batch.items, (std::vector<int64_t>{0, 7, 7}));
+  EXPECT_EQ(batch.items, (std::vector<int64_t>{0, 1, 1})) << "item 1 on every rank (ID models)";
   EXPECT_EQ(batch.item_slots, (std::vector<int64_t>{-1, 0, 0}));
-  EXPECT_EQ(batch.negatives, (std::vector<int64_t>{7, 7}));
+  EXPECT_EQ(batch.negatives, (std::vector<int64_t>{1, 1}));
   EXPECT_EQ(batch.negative_slots, (std::vector<int64_t>{0, 0}));
+  EXPECT_EQ(batch.token_offsets, (std::vector<int64_t>{0, 0, 0, 0})) << "every text empty (the Item LLM)";
+  EXPECT_TRUE(batch.tokens.empty());
 }
 
 }  // namespace

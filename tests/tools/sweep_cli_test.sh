@@ -27,6 +27,9 @@ import json, sys
 config = json.load(open(sys.argv[1]))
 config["data"]["path"] = sys.argv[2]
 config["train"].update({"max_steps": 120, "eval_interval": 0, "log_interval": 10})
+# d16 (one 16-wide layer) embeds every item alike from its first step (every negative filtered, loss 0): the
+# collapse guard would rightly stop it (exit 4). The sweep's mechanics are tested here, so that guard is off.
+config["train"]["guard"] = {"collapse_min_kept_share": 0, "collapse_max_item_cosine": 1}
 config["checkpoint"] = {"interval_steps": 20}
 json.dump(config, open(sys.argv[3], "w"), indent=1)
 PY
