@@ -50,6 +50,20 @@ Trainer::Trainer(const config::Config& config, const config::BatchSizes& batch, 
   log_.write_config(config);
 }
 
+// What a trip acts on: train()'s own state.
+struct Trainer::TripContext {
+  data::ShardedLoader& loader;
+  CheckpointSchedule& checkpoints;
+  IncidentJournal& journal;
+  const std::vector<checkpoint::Stateful*>& parts;
+  TrainingPosition& position;
+  RunState& run;
+  TrainReport& report;
+  std::vector<int64_t>& loss_steps;
+  int& rollbacks;
+  int64_t accumulation;
+};
+
 TrainReport Trainer::train() {
   data::ShardedLoader loader(dataset_, loader_options());
   const int64_t accumulation = batch_.gradient_accumulation_steps;
@@ -88,6 +102,7 @@ TrainReport Trainer::train() {
   };
   std::vector<int64_t> loss_steps;  // the step of each of report.local_losses (a rollback drops later ones)
   int rollbacks = 0;
+  TripContext loop{loader, checkpoints, journal, parts, position, run, report, loss_steps, rollbacks, accumulation};
   int64_t step = first_step, boundary_after = first_step;
   bool stopped = false;
   for (; step < total; ++step) {
@@ -119,46 +134,13 @@ TrainReport Trainer::train() {
     count_work(result, run);
     if (trip) {
       steps.clear_bar();
-      Incident incident;
-      incident.step = step;
-      incident.trip = trip;
-      incident.windows = loader.windows_of(step_start, accumulation);
-      // Where to go back to: the newest checkpoint of this launch, else the one it resumed from.
-      checkpoints.finish();
-      const std::string committed = parallel::broadcast_string(
-          topology_.world(), checkpoints.last_committed().empty() ? resume_from_ : checkpoints.last_committed(), 0);
-      incident.action = choose_action(trip, committed, rollbacks, run);
+      const Incident incident = respond_to_trip(trip, step, step_start, loop);
+      if (incident.action == GuardAction::kStop) break;
       if (incident.action == GuardAction::kRollBack) {
-        ++rollbacks;
-        journal.scale_lr(config_.train.guard.lr_factor);
-        incident.checkpoint = committed;
+        step = incident.rolled_back_to - 1;  // the loop's ++ brings it to the checkpoint's step
+        boundary_after = incident.rolled_back_to;  // that boundary was the checkpoint: not saved again
       }
-      incident.lr_scale = journal.lr_scale();
-      if (incident.action == GuardAction::kRollBack) {
-        checkpoint::load_parts(parts, checkpoint::Checkpoint(committed));
-        incident.rolled_back_to = position.steps_done;
-        journal.record(incident);
-        skip_windows(loader, journal.skipped());
-        // Cut back to the checkpoint's step (incidents kept), then this one's line.
-        log_.start(position.steps_done);
-        log_.record(incident_line(incident));
-        while (!loss_steps.empty() && loss_steps.back() >= position.steps_done) {
-          loss_steps.pop_back();
-          report.local_losses.pop_back();
-        }
-        say_incident(incident, rollbacks);
-        step = position.steps_done - 1;  // the loop's ++ brings it to the checkpoint's step
-        boundary_after = position.steps_done;  // that boundary was the checkpoint: not saved again
-        continue;
-      }
-      journal.record(incident);
-      log_.record(incident_line(incident));
-      say_incident(incident, rollbacks);
-      if (incident.action == GuardAction::kStop) {
-        report.stopped_by_guard = stop_message(incident, rollbacks, committed);
-        break;
-      }
-      continue;  // the step skipped
+      continue;  // rolled back, or the step skipped
     }
     if (reading.samples == 0) {  // every window of the step skipped: no update, nothing to log
       ++run.skipped_steps;
@@ -203,6 +185,40 @@ TrainReport Trainer::train() {
   report.samples_per_second =
       static_cast<double>((total - first_step) * batch_.train_batch_size) / std::max(report.seconds, 1e-9);
   return finish(std::move(report), run);
+}
+
+
+Incident Trainer::respond_to_trip(const Trip& trip, int64_t step, data::LoaderState step_start, TripContext& loop) {
+  Incident incident;
+  incident.step = step;
+  incident.trip = trip;
+  incident.windows = loop.loader.windows_of(step_start, loop.accumulation);
+  // Where to go back to: the newest checkpoint of this launch, else the one it resumed from.
+  loop.checkpoints.finish();
+  const std::string committed = parallel::broadcast_string(
+      topology_.world(), loop.checkpoints.last_committed().empty() ? resume_from_ : loop.checkpoints.last_committed(), 0);
+  incident.action = choose_action(trip, committed, loop.rollbacks, loop.run);
+  if (incident.action == GuardAction::kRollBack) {
+    ++loop.rollbacks;
+    loop.journal.scale_lr(config_.train.guard.lr_factor);
+    incident.checkpoint = committed;
+    checkpoint::load_parts(loop.parts, checkpoint::Checkpoint(committed));
+    incident.rolled_back_to = loop.position.steps_done;
+  }
+  incident.lr_scale = loop.journal.lr_scale();
+  loop.journal.record(incident);
+  skip_windows(loop.loader, loop.journal.skipped());
+  if (incident.action == GuardAction::kRollBack) {
+    log_.start(incident.rolled_back_to);  // cut back to the checkpoint's step, incidents kept
+    while (!loop.loss_steps.empty() && loop.loss_steps.back() >= incident.rolled_back_to) {
+      loop.loss_steps.pop_back();
+      loop.report.local_losses.pop_back();
+    }
+  }
+  log_.record(incident_line(incident));
+  say_incident(incident, loop.rollbacks);
+  if (incident.action == GuardAction::kStop) loop.report.stopped_by_guard = stop_message(incident, loop.rollbacks, committed);
+  return incident;
 }
 
 double Trainer::step_flops(const StepResult& result) const {

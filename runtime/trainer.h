@@ -71,6 +71,11 @@ class Trainer {
   void count_work(const StepResult& result, RunState& run) const;
   // An applied step's loss, gradient norm and health, into the open log interval.
   void count_step(int64_t step, const StepResult& result, RunState& run) const;
+  struct TripContext;
+  // A guard's trip at `step` (whose batches started at `step_start`) answered: the incident recorded, and
+  // the run rolled back (the incident's rolled_back_to), the step skipped, or report.stopped_by_guard set.
+  // Collective.
+  Incident respond_to_trip(const Trip& trip, int64_t step, data::LoaderState step_start, TripContext& loop);
   // What a guard's trip leads to (README "Training health"): a rollback to `checkpoint` while
   // train.guard.max_rollbacks allow, then a stop; with no checkpoint (or no rollbacks allowed) the step is
   // skipped — non-finite ones counted towards train.max_nan_steps — and a collapse stops the run.
