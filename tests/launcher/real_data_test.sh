@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The shipped real-data configs end to end on ../shared/data (skipped, saying so, when it is absent):
-# hllm_prepare of MovieLens-100k, then one epoch of SASRec and HSTU under mpirun -np 2; hllm_prepare of
-# Amazon Magazine, then its SASRec and HLLM configs as shipped. Each must write report.json with test
+# hllm_prepare of MovieLens-100k, then one epoch of SASRec and HSTU under mpirun -np 2 and its HLLM config as
+# shipped; the demo as shipped; hllm_prepare of Amazon Magazine, then its SASRec and HLLM configs as shipped. Each must write report.json with test
 # metrics, and the training guards, on at their defaults, must trip on none of these healthy runs (README
 # "Training health"); what they saw is printed beside their thresholds.
 # Usage: real_data_test.sh BUILD_BIN_DIR SOURCE_DIR "MPIEXEC FLAGS"
@@ -43,6 +43,18 @@ for model in sasrec hstu; do
   grep -q '"recall@10"' "$tmp/$model/report.json" 2>/dev/null || { echo "FAIL: no report.json for $model"; failures=$((failures + 1)); }
   no_false_trips "$tmp/$model"
 done
+# HLLM's tiny towers on ml-100k and on the synthetic demo catalogue, as shipped (their whole runs): the
+# guards' other healthy runs of docs/RESULTS.md.
+expect "configs/ml100k_hllm_tiny.json trains and evaluates" 0 "test (popularity baseline)" -- \
+  mpirun "${mpi_flags[@]}" -np 2 "$bin/hllm_launch" --config "$src/configs/ml100k_hllm_tiny.json" \
+  --set data.path="$tmp/data" --set run.dir="$tmp/ml100k_hllm_tiny"
+no_false_trips "$tmp/ml100k_hllm_tiny"
+expect "hllm_prepare of the demo catalogue" 0 "users" -- \
+  "$bin/hllm_prepare" --synthetic users=2000,items=500,seed=1 --out "$tmp/demo_data" --train_tokenizer 1000
+expect "configs/demo.json trains and evaluates" 0 "test (popularity baseline)" -- \
+  mpirun "${mpi_flags[@]}" -np 2 "$bin/hllm_launch" --config "$src/configs/demo.json" \
+  --set data.path="$tmp/demo_data" --set run.dir="$tmp/demo"
+no_false_trips "$tmp/demo"
 
 mag=$src/../shared/data/amazon-magazine-2018
 if [ ! -f "$mag/Magazine_Subscriptions_5.json.gz" ]; then
