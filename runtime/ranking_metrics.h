@@ -22,6 +22,12 @@ class RankingMetrics {
   // history_offsets [B+1], history_items (indices into the columns).
   void add(const at::Tensor& scores, const std::vector<int64_t>& targets, const std::vector<int64_t>& history_offsets,
            const std::vector<int64_t>& history_items);
+  // The same, given each row's rank (runtime/catalogue_shard.h counts them over a sharded table).
+  void add_ranks(const std::vector<int64_t>& ranks, const std::vector<int64_t>& targets);
+  // Each row's rank of its target among the unmasked items (I when the target is masked; 0 for a filler row).
+  static std::vector<int64_t> ranks(const at::Tensor& scores, const std::vector<int64_t>& targets,
+                                    const std::vector<int64_t>& history_offsets,
+                                    const std::vector<int64_t>& history_items);
 
   // Sums as a flat vector (users, then recall and ndcg per k), for an all_reduce across ranks; and back.
   std::vector<double> sums() const;

@@ -58,5 +58,35 @@ TEST(TopK, EqualScoresListTheLowerRowFirst) {
             (std::vector<int64_t>{1, 2, 3, 4}));
 }
 
+// A table held in slices (as a sharded catalogue holds it): each slice's best, over blocks cut at the
+// slices' boundaries, merged in slice order, equals the whole table's best over the same blocks, to the
+// last bit, ties and short rows included.
+TEST(TopK, SlicesMergedEqualTheWholeTable) {
+  at::manual_seed(5);
+  at::Tensor table = at::randn({40, 4});
+  table.slice(0, 20, 24).copy_(table.slice(0, 2, 6));  // equal scores across slices
+  const at::Tensor users = at::randn({3, 4});
+  const std::vector<int64_t> offsets{0, 2, 2, 5}, items{3, 30, 1, 21, 39};
+  const std::vector<int64_t> cuts{0, 9, 9, 20, 33, 40};  // an empty slice among them
+  for (int64_t k : {1, 5, 12, 40}) {
+    const TopK whole = top_k_over_rows(users, table, 0, k, offsets, items, score_blocks(0, 40, cuts, 8));
+    std::vector<TopK> parts;
+    for (size_t s = 0; s + 1 < cuts.size(); ++s) {
+      const at::Tensor rows = table.slice(0, cuts[s], cuts[s + 1]);
+      parts.push_back(top_k_over_rows(users, rows, cuts[s], k, offsets, items, score_blocks(cuts[s], cuts[s + 1], cuts, 8)));
+    }
+    const TopK merged = merge_top_k(parts, k);
+    EXPECT_TRUE(at::equal(merged.indices, whole.indices)) << "k " << k;
+    EXPECT_TRUE(at::equal(merged.scores, whole.scores)) << "k " << k;
+    EXPECT_TRUE(at::equal(whole.indices, top_k_over_table(users, table, k, offsets, items, 8).indices)) << "k " << k;
+  }
+}
+
+TEST(TopK, BlocksBeginAtEveryMultipleAndCutInsideTheRows) {
+  EXPECT_EQ(score_blocks(0, 20, {}, 8), (std::vector<int64_t>{0, 8, 16, 20}));
+  EXPECT_EQ(score_blocks(5, 20, {0, 9, 9, 20, 33}, 8), (std::vector<int64_t>{5, 8, 9, 16, 20}));
+  EXPECT_EQ(score_blocks(7, 7, {0, 7}, 8), (std::vector<int64_t>{7, 7}));
+}
+
 }  // namespace
 }  // namespace hllm::runtime
