@@ -28,9 +28,9 @@ int evaluate(const RunToolArgs& args, parallel::Communicator& world) {
   const LaunchPlan& plan = run.plan;
   std::map<std::string, std::map<std::string, double>> splits;
   runtime::Evaluator evaluator(plan.config, *plan.topology, *plan.dataset, *run.model);
-  const at::Tensor catalog = evaluator.catalog_embeddings();  // embedded once for both splits
-  splits["valid"] = evaluator.evaluate(catalog, data::EvalSplit::kValid);
-  splits["test"] = evaluator.evaluate(catalog, data::EvalSplit::kTest);
+  const runtime::CatalogueShard catalogue = evaluator.catalogue();  // embedded once for both splits
+  splits["valid"] = evaluator.evaluate(catalogue, data::EvalSplit::kValid);
+  splits["test"] = evaluator.evaluate(catalogue, data::EvalSplit::kTest);
   splits["test (popularity baseline)"] = evaluator.evaluate_popularity(data::EvalSplit::kTest);
   if (world.rank() == 0) {
     std::printf("%s (%s, %d rank(s))\n", args.run_dir.c_str(), config::enum_name(plan.config.model.type), world.size());

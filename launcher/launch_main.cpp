@@ -145,6 +145,7 @@ int run(const LaunchOptions& options, parallel::Communicator& mpi_world) {
                 report.seconds, report.samples_per_second, static_cast<long long>(report.skipped_steps));
     std::printf("%s\n", runtime::accounting_line(runtime::accounting_json(report)).c_str());
     if (!report.balance_summary.empty()) std::printf("%s\n", report.balance_summary.c_str());
+    if (!report.evaluation_summary.empty()) std::printf("%s\n", report.evaluation_summary.c_str());
     std::fputs(metrics_table({{"valid", &report.valid},
                               {"test", &report.test},
                               {"test (popularity baseline)", &report.popularity_test}},

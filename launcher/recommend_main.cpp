@@ -1,9 +1,10 @@
 // hllm_recommend: top-K items for users of a finished run (mpirun -np N hllm_recommend RUN_DIR --k K).
 // Users come from the run's dataset or from a file of histories; the item table from the run's model (the
-// catalogue embedded as evaluation embeds it) or from hllm_embed's file, new items included. Each user's
-// state is the run's User LLM (an ID model's own forward) after the history; every item of the table is
-// scored by cosine, chunk by chunk, with the history masked (runtime/top_k.h). Users are split across the
-// model's replicas; each writes its part and rank 0 joins them in the users' order.
+// catalogue embedded as evaluation embeds it) or from hllm_embed's file, new items included, held as
+// evaluation holds it (train.eval_catalogue: each replica its slice, by default). Each user's state is the
+// run's User LLM (an ID model's own forward) after the history; every item of the table is scored by cosine,
+// block by block, with the history masked, and the replicas' best merged exactly (runtime/catalogue_shard.h).
+// Users are split across the model's replicas; each writes its part and rank 0 joins them in the users' order.
 #include <ATen/ATen.h>
 
 #include <nlohmann/json.hpp>
@@ -13,6 +14,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <memory>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -25,6 +27,7 @@
 #include "data/user_histories_file.h"
 #include "launcher/run_tool.h"
 #include "runtime/evaluator.h"
+#include "runtime/catalogue_shard.h"
 #include "runtime/top_k.h"
 
 namespace hllm::launcher {
@@ -69,7 +72,7 @@ int64_t parse_k(const std::string& text) {
 
 // The item table: row 0 padding, rows 1..N the dataset's items, then new items; with their external ids.
 struct ItemTable {
-  at::Tensor catalog;  // [rows, D] as the User LLM reads it (the model's dtype and device)
+  at::Tensor catalog;  // [rows, D] as the User LLM reads it (the model's dtype and device); until it is held
   std::vector<std::string> ids;
   int64_t new_items = 0;
 };
@@ -148,10 +151,13 @@ int recommend(const RunToolArgs& args, parallel::Communicator& world) {
   const bool id_model = !run.model->recommender().reads_item_tokens();
 
   ItemTable table;
+  std::unique_ptr<runtime::CatalogueShard> catalogue;
   if (args.has("--embeddings")) {
     table = table_from_file(args.flag("--embeddings"), dataset, *run.model);
+    catalogue = std::make_unique<runtime::CatalogueShard>(evaluator.hold(table.catalog));
+    table.catalog = at::Tensor();  // only the slice stays
   } else {
-    table.catalog = evaluator.catalog_embeddings();
+    catalogue = std::make_unique<runtime::CatalogueShard>(evaluator.catalogue());
     table.ids = dataset.read_item_ids();
   }
   const int64_t table_items = static_cast<int64_t>(table.ids.size()) - 1;
@@ -159,7 +165,6 @@ int recommend(const RunToolArgs& args, parallel::Communicator& world) {
     throw InputError(detail::concat("--k ", k, ": the item table holds ", table_items, " items (",
                                     table.new_items, " new); ask for at most that many"));
   }
-  const at::Tensor unit_table = runtime::UserScorer::unit_rows(table.catalog);
 
   const int replica = evaluator.replica().first, replicas = evaluator.replica().second;
   const int batch_size = config.train.eval_batch_size, width = config.data.max_item_list_len;
@@ -201,10 +206,9 @@ int recommend(const RunToolArgs& args, parallel::Communicator& world) {
   evaluator.scorer().keep_id_model_whole(true);  // one gather for all the batches
   for (int64_t b = 0; b < loader->num_batches(); ++b) {
     const data::EvalBatch batch = loader->batch(b);
-    const at::Tensor users = evaluator.scorer().user_embeddings(table.catalog, batch);  // collective
+    const at::Tensor users = evaluator.scorer().user_embeddings(*catalogue, batch);  // collective
     if (!scorer) continue;
-    const runtime::TopK top = runtime::top_k_over_table(users, unit_table, k, batch.history_offsets,
-                                                        batch.history_items);
+    const runtime::TopK top = catalogue->top_k(users, batch, k);  // collective over the scoring replicas
     const int64_t first_user = loader->user_range().first;
     for (int64_t r = 0; r < batch.real_samples; ++r) {
       const std::string& user = loader->user(batch.users[r] - first_user).id;

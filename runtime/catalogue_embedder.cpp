@@ -21,42 +21,65 @@ std::pair<int, int> CatalogueEmbedder::replica(const parallel::Topology& topolog
   return {topology.world().rank(), topology.world().size()};
 }
 
+CatalogueLayout CatalogueEmbedder::layout(int64_t items) const {
+  return CatalogueLayout::of(items, replica(topology_).second);
+}
+
 at::Tensor CatalogueEmbedder::catalogue(const data::ItemTokenReader& reader, int64_t items) {
   c10::NoGradGuard no_grad;
-  if (!model_.recommender().reads_item_tokens()) return id_model_catalogue(items);
+  if (!model_.recommender().reads_item_tokens()) return id_model_rows(items, 0, items + 1);
   const at::Tensor all = embed(reader, items);
   return at::cat({at::zeros({1, all.size(1)}, all.options()), all}, 0);
 }
 
-at::Tensor CatalogueEmbedder::id_model_catalogue(int64_t items) {
-  model_.gather_id_model(true);
-  // The table is a view of the parameter: copied out (with row 0) before ZeRO-3 frees it again.
-  const at::Tensor table = model_.recommender().item_embeddings(1, items + 1, {}, {});
-  at::Tensor catalogue = at::cat({at::zeros({1, table.size(1)}, table.options()), table}, 0);
-  model_.gather_id_model(false);
-  return catalogue;
+CatalogueShard CatalogueEmbedder::shard(const data::ItemTokenReader& reader, int64_t items, bool sharded) {
+  c10::NoGradGuard no_grad;
+  const CatalogueLayout layout = this->layout(items);
+  if (!sharded) return CatalogueShard::whole(catalogue(reader, items), layout);
+  const int mine = replica(topology_).first;
+  const int64_t first = layout.begin(mine), end = layout.end(mine);
+  at::Tensor held;
+  if (!model_.recommender().reads_item_tokens()) {
+    held = id_model_rows(items, first, end);
+  } else {
+    held = embed_own_items(reader, layout);
+    if (held.defined() && mine == 0) held = at::cat({at::zeros({1, held.size(1)}, held.options()), held}, 0);
+    held = share_across_stages(held, end - first);
+  }
+  const parallel::Group group = topology_.pp() > 1 ? parallel::Group::kDp : parallel::Group::kWorld;
+  return CatalogueShard::sliced(held, layout, mine, topology_.device_group(group), topology_.group(group));
 }
 
-at::Tensor CatalogueEmbedder::embed(const data::ItemTokenReader& reader, int64_t items) {
-  c10::NoGradGuard no_grad;
-  HLLM_CHECK(model_.recommender().reads_item_tokens(), "an ID model has no embedding for items it never saw");
-  // The catalogue is cut into fixed chunks of items (the same for any world size, so every item's
-  // embedding is computed the same way), each model replica (a rank; under pp, a pipeline) embeds a
-  // contiguous run of chunks through the Item LLM's blocks (under ZeRO-3 each block gathered in turn), then
-  // they gather them. Under pp the chunks pass through the stages that hold the Item LLM, and the stage
-  // that finishes it shares the catalogue with the other stages.
-  const bool pipelined = topology_.pp() > 1;
-  parallel::Communicator& replicas = topology_.device_group(pipelined ? parallel::Group::kDp : parallel::Group::kWorld);
+CatalogueShard CatalogueEmbedder::hold(const at::Tensor& table, bool sharded) const {
+  const CatalogueLayout layout = this->layout(table.size(0) - 1);
+  if (!sharded) return CatalogueShard::whole(table, layout);
+  const int mine = replica(topology_).first;
+  const parallel::Group group = topology_.pp() > 1 ? parallel::Group::kDp : parallel::Group::kWorld;
+  return CatalogueShard::sliced(table.slice(0, layout.begin(mine), layout.end(mine)).clone(), layout, mine,
+                                topology_.device_group(group), topology_.group(group));
+}
+
+at::Tensor CatalogueEmbedder::id_model_rows(int64_t items, int64_t first, int64_t end) {
+  HLLM_CHECK(0 <= first && first <= end && end <= items + 1, "catalogue rows [", first, ", ", end, ") of ", items, " items");
+  model_.gather_id_model(true);
+  // The table is a view of the parameter: copied out (with row 0) before ZeRO-3 frees it again.
+  const at::Tensor table = model_.recommender().item_embeddings(std::max<int64_t>(first, 1), end, {}, {});
+  at::Tensor rows = first == 0 ? at::cat({at::zeros({1, table.size(1)}, table.options()), table}, 0) : table.clone();
+  model_.gather_id_model(false);
+  return rows;
+}
+
+at::Tensor CatalogueEmbedder::embed_own_items(const data::ItemTokenReader& reader, const CatalogueLayout& layout) {
+  // Each model replica (a rank; under pp, a pipeline) embeds its contiguous run of the layout's chunks through
+  // the Item LLM's blocks (under ZeRO-3 each block gathered in turn). Under pp the chunks pass through the
+  // stages that hold the Item LLM.
   const at::Device device = model_.device();
   const int stage = topology_.stage_id();
   const size_t item_end = model_.towers().item_end;
-  const int embedder = model_.stage_of_block(item_end - 1);
   const int64_t chunk = models::kCatalogueChunkItems;
-  const int64_t chunks = (items + chunk - 1) / chunk;
-  const int R = replicas.size();
-  auto first_item_of = [&](int r) { return 1 + std::min(items, chunk * (chunks * r / R)); };
-  const int64_t first = first_item_of(replicas.rank());
-  const int64_t end = first_item_of(replicas.rank() + 1);
+  const int R = layout.replicas(), mine = replica(topology_).first;
+  const int64_t first = layout.first_item(mine), end = layout.end(mine);
+  const int64_t chunks = (layout.rows() - 1 + chunk - 1) / chunk;
   // Every replica runs as many chunks as the busiest one: ZeRO-3's gathers inside the blocks are collective
   // over the data-parallel group. A replica whose own chunks are done runs a one-item stand-in and drops it.
   const int64_t rounds = (chunks + R - 1) / R;
@@ -76,35 +99,55 @@ at::Tensor CatalogueEmbedder::embed(const data::ItemTokenReader& reader, int64_t
     }
     if (real && stage == 0) items_embedded_ += count;
     models::Activations out = model_.forward(0, item_end, std::move(inputs));
-    if (stage == embedder && real) parts.push_back(out.at(models::keys::kItemEmbeddings));
+    if (stage == embedding_stage() && real) parts.push_back(out.at(models::keys::kItemEmbeddings));
   }
-  const int64_t hidden = model_.item_embedding_width();
+  if (stage != embedding_stage()) return at::Tensor();
+  // A replica without a chunk still has its (empty) rows, in the dtype and on the device of the others'.
+  return parts.empty() ? at::zeros({0, model_.item_embedding_width()}, model_.item_embedding_options())
+                       : at::cat(parts, 0).contiguous();
+}
+
+int CatalogueEmbedder::embedding_stage() const { return model_.stage_of_block(model_.towers().item_end - 1); }
+
+at::Tensor CatalogueEmbedder::share_across_stages(at::Tensor rows, int64_t count) {
+  if (topology_.pp() == 1) return rows;
+  // The other stages learn the dtype, then receive the rows.
+  parallel::Communicator& stages = topology_.device_group(parallel::Group::kPp);
+  const bool embedder = topology_.stage_id() == embedding_stage();
+  const at::Device device = model_.device();
+  at::Tensor dtype = at::full({1}, embedder ? static_cast<int64_t>(rows.scalar_type()) : 0,
+                              at::TensorOptions(at::kLong).device(device));
+  stages.broadcast(dtype, embedding_stage())->wait();
+  if (!embedder) {
+    rows = at::empty({count, model_.item_embedding_width()},
+                     at::TensorOptions(static_cast<at::ScalarType>(dtype.cpu().item<int64_t>())).device(device));
+  }
+  stages.broadcast(rows, embedding_stage())->wait();
+  return rows;
+}
+
+at::Tensor CatalogueEmbedder::embed(const data::ItemTokenReader& reader, int64_t items) {
+  c10::NoGradGuard no_grad;
+  HLLM_CHECK(model_.recommender().reads_item_tokens(), "an ID model has no embedding for items it never saw");
+  // The replicas embed their slices, then gather them; under pp the stage that finishes the Item LLM shares
+  // the whole with the other stages.
+  const CatalogueLayout layout = this->layout(items);
+  const at::Tensor mine = embed_own_items(reader, layout);
   at::Tensor all;
-  if (stage == embedder) {
-    // A replica without a chunk still gathers, in the dtype and on the device of the others' embeddings.
-    const at::Tensor mine =
-        parts.empty() ? at::zeros({0, hidden}, model_.item_embedding_options()) : at::cat(parts, 0).contiguous();
+  if (mine.defined()) {
+    const int64_t hidden = mine.size(1);
     std::vector<int64_t> counts;
-    for (int r = 0; r < replicas.size(); ++r) counts.push_back(hidden * (first_item_of(r + 1) - first_item_of(r)));
+    for (int r = 0; r < layout.replicas(); ++r) counts.push_back(hidden * (layout.end(r) - layout.first_item(r)));
     all = mine.view({-1});
-    if (replicas.size() > 1) {
+    if (layout.replicas() > 1) {
+      parallel::Communicator& replicas =
+          topology_.device_group(topology_.pp() > 1 ? parallel::Group::kDp : parallel::Group::kWorld);
       all = at::empty({items * hidden}, mine.options());
       replicas.all_gather_v(mine.view({-1}), all, counts)->wait();
     }
     all = all.view({items, hidden});
   }
-  if (pipelined) {  // the other stages learn the dtype, then receive the table
-    parallel::Communicator& stages = topology_.device_group(parallel::Group::kPp);
-    at::Tensor dtype = at::full({1}, stage == embedder ? static_cast<int64_t>(all.scalar_type()) : 0,
-                                at::TensorOptions(at::kLong).device(device));
-    stages.broadcast(dtype, embedder)->wait();
-    if (stage != embedder) {
-      all = at::empty({items, hidden},
-                      at::TensorOptions(static_cast<at::ScalarType>(dtype.cpu().item<int64_t>())).device(device));
-    }
-    stages.broadcast(all, embedder)->wait();
-  }
-  return all;
+  return share_across_stages(all, items);
 }
 
 }  // namespace hllm::runtime

@@ -13,7 +13,6 @@
 #include "models/activation_keys.h"
 #include "models/model_plan.h"
 #include "runtime/ranking_metrics.h"
-#include "runtime/top_k.h"
 
 namespace hllm::runtime {
 
@@ -43,8 +42,12 @@ at::Tensor Evaluator::catalog_embeddings() {
   return embedder_.catalogue(data::ItemTokenReader(dataset_), dataset_.num_items());
 }
 
-std::map<std::string, double> Evaluator::rank_users(data::EvalSplit split,
-                                                    const std::function<at::Tensor(const data::EvalBatch&)>& score_rows) {
+CatalogueShard Evaluator::catalogue() {
+  return embedder_.shard(data::ItemTokenReader(dataset_), dataset_.num_items(), sharded());
+}
+
+std::map<std::string, double> Evaluator::rank_users(
+    data::EvalSplit split, const std::function<bool(const data::EvalBatch&, std::vector<int64_t>*)>& ranks_of) {
   c10::NoGradGuard no_grad;
   parallel::Communicator& world = topology_.world();
   const auto [mine, replicas] = CatalogueEmbedder::replica(topology_);
@@ -52,17 +55,16 @@ std::map<std::string, double> Evaluator::rank_users(data::EvalSplit split,
                                 config_.data.max_item_list_len);
   // With cold items, the users whose target is cold and those whose target is warm are also counted apart.
   RankingMetrics metrics, cold, warm;
-  std::vector<int64_t> cold_targets, warm_targets;
+  std::vector<int64_t> ranks, cold_targets, warm_targets;
   for (int64_t b = 0; b < loader.num_batches(); ++b) {
     const data::EvalBatch batch = loader.batch(b);
-    const at::Tensor scores = score_rows(batch);
-    if (!scores.defined()) continue;
-    metrics.add(scores, batch.targets, batch.history_offsets, batch.history_items);
+    if (!ranks_of(batch, &ranks)) continue;
+    metrics.add_ranks(ranks, batch.targets);
     if (cold_.empty()) continue;
     cold_targets = warm_targets = batch.targets;  // a 0 target is a row the metrics skip
     for (size_t r = 0; r < batch.targets.size(); ++r) (cold_[batch.targets[r]] ? warm_targets : cold_targets)[r] = 0;
-    cold.add(scores, cold_targets, batch.history_offsets, batch.history_items);
-    warm.add(scores, warm_targets, batch.history_offsets, batch.history_items);
+    cold.add_ranks(ranks, cold_targets);
+    warm.add_ranks(ranks, warm_targets);
   }
   std::vector<double> sums = metrics.sums();
   for (const RankingMetrics* part : {&cold, &warm}) {
@@ -85,15 +87,16 @@ std::map<std::string, double> Evaluator::rank_users(data::EvalSplit split,
   return out;
 }
 
-std::map<std::string, double> Evaluator::evaluate(data::EvalSplit split) { return evaluate(catalog_embeddings(), split); }
+std::map<std::string, double> Evaluator::evaluate(data::EvalSplit split) { return evaluate(catalogue(), split); }
 
-std::map<std::string, double> Evaluator::evaluate(const at::Tensor& catalog, data::EvalSplit split) {
+std::map<std::string, double> Evaluator::evaluate(const CatalogueShard& catalogue, data::EvalSplit split) {
   c10::NoGradGuard no_grad;
-  const at::Tensor unit_catalog = UserScorer::unit_rows(catalog);
   scorer_.keep_id_model_whole(true);  // one gather for all the batches
-  auto metrics = rank_users(split, [&](const data::EvalBatch& batch) {
-    const at::Tensor users = scorer_.user_embeddings(catalog, batch);
-    return users.defined() ? scores_over_table(users, unit_catalog) : at::Tensor();
+  auto metrics = rank_users(split, [&](const data::EvalBatch& batch, std::vector<int64_t>* ranks) {
+    const at::Tensor users = scorer_.user_embeddings(catalogue, batch);
+    if (!users.defined()) return false;
+    *ranks = catalogue.target_ranks(users, batch);
+    return true;
   });
   scorer_.keep_id_model_whole(false);
   return metrics;
@@ -113,8 +116,11 @@ std::map<std::string, double> Evaluator::evaluate_popularity(data::EvalSplit spl
   world.all_reduce(popularity, parallel::ReduceOp::kSum)->wait();
   popularity = popularity.view({1, -1});
   const bool scores = topology_.is_last_stage();  // one stage of each pipeline counts
-  return rank_users(split, [&](const data::EvalBatch& batch) {
-    return scores ? popularity.expand({batch.rows, -1}) : at::Tensor();
+  return rank_users(split, [&](const data::EvalBatch& batch, std::vector<int64_t>* ranks) {
+    if (!scores) return false;
+    *ranks = RankingMetrics::ranks(popularity.expand({batch.rows, -1}), batch.targets, batch.history_offsets,
+                                   batch.history_items);
+    return true;
   });
 }
 

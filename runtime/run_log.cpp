@@ -136,6 +136,7 @@ void RunLog::write_report(const TrainReport& report, const config::Config& confi
   out["accounting"] = accounting_json(report);
   out["guard"] = report.guard;
   out["balance"] = report.balance;
+  out["evaluation"] = report.evaluation;
   out["config"] = config::config_to_json(config);
   std::ofstream(run_dir_ + "/report.json") << out.dump(2) << "\n";
 }

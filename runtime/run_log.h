@@ -56,6 +56,10 @@ struct TrainReport {
   // How evenly the work fell on the ranks (runtime/balance_meter.h): report.json's "balance", and its line.
   nlohmann::json balance;
   std::string balance_summary;
+  // The final evaluation's time: report.json's "evaluation" (the catalogue embedded, how its table was held,
+  // the users ranked), and its line.
+  nlohmann::json evaluation;
+  std::string evaluation_summary;
 };
 
 // metrics.jsonl's "split" of an incident line (runtime/incident_journal.h).

@@ -79,11 +79,14 @@ at::Tensor masked_scores_over_rows(const at::Tensor& users, const at::Tensor& ro
                                    const std::vector<int64_t>& history_offsets,
                                    const std::vector<int64_t>& history_items, const std::vector<int64_t>& blocks) {
   check_history(users, history_offsets);
-  std::vector<at::Tensor> parts;
+  if (blocks.size() == 2) return masked_block(users, rows, first_row, blocks[0], blocks[1], history_offsets, history_items);
+  // Filled block by block: a block's scores at a time beside the whole (a million items' scores stay one copy).
+  at::Tensor scores = at::empty({users.size(0), blocks.back() - blocks.front()}, at::kFloat);
   for (size_t b = 0; b + 1 < blocks.size(); ++b) {
-    parts.push_back(masked_block(users, rows, first_row, blocks[b], blocks[b + 1], history_offsets, history_items));
+    scores.slice(1, blocks[b] - blocks.front(), blocks[b + 1] - blocks.front())
+        .copy_(masked_block(users, rows, first_row, blocks[b], blocks[b + 1], history_offsets, history_items));
   }
-  return parts.size() == 1 ? parts.front() : at::cat(parts, 1);
+  return scores;
 }
 
 TopK top_k_over_rows(const at::Tensor& users, const at::Tensor& rows, int64_t first_row, int64_t k,

@@ -3,8 +3,8 @@
 #include <glog/logging.h>
 
 #include <algorithm>
-#include <filesystem>
 #include <chrono>
+#include <filesystem>
 #include <sstream>
 #include <utility>
 
@@ -329,25 +329,59 @@ void Trainer::validate(int64_t steps_done, RunState& run) {
   }
 }
 
+void Trainer::describe_evaluation(const CatalogueShard& catalogue, double embedding_seconds, double ranking_seconds,
+                                  TrainReport* report) const {
+  const int64_t items = catalogue.rows() - 1;
+  const int replicas = catalogue.layout().replicas();
+  const int64_t held = catalogue.held().size(0);
+  const double items_per_second = items / std::max(1e-9, embedding_seconds);
+  report->evaluation = {{"catalogue_items", items},
+                        {"embedding_seconds", embedding_seconds},
+                        {"items_per_second", items_per_second},
+                        {"replicas", replicas},
+                        {"table", config::enum_name(config_.train.eval_catalogue)},
+                        {"table_rows_per_rank", held},
+                        {"ranking_seconds", ranking_seconds}};
+  char line[320];
+  std::snprintf(line, sizeof line,
+                "evaluation: %lld items embedded in %.1f s (%.0f items/s over %d replica%s); item table %s, %lld of "
+                "%lld rows on rank 0; valid and test ranked in %.1f s",
+                static_cast<long long>(items), embedding_seconds, items_per_second, replicas, replicas == 1 ? "" : "s",
+                config::enum_name(config_.train.eval_catalogue), static_cast<long long>(held),
+                static_cast<long long>(catalogue.rows()), ranking_seconds);
+  report->evaluation_summary = line;
+}
+
 TrainReport Trainer::finish(TrainReport report, const RunState& run) {
   // The best model by valid NDCG@200 (the last one unless an earlier validation beat it) is tested and
   // kept. The parameters stay as training holds them (ZeRO-3: sharded; evaluation and saving go block by
   // block).
   report.memory = step_.memory();
   memory_.end_phase(Phase::kTraining, planned_for(Phase::kTraining));
-  at::Tensor catalog = evaluator_.catalog_embeddings();  // embedded once for both splits
-  report.valid = evaluator_.evaluate(catalog, data::EvalSplit::kValid);
+  using Clock = std::chrono::steady_clock;
+  auto since = [](Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); };
+  Clock::time_point start = Clock::now();
+  CatalogueShard catalogue = evaluator_.catalogue();  // embedded once for both splits
+  double embedding_seconds = since(start);
+  start = Clock::now();
+  report.valid = evaluator_.evaluate(catalogue, data::EvalSplit::kValid);
+  double ranking_seconds = since(start);
   report.best_step = report.steps;
   log_.metrics("valid", report.steps, report.valid);
   const BestModel& best = run.best;
   if (best.step > 0 && best.valid.at(kSelectionMetric) > report.valid.at(kSelectionMetric)) {
     step_.restore_parameters(best.parameters);
-    catalog = evaluator_.catalog_embeddings();
+    start = Clock::now();
+    catalogue = evaluator_.catalogue();
+    embedding_seconds += since(start);
     report.valid = best.valid;
     report.best_step = best.step;
   }
-  report.test = evaluator_.evaluate(catalog, data::EvalSplit::kTest);
+  start = Clock::now();
+  report.test = evaluator_.evaluate(catalogue, data::EvalSplit::kTest);
+  ranking_seconds += since(start);
   log_.metrics("test", report.best_step, report.test);  // the test record carries the step of the tested model
+  describe_evaluation(catalogue, embedding_seconds, ranking_seconds, &report);
   report.popularity_test = evaluator_.evaluate_popularity(data::EvalSplit::kTest);
   report.cold_items = evaluator_.cold_items();
   report.cold_items_note = evaluator_.cold_items_note();

@@ -93,6 +93,9 @@ class Trainer {
   void validate(int64_t steps_done, RunState& run);
   // After the last step: the best model tested, saved and reported.
   TrainReport finish(TrainReport report, const RunState& run);
+  // report.json's "evaluation" and its line: the catalogue's embedding and the users' ranking, timed.
+  void describe_evaluation(const CatalogueShard& catalogue, double embedding_seconds, double ranking_seconds,
+                           TrainReport* report) const;
   double planned_for(Phase phase) const;
 
   const config::Config& config_;

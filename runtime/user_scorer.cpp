@@ -17,7 +17,7 @@ void UserScorer::keep_id_model_whole(bool whole) {
   id_model_whole_ = whole;
 }
 
-at::Tensor UserScorer::user_embeddings(const at::Tensor& catalog, const data::EvalBatch& batch) {
+at::Tensor UserScorer::user_embeddings(const CatalogueShard& catalogue, const data::EvalBatch& batch) {
   c10::NoGradGuard no_grad;
   // An ID model (one block) whole for this batch, unless kept whole (HLLM gathers block by block: nothing).
   const bool gather = !id_model_whole_;
@@ -27,7 +27,13 @@ at::Tensor UserScorer::user_embeddings(const at::Tensor& catalog, const data::Ev
     return model_.forward(first, end, std::move(inputs), consumed);
   };
   const bool starts = topology_.stage_id() == model_.stage_of_block(model_.towers().user_begin);
-  const at::Tensor states = model_.recommender().evaluation_user_states(batch, catalog, run, starts);
+  at::Tensor states;
+  if (starts && model_.recommender().reads_item_tokens()) {  // the User LLM reads the history's rows
+    const auto [rows, renumbered] = catalogue.rows_read_by(batch);
+    states = model_.recommender().evaluation_user_states(renumbered, rows, run, starts);
+  } else {  // an ID model reads its own table; later stages, the activations
+    states = model_.recommender().evaluation_user_states(batch, catalogue.held(), run, starts);
+  }
   if (gather) model_.gather_id_model(false);
   return states.defined() ? unit_rows(states) : states;
 }

@@ -8,6 +8,7 @@
 
 #include "data/eval_batch.h"
 #include "parallel/topology.h"
+#include "runtime/catalogue_shard.h"
 #include "runtime/model_placement.h"
 
 namespace hllm::runtime {
@@ -18,9 +19,10 @@ class UserScorer {
   UserScorer(const parallel::Topology& topology, ModelPlacement& model);
 
   // [B, D] on the stage that finishes the model (undefined on the other pipeline stages): the states of
-  // `batch`'s users (batch.items: rows of `catalog`, which may extend the dataset's items with new ones).
-  // Collective over the model's replicas.
-  at::Tensor user_embeddings(const at::Tensor& catalog, const data::EvalBatch& batch);
+  // `batch`'s users (batch.items: rows of `catalogue`'s table, which may extend the dataset's items with new
+  // ones; a sharded table sends the rows the User LLM reads to the replicas that read them). Collective
+  // over the model's replicas.
+  at::Tensor user_embeddings(const CatalogueShard& catalogue, const data::EvalBatch& batch);
   // Keeps an ID model whole (under ZeRO-3) across the user_embeddings calls that follow, instead of a
   // gather per batch; `false` shards it again. Nothing for HLLM, which gathers block by block. Collective.
   void keep_id_model_whole(bool whole);

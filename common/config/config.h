@@ -206,6 +206,7 @@ struct TrainConfig {
   int log_interval = 10;
   int eval_interval = 0;  // 0 = evaluate at the end only
   int eval_batch_size = 32;
+  CatalogueHolding eval_catalogue = CatalogueHolding::kSharded;
   int max_nan_steps = 5;
   GuardConfig guard;
 
@@ -218,6 +219,11 @@ struct TrainConfig {
     v.field("eval_interval", eval_interval, "Optimizer steps between validations; 0 = at the end only.",
             Limits::at_least(0));
     v.field("eval_batch_size", eval_batch_size, "Users per evaluation batch on each rank.", Limits::at_least(1));
+    v.field("eval_catalogue", eval_catalogue,
+            "How evaluation and hllm_recommend hold the item table: sharded keeps on each model replica only the "
+            "rows it embedded (the table's memory divided by the replicas) and exchanges the users' states "
+            "instead; replicated gathers the whole table on every rank. The same lists, scores and metrics "
+            "either way.");
     v.field("max_nan_steps", max_nan_steps,
             "Where no rollback is possible (no committed checkpoint, or train.guard.max_rollbacks 0), non-finite "
             "steps are skipped; this many in a row stop the run with exit code 4.",

@@ -26,6 +26,7 @@ enum class ModelType { kHllm, kSasrec, kHstu };                     // model.typ
 enum class AsyncSave { kAuto, kOn, kOff };                          // checkpoint.async_save
 enum class InjectedFault { kNone, kNan, kSpike, kCollapse };         // debug.inject
 enum class BalanceMode { kNone, kFlops };                           // data.balance
+enum class CatalogueHolding { kSharded, kReplicated };              // train.eval_catalogue
 
 template <typename E>
 struct EnumSpellings;
@@ -60,6 +61,11 @@ template <>
 struct EnumSpellings<BalanceMode> {
   static constexpr std::pair<BalanceMode, const char*> kValues[] = {{BalanceMode::kNone, "none"},
                                                                     {BalanceMode::kFlops, "flops"}};
+};
+template <>
+struct EnumSpellings<CatalogueHolding> {
+  static constexpr std::pair<CatalogueHolding, const char*> kValues[] = {{CatalogueHolding::kSharded, "sharded"},
+                                                                         {CatalogueHolding::kReplicated, "replicated"}};
 };
 template <>
 struct EnumSpellings<InjectedFault> {

@@ -3,12 +3,13 @@
 # top-K lists whose test hits are the run's own test Recall@10 (counted here from the dataset's files with
 # h5py, not by the project's code), the same lists from the embeddings file and on other layouts, histories
 # from a file, and the errors a user can make.
-# Usage: serving_cli_test.sh BUILD_BIN_DIR SOURCE_DIR "MPIEXEC FLAGS" DATASET_DIR
+# Usage: serving_cli_test.sh BUILD_BIN_DIR SOURCE_DIR "MPIEXEC FLAGS" DATASET_DIR [CATALOGUE_DATASET_DIR]
 set -u
 bin=$1
 src=$2
 read -r -a mpi_flags <<< "$3"
 dataset=$4
+catalogue=${5:-}
 mpirun_() { mpirun "${mpi_flags[@]}" "$@"; }
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -212,5 +213,24 @@ expect "the table of another run is refused" 2 "sasrec/item_embeddings.h5' holds
 printf '{"user": "visitor", "items": ["item3", "item5"]}\n' > "$tmp/sasrec_users.jsonl"
 expect "SASRec with users from a file" 0 "for 1 users" -- \
   "$bin/hllm_recommend" "$tmp/sasrec" --k 4 --users "$tmp/sasrec_users.jsonl" --out "$tmp/s.jsonl"
+
+# A catalogue of four evaluation chunks: each replica keeps only its slice of the table (train.eval_catalogue
+# sharded, the default) and the lists are the replicated table's, byte for byte, on 3 ranks and at pp 2; their
+# test hits are the run's Recall@10, which its sharded evaluation measured on 2 ranks.
+if [ -n "$catalogue" ]; then
+  expect "train HLLM on a catalogue of four chunks" 0 "test (popularity baseline)" -- \
+    mpirun_ -np 2 "$bin/hllm_launch" --config "$src/configs/demo.json" --set data.path="$catalogue" \
+      --set parallel.intra_op_threads=1 --set train.max_steps=4 --set run.dir="$tmp/big"
+  expect "the replicated table on 1 rank" 0 "for 400 users" -- "$bin/hllm_recommend" "$tmp/big" --k 10 --split test \
+    --set train.eval_catalogue=replicated --set parallel.intra_op_threads=1 --out "$tmp/big1.jsonl"
+  expect "slices on 3 ranks" 0 "for 400 users" -- \
+    mpirun_ -np 3 "$bin/hllm_recommend" "$tmp/big" --k 10 --split test --out "$tmp/big3.jsonl"
+  cmp -s "$tmp/big1.jsonl" "$tmp/big3.jsonl" || fail "slices on 3 ranks list what the whole table does not"
+  expect "slices at pp 2 on 4 ranks" 0 "for 400 users" -- \
+    mpirun_ -np 4 "$bin/hllm_recommend" "$tmp/big" --k 10 --split test --set parallel.pp=2 --out "$tmp/big_pp.jsonl"
+  cmp -s "$tmp/big1.jsonl" "$tmp/big_pp.jsonl" || fail "slices at pp 2 list what the whole table does not"
+  dataset="$catalogue" test_hits_equal_recall "$tmp/big3.jsonl" "$tmp/big/report.json" ||
+    fail "sharded: test hits differ from Recall@10"
+fi
 
 finish

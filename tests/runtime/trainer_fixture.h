@@ -25,6 +25,12 @@ inline std::string dataset_path() {
   return path ? path : "";
 }
 
+// A catalogue of several models::kCatalogueChunkItems chunks (the catalogue_dataset ctest fixture).
+inline std::string catalogue_dataset_path() {
+  const char* path = std::getenv("HLLM_TEST_CATALOGUE_DATASET");
+  return path ? path : "";
+}
+
 inline config::Config config_for(const std::string& model, const std::vector<std::string>& extra = {}) {
   std::vector<std::string> overrides = {"model.type=" + model, "model.item=debug", "model.user=debug",
                                         "model.hidden_size=16", "train_micro_batch_size_per_gpu=4",
@@ -37,8 +43,8 @@ inline config::Config config_for(const std::string& model, const std::vector<std
 // every rank's result, by rank.
 template <typename Result>
 inline std::vector<Result> on_each_rank(int world, const config::Config& config, const std::function<Result(Trainer&)>& fn,
-                                        const std::string& device = "cpu") {
-  const auto dataset = data::Dataset::open(dataset_path());
+                                        const std::string& device = "cpu", const std::string& path = dataset_path()) {
+  const auto dataset = data::Dataset::open(path);
   std::vector<Result> results(static_cast<size_t>(world));
   std::mutex mutex;
   parallel::run_thread_ranks(world, [&](parallel::Communicator& comm) {

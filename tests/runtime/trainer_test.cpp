@@ -12,6 +12,7 @@
 #include <fstream>
 #include <mutex>
 #include <sstream>
+#include <tuple>
 
 #include <nlohmann/json.hpp>
 
@@ -38,6 +39,40 @@ TEST(Trainer, EvaluationIsTheSameOnOneTwoThreeRanks) {
       for (const auto& [name, value] : one) EXPECT_NEAR(many.at(name), value, 1e-9) << model << " " << name << " world " << world;
     }
     EXPECT_GT(one.at("recall@200"), 0.0);
+  }
+}
+
+// train.eval_catalogue sharded (the default): each replica keeps only the rows it embedded (a catalogue of
+// four chunks: one to four slices of real rows), the users travel instead, and the metrics equal the
+// replicated table's to the last bit, on 1, 2 and 3 ranks and at pp 2 (each stage holding its pipeline's
+// slice).
+TEST(Trainer, AShardedCatalogueEvaluatesAsTheReplicatedOneBitForBit) {
+  const std::string path = catalogue_dataset_path();
+  ASSERT_FALSE(path.empty()) << "HLLM_TEST_CATALOGUE_DATASET is not set";
+  const int64_t rows = data::Dataset::open(path).num_items() + 1;
+  ASSERT_GT(rows - 1, 3 * models::kCatalogueChunkItems) << "four chunks";
+  using Metrics = std::map<std::string, double>;
+  using Result = std::pair<Metrics, int64_t>;
+  const auto evaluate = [](Trainer& e) {
+    const CatalogueShard catalogue = e.evaluator().catalogue();
+    return Result{e.evaluator().evaluate(catalogue, data::EvalSplit::kTest), catalogue.held().size(0)};
+  };
+  for (const auto& [model, world, pp] : std::vector<std::tuple<std::string, int, int>>{
+           {"sasrec", 3, 1}, {"hllm", 1, 1}, {"hllm", 2, 1}, {"hllm", 3, 1}, {"hllm", 4, 2}}) {
+    auto with = [&, pp = pp, model = model](const std::string& holding) {
+      return config_for(model, {"parallel.pp=" + std::to_string(pp), "train.eval_catalogue=" + holding});
+    };
+    const std::string where = model + " world " + std::to_string(world) + " pp " + std::to_string(pp);
+    const auto replicated = on_each_rank<Result>(world, with("replicated"), evaluate, "cpu", path);
+    const auto sharded = on_each_rank<Result>(world, with("sharded"), evaluate, "cpu", path);
+    const CatalogueLayout layout = CatalogueLayout::of(rows - 1, world / pp);
+    for (int rank = 0; rank < world; ++rank) {
+      EXPECT_EQ(sharded[rank].first, replicated.front().first) << where << " rank " << rank;
+      EXPECT_EQ(replicated[rank].second, rows) << where;
+      const int replica = rank % (world / pp);  // rank = stage * dp + dp index (parallel/grid_layout.h)
+      EXPECT_EQ(sharded[rank].second, layout.end(replica) - layout.begin(replica)) << where << " rank " << rank;
+    }
+    EXPECT_GT(sharded.front().first.at("recall@200"), 0.0) << where;
   }
 }
 
