@@ -1,6 +1,7 @@
 #include "parallel/memory_plan.h"
 
 #include <algorithm>
+#include <cmath>
 
 #include "models/model_plan.h"
 #include "parallel/zero/model_state_bytes.h"
@@ -95,6 +96,13 @@ StageMemory plan_stage_memory(const std::vector<models::BlockCost>& costs, size_
 
 double PhaseMemory::most() const { return std::max({start_up, training, evaluation, saving}); }
 
+double catalogue_rows_held(double items, int replicas) {
+  if (items <= 0) return 0;
+  const double chunk = static_cast<double>(models::kCatalogueChunkItems);
+  const double chunks = std::ceil(items / chunk);
+  return std::min(items, chunk * std::ceil(chunks / std::max(1, replicas))) + 1;
+}
+
 PhaseMemory plan_phases(const std::vector<models::BlockCost>& costs, size_t first, size_t end,
                         const MemoryPlanOptions& o, const EvaluationWork& evaluation) {
   const StageMemory m = plan_stage_memory(costs, first, end, o);
@@ -110,8 +118,10 @@ PhaseMemory plan_phases(const std::vector<models::BlockCost>& costs, size_t firs
     block_work = std::max(block_work, static_cast<double>(c.inference_bytes > 0 ? c.inference_bytes : c.activation_bytes));
   }
   const double window = o.zero_stage == 3 ? value_bytes * largest_gathered(units, true, o) : 0;
-  const double catalogue = 2 * evaluation.catalogue_items * evaluation.embedding_width * value_bytes;
-  const double scores = 3 * evaluation.users * evaluation.catalogue_items * 4;
+  const int replicas = std::max(1, evaluation.table_replicas);
+  const double held = catalogue_rows_held(evaluation.catalogue_items, replicas);
+  const double catalogue = 2 * held * evaluation.embedding_width * value_bytes;
+  const double scores = 3 * evaluation.users * held * 4;
   p.evaluation = kept + window + block_work + catalogue + scores;
   p.saving = kept + (value_bytes + 4) * largest;
   return p;

@@ -68,14 +68,21 @@ struct EvaluationWork {
   double catalogue_items = 0;            // 0 where unknown (hllm_plan without the dataset)
   double embedding_width = 0;            // the Item LLM's output width
   double users = 0;                      // users scored at once (train.eval_batch_size)
+  int table_replicas = 1;                // replicas the table is split over (train.eval_catalogue sharded: dp)
 };
+
+// The most rows of the item table one of `replicas` holds (runtime/catalogue_layout.h: whole chunks of
+// models::kCatalogueChunkItems; with the padding row).
+double catalogue_rows_held(double items, int replicas);
 
 // A rank's plan for each phase of a run (bytes): start-up (the model states being filled, a float32
 // buffer of the largest block's values at a time: its 1/dp at stage 3), training (StageMemory::total),
 // evaluation (the model states and the best model, stage 3's forward window, one block's work at the
-// evaluation's shapes — without autograd, at most what it would keep — the catalogue twice while it is
-// gathered and padded, and the scores of a batch of users with their ranking's copies), and saving (the
-// model states and the best model, and the largest block gathered and converted on its way to the file).
+// evaluation's shapes — without autograd, at most what it would keep — the rows of the catalogue it holds
+// twice (as embedded and at unit length; all of them, or its slice when sharded), and the scores of a
+// batch of users against them with their ranking's copies — sharded, one replica's batch at a time), and
+// saving (the model states and the best model, and the largest block gathered and converted on its way to
+// the file).
 struct PhaseMemory {
   double start_up = 0, training = 0, evaluation = 0, saving = 0;
   double most() const;

@@ -286,6 +286,7 @@ void ModelPlacement::plan_phases(const std::vector<models::BlockCost>& costs,
   work.catalogue_items = static_cast<double>(shapes.catalogue_items);
   work.embedding_width = static_cast<double>(item_embedding_width_);
   work.users = config_.train.eval_batch_size;
+  if (config_.train.eval_catalogue == config::CatalogueHolding::kSharded) work.table_replicas = topology_.dp();
   parallel::MemoryPlanOptions options = memory_plan_options(shapes);
   options.stage = topology_.stage_id();
   const bool pipelined = topology_.pp() > 1;

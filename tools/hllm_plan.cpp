@@ -93,6 +93,7 @@ void print_phases(const config::Config& config, const models::LlamaConfig& item,
   for (const auto& [name, cost] : models::hllm_block_costs(item, user, shapes)) work.costs.push_back(cost);
   work.embedding_width = static_cast<double>(item.hidden_size);
   work.users = config.train.eval_batch_size;
+  if (config.train.eval_catalogue == config::CatalogueHolding::kSharded) work.table_replicas = plan.dp;
   for (int s = 0; s < plan.pp; ++s) {
     plan.stage = s;
     const parallel::PhaseMemory p = parallel::plan_phases(costs, cut.first[s], cut.end(s), plan, work);
@@ -102,6 +103,12 @@ void print_phases(const config::Config& config, const models::LlamaConfig& item,
   if (work.catalogue_items == 0) {
     std::printf("  %-9s %7s  (evaluation without the catalogue: no dataset at data.path '%s' to count its items)\n", "",
                 "", config.data.path.c_str());
+  } else {  // the item table as evaluation holds it (held and at unit length)
+    const double row_bytes = 2 * work.embedding_width * (plan.bf16 ? 2 : 4);
+    const double held = parallel::catalogue_rows_held(work.catalogue_items, work.table_replicas);
+    std::printf("  %-9s %7s  item table in evaluation: %.0f of %.0f rows per rank, %.1f MiB (train.eval_catalogue %s; "
+                "whole: %.1f MiB)\n", "", "", held, work.catalogue_items + 1, held * row_bytes / (1 << 20),
+                config::enum_name(config.train.eval_catalogue), (work.catalogue_items + 1) * row_bytes / (1 << 20));
   }
 }
 
