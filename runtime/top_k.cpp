@@ -1,6 +1,7 @@
 #include "runtime/top_k.h"
 
 #include <ATen/ATen.h>
+#include <ATen/Parallel.h>
 
 #include <algorithm>
 #include <cmath>
@@ -106,26 +107,27 @@ TopK top_k_over_rows(const at::Tensor& users, const at::Tensor& rows, int64_t fi
     const float* s = scores.data_ptr<float>();
     int64_t* block_index = block.indices.data_ptr<int64_t>();
     float* block_score = block.scores.data_ptr<float>();
-    std::vector<int64_t> order;
-    for (int64_t r = 0; r < B; ++r) {
-      const float* row = s + r * n;
-      order.clear();
-      for (int64_t i = 0; i < n; ++i) {
-        if (static_cast<int64_t>(order.size()) < keep) {
-          order.push_back(i);
-          std::push_heap(order.begin(), order.end(), ListedFirst{row});  // the heap's front: the last listed
-        } else if (ListedFirst{row}(i, order.front())) {
-          std::pop_heap(order.begin(), order.end(), ListedFirst{row});
+    at::parallel_for(0, B, 1, [&](int64_t begin, int64_t end) {
+      std::vector<int64_t> order;
+      for (int64_t r = begin; r < end; ++r) {
+        const float* row = s + r * n;
+        const ListedFirst before{row};
+        order.clear();
+        for (int64_t i = 0; i < keep; ++i) order.push_back(i);
+        std::make_heap(order.begin(), order.end(), before);  // the front: the last listed of those kept
+        for (int64_t i = keep; i < n; ++i) {
+          if (row[i] < row[order.front()] || !before(i, order.front())) continue;  // most rows: one comparison
+          std::pop_heap(order.begin(), order.end(), before);
           order.back() = i;
-          std::push_heap(order.begin(), order.end(), ListedFirst{row});
+          std::push_heap(order.begin(), order.end(), before);
+        }
+        std::sort_heap(order.begin(), order.end(), before);
+        for (int64_t j = 0; j < keep; ++j) {
+          block_index[r * keep + j] = order[j] + from;
+          block_score[r * keep + j] = row[order[j]];
         }
       }
-      std::sort_heap(order.begin(), order.end(), ListedFirst{row});
-      for (int64_t j = 0; j < keep; ++j) {
-        block_index[r * keep + j] = order[j] + from;
-        block_score[r * keep + j] = row[order[j]];
-      }
-    }
+    });
     best = merge_top_k({best, block}, k);
   }
   return merge_top_k({best}, k);
