@@ -26,8 +26,8 @@
 #include "data/item_embedding_file.h"
 #include "data/user_histories_file.h"
 #include "launcher/run_tool.h"
-#include "runtime/evaluator.h"
 #include "runtime/catalogue_shard.h"
+#include "runtime/evaluator.h"
 #include "runtime/top_k.h"
 
 namespace hllm::launcher {
