@@ -1,7 +1,11 @@
 // Partitioning a step's samples into equal-sized groups of nearly equal cost: the deterministic sorted
-// greedy (longest-processing-time first) with a capacity. Samples are taken from the costliest down, each
-// into the cheapest group that still has room (ties: the lower group; equal costs: the lower sample). The
-// result is a pure function of the costs (issue "equal work on every rank": the balanced global batch).
+// greedy (longest-processing-time first) with a capacity, then swaps. Samples are taken from the costliest
+// down, each into the group with room whose load it raises least (ties: the lower group; equal costs: the
+// lower sample); then, while swapping a sample of the heaviest group with one of another group lowers the
+// larger of the two loads below the heaviest, the best such swap is made (ties: the lower group, the earlier
+// samples). The greedy alone leaves the heaviest of a few samples per group well above the mean; the swaps
+// take most of that back. The result is a pure function of the costs (issue "equal work on every rank": the
+// balanced global batch).
 #pragma once
 
 #include <cstdint>
@@ -20,7 +24,8 @@ std::vector<std::vector<int64_t>> partition_by_cost(const std::vector<double>& c
 // of its own (its positions), and a group computes each distinct item once (a micro-batch encodes its
 // distinct items once), so a sample costs a group its own cost plus its items the group does not hold yet.
 // `start_items`: each group's items before any sample (its sampled negatives). Samples go from the
-// costliest alone down, each to the group with room whose load it raises least (ties: the lower group).
+// costliest alone down, each to the group with room whose load it raises least (ties: the lower group), then
+// the swaps.
 std::vector<std::vector<int64_t>> partition_item_sets(const std::vector<std::vector<int64_t>>& sample_items,
                                                       const std::vector<double>& own_costs,
                                                       const std::function<double(int64_t)>& item_cost, int groups,

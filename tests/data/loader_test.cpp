@@ -231,8 +231,9 @@ TEST_F(LoaderTest, SkippedWindowsBecomeFillerRowsInTheirPlace) {
   }
 }
 
-// The balanced partition: equal counts, a pure function of the costs, and the loads the sorted greedy gives
-// by hand: 9 8 7 to the three groups, the 3s and 2s back from the lightest, then the 1s where there is room.
+// The balanced partition: equal counts, a pure function of the costs, and the loads by hand: the sorted
+// greedy gives 9 8 7 to the three groups, the 3s and 2s back from the lightest, then the 1s where there is
+// room (13, 14, 15); one swap of a 3 of the heaviest with a 2 of the lightest makes 14 each.
 TEST(CostPartition, EqualCountsNearlyEqualCosts) {
   const std::vector<double> costs = {9, 1, 1, 1, 8, 2, 2, 2, 7, 3, 3, 3};
   const auto parts = partition_by_cost(costs, 3);
@@ -250,11 +251,25 @@ TEST(CostPartition, EqualCountsNearlyEqualCosts) {
   }
   std::sort(all.begin(), all.end());
   for (size_t i = 0; i < all.size(); ++i) EXPECT_EQ(all[i], static_cast<int64_t>(i)) << "every sample once";
-  EXPECT_EQ(lightest, 13);
-  EXPECT_EQ(heaviest, 15);
+  EXPECT_EQ(lightest, 14);
+  EXPECT_EQ(heaviest, 14);
   // Dealt in order instead (samples 0-3, 4-7, 8-11, as consecutive windows would be): 12, 14, 16.
   EXPECT_EQ(partition_by_cost(costs, 3), parts) << "deterministic";
   EXPECT_THROW(partition_by_cost(costs, 5), Error);
+}
+
+// Samples that share items: a group computes each distinct item once, so the swaps weigh what a sample adds
+// to a group beside what it holds. Item 1 costs 10, the others 1; samples {1,2} {1,3} {4,5} {6,7} in two
+// groups of two. The greedy puts the two costly samples apart (11 each), then one cheap one with each: 13
+// and 13. Swapping the heaviest group's costly sample for the other's cheap one puts item 1's holders
+// together, computed once: 4 and 12.
+TEST(CostPartition, SharedItemsAreCountedOncePerGroup) {
+  const std::vector<std::vector<int64_t>> items{{1, 2}, {1, 3}, {4, 5}, {6, 7}};
+  const std::vector<double> own(4, 0.0);
+  const auto cost = [](int64_t item) { return item == 1 ? 10.0 : 1.0; };
+  const auto parts = partition_item_sets(items, own, cost, 2, {{}, {}});
+  EXPECT_EQ(parts, (std::vector<std::vector<int64_t>>{{2, 3}, {0, 1}}));  // the first swap found: 0 for 3
+  EXPECT_EQ(partition_item_sets(items, own, cost, 2, {{}, {}}), parts) << "deterministic";
 }
 
 // Balanced by estimated cost (here each window's distinct items' tokens): the same windows per step as
