@@ -5,26 +5,33 @@
 # its report.json: the busiest rank's estimated FLOPs against the mean's per step (mean, p90), the ranks'
 # share of step time spent waiting for communication, and samples/s.
 #
-#   bench/balance_runs.sh [STEPS] [OUT_DIR]      (default 40 steps, runs/balance_runs)
+#   bench/balance_runs.sh [STEPS] [OUT_DIR] [RANKS] [NEGATIVES] [CONFIGS]
+#       (default 40 steps, runs/balance_runs, ranks "2 4", each config's negatives, all three configs; e.g.
+#        bench/balance_runs.sh 20 runs/balance_dp8 "4 8" 8 magazine_hllm_tiny)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 steps=${1:-40}
 out=${2:-runs/balance_runs}
+ranks=${3:-2 4}
+negatives=${4:-}
+configs=${5:-demo ml100k_hllm_tiny magazine_hllm_tiny}
+declare -A data_of=([demo]=runs/data/demo [ml100k_hllm_tiny]=runs/data/ml-100k [magazine_hllm_tiny]=runs/data/magazine)
 mkdir -p "$out"
 mpirun_() { mpirun --oversubscribe $( [ "$(id -u)" = 0 ] && echo --allow-run-as-root ) "$@"; }
 [ -d runs/data/demo ] || build/bin/hllm_prepare --synthetic users=2000,items=500,seed=1 --out runs/data/demo \
   --train_tokenizer 1000 --max_text_len 32 > /dev/null
 rows=()
-for pair in demo:runs/data/demo ml100k_hllm_tiny:runs/data/ml-100k magazine_hllm_tiny:runs/data/magazine; do
-  config=${pair%%:*} data=${pair#*:}
+for config in $configs; do
+  data=${data_of[$config]}
   if [ ! -d "$data" ]; then echo "balance_runs: skipped $config: no $data" >&2; continue; fi
-  for np in 2 4; do
+  for np in $ranks; do
     for balance in none flops; do
       run="$out/$config-np$np-$balance"
       echo "balance_runs: $config, $np ranks, data.balance=$balance" >&2
       OPENBLAS_NUM_THREADS=1 mpirun_ -np "$np" build/bin/hllm_launch --config "configs/$config.json" \
         --set data.path="$data" --set run.dir="$run" --set data.balance="$balance" --set train.max_steps="$steps" \
-        --set train.log_interval="$steps" --set train.eval_interval=0 > "$run.log" 2>&1 ||
+        --set train.log_interval="$steps" --set train.eval_interval=0 \
+        ${negatives:+--set data.num_negatives=$negatives} > "$run.log" 2>&1 ||
         { echo "balance_runs: $run failed (see $run.log)" >&2; continue; }
       rows+=("$run")
     done
