@@ -34,10 +34,11 @@ print("step   stage 0 loss   stage 3 + checkpointing loss")
 failed = len(plain) != len(zero) or not plain
 # The same batches; float32 sums in another order (reduce-scatter of shards and recomputed layers against
 # one all-reduce) differ in their last bits, and 40 steps at the peak learning rate grow that: measured
-# 3e-5 relative at most with each rank's dealt windows, 4e-4 from step 32 on with FLOP-balanced batches
-# (data.balance's default). A wrong shard or gradient differs by 1e-2 and more within a few steps.
+# 3e-5 relative at most with each rank's dealt windows; with FLOP-balanced batches (data.balance's default)
+# 6e-5 at step 20, then up to 2.8e-4 (steps 24-40, after the partition's swaps; 4e-4 from step 32 with the
+# greedy alone). A wrong shard or gradient differs by 1e-2 and more within a few steps.
 for (step, a), (_, b) in zip(plain, zero):
-    ok = abs(a - b) <= (1e-4 if step <= 28 else 1e-3) * abs(a)
+    ok = abs(a - b) <= (1e-4 if step <= 20 else 1e-3) * abs(a)
     failed |= not ok
     print(f"{step:4d}   {a:12.6f}   {b:12.6f}{'' if ok else '   <- differs'}")
 m0, m3 = memory(sys.argv[1]), memory(sys.argv[2])
