@@ -94,8 +94,9 @@ class Trainer {
   // After the last step: the best model tested, saved and reported.
   TrainReport finish(TrainReport report, const RunState& run);
   // report.json's "evaluation" and its line: the catalogue's embedding and the users' ranking, timed.
-  void describe_evaluation(const CatalogueShard& catalogue, double embedding_seconds, double ranking_seconds,
-                           TrainReport* report) const;
+  // `embeddings`: how many times the catalogue was embedded (twice when an earlier validation's model won).
+  void describe_evaluation(const CatalogueShard& catalogue, int embeddings, double embedding_seconds,
+                           double ranking_seconds, TrainReport* report) const;
   double planned_for(Phase phase) const;
 
   const config::Config& config_;
