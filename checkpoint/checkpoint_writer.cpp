@@ -11,6 +11,7 @@
 #include "common/error.h"
 #include "common/io/file_checksum.h"
 #include "common/io/safetensors_file.h"
+#include "parallel/comm/gather_uneven.h"
 
 namespace hllm::checkpoint {
 namespace fs = std::filesystem;
@@ -30,27 +31,6 @@ void agree(parallel::Communicator& world, bool failed, const std::string& what, 
   if (flag.item<float>() > 0) {
     throw Error(what + (failed ? ": " + error : ": failed on another rank (its log says why)"));
   }
-}
-
-// Every rank's string, on every rank.
-std::vector<std::string> all_gather_strings(parallel::Communicator& world, const std::string& mine) {
-  at::Tensor sizes = at::zeros({world.size()}, at::kLong);
-  at::Tensor my_size = at::full({1}, static_cast<int64_t>(mine.size()), at::kLong);
-  world.all_gather(my_size, sizes)->wait();
-  std::vector<int64_t> counts(sizes.data_ptr<int64_t>(), sizes.data_ptr<int64_t>() + world.size());
-  int64_t total = 0;
-  for (const auto c : counts) total += c;
-  at::Tensor bytes = at::empty({std::max<int64_t>(total, 1)}, at::kByte);
-  at::Tensor input = at::empty({static_cast<int64_t>(mine.size())}, at::kByte);
-  std::copy(mine.begin(), mine.end(), input.data_ptr<uint8_t>());
-  world.all_gather_v(input, bytes.narrow(0, 0, total), counts)->wait();
-  std::vector<std::string> out;
-  int64_t at_byte = 0;
-  for (const auto c : counts) {
-    out.emplace_back(reinterpret_cast<const char*>(bytes.data_ptr<uint8_t>()) + at_byte, static_cast<size_t>(c));
-    at_byte += c;
-  }
-  return out;
 }
 
 void write_text_durably(const std::string& path, const std::string& text) {
@@ -104,7 +84,7 @@ std::string save_checkpoint(const CheckpointContent& content, const SaveOptions&
     error = e.what();
   }
   agree(world, !error.empty(), what, error);
-  const std::vector<std::string> indexes = all_gather_strings(world, index.dump());
+  const std::vector<std::string> indexes = parallel::all_gather_strings(world, index.dump());
 
   if (world.rank() == 0) {
     try {

@@ -7,31 +7,10 @@
 #include <limits>
 
 #include "common/error.h"
+#include "parallel/comm/gather_uneven.h"
 #include "runtime/user_scorer.h"
 
 namespace hllm::runtime {
-namespace {
-
-// Every rank's `mine`, in rank order. Collective over `host`.
-std::vector<std::vector<int64_t>> gather_lists(parallel::Communicator& host, const std::vector<int64_t>& mine) {
-  const int R = host.size();
-  at::Tensor sizes = at::empty({R}, at::kLong);
-  host.all_gather(at::full({1}, static_cast<int64_t>(mine.size()), at::kLong), sizes)->wait();
-  std::vector<int64_t> counts(sizes.data_ptr<int64_t>(), sizes.data_ptr<int64_t>() + R);
-  int64_t total = 0;
-  for (int64_t n : counts) total += n;
-  at::Tensor all = at::empty({total}, at::kLong);
-  host.all_gather_v(at::tensor(mine, at::kLong), all, counts)->wait();
-  std::vector<std::vector<int64_t>> lists;
-  const int64_t* next = all.data_ptr<int64_t>();
-  for (int64_t n : counts) {
-    lists.emplace_back(next, next + n);
-    next += n;
-  }
-  return lists;
-}
-
-}  // namespace
 
 CatalogueShard::CatalogueShard(at::Tensor held, CatalogueLayout layout, int64_t first, parallel::Communicator* device,
                                parallel::Communicator* host)
@@ -74,7 +53,7 @@ std::pair<at::Tensor, data::EvalBatch> CatalogueShard::rows_read_by(const data::
   std::sort(wanted.begin(), wanted.end());
   wanted.erase(std::unique(wanted.begin(), wanted.end()), wanted.end());
   std::vector<int64_t> rows;
-  for (const auto& list : gather_lists(*host_, wanted)) rows.insert(rows.end(), list.begin(), list.end());
+  for (const auto& list : parallel::all_gather_lists(*host_, wanted)) rows.insert(rows.end(), list.begin(), list.end());
   std::sort(rows.begin(), rows.end());
   rows.erase(std::unique(rows.begin(), rows.end()), rows.end());
   HLLM_CHECK(rows.empty() || (rows.front() >= 0 && rows.back() < this->rows()), "catalogue: a history reads row ",
@@ -109,7 +88,7 @@ std::vector<CatalogueShard::Asked> CatalogueShard::exchange(const at::Tensor& us
   std::vector<Asked> asked;
   std::vector<int64_t> counts;
   const int64_t D = users.size(1);
-  for (const auto& list : gather_lists(*host_, mine)) {
+  for (const auto& list : parallel::all_gather_lists(*host_, mine)) {
     const int64_t B = list[0];
     Asked a;
     a.targets.assign(list.begin() + 1, list.begin() + 1 + B);

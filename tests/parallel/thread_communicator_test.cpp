@@ -3,7 +3,10 @@
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
+#include <mutex>
+
 #include "common/error.h"
+#include "parallel/comm/gather_uneven.h"
 #include "tests/parallel/collective_checks.h"
 
 namespace hllm::parallel {
@@ -83,4 +86,23 @@ TEST(ThreadCommunicator, RecvOfWrongSizeNamesBothSizes) {
 }
 
 }  // namespace
+// Each rank's own amount, on every rank in rank order, an empty one included.
+TEST(GatherUneven, StringsAndListsOfEveryLength) {
+  std::vector<std::vector<std::string>> strings(3);
+  std::vector<std::vector<std::vector<int64_t>>> lists(3);
+  std::mutex mutex;
+  run_thread_ranks(3, [&](Communicator& comm) {
+    const int r = comm.rank();
+    auto s = all_gather_strings(comm, std::string(static_cast<size_t>(r), static_cast<char>('a' + r)));
+    auto l = all_gather_lists(comm, std::vector<int64_t>(static_cast<size_t>(2 - r), 10 * r));
+    std::lock_guard<std::mutex> lock(mutex);
+    strings[r] = std::move(s);
+    lists[r] = std::move(l);
+  });
+  for (int r = 0; r < 3; ++r) {
+    EXPECT_EQ(strings[r], (std::vector<std::string>{"", "b", "cc"})) << "rank " << r;
+    EXPECT_EQ(lists[r], (std::vector<std::vector<int64_t>>{{0, 0}, {10}, {}})) << "rank " << r;
+  }
+}
+
 }  // namespace hllm::parallel
