@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
+#include <optional>
 #include <sstream>
 #include <utility>
 
@@ -363,11 +364,11 @@ TrainReport Trainer::finish(TrainReport report, const RunState& run) {
   using Clock = std::chrono::steady_clock;
   auto since = [](Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); };
   Clock::time_point start = Clock::now();
-  CatalogueShard catalogue = evaluator_.catalogue();  // embedded once for both splits
+  std::optional<CatalogueShard> catalogue(evaluator_.catalogue());  // embedded once for both splits
   double embedding_seconds = since(start);
   int embeddings = 1;
   start = Clock::now();
-  report.valid = evaluator_.evaluate(catalogue, data::EvalSplit::kValid);
+  report.valid = evaluator_.evaluate(*catalogue, data::EvalSplit::kValid);
   double ranking_seconds = since(start);
   report.best_step = report.steps;
   log_.metrics("valid", report.steps, report.valid);
@@ -375,17 +376,18 @@ TrainReport Trainer::finish(TrainReport report, const RunState& run) {
   if (best.step > 0 && best.valid.at(kSelectionMetric) > report.valid.at(kSelectionMetric)) {
     step_.restore_parameters(best.parameters);
     start = Clock::now();
-    catalogue = evaluator_.catalogue();
+    catalogue.reset();  // the last model's table goes before the best model's is embedded
+    catalogue.emplace(evaluator_.catalogue());
     embedding_seconds += since(start);
     ++embeddings;
     report.valid = best.valid;
     report.best_step = best.step;
   }
   start = Clock::now();
-  report.test = evaluator_.evaluate(catalogue, data::EvalSplit::kTest);
+  report.test = evaluator_.evaluate(*catalogue, data::EvalSplit::kTest);
   ranking_seconds += since(start);
   log_.metrics("test", report.best_step, report.test);  // the test record carries the step of the tested model
-  describe_evaluation(catalogue, embeddings, embedding_seconds, ranking_seconds, &report);
+  describe_evaluation(*catalogue, embeddings, embedding_seconds, ranking_seconds, &report);
   report.popularity_test = evaluator_.evaluate_popularity(data::EvalSplit::kTest);
   report.cold_items = evaluator_.cold_items();
   report.cold_items_note = evaluator_.cold_items_note();
